@@ -1,0 +1,1 @@
+//! `malipo.toml`: the configuration schema and secret references.

@@ -1,0 +1,1 @@
+//! The malipo gateway service.

@@ -1,0 +1,1 @@
+//! Verification of inbound provider requests as a tower layer.

@@ -1,0 +1,1 @@
+//! Local simulators of Daraja and Paystack.

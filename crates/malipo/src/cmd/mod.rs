@@ -1,0 +1,24 @@
+//! One module per command group; each exports its clap arguments and a `run`.
+
+pub mod config;
+pub mod credential;
+pub mod mpesa;
+pub mod paystack;
+pub mod sim;
+
+use std::process::ExitCode;
+
+use crate::{Cli, Command};
+
+/// Runs the chosen command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Init(args) => config::init(args, config),
+        Command::CheckConfig(args) => config::check(args, config).await,
+        Command::SecurityCredential(args) => credential::run(args),
+        Command::Mpesa(args) => mpesa::run(args, config).await,
+        Command::Paystack(args) => paystack::run(args, config).await,
+        Command::Sim(args) => sim::run(args).await,
+    }
+}

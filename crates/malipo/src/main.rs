@@ -1,0 +1,95 @@
+//! `malipo`: the command line of the malipo gateway.
+//!
+//! Exit codes: 0 success, 1 a check or an operation failed, 2 the configuration or the command
+//! line could not be used.
+
+mod cmd;
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// A self-hosted gateway for M-Pesa (Daraja) and Paystack that never loses, forges or
+/// double-processes a payment confirmation.
+#[derive(Debug, Parser)]
+#[command(name = "malipo", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Path of the configuration file [default: ./malipo.toml]
+    #[arg(long, short = 'c', global = true, env = "MALIPO_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "MALIPO_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` syntax, such as `info` or `malipo_gateway=debug`.
+    #[arg(long, global = true, env = "MALIPO_LOG", default_value = "info", value_name = "FILTER")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    /// Readable text.
+    #[default]
+    Text,
+    /// JSON, for scripts.
+    Json,
+}
+
+/// malipo's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented sample malipo.toml.
+    Init(cmd::config::InitArgs),
+    /// Check a configuration against the production checklist; exit 1 on any FAIL.
+    CheckConfig(cmd::config::CheckArgs),
+    /// Encrypt the initiator password into Daraja's SecurityCredential.
+    SecurityCredential(cmd::credential::CredentialArgs),
+    /// Call the configured Daraja (M-Pesa) environment from the shell.
+    Mpesa(cmd::mpesa::MpesaArgs),
+    /// Call the configured Paystack account from the shell.
+    Paystack(cmd::paystack::PaystackArgs),
+    /// Run a local simulator of Daraja or Paystack.
+    Sim(cmd::sim::SimArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(cli.log_format, &cli.log) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(cmd::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line per cause, printed once (the chain, not a backtrace).
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
