@@ -199,15 +199,9 @@ mod tests {
         assert_eq!(s.parse::<EventId>().unwrap(), id);
         assert!(matches!(
             s.parse::<PaymentId>(),
-            Err(IdError::WrongPrefix {
-                expected: "pay",
-                ..
-            })
+            Err(IdError::WrongPrefix { expected: "pay", .. })
         ));
-        assert!(matches!(
-            "evt_123".parse::<EventId>(),
-            Err(IdError::Malformed(_))
-        ));
+        assert!(matches!("evt_123".parse::<EventId>(), Err(IdError::Malformed(_))));
         assert!(matches!(
             "evt_ZZZZZZZZZZZZZZZZZZZZZZZZZZ".parse::<EventId>(),
             Err(IdError::Malformed(_))

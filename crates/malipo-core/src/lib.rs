@@ -36,3 +36,8 @@ pub use id::{kinds, Id, IdError, IdKind};
 pub use money::{Currency, Money, MoneyError};
 pub use msisdn::{Msisdn, MsisdnError};
 pub use secret::{Secret, REDACTED};
+mod event;
+mod payment;
+
+pub use event::{EventStatus, Provider};
+pub use payment::{PaymentState, TransitionError};

@@ -2,9 +2,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An ISO 4217 currency malipo's providers settle in.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Currency {
     /// Kenyan shilling (M-Pesa, Paystack Kenya).
@@ -77,7 +75,9 @@ impl FromStr for Currency {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     /// The text is not a plain decimal amount.
-    #[error("{0:?} is not an amount: expected digits with an optional decimal point, like \"150\" or \"150.50\"")]
+    #[error(
+        "{0:?} is not an amount: expected digits with an optional decimal point, like \"150\" or \"150.50\""
+    )]
     Malformed(String),
     /// More decimal places than the currency's minor unit has.
     #[error("{input:?} has {places} decimal places but {currency} has {exponent}")]
@@ -108,9 +108,7 @@ pub enum MoneyError {
 /// An amount of money in integer minor units (cents, kobo, pesewas) with its currency.
 ///
 /// Never negative, never a float. Arithmetic is checked: overflow is an error, not a wrap.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Money {
     minor: u64,
     currency: Currency,
@@ -234,14 +232,8 @@ mod tests {
     #[test]
     fn parses_with_the_currency_exponent() {
         assert_eq!(Money::parse("150", Currency::Kes).unwrap().minor(), 15_000);
-        assert_eq!(
-            Money::parse("150.5", Currency::Kes).unwrap().minor(),
-            15_050
-        );
-        assert_eq!(
-            Money::parse("150.50", Currency::Ngn).unwrap().minor(),
-            15_050
-        );
+        assert_eq!(Money::parse("150.5", Currency::Kes).unwrap().minor(), 15_050);
+        assert_eq!(Money::parse("150.50", Currency::Ngn).unwrap().minor(), 15_050);
         assert_eq!(Money::parse("0.01", Currency::Usd).unwrap().minor(), 1);
         assert_eq!(Money::parse("500", Currency::Xof).unwrap().minor(), 500);
     }
@@ -252,10 +244,7 @@ mod tests {
             "", ".", "1.", ".5", "-1", "+1", "1e3", "1,000", " 1", "1.2.3", "١٢",
         ] {
             assert!(
-                matches!(
-                    Money::parse(bad, Currency::Kes),
-                    Err(MoneyError::Malformed(_))
-                ),
+                matches!(Money::parse(bad, Currency::Kes), Err(MoneyError::Malformed(_))),
                 "{bad:?}"
             );
         }

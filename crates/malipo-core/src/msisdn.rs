@@ -157,18 +157,12 @@ mod tests {
                 "{input}"
             );
         }
-        assert_eq!(
-            "0110345678".parse::<Msisdn>().unwrap().as_str(),
-            "254110345678"
-        );
+        assert_eq!("0110345678".parse::<Msisdn>().unwrap().as_str(), "254110345678");
         assert_eq!(
             "+254 110 345 678".parse::<Msisdn>().unwrap().as_str(),
             "254110345678"
         );
-        assert_eq!(
-            Msisdn::try_from(254708374149).unwrap().as_str(),
-            "254708374149"
-        );
+        assert_eq!(Msisdn::try_from(254708374149).unwrap().as_str(), "254708374149");
     }
 
     #[test]

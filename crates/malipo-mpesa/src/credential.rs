@@ -22,7 +22,9 @@ pub enum CredentialError {
     #[error("the certificate's public key is not an RSA key: {0}")]
     NotRsa(String),
     /// The password is too long for PKCS#1 v1.5 with this key size.
-    #[error("the initiator password is {len} bytes; a {bits}-bit key encrypts at most {max} with PKCS#1 v1.5")]
+    #[error(
+        "the initiator password is {len} bytes; a {bits}-bit key encrypts at most {max} with PKCS#1 v1.5"
+    )]
     PasswordTooLong {
         /// Password length in bytes.
         len: usize,
@@ -72,19 +74,17 @@ impl DarajaCertificate {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CredentialError> {
         let trimmed = bytes.trim_ascii_start();
         let cert = if trimmed.starts_with(b"-----BEGIN") {
-            Certificate::from_pem(trimmed)
-                .map_err(|e| CredentialError::NotACertificate(e.to_string()))?
+            Certificate::from_pem(trimmed).map_err(|e| CredentialError::NotACertificate(e.to_string()))?
         } else {
-            Certificate::from_der(bytes)
-                .map_err(|e| CredentialError::NotACertificate(e.to_string()))?
+            Certificate::from_der(bytes).map_err(|e| CredentialError::NotACertificate(e.to_string()))?
         };
         let spki = cert
             .tbs_certificate
             .subject_public_key_info
             .to_der()
             .map_err(|e| CredentialError::NotACertificate(e.to_string()))?;
-        let key = RsaPublicKey::from_public_key_der(&spki)
-            .map_err(|e| CredentialError::NotRsa(e.to_string()))?;
+        let key =
+            RsaPublicKey::from_public_key_der(&spki).map_err(|e| CredentialError::NotRsa(e.to_string()))?;
         Ok(DarajaCertificate {
             key,
             subject: cert.tbs_certificate.subject.to_string(),
@@ -115,10 +115,7 @@ impl DarajaCertificate {
     }
 
     /// Encrypts the initiator password into a `SecurityCredential` (base64 of the ciphertext).
-    pub fn security_credential(
-        &self,
-        password: &Secret<String>,
-    ) -> Result<Secret<String>, CredentialError> {
+    pub fn security_credential(&self, password: &Secret<String>) -> Result<Secret<String>, CredentialError> {
         let plain = password.expose().as_bytes();
         if plain.is_empty() {
             return Err(CredentialError::EmptyPassword);
@@ -150,15 +147,11 @@ impl DarajaCertificate {
 
 /// Checks that `credential` is base64 of `expected_len` bytes (or, without a certificate, of a
 /// common RSA modulus length: 128, 256, 384 or 512 bytes). The message never contains the value.
-pub fn check_ciphertext_len(
-    credential: &Secret<String>,
-    expected_len: Option<usize>,
-) -> Result<(), String> {
+pub fn check_ciphertext_len(credential: &Secret<String>, expected_len: Option<usize>) -> Result<(), String> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(credential.expose().trim())
         .map_err(|_| {
-            "it is not base64, so it cannot be RSA ciphertext (is it the plaintext password?)"
-                .to_string()
+            "it is not base64, so it cannot be RSA ciphertext (is it the plaintext password?)".to_string()
         })?;
     match expected_len {
         Some(len) if decoded.len() == len => Ok(()),

@@ -53,8 +53,7 @@ pub fn verify_signature(
     let expected = hex::decode(header).map_err(|_| SignatureError::Malformed)?;
     let mut m = mac(secret);
     m.update(raw_body);
-    m.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    m.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
 }
 
 #[cfg(test)]
@@ -76,10 +75,7 @@ mod tests {
             verify_signature(b"{}", Some(sig.as_bytes()), &key),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(
-            verify_signature(body, None, &key),
-            Err(SignatureError::Missing)
-        );
+        assert_eq!(verify_signature(body, None, &key), Err(SignatureError::Missing));
         assert_eq!(
             verify_signature(body, Some(b""), &key),
             Err(SignatureError::Missing)

@@ -25,7 +25,13 @@ pub struct Cli {
     pub log_format: LogFormat,
 
     /// Log filter in `tracing` syntax, such as `info` or `malipo_gateway=debug`.
-    #[arg(long, global = true, env = "MALIPO_LOG", default_value = "info", value_name = "FILTER")]
+    #[arg(
+        long,
+        global = true,
+        env = "MALIPO_LOG",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
     pub log: String,
 
     #[command(subcommand)]

@@ -1,0 +1,109 @@
+use std::fmt;
+use std::str::FromStr;
+
+/// A payment provider malipo speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Safaricom M-Pesa through the Daraja API.
+    Mpesa,
+    /// Paystack.
+    Paystack,
+}
+
+impl Provider {
+    /// The lowercase name used in URLs, the database and the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Provider::Mpesa => "mpesa",
+            Provider::Paystack => "paystack",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "mpesa" => Ok(Provider::Mpesa),
+            "paystack" => Ok(Provider::Paystack),
+            other => Err(format!("unknown provider {other:?}: expected mpesa or paystack")),
+        }
+    }
+}
+
+/// Where an inbound event stands. Stored as a small integer ([`EventStatus::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Verified and stored; its job is queued.
+    Received,
+    /// The worker applied it.
+    Processed,
+    /// Processing failed (or the authentic body could not be parsed); visible and replayable.
+    Failed,
+    /// Authentic but refused (for example an unknown event kind); stored for the record, never
+    /// processed.
+    RejectedAuthentic,
+}
+
+impl EventStatus {
+    /// Every status, in code order.
+    pub const ALL: [EventStatus; 4] = [
+        EventStatus::Received,
+        EventStatus::Processed,
+        EventStatus::Failed,
+        EventStatus::RejectedAuthentic,
+    ];
+
+    /// The small integer stored in the database.
+    pub const fn code(self) -> i64 {
+        match self {
+            EventStatus::Received => 0,
+            EventStatus::Processed => 1,
+            EventStatus::Failed => 2,
+            EventStatus::RejectedAuthentic => 3,
+        }
+    }
+
+    /// The status for a stored code.
+    pub fn from_code(code: i64) -> Option<Self> {
+        EventStatus::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// The snake_case name used on the command line and in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Received => "received",
+            EventStatus::Processed => "processed",
+            EventStatus::Failed => "failed",
+            EventStatus::RejectedAuthentic => "rejected_authentic",
+        }
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EventStatus::ALL
+            .into_iter()
+            .find(|st| {
+                st.as_str() == s || (s == "rejected-authentic" && *st == EventStatus::RejectedAuthentic)
+            })
+            .ok_or_else(|| {
+                format!("unknown status {s:?}: expected received, processed, failed or rejected_authentic")
+            })
+    }
+}
