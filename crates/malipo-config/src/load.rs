@@ -1,0 +1,114 @@
+//! Loading: the file, then `MALIPO_*` environment overrides, then one typed deserialisation.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Config, ConfigError};
+
+/// The file read when neither `--config` nor `MALIPO_CONFIG` names one.
+pub const DEFAULT_PATH: &str = "malipo.toml";
+
+/// Variables that belong to the command line, not to the file.
+const NOT_OVERRIDES: [&str; 3] = ["MALIPO_CONFIG", "MALIPO_LOG", "MALIPO_LOG_FORMAT"];
+
+/// Keys whose values are digit strings that must stay strings.
+const DIGIT_STRING_KEYS: [&str; 3] = ["shortcode", "till_number", "initiator_name"];
+
+impl Config {
+    /// Reads `path` (default `./malipo.toml`), applies `MALIPO_*` overrides from the process
+    /// environment, and checks every key.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::from_toml_with_env(&text, &path, std::env::vars())
+    }
+
+    /// Parses a configuration from text, with no environment overrides.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_with_env(text, Path::new("<text>"), std::iter::empty())
+    }
+
+    /// Parses `text` (read from `path`, for messages) and applies the `MALIPO_*` variables in `env`:
+    /// `MALIPO_SERVER__BIND=0.0.0.0:8080` sets `server.bind` (`__` separates table levels).
+    pub fn from_toml_with_env(
+        text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        for (var, value) in env {
+            apply_override(&mut root, &var, value)?;
+        }
+        let mut config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        // Resolve the inherited environment once, so no caller can forget it.
+        let top = config.environment;
+        if let Some(m) = config.mpesa.as_mut() {
+            m.environment.get_or_insert(top);
+        }
+        Ok(config)
+    }
+}
+
+fn apply_override(root: &mut toml::Table, var: &str, value: String) -> Result<(), ConfigError> {
+    let Some(rest) = var.strip_prefix("MALIPO_") else {
+        return Ok(());
+    };
+    if NOT_OVERRIDES.contains(&var) {
+        return Ok(());
+    }
+    let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    if keys.iter().any(String::is_empty) {
+        return Err(ConfigError::Override {
+            var: var.to_string(),
+            message: "empty key segment: use MALIPO_SECTION__KEY".into(),
+        });
+    }
+    let (last, parents) = keys.split_last().expect("split yields at least one segment");
+    let mut table = root;
+    for key in parents {
+        let entry = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry.as_table_mut().ok_or_else(|| ConfigError::Override {
+            var: var.to_string(),
+            message: format!("`{key}` is not a table in the config file"),
+        })?;
+    }
+    let existing_is_string = matches!(table.get(last), Some(toml::Value::String(_)));
+    let parsed = typed_value(&value, last, existing_is_string);
+    table.insert(last.clone(), parsed);
+    Ok(())
+}
+
+/// Environment variables are strings; give numbers, booleans and inline arrays/tables their
+/// TOML type unless the key is known to hold digit strings.
+fn typed_value(value: &str, key: &str, keep_string: bool) -> toml::Value {
+    let trimmed = value.trim();
+    if keep_string || DIGIT_STRING_KEYS.contains(&key) {
+        return toml::Value::String(value.to_string());
+    }
+    let looks_typed = matches!(trimmed, "true" | "false")
+        || trimmed.starts_with('[')
+        || trimmed.starts_with('{')
+        || (!trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()));
+    if looks_typed {
+        if let Ok(mut t) = format!("v = {trimmed}").parse::<toml::Table>() {
+            if let Some(v) = t.remove("v") {
+                return v;
+            }
+        }
+    }
+    toml::Value::String(value.to_string())
+}

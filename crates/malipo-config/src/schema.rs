@@ -1,0 +1,333 @@
+//! The shape of `malipo.toml`. Every table refuses unknown keys.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::SecretRef;
+
+/// Safaricom's published callback source addresses (Daraja documentation, "IP whitelisting").
+pub const SAFARICOM_CALLBACK_IPS: [&str; 12] = [
+    "196.201.214.200",
+    "196.201.214.206",
+    "196.201.213.114",
+    "196.201.214.207",
+    "196.201.214.208",
+    "196.201.213.44",
+    "196.201.212.127",
+    "196.201.212.138",
+    "196.201.212.129",
+    "196.201.212.136",
+    "196.201.212.74",
+    "196.201.212.69",
+];
+
+/// Paystack's published webhook source addresses.
+pub const PAYSTACK_WEBHOOK_IPS: [&str; 3] = ["52.31.139.75", "52.49.173.169", "52.214.14.220"];
+
+/// Daraja's sandbox base URL.
+pub const MPESA_SANDBOX_URL: &str = "https://sandbox.safaricom.co.ke";
+/// Daraja's production base URL.
+pub const MPESA_PRODUCTION_URL: &str = "https://api.safaricom.co.ke";
+/// Paystack's API base URL (test and live keys share it).
+pub const PAYSTACK_URL: &str = "https://api.paystack.co";
+
+/// Sandbox (test credentials, relaxed rules) or production (every check enforced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Test credentials and simulators; literal secrets allowed.
+    #[default]
+    Sandbox,
+    /// Real money: the full checklist applies.
+    Production,
+}
+
+impl Environment {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Sandbox => "sandbox",
+            Environment::Production => "production",
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The deployment's environment; `mpesa.environment` defaults to it.
+    #[serde(default)]
+    pub environment: Environment,
+    /// The HTTP server.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where events, jobs and payments are stored.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Logging.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    /// Safaricom M-Pesa (Daraja).
+    pub mpesa: Option<MpesaConfig>,
+    /// Paystack.
+    pub paystack: Option<PaystackConfig>,
+    /// Where verified events are forwarded.
+    pub merchant: Option<MerchantConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// The public https URL providers reach this server at; callback URLs are built from it.
+    pub public_base_url: Option<Url>,
+    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDRs). Empty: the socket peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest callback body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Key for the per-payment callback URL tokens (HMAC). Generated and kept in the database
+    /// directory when absent.
+    pub callback_token_key: Option<SecretRef>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_base_url: None,
+            trusted_proxies: Vec::new(),
+            body_limit_bytes: 64 * 1024,
+            callback_token_key: None,
+        }
+    }
+}
+
+/// How much a commit survives before the 200 goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// Survives a crash or kill -9 of the process (SQLite `synchronous=NORMAL` in WAL mode).
+    #[default]
+    ProcessCrash,
+    /// Also survives power loss: an fsync per group commit (`synchronous=FULL`).
+    PowerLoss,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (default `sqlite://malipo.db`) or `postgres://…`.
+    pub url: String,
+    /// What an acknowledged commit survives.
+    pub durability: Durability,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://malipo.db".into(),
+            durability: Durability::ProcessCrash,
+        }
+    }
+}
+
+/// The database backend, parsed from [`DatabaseConfig::url`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An embedded SQLite file.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A PostgreSQL server shared by several instances.
+    Postgres {
+        /// The connection URL (may hold a password: never print it).
+        url: String,
+    },
+}
+
+impl DatabaseConfig {
+    /// Parses the URL into a backend.
+    pub fn backend(&self) -> Result<Database, String> {
+        if let Some(path) = self.url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("database.url `sqlite://` needs a file path, like sqlite://malipo.db".into());
+            }
+            Ok(Database::Sqlite { path: path.into() })
+        } else if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
+            Ok(Database::Postgres {
+                url: self.url.clone(),
+            })
+        } else {
+            Err("database.url must start with sqlite:// or postgres://".into())
+        }
+    }
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// Default log filter (`info`, `debug`, …); `--log` overrides it.
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig { level: "info".into() }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+fn nets(list: &[&str]) -> Vec<IpNet> {
+    list.iter()
+        .map(|ip| {
+            format!("{ip}/32")
+                .parse()
+                .expect("the published lists are valid addresses")
+        })
+        .collect()
+}
+
+fn default_safaricom_ips() -> Vec<IpNet> {
+    nets(&SAFARICOM_CALLBACK_IPS)
+}
+
+fn default_paystack_ips() -> Vec<IpNet> {
+    nets(&PAYSTACK_WEBHOOK_IPS)
+}
+
+/// Per-client-IP rate limit on a provider's inbound endpoints.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second per client IP.
+    pub per_second: u32,
+    /// Requests allowed at once above the sustained rate.
+    pub burst: u32,
+}
+
+/// `[mpesa]`: Safaricom Daraja.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MpesaConfig {
+    /// Daraja environment; defaults to the top-level `environment`.
+    pub environment: Option<Environment>,
+    /// API base URL; defaults to Safaricom's sandbox or production URL (set it to point at a simulator).
+    pub base_url: Option<Url>,
+    /// The paybill or till shortcode (BusinessShortCode).
+    pub shortcode: String,
+    /// The till number receiving Buy Goods payments (PartyB), when it differs from the shortcode.
+    pub till_number: Option<String>,
+    /// Daraja app consumer key.
+    pub consumer_key: SecretRef,
+    /// Daraja app consumer secret.
+    pub consumer_secret: SecretRef,
+    /// Lipa na M-Pesa Online passkey.
+    pub passkey: SecretRef,
+    /// Initiator (API operator) username for B2C, status, balance and reversal.
+    pub initiator_name: Option<String>,
+    /// Initiator password: used with `certificate` to make the security credential.
+    pub initiator_password: Option<SecretRef>,
+    /// Ready-made SecurityCredential (base64 ciphertext), as `malipo security-credential` prints.
+    pub security_credential: Option<SecretRef>,
+    /// Safaricom's certificate for this environment (PEM or DER).
+    pub certificate: Option<PathBuf>,
+    /// Callback source addresses accepted.
+    #[serde(default = "default_safaricom_ips")]
+    pub callback_ips: Vec<IpNet>,
+    /// Whether callback source addresses are checked (must be on in production).
+    #[serde(default = "default_true")]
+    pub verify_callback_source_ip: bool,
+    /// Per-client-IP rate limit on the callback endpoints (defaults sized for Safaricom's bursts).
+    pub rate_limit: Option<RateLimit>,
+    /// Timeout of each Daraja call, in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl MpesaConfig {
+    /// The effective environment of this section.
+    pub fn environment_or(&self, top: Environment) -> Environment {
+        self.environment.unwrap_or(top)
+    }
+
+    /// The API base URL: the configured one, else the environment's (top-level `environment`
+    /// applies when `mpesa.environment` is unset: pass it in).
+    pub fn api_base_url_for(&self, top: Environment) -> Url {
+        self.base_url.clone().unwrap_or_else(|| {
+            let url = match self.environment_or(top) {
+                Environment::Sandbox => MPESA_SANDBOX_URL,
+                Environment::Production => MPESA_PRODUCTION_URL,
+            };
+            Url::parse(url).expect("constant URL")
+        })
+    }
+
+    /// The API base URL, taking `mpesa.environment` (sandbox when unset).
+    pub fn api_base_url(&self) -> Url {
+        self.api_base_url_for(Environment::Sandbox)
+    }
+}
+
+/// `[paystack]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaystackConfig {
+    /// Secret key (`sk_test_…` / `sk_live_…`): API calls and webhook signatures.
+    pub secret_key: SecretRef,
+    /// Public key (`pk_…`), not secret.
+    pub public_key: Option<String>,
+    /// API base URL; defaults to https://api.paystack.co.
+    pub base_url: Option<Url>,
+    /// Webhook source addresses accepted.
+    #[serde(default = "default_paystack_ips")]
+    pub webhook_ips: Vec<IpNet>,
+    /// Whether webhook source addresses are checked (must be on in production).
+    #[serde(default = "default_true")]
+    pub verify_source_ip: bool,
+    /// Per-client-IP rate limit on the webhook endpoint.
+    pub rate_limit: Option<RateLimit>,
+    /// Where Paystack sends the customer after checkout.
+    pub callback_url: Option<Url>,
+    /// Timeout of each Paystack call, in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl PaystackConfig {
+    /// The API base URL.
+    pub fn api_base_url(&self) -> Url {
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| Url::parse(PAYSTACK_URL).expect("constant URL"))
+    }
+}
+
+/// `[merchant]`: the merchant's app that receives signed events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantConfig {
+    /// The endpoint events are POSTed to (Standard Webhooks).
+    pub webhook_url: Url,
+    /// Signing secret, `whsec_` + base64.
+    pub signing_secret: SecretRef,
+    /// Allow private, loopback and link-local targets (development only).
+    #[serde(default)]
+    pub allow_private_targets: bool,
+}

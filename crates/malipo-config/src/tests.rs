@@ -1,0 +1,127 @@
+use std::path::Path;
+
+use crate::*;
+
+fn with_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_toml_with_env(
+        text,
+        Path::new("test.toml"),
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+}
+
+#[test]
+fn the_sample_parses() {
+    let c = Config::from_toml(SAMPLE).unwrap();
+    assert_eq!(c.environment, Environment::Sandbox);
+    let m = c.mpesa.unwrap();
+    assert_eq!(m.shortcode, "174379");
+    assert_eq!(m.callback_ips.len(), SAFARICOM_CALLBACK_IPS.len());
+    assert!(m.verify_callback_source_ip);
+    assert_eq!(c.paystack.unwrap().webhook_ips.len(), 3);
+    assert_eq!(c.server.body_limit_bytes, 65536);
+}
+
+#[test]
+fn defaults_need_no_file_content() {
+    let c = Config::from_toml("").unwrap();
+    assert_eq!(
+        c.database.backend().unwrap(),
+        Database::Sqlite {
+            path: "malipo.db".into()
+        }
+    );
+    assert_eq!(c.server.bind.to_string(), "127.0.0.1:8080");
+    assert!(c.mpesa.is_none());
+}
+
+#[test]
+fn unknown_keys_name_their_path() {
+    let err = Config::from_toml("[mpesa]\nshortcode = \"1\"\nconsumer_key = { env = \"A\" }\nconsumer_secret = { env = \"B\" }\npasskey = { env = \"C\" }\nverify_callback_ip = false\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("mpesa.verify_callback_ip") || err.contains("mpesa`"),
+        "{err}"
+    );
+    assert!(err.contains("verify_callback_ip"), "{err}");
+    let err = Config::from_toml("colour = 1").unwrap_err().to_string();
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn syntax_errors_say_where() {
+    let err = Config::from_toml("[server\n").unwrap_err().to_string();
+    assert!(err.contains("not valid TOML") && err.contains("line 1"), "{err}");
+}
+
+#[test]
+fn environment_overrides_win_and_are_typed() {
+    let c = with_env(
+        "[server]\nbind = \"127.0.0.1:1\"\n[mpesa]\nshortcode = \"1\"\nconsumer_key = { env = \"A\" }\nconsumer_secret = { env = \"B\" }\npasskey = { env = \"C\" }\n",
+        &[
+            ("MALIPO_SERVER__BIND", "0.0.0.0:9000"),
+            ("MALIPO_SERVER__BODY_LIMIT_BYTES", "1024"),
+            ("MALIPO_MPESA__SHORTCODE", "600999"),
+            ("MALIPO_MPESA__VERIFY_CALLBACK_SOURCE_IP", "false"),
+            ("MALIPO_SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]"),
+            ("MALIPO_ENVIRONMENT", "production"),
+            ("MALIPO_CONFIG", "ignored.toml"),
+            ("HOME", "/root"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.server.bind.to_string(), "0.0.0.0:9000");
+    assert_eq!(c.server.body_limit_bytes, 1024);
+    assert_eq!(c.server.trusted_proxies.len(), 1);
+    assert_eq!(c.environment, Environment::Production);
+    let m = c.mpesa.unwrap();
+    assert_eq!(m.shortcode, "600999");
+    assert!(!m.verify_callback_source_ip);
+    // The section inherits the top-level environment.
+    assert_eq!(m.environment, Some(Environment::Production));
+    assert_eq!(m.api_base_url().as_str(), "https://api.safaricom.co.ke/");
+}
+
+#[test]
+fn a_bad_override_names_the_variable() {
+    let err = with_env("", &[("MALIPO_SERVER__BNID", "x")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("server.bnid"), "{err}");
+    let err = with_env("environment = \"sandbox\"", &[("MALIPO_ENVIRONMENT__X", "1")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MALIPO_ENVIRONMENT__X"), "{err}");
+}
+
+#[test]
+fn database_urls() {
+    let db = |url: &str| {
+        DatabaseConfig {
+            url: url.into(),
+            ..Default::default()
+        }
+        .backend()
+    };
+    assert!(matches!(db("postgres://u@h/db"), Ok(Database::Postgres { .. })));
+    assert!(db("sqlite://").is_err());
+    assert!(db("mysql://x").is_err());
+}
+
+#[test]
+fn debug_of_a_config_with_literal_secrets_hides_them() {
+    let c = Config::from_toml(
+        "[paystack]\nsecret_key = \"sk_test_literal_fake_123\"\n[mpesa]\nshortcode = \"1\"\nconsumer_key = \"ck_fake_456\"\nconsumer_secret = \"cs_fake_789\"\npasskey = \"pk_fake_000\"\n",
+    )
+    .unwrap();
+    let printed = format!("{c:?}");
+    for s in [
+        "sk_test_literal_fake_123",
+        "ck_fake_456",
+        "cs_fake_789",
+        "pk_fake_000",
+    ] {
+        assert!(!printed.contains(s), "{s} leaked");
+    }
+}
