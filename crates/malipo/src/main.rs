@@ -3,7 +3,9 @@
 //! Exit codes: 0 success, 1 a check or an operation failed, 2 the configuration or the command
 //! line could not be used.
 
+mod check;
 mod cmd;
+mod db;
 mod logging;
 
 use std::path::PathBuf;
@@ -34,6 +36,7 @@ pub struct Cli {
     )]
     pub log: String,
 
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }

@@ -1,24 +1,99 @@
 //! `malipo init` and `malipo check-config`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Args;
+
+use crate::check::{self, CheckOptions, Level};
+use crate::Format;
 
 /// Arguments of `malipo init`.
 #[derive(Debug, Args)]
-pub struct InitArgs {}
+pub struct InitArgs {
+    /// Where to write the sample [default: the --config path, else ./malipo.toml]
+    #[arg(value_name = "FILE")]
+    path: Option<PathBuf>,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    force: bool,
+}
 
 /// Arguments of `malipo check-config`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {}
-
-/// Runs `malipo init`.
-pub fn init(_args: InitArgs, _config: Option<&Path>) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+pub struct CheckArgs {
+    /// Output format: one `[PASS]`/`[WARN]`/`[FAIL]` line per rule, or a JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Stop at the first FAIL.
+    #[arg(long)]
+    fail_fast: bool,
 }
 
-/// Runs `malipo check-config`.
-pub async fn check(_args: CheckArgs, _config: Option<&Path>) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+/// Runs `malipo init`.
+pub fn init(args: InitArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let path = args
+        .path
+        .or_else(|| config.map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from(malipo_config::DEFAULT_PATH));
+    if path.exists() && !args.force {
+        anyhow::bail!("{} already exists; pass --force to overwrite it", path.display());
+    }
+    std::fs::write(&path, malipo_config::SAMPLE)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    println!(
+        "next: set the secrets it references, then run `malipo check-config --config {}`",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `malipo check-config`: exit 0 without FAIL, 1 with any FAIL, 2 when the configuration
+/// cannot be read.
+pub async fn check(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = match malipo_config::Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            match args.format {
+                Format::Text => eprintln!("error: {e}"),
+                Format::Json => println!("{}", serde_json::json!({ "ok": false, "error": e.to_string() })),
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let findings = check::check(
+        &config,
+        CheckOptions {
+            fail_fast: args.fail_fast,
+        },
+    );
+    let count = |level| findings.iter().filter(|f| f.level == level).count();
+    let (pass, warn, fail) = (count(Level::Pass), count(Level::Warn), count(Level::Fail));
+    match args.format {
+        Format::Text => {
+            for f in &findings {
+                println!("{}", f.render());
+            }
+            println!(
+                "\n{} environment: {pass} passed, {warn} warnings, {fail} failed",
+                config.environment.as_str()
+            );
+        }
+        Format::Json => {
+            let doc = serde_json::json!({
+                "ok": fail == 0,
+                "environment": config.environment,
+                "summary": { "pass": pass, "warn": warn, "fail": fail },
+                "results": findings,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+    }
+    Ok(if fail == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -1,0 +1,479 @@
+//! The rules, one function each, in the order the report prints them.
+
+use malipo_config::{Config, Database, Environment, SecretRef};
+use malipo_mpesa::{check_ciphertext_len, CertEnvironment, DarajaCertificate};
+use url::Url;
+
+use super::Finding;
+
+type Rule = fn(&Config) -> Vec<Finding>;
+
+/// Every rule, in report order.
+const RULES: &[Rule] = &[
+    callback_urls_https,
+    provider_urls_https,
+    source_ip_verification,
+    allowlists,
+    no_literal_secrets,
+    secrets_resolve,
+    security_credential,
+    certificate_environment,
+    paystack_key_environment,
+    merchant_webhook,
+    debug_logging,
+    database,
+];
+
+/// Runs the rules, handing each finding to `emit`; stops when `emit` returns false.
+pub fn run_all(config: &Config, emit: &mut dyn FnMut(Finding) -> bool) {
+    for rule in RULES {
+        for finding in rule(config) {
+            if !emit(finding) {
+                return;
+            }
+        }
+    }
+}
+
+fn production(config: &Config) -> bool {
+    config.environment == Environment::Production
+        || config
+            .mpesa
+            .as_ref()
+            .is_some_and(|m| m.environment == Some(Environment::Production))
+}
+
+fn is_local_or_tunnel(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "[::1]"
+        || host == "0.0.0.0"
+        || ["ngrok", "localtunnel", "loca.lt", "trycloudflare", "serveo"]
+            .iter()
+            .any(|t| host.contains(t))
+}
+
+fn callback_urls_https(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "callback-urls-https";
+    let uses_callbacks = config.mpesa.is_some() || config.paystack.is_some();
+    let Some(url) = &config.server.public_base_url else {
+        return vec![if production(config) && uses_callbacks {
+            Finding::fail(
+                RULE,
+                "server.public_base_url is not set, so no callback URL can be given to the providers",
+                "set server.public_base_url to the https URL Safaricom and Paystack reach this server at",
+            )
+        } else {
+            Finding::warn(
+                RULE,
+                "server.public_base_url is not set",
+                "set it to this server's public https URL before going live",
+            )
+        }];
+    };
+    let mut out = Vec::new();
+    if url.scheme() != "https" {
+        out.push(if production(config) {
+            Finding::fail(
+                RULE,
+                format!("callback URLs would use {}:// ({url})", url.scheme()),
+                "use an https:// server.public_base_url in production (Daraja and Paystack send payment data to it)",
+            )
+        } else {
+            Finding::warn(RULE, format!("callback URLs use {}:// ({url})", url.scheme()), "use https before going live")
+        });
+    } else if production(config) && is_local_or_tunnel(url) {
+        out.push(Finding::fail(
+            RULE,
+            format!("server.public_base_url {url} is a local address or a tunnel"),
+            "use the production host name providers can reach directly",
+        ));
+    } else {
+        out.push(Finding::pass(RULE, format!("callback URLs use https ({url})")));
+    }
+    // Daraja refuses to register URLs containing these words (C2B register URL).
+    let lowered = url.as_str().to_ascii_lowercase();
+    if config.mpesa.is_some() {
+        if let Some(word) = ["mpesa", "m-pesa", "safaricom", "exec", "cmd", "sql", "query"]
+            .into_iter()
+            .find(|w| lowered.contains(w))
+        {
+            out.push(Finding::warn(
+                "callback-urls-daraja-words",
+                format!("server.public_base_url contains {word:?}, which Daraja refuses in registered URLs"),
+                "serve malipo under a host and path without the words mpesa, safaricom, exec, cmd, sql or query",
+            ));
+        }
+    }
+    out
+}
+
+fn provider_urls_https(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "provider-urls-https";
+    let mut out = Vec::new();
+    let mut check = |name: &str, url: Url| {
+        if url.scheme() == "https" {
+            out.push(Finding::pass(RULE, format!("{name} API at {url}")));
+        } else if production(config) {
+            out.push(Finding::fail(
+                RULE,
+                format!("{name} API base URL {url} is not https"),
+                format!(
+                    "remove {}.base_url (the official https URL is the default) in production",
+                    name.to_ascii_lowercase()
+                ),
+            ));
+        } else {
+            out.push(Finding::warn(
+                RULE,
+                format!("{name} API base URL {url} is not https (a simulator?)"),
+                "fine for local work; production needs the provider's https URL",
+            ));
+        }
+    };
+    if let Some(m) = &config.mpesa {
+        check("M-Pesa", m.api_base_url());
+    }
+    if let Some(p) = &config.paystack {
+        check("Paystack", p.api_base_url());
+    }
+    out
+}
+
+fn source_ip_verification(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "callback-source-ip-verification";
+    let mut out = Vec::new();
+    let mut check = |name: &str, key: &str, on: bool| {
+        out.push(if on {
+            Finding::pass(RULE, format!("{name} callback source addresses are verified"))
+        } else if production(config) {
+            Finding::fail(
+                RULE,
+                format!("{key} is false: anyone could post fake {name} confirmations"),
+                format!("set {key} = true in production"),
+            )
+        } else {
+            Finding::warn(RULE, format!("{key} is false"), "acceptable in development only")
+        });
+    };
+    if let Some(m) = &config.mpesa {
+        check(
+            "M-Pesa",
+            "mpesa.verify_callback_source_ip",
+            m.verify_callback_source_ip,
+        );
+    }
+    if let Some(p) = &config.paystack {
+        check("Paystack", "paystack.verify_source_ip", p.verify_source_ip);
+    }
+    out
+}
+
+fn allowlists(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "allowlists-parse";
+    let mut out = Vec::new();
+    let mut check = |key: &str, len: usize, on: bool| {
+        out.push(if len == 0 && on {
+            Finding::fail(
+                RULE,
+                format!("{key} is empty while verification is on: every callback would be refused"),
+                format!("remove {key} to use the provider's published list"),
+            )
+        } else {
+            Finding::pass(RULE, format!("{key}: {len} address ranges"))
+        });
+    };
+    if let Some(m) = &config.mpesa {
+        check(
+            "mpesa.callback_ips",
+            m.callback_ips.len(),
+            m.verify_callback_source_ip,
+        );
+    }
+    if let Some(p) = &config.paystack {
+        check("paystack.webhook_ips", p.webhook_ips.len(), p.verify_source_ip);
+    }
+    out.push(Finding::pass(
+        RULE,
+        format!(
+            "server.trusted_proxies: {} address ranges",
+            config.server.trusted_proxies.len()
+        ),
+    ));
+    out
+}
+
+/// Every secret reference with its key path.
+fn secret_refs(config: &Config) -> Vec<(&'static str, &SecretRef)> {
+    let mut refs = Vec::new();
+    if let Some(k) = &config.server.callback_token_key {
+        refs.push(("server.callback_token_key", k));
+    }
+    if let Some(m) = &config.mpesa {
+        refs.push(("mpesa.consumer_key", &m.consumer_key));
+        refs.push(("mpesa.consumer_secret", &m.consumer_secret));
+        refs.push(("mpesa.passkey", &m.passkey));
+        if let Some(r) = &m.initiator_password {
+            refs.push(("mpesa.initiator_password", r));
+        }
+        if let Some(r) = &m.security_credential {
+            refs.push(("mpesa.security_credential", r));
+        }
+    }
+    if let Some(p) = &config.paystack {
+        refs.push(("paystack.secret_key", &p.secret_key));
+    }
+    if let Some(m) = &config.merchant {
+        refs.push(("merchant.signing_secret", &m.signing_secret));
+    }
+    refs
+}
+
+fn no_literal_secrets(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "no-literal-secrets";
+    let literals: Vec<&str> = secret_refs(config)
+        .into_iter()
+        .filter(|(_, r)| r.is_literal())
+        .map(|(k, _)| k)
+        .collect();
+    if literals.is_empty() {
+        return vec![Finding::pass(
+            RULE,
+            "every secret is a reference ({ env } or { file })",
+        )];
+    }
+    literals
+        .into_iter()
+        .map(|key| {
+            if production(config) {
+                Finding::fail(
+                    RULE,
+                    format!("{key} is written in the config file"),
+                    format!("replace it with {key} = {{ env = \"VAR\" }} or {{ file = \"/run/secrets/…\" }} and rotate the exposed value"),
+                )
+            } else {
+                Finding::warn(RULE, format!("{key} is a literal (allowed in sandbox only)"), "use a reference before going live")
+            }
+        })
+        .collect()
+}
+
+fn secrets_resolve(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "secret-references-resolve";
+    secret_refs(config)
+        .into_iter()
+        .filter(|(_, r)| !r.is_literal())
+        .map(|(key, r)| match r.resolve() {
+            Ok(_) => Finding::pass(RULE, format!("{key} from {r} is set")),
+            Err(e) => Finding::fail(
+                RULE,
+                format!("{key}: {e}"),
+                format!("provide {r} (non-empty) wherever malipo runs"),
+            ),
+        })
+        .collect()
+}
+
+fn load_certificate(path: &std::path::Path) -> Result<DarajaCertificate, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    DarajaCertificate::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn security_credential(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "security-credential-is-ciphertext";
+    let Some(m) = &config.mpesa else { return vec![] };
+    let Some(reference) = &m.security_credential else {
+        return match &m.initiator_name {
+            Some(_) if m.initiator_password.is_none() => vec![Finding::warn(
+                RULE,
+                "mpesa.initiator_name is set but there is no security credential: B2C, status, balance and reversal will fail",
+                "run `malipo security-credential --cert CERT` and set mpesa.security_credential to a reference holding its output",
+            )],
+            _ => vec![],
+        };
+    };
+    let Ok(value) = reference.resolve() else {
+        // secrets_resolve already reports the missing value.
+        return vec![];
+    };
+    let expected = m
+        .certificate
+        .as_deref()
+        .map(load_certificate)
+        .and_then(Result::ok)
+        .map(|c| c.modulus_len());
+    match check_ciphertext_len(&value, expected) {
+        Ok(()) => vec![Finding::pass(RULE, "mpesa.security_credential is RSA ciphertext of the right length")],
+        Err(why) => vec![Finding::fail(
+            RULE,
+            format!("mpesa.security_credential is not an encrypted credential: {why}"),
+            "generate it with `malipo security-credential --cert <Safaricom certificate>` (never configure the plaintext initiator password)",
+        )],
+    }
+}
+
+fn certificate_environment(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "certificate-matches-environment";
+    let Some(m) = &config.mpesa else { return vec![] };
+    let env = m.environment.unwrap_or(config.environment);
+    let Some(path) = &m.certificate else {
+        return if m.security_credential.is_some() && env == Environment::Production {
+            vec![Finding::warn(
+                RULE,
+                "mpesa.certificate is not set, so the security credential cannot be checked against the production certificate",
+                "set mpesa.certificate to Safaricom's production certificate",
+            )]
+        } else {
+            vec![]
+        };
+    };
+    let cert = match load_certificate(path) {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![Finding::fail(
+                RULE,
+                format!("mpesa.certificate: {e}"),
+                "give the PEM or DER certificate downloaded from the Daraja portal",
+            )]
+        }
+    };
+    let mut out = Vec::new();
+    match (cert.environment(), env) {
+        (CertEnvironment::Sandbox, Environment::Production) => out.push(Finding::fail(
+            RULE,
+            format!("mpesa.certificate is Safaricom's sandbox certificate ({}) but the environment is production", cert.subject()),
+            "use the production certificate from the Daraja portal and regenerate the security credential with it",
+        )),
+        (CertEnvironment::Production, Environment::Sandbox) => out.push(Finding::fail(
+            RULE,
+            format!("mpesa.certificate is Safaricom's production certificate ({}) but the environment is sandbox", cert.subject()),
+            "use the sandbox certificate, or set environment = \"production\"",
+        )),
+        (CertEnvironment::Unknown, _) => out.push(Finding::warn(
+            RULE,
+            format!("cannot tell which environment certificate {} belongs to", cert.subject()),
+            "use the certificate Safaricom publishes for this environment",
+        )),
+        _ => out.push(Finding::pass(RULE, format!("certificate {} is the {} one", cert.subject(), env.as_str()))),
+    }
+    out
+}
+
+fn paystack_key_environment(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "paystack-key-matches-environment";
+    let Some(p) = &config.paystack else { return vec![] };
+    let Ok(key) = p.secret_key.resolve() else {
+        return vec![];
+    };
+    let key = key.expose();
+    let live = key.starts_with("sk_live_");
+    let test = key.starts_with("sk_test_");
+    vec![match (production(config), live, test) {
+        (true, true, _) | (false, _, true) => {
+            Finding::pass(RULE, "the Paystack secret key matches the environment")
+        }
+        (true, false, true) => Finding::fail(
+            RULE,
+            "a Paystack test key (sk_test_…) is configured in production",
+            "use the live secret key (sk_live_…) from the Paystack dashboard",
+        ),
+        (false, true, _) => Finding::warn(
+            RULE,
+            "a live Paystack key (sk_live_…) is configured in sandbox: real money can move",
+            "use the test secret key while environment = \"sandbox\"",
+        ),
+        _ => Finding::warn(
+            RULE,
+            "the Paystack secret key does not start with sk_test_ or sk_live_",
+            "check you configured the secret key, not the public key",
+        ),
+    }]
+}
+
+fn merchant_webhook(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "merchant-webhook";
+    let Some(m) = &config.merchant else {
+        return vec![Finding::warn(
+            RULE,
+            "no [merchant] section: verified events are stored but forwarded nowhere",
+            "set merchant.webhook_url and merchant.signing_secret",
+        )];
+    };
+    let mut out = Vec::new();
+    if m.webhook_url.scheme() != "https" && production(config) {
+        out.push(Finding::fail(
+            RULE,
+            format!("merchant.webhook_url {} is not https", m.webhook_url),
+            "use an https endpoint",
+        ));
+    } else {
+        out.push(Finding::pass(
+            RULE,
+            format!("events are forwarded to {}", m.webhook_url),
+        ));
+    }
+    if m.allow_private_targets && production(config) {
+        out.push(Finding::fail(
+            RULE,
+            "merchant.allow_private_targets is true in production (server-side request forgery)",
+            "set merchant.allow_private_targets = false",
+        ));
+    }
+    if let Ok(secret) = m.signing_secret.resolve() {
+        if !secret.expose().starts_with("whsec_") {
+            out.push(Finding::fail(
+                RULE,
+                "merchant.signing_secret is not a Standard Webhooks secret",
+                "use `whsec_` followed by base64 of at least 24 random bytes",
+            ));
+        }
+    }
+    out
+}
+
+fn debug_logging(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "debug-logging-off";
+    let mut levels = vec![("logging.level", config.logging.level.clone())];
+    if let Ok(v) = std::env::var("MALIPO_LOG") {
+        levels.push(("MALIPO_LOG", v));
+    }
+    let verbose = levels
+        .iter()
+        .find(|(_, l)| l.to_ascii_lowercase().contains("debug") || l.to_ascii_lowercase().contains("trace"));
+    vec![match verbose {
+        Some((key, level)) if production(config) => Finding::fail(
+            RULE,
+            format!("{key} is {level:?} in production"),
+            format!("set {key} to \"info\" (debug logs carry request details)"),
+        ),
+        Some((key, level)) => {
+            Finding::warn(RULE, format!("{key} is {level:?}"), "use \"info\" in production")
+        }
+        None => Finding::pass(RULE, "debug logging is off"),
+    }]
+}
+
+fn database(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "database-writable";
+    let backend = match config.database.backend() {
+        Ok(b) => b,
+        Err(e) => return vec![Finding::fail(RULE, e, "fix database.url")],
+    };
+    vec![match crate::db::probe(&backend, config) {
+        Ok(what) => Finding::pass(RULE, what),
+        Err(e) => Finding::fail(
+            RULE,
+            format!("the database is not usable: {e}"),
+            match backend {
+                Database::Sqlite { .. } => {
+                    "make the database file's directory exist and writable by malipo's user"
+                }
+                Database::Postgres { .. } => {
+                    "check the server is up, the URL's credentials, and that the user may write"
+                }
+            },
+        ),
+    }]
+}

@@ -1,0 +1,263 @@
+//! `malipo check-config`: a FAIL line per unsafe setting, exit codes 0 / 1 / 2.
+
+mod common;
+
+use std::path::Path;
+
+use common::{make_cert, malipo, text};
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn credential(cert: &Path) -> String {
+    let out = malipo(
+        &[
+            "security-credential",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--password-env",
+            "PW",
+        ],
+        &[("PW", "initiator-pass")],
+        None,
+    );
+    assert!(out.status.success());
+    text(&out).0.trim().to_string()
+}
+
+/// A production configuration with every checklist item right.
+fn good_production(dir: &Path) -> (String, Vec<(&'static str, String)>) {
+    let (_, cert, _) = make_cert(dir, "prod", "api.safaricom.co.ke");
+    let cred = credential(&cert);
+    let config = format!(
+        r#"
+environment = "production"
+[server]
+public_base_url = "https://pay.shop.example"
+[database]
+url = "sqlite://{db}"
+[mpesa]
+shortcode = "600999"
+consumer_key = {{ env = "T_MPESA_KEY" }}
+consumer_secret = {{ env = "T_MPESA_SECRET" }}
+passkey = {{ file = "{passkey}" }}
+initiator_name = "apiop"
+security_credential = {{ env = "T_MPESA_CRED" }}
+certificate = "{cert}"
+[paystack]
+secret_key = {{ env = "T_PAYSTACK_KEY" }}
+[merchant]
+webhook_url = "https://shop.example/hooks/malipo"
+signing_secret = {{ env = "T_WHSEC" }}
+"#,
+        db = dir.join("malipo.db").display(),
+        passkey = write(dir, "passkey", "fake-passkey\n"),
+        cert = cert.display(),
+    );
+    let env = vec![
+        ("T_MPESA_KEY", "fake-key".to_string()),
+        ("T_MPESA_SECRET", "fake-secret".to_string()),
+        ("T_MPESA_CRED", cred),
+        ("T_PAYSTACK_KEY", "sk_live_fake_for_tests".to_string()),
+        ("T_WHSEC", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string()),
+    ];
+    (config, env)
+}
+
+fn run_check(dir: &Path, config: &str, env: &[(&str, String)], extra: &[&str]) -> (Option<i32>, String) {
+    let path = write(dir, "malipo.toml", config);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args = vec!["check-config", "--config", &path];
+    args.extend_from_slice(extra);
+    let out = malipo(&args, &env, None);
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), format!("{stdout}{stderr}"))
+}
+
+#[test]
+fn a_good_production_config_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, env) = good_production(dir.path());
+    let (code, out) = run_check(dir.path(), &config, &env, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("[FAIL]"), "{out}");
+    assert!(out.contains("[PASS] callback-urls-https"), "{out}");
+    assert!(out.contains("[PASS] security-credential-is-ciphertext"), "{out}");
+    assert!(out.contains("[PASS] certificate-matches-environment"), "{out}");
+    assert!(out.contains("[PASS] database-writable"), "{out}");
+}
+
+#[test]
+fn http_callback_literal_secret_and_plaintext_credential_each_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, mut env) = good_production(dir.path());
+    let config = config
+        .replace("https://pay.shop.example", "http://pay.shop.example")
+        .replace(
+            "secret_key = { env = \"T_PAYSTACK_KEY\" }",
+            "secret_key = \"sk_live_written_in_the_file\"",
+        );
+    env.retain(|(k, _)| *k != "T_MPESA_CRED");
+    env.push(("T_MPESA_CRED", "initiator-pass".to_string()));
+    let (code, out) = run_check(dir.path(), &config, &env, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    let fail_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("[FAIL]")).collect();
+    assert!(
+        fail_lines
+            .iter()
+            .any(|l| l.contains("callback-urls-https") && l.contains("http://")),
+        "{out}"
+    );
+    assert!(
+        fail_lines
+            .iter()
+            .any(|l| l.contains("no-literal-secrets") && l.contains("paystack.secret_key")),
+        "{out}"
+    );
+    assert!(
+        fail_lines
+            .iter()
+            .any(|l| l.contains("security-credential-is-ciphertext")),
+        "{out}"
+    );
+    assert_eq!(fail_lines.len(), 3, "{out}");
+    // The literal secret itself is never echoed.
+    assert!(!out.contains("sk_live_written_in_the_file"), "{out}");
+    assert!(!out.contains("initiator-pass"), "{out}");
+}
+
+#[test]
+fn each_checklist_item_has_its_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, env) = good_production(dir.path());
+    let (_, sandbox_cert, _) = make_cert(dir.path(), "sb", "apisandbox.safaricom.co.ke");
+    let cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
+        (
+            "callback-source-ip-verification",
+            config.replace(
+                "initiator_name",
+                "verify_callback_source_ip = false\ninitiator_name",
+            ),
+            env.clone(),
+        ),
+        (
+            "secret-references-resolve",
+            config.clone(),
+            env.iter().filter(|(k, _)| *k != "T_MPESA_KEY").cloned().collect(),
+        ),
+        (
+            "certificate-matches-environment",
+            config.replace(
+                &format!("certificate = \"{}", dir.path().join("prod-cert.pem").display()),
+                &format!("certificate = \"{}", sandbox_cert.display()),
+            ),
+            env.clone(),
+        ),
+        (
+            "debug-logging-off",
+            format!("{config}\n[logging]\nlevel = \"debug\"\n"),
+            env.clone(),
+        ),
+        (
+            "database-writable",
+            config.replace(
+                &dir.path().join("malipo.db").display().to_string(),
+                "/nonexistent-dir/malipo.db",
+            ),
+            env.clone(),
+        ),
+        (
+            "paystack-key-matches-environment",
+            config.clone(),
+            env.iter()
+                .map(|(k, v)| {
+                    (
+                        *k,
+                        if *k == "T_PAYSTACK_KEY" {
+                            "sk_test_fake".to_string()
+                        } else {
+                            v.clone()
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "allowlists-parse",
+            config.replace("initiator_name", "callback_ips = []\ninitiator_name"),
+            env.clone(),
+        ),
+    ];
+    for (rule, config, env) in cases {
+        let (code, out) = run_check(dir.path(), &config, &env, &[]);
+        assert_eq!(code, Some(1), "{rule}: {out}");
+        assert!(
+            out.lines().any(|l| l.starts_with(&format!("[FAIL] {rule}"))),
+            "{rule} did not fail:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn json_output_and_fail_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, env) = good_production(dir.path());
+    let bad = config.replace("https://pay.shop.example", "http://pay.shop.example");
+    let (code, out) = run_check(dir.path(), &bad, &env, &["--format", "json"]);
+    assert_eq!(code, Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["summary"]["fail"], 1);
+    let first = &doc["results"][0];
+    assert_eq!(first["rule"], "callback-urls-https");
+    assert_eq!(first["level"], "FAIL");
+    assert!(first["fix"].as_str().unwrap().contains("https"));
+
+    let (code, out) = run_check(dir.path(), &bad, &env, &["--fail-fast"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(out.lines().filter(|l| l.starts_with('[')).count(), 1, "{out}");
+}
+
+#[test]
+fn unreadable_config_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = run_check(dir.path(), "[server\n", &[], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("not valid TOML"), "{out}");
+    let (code, out) = run_check(dir.path(), "[server]\nbnid = 1\n", &[], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("server.bnid"), "{out}");
+    let out = malipo(
+        &["check-config", "--config", "/nonexistent/malipo.toml"],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("malipo init"), "{}", text(&out).1);
+}
+
+#[test]
+fn init_writes_a_sample_that_checks_in_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("malipo.toml");
+    let out = malipo(&["init", path.to_str().unwrap()], &[], None);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let again = malipo(&["init", path.to_str().unwrap()], &[], None);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again).1.contains("--force"));
+    let sample = std::fs::read_to_string(&path).unwrap().replace(
+        "sqlite://malipo.db",
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+    );
+    let env = [
+        ("MPESA_CONSUMER_KEY", "k".to_string()),
+        ("MPESA_CONSUMER_SECRET", "s".to_string()),
+        ("MPESA_PASSKEY", "p".to_string()),
+        ("PAYSTACK_SECRET_KEY", "sk_test_x".to_string()),
+    ];
+    let (code, out) = run_check(dir.path(), &sample, &env, &[]);
+    assert_eq!(code, Some(0), "{out}");
+}
