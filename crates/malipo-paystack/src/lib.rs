@@ -1,5 +1,42 @@
 //! A typed async client for the Paystack API, its webhook events and their signature.
+//!
+//! # Webhooks
+//!
+//! Check the `X-Paystack-Signature` header against the **raw** body first, then parse:
+//!
+//! ```
+//! use malipo_core::{Currency, Money, Secret};
+//! use malipo_paystack::{sign, verify_signature, Event};
+//!
+//! let secret = Secret::new("sk_test_obviously_fake".to_string());
+//! let body = br#"{"event":"charge.success","data":{"id":302961,"reference":"order-42",
+//!     "status":"success","amount":150000,"currency":"KES",
+//!     "customer":{"email":"wanjiru@example.com"}}}"#;
+//! let header = sign(body, &secret); // what Paystack sends
+//!
+//! verify_signature(body, Some(header.as_bytes()), &secret).expect("signed by Paystack");
+//! let event = Event::from_slice(body).expect("a Paystack event");
+//! assert_eq!(event.name(), "charge.success");
+//! assert_eq!(event.dedup_key().as_deref(), Some("charge.success:302961"));
+//! assert_eq!(event.reference(), Some("order-42"));
+//! assert_eq!(event.amount(), Some(Money::from_minor(150_000, Currency::Kes)));
+//! assert!(matches!(event, Event::ChargeSuccess(_)));
+//! ```
+//!
+//! A webhook is a notification, not the truth: confirm a charge with
+//! `verify_transaction(reference)` before fulfilling it.
 
+mod de;
+mod event;
+mod event_data;
+mod model;
 mod signature;
 
+pub use event::{Event, EventError};
+pub use event_data::{
+    CustomerIdentification, Dispute, Invoice, PaymentRequest, Plan, RefundNotice, Subscription,
+};
+pub use model::{
+    Authorization, Customer, Expandable, RecipientDetails, Refund, Transaction, Transfer, TransferRecipient,
+};
 pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};

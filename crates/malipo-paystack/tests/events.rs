@@ -1,0 +1,316 @@
+//! Every webhook fixture (Paystack's documented shapes) parses to its variant; odd input never
+//! panics.
+
+use malipo_core::{Currency, Money};
+use malipo_paystack::{Event, EventError};
+use proptest::prelude::*;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
+
+fn parse(name: &str) -> Event {
+    Event::from_slice(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e} ({e:?})"))
+}
+
+/// The fixture file of each typed event name.
+fn fixture_of(event: &str) -> String {
+    format!("{}.json", event.replace(['.', '_'], "-"))
+}
+
+#[test]
+fn every_known_event_has_a_fixture_that_parses_to_its_variant() {
+    for name in Event::KNOWN {
+        let event = parse(&fixture_of(name));
+        assert_eq!(event.name(), *name);
+        assert!(
+            !matches!(event, Event::Unknown { .. }),
+            "{name} parsed as Unknown"
+        );
+        assert!(event.dedup_key().is_some(), "{name} has no dedup key");
+    }
+}
+
+#[test]
+fn variants_match_their_names() {
+    type IsVariant = fn(&Event) -> bool;
+    let cases: Vec<(&str, IsVariant)> = vec![
+        ("charge.success", |e| matches!(e, Event::ChargeSuccess(_))),
+        ("charge.dispute.create", |e| {
+            matches!(e, Event::ChargeDisputeCreate(_))
+        }),
+        ("charge.dispute.remind", |e| {
+            matches!(e, Event::ChargeDisputeRemind(_))
+        }),
+        ("charge.dispute.resolve", |e| {
+            matches!(e, Event::ChargeDisputeResolve(_))
+        }),
+        ("transfer.success", |e| matches!(e, Event::TransferSuccess(_))),
+        ("transfer.failed", |e| matches!(e, Event::TransferFailed(_))),
+        ("transfer.reversed", |e| matches!(e, Event::TransferReversed(_))),
+        ("refund.pending", |e| matches!(e, Event::RefundPending(_))),
+        ("refund.processing", |e| matches!(e, Event::RefundProcessing(_))),
+        ("refund.processed", |e| matches!(e, Event::RefundProcessed(_))),
+        ("refund.failed", |e| matches!(e, Event::RefundFailed(_))),
+        ("subscription.create", |e| {
+            matches!(e, Event::SubscriptionCreate(_))
+        }),
+        ("subscription.disable", |e| {
+            matches!(e, Event::SubscriptionDisable(_))
+        }),
+        ("subscription.not_renew", |e| {
+            matches!(e, Event::SubscriptionNotRenew(_))
+        }),
+        ("invoice.create", |e| matches!(e, Event::InvoiceCreate(_))),
+        ("invoice.update", |e| matches!(e, Event::InvoiceUpdate(_))),
+        ("invoice.payment_failed", |e| {
+            matches!(e, Event::InvoicePaymentFailed(_))
+        }),
+        ("paymentrequest.pending", |e| {
+            matches!(e, Event::PaymentRequestPending(_))
+        }),
+        ("paymentrequest.success", |e| {
+            matches!(e, Event::PaymentRequestSuccess(_))
+        }),
+        ("customeridentification.success", |e| {
+            matches!(e, Event::CustomerIdentificationSuccess(_))
+        }),
+        ("customeridentification.failed", |e| {
+            matches!(e, Event::CustomerIdentificationFailed(_))
+        }),
+    ];
+    assert_eq!(cases.len(), Event::KNOWN.len());
+    for (name, is_variant) in cases {
+        assert!(is_variant(&parse(&fixture_of(name))), "{name}");
+    }
+}
+
+#[test]
+fn charge_success_exposes_what_the_worker_needs() {
+    let event = parse("charge-success.json");
+    assert_eq!(event.dedup_key().as_deref(), Some("charge.success:302961"));
+    assert_eq!(event.reference(), Some("qTPrJoy9Bx"));
+    assert_eq!(event.amount(), Some(Money::from_minor(10_000, Currency::Ngn)));
+    assert_eq!(event.status(), Some("success"));
+    assert_eq!(event.customer_email(), Some("bojack@horseman.com"));
+    let charge = event.as_charge().expect("a charge");
+    assert!(charge.is_successful());
+    let auth = charge.authorization.as_ref().expect("authorization");
+    assert_eq!(auth.authorization_code.as_deref(), Some("AUTH_f5rnfq9p"));
+    assert_eq!(auth.reusable, Some(true));
+}
+
+#[test]
+fn transfer_success_is_keyed_by_id() {
+    let event = parse("transfer-success.json");
+    assert_eq!(event.dedup_key().as_deref(), Some("transfer.success:37272792"));
+    assert_eq!(event.reference(), Some("1jhbs3ozmen0k7y5efmw"));
+    assert_eq!(event.amount(), Some(Money::from_minor(30_000, Currency::Ngn)));
+    let transfer = event.as_transfer().expect("a transfer");
+    assert_eq!(transfer.transfer_code.as_deref(), Some("TRF_wpl1dem4967avzm"));
+}
+
+#[test]
+fn refund_events_have_string_amounts_and_no_id() {
+    let pending = parse("refund-pending.json");
+    let notice = pending.as_refund().expect("a refund");
+    assert_eq!(notice.amount, Some(12_500));
+    assert_eq!(notice.refund_reference, None);
+    // No id and no refund reference yet: keyed by the transaction reference.
+    let reference = notice.transaction_reference.clone().expect("reference");
+    assert_eq!(pending.dedup_key(), Some(format!("refund.pending:{reference}")));
+    assert_eq!(pending.reference(), Some(reference.as_str()));
+    assert_eq!(pending.amount(), Some(Money::from_minor(12_500, Currency::Kes)));
+
+    let processed = parse("refund-processed.json");
+    let refund_reference = processed
+        .as_refund()
+        .and_then(|r| r.refund_reference.clone())
+        .expect("refund reference");
+    assert_eq!(
+        processed.dedup_key(),
+        Some(format!("refund.processed:{refund_reference}"))
+    );
+}
+
+#[test]
+fn invoices_are_keyed_by_code_and_status() {
+    let event = parse("invoice-update.json");
+    let Event::InvoiceUpdate(invoice) = &event else {
+        panic!("not an invoice.update: {event:?}");
+    };
+    let code = invoice.invoice_code.clone().expect("code");
+    assert_eq!(event.dedup_key(), Some(format!("invoice.update:{code}:success")));
+    assert!(event.amount().is_some());
+}
+
+#[test]
+fn the_same_body_gives_the_same_key() {
+    for name in Event::KNOWN {
+        let body = fixture(&fixture_of(name));
+        let a = Event::from_slice(&body).unwrap();
+        let b = Event::from_slice(&body).unwrap();
+        assert_eq!(a.dedup_key_or_digest(&body), b.dedup_key_or_digest(&body));
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn unknown_names_keep_the_raw_payload() {
+    for file in [
+        "dedicatedaccount-assign-success.json",
+        "dedicatedaccount-assign-failed.json",
+        "subscription-expiring-cards.json",
+        "refund-needs-attention.json",
+    ] {
+        let event = parse(file);
+        let Event::Unknown { name, raw } = &event else {
+            panic!("{file} should be Unknown: {event:?}");
+        };
+        assert_eq!(raw["event"].as_str(), Some(name.as_str()));
+        assert!(!raw["data"].is_null(), "{file}: data kept");
+    }
+    // An Unknown event with an id is keyed like the others.
+    let attention = parse("refund-needs-attention.json");
+    assert_eq!(attention.status(), Some("needs-attention"));
+    assert!(attention
+        .dedup_key()
+        .is_some_and(|k| k.starts_with("refund.needs-attention:")));
+    // A list `data` has no identity: the caller falls back to the body digest.
+    let body = fixture("subscription-expiring-cards.json");
+    let expiring = Event::from_slice(&body).unwrap();
+    assert_eq!(expiring.dedup_key(), None);
+    let key = expiring.dedup_key_or_digest(&body);
+    assert!(key.starts_with("subscription.expiring_cards:sha256:"), "{key}");
+    assert_eq!(key.len(), "subscription.expiring_cards:sha256:".len() + 64);
+}
+
+#[test]
+fn made_up_events_are_unknown() {
+    let event = Event::from_slice(br#"{"event":"charge.made_up","data":{"id":7}}"#).unwrap();
+    assert_eq!(event.name(), "charge.made_up");
+    assert_eq!(event.dedup_key().as_deref(), Some("charge.made_up:7"));
+    assert!(matches!(event, Event::Unknown { .. }));
+    let no_data = Event::from_slice(br#"{"event":"ping"}"#).unwrap();
+    assert_eq!(no_data.dedup_key(), None);
+}
+
+#[test]
+fn malformed_bodies_are_errors() {
+    assert!(matches!(
+        Event::from_slice(b"not json"),
+        Err(EventError::NotJson(_))
+    ));
+    assert!(matches!(Event::from_slice(b""), Err(EventError::NotJson(_))));
+    for body in [
+        &br#"{"data":{}}"#[..],
+        br#"{"event":7,"data":{}}"#,
+        br#"[1,2]"#,
+        br#""charge.success""#,
+        br#"null"#,
+    ] {
+        assert!(
+            matches!(Event::from_slice(body), Err(EventError::MissingEvent)),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    for body in [
+        &br#"{"event":"charge.success"}"#[..],
+        br#"{"event":"charge.success","data":[]}"#,
+        br#"{"event":"charge.success","data":{"amount":-5}}"#,
+        br#"{"event":"transfer.success","data":{"id":"not a number"}}"#,
+    ] {
+        let err = Event::from_slice(body).unwrap_err();
+        assert!(
+            matches!(&err, EventError::BadData { event, .. } if !event.is_empty()),
+            "{err:?}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+    }
+}
+
+#[test]
+fn tolerant_of_unknown_fields_and_placeholders() {
+    let body = br#"{"event":"charge.success","brand_new":1,"data":{"id":"42","reference":"r",
+        "amount":"500","currency":"KES","metadata":0,"plan":{},"customer":"",
+        "authorization":{},"something_new":{"deep":[1,2]}}}"#;
+    let event = Event::from_slice(body).unwrap();
+    assert_eq!(event.dedup_key().as_deref(), Some("charge.success:42"));
+    assert_eq!(event.amount(), Some(Money::from_minor(500, Currency::Kes)));
+    assert_eq!(event.customer_email(), None);
+    // A currency malipo does not know leaves the amount unread rather than failing the event.
+    let egp = br#"{"event":"charge.success","data":{"id":1,"amount":100,"currency":"EGP"}}"#;
+    assert_eq!(Event::from_slice(egp).unwrap().amount(), None);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Event::from_slice(&body);
+    }
+
+    #[test]
+    fn arbitrary_data_under_known_names_never_panics(
+        idx in 0..Event::KNOWN.len(),
+        data in arb_json(),
+    ) {
+        let body = serde_json::json!({"event": Event::KNOWN[idx], "data": data}).to_string();
+        if let Ok(event) = Event::from_slice(body.as_bytes()) {
+            prop_assert_eq!(event.name(), Event::KNOWN[idx]);
+            let _ = (event.dedup_key(), event.reference(), event.amount(), event.status());
+            let _ = event.customer_email();
+        }
+    }
+
+    #[test]
+    fn mutated_fixtures_never_panic(
+        idx in 0..Event::KNOWN.len(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut body = fixture(&fixture_of(Event::KNOWN[idx]));
+        let i = at.index(body.len());
+        body[i] = byte;
+        let _ = Event::from_slice(&body);
+    }
+}
+
+fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        "[a-z0-9_]{0,8}".prop_map(Value::String),
+    ];
+    let keys = prop::sample::select(vec![
+        "id",
+        "reference",
+        "amount",
+        "currency",
+        "status",
+        "customer",
+        "email",
+        "transaction",
+        "recipient",
+        "plan",
+        "subscription",
+        "invoice_code",
+        "refund_reference",
+        "transaction_reference",
+        "authorization",
+        "metadata",
+        "customer_id",
+        "paid",
+    ]);
+    leaf.prop_recursive(3, 32, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..6)
+                .prop_map(|kv| { Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()) }),
+        ]
+    })
+}
