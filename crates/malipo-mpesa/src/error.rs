@@ -1,0 +1,165 @@
+//! The one error type of the Daraja client.
+
+use std::time::Duration;
+
+/// Why a Daraja call failed.
+///
+/// Every variant tells a different story to the caller: [`MpesaError::Invalid`] means nothing was
+/// sent, [`MpesaError::Api`] means Daraja refused the request with its own code,
+/// [`MpesaError::Timeout`] means the outcome is unknown (query before retrying a payment). No
+/// variant ever holds a key, secret, passkey, token or credential.
+#[derive(Debug, thiserror::Error)]
+pub enum MpesaError {
+    /// The request was refused before sending because a field is not what Daraja accepts.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The Daraja field name (`AccountReference`, `Amount`, ...).
+        field: &'static str,
+        /// What is wrong and what was expected.
+        reason: String,
+    },
+    /// The client settings lack something this operation needs.
+    #[error("missing setting for {operation}: {what}")]
+    MissingSetting {
+        /// The operation that needs it.
+        operation: &'static str,
+        /// The missing setting.
+        what: &'static str,
+    },
+    /// Daraja answered with its error body `{requestId, errorCode, errorMessage}`.
+    #[error("Daraja refused {operation} (HTTP {status}): {error_code} {error_message}{}", request_suffix(.request_id))]
+    Api {
+        /// The operation.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// Daraja's `requestId`, when it sent one.
+        request_id: Option<String>,
+        /// Daraja's `errorCode`, such as `400.002.02` or `404.001.03`.
+        error_code: String,
+        /// Daraja's `errorMessage`.
+        error_message: String,
+    },
+    /// Daraja answered 2xx but with a `ResponseCode` other than `"0"`.
+    #[error("Daraja did not accept {operation}: ResponseCode {response_code}: {description}")]
+    Rejected {
+        /// The operation.
+        operation: &'static str,
+        /// Daraja's `ResponseCode`.
+        response_code: String,
+        /// Daraja's `ResponseDescription`.
+        description: String,
+    },
+    /// An HTTP error status whose body is not Daraja's error shape (a proxy page, an empty body).
+    #[error("Daraja answered {operation} with HTTP {status}: {body_excerpt}")]
+    Http {
+        /// The operation.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The first characters of the body, for diagnosis.
+        body_excerpt: String,
+    },
+    /// No answer within the configured timeout; the request may or may not have been processed.
+    #[error("{operation} timed out after {timeout:?}; the outcome is unknown (query before retrying)")]
+    Timeout {
+        /// The operation.
+        operation: &'static str,
+        /// The configured timeout.
+        timeout: Duration,
+    },
+    /// The request could not be sent or the answer could not be read (DNS, TCP, TLS).
+    #[error("could not reach Daraja for {operation}")]
+    Transport {
+        /// The operation.
+        operation: &'static str,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The answer is not the JSON shape Daraja documents for this operation.
+    #[error("could not decode Daraja's answer to {operation} (HTTP {status}): {detail}")]
+    Decode {
+        /// The operation.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// What did not match (for the token answer, without any value from the body).
+        detail: String,
+        /// The JSON error, kept except for the token answer (whose message could quote the token).
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+    /// The HTTP client could not be built (TLS backend initialisation).
+    #[error("could not build the HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+fn request_suffix(request_id: &Option<String>) -> String {
+    match request_id {
+        Some(id) if !id.is_empty() => format!(" (requestId {id})"),
+        _ => String::new(),
+    }
+}
+
+/// Daraja's error code for an expired or unknown access token.
+pub const INVALID_ACCESS_TOKEN: &str = "404.001.03";
+/// Daraja's error code for an STK push that is still being processed (STK query).
+pub const STILL_PROCESSING: &str = "500.001.1001";
+/// Daraja's error code for "system busy".
+pub const SYSTEM_BUSY: &str = "500.003.02";
+/// Daraja's error code for quota exceeded / spike arrest.
+pub const SPIKE_ARREST: &str = "500.003.03";
+
+impl MpesaError {
+    /// Daraja's `errorCode` when Daraja answered with its error body.
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            MpesaError::Api { error_code, .. } => Some(error_code),
+            _ => None,
+        }
+    }
+
+    /// Daraja's `requestId` when Daraja answered with its error body.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            MpesaError::Api { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when an answer arrived.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            MpesaError::Api { status, .. }
+            | MpesaError::Http { status, .. }
+            | MpesaError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True when the request may have reached Daraja and been processed anyway, so a payment
+    /// must be queried rather than resent.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            MpesaError::Timeout { .. } | MpesaError::Transport { .. } | MpesaError::Decode { .. }
+        ) || matches!(self, MpesaError::Http { status, .. } if *status >= 500)
+    }
+
+    /// True for failures worth retrying for an operation that cannot move money twice.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            MpesaError::Timeout { .. } | MpesaError::Transport { .. } => true,
+            MpesaError::Http { status, .. } => *status >= 500 || *status == 429,
+            MpesaError::Api {
+                status, error_code, ..
+            } => error_code == SYSTEM_BUSY || error_code == SPIKE_ARREST || *status == 429 || *status == 503,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn is_invalid_token(&self) -> bool {
+        self.error_code() == Some(INVALID_ACCESS_TOKEN)
+    }
+}
