@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::connect_info::MockConnectInfo;
@@ -398,7 +398,8 @@ async fn bad_token_is_404() {
     let token = tokens().issue(PaymentId::new());
     let other_key = CallbackTokens::new(Secret::new(vec![9u8; 32])).issue(PaymentId::new());
     let mut tampered = token.clone().into_bytes();
-    tampered[40] ^= 1;
+    // Another hex digit, so the URI stays valid.
+    tampered[40] = if tampered[40] == b'0' { b'1' } else { b'0' };
     for bad in [
         "nope".to_string(),
         other_key,
@@ -524,99 +525,5 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_limited() {
     for client in ["198.51.100.8", "198.51.100.9"] {
         let (status, _) = app.send("10.0.0.1", via_proxy(client)).await;
         assert_eq!(status, StatusCode::OK, "{client}");
-    }
-}
-
-/// A `MakeWriter` into a shared buffer, to read what was logged.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-#[tokio::test]
-async fn rejections_are_logged_once_without_body_signature_or_secrets() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let app = app(GuardConfig::default().with_body_limit(4096));
-    let secret_marker = "BODY-MARKER-7f3a9c";
-    let body = format!("{{\"event\":\"charge.success\",\"note\":\"{secret_marker}\"}}");
-    let good_signature = sign(body.as_bytes());
-    let wrong_signature = sign(b"something else");
-    let token = tokens().issue(PaymentId::new());
-
-    let (s1, _) = app
-        .send(PAYSTACK_IP, paystack_request(&body, Some(&wrong_signature)))
-        .await;
-    let (s2, _) = app
-        .send("203.0.113.9", paystack_request(&body, Some(&good_signature)))
-        .await;
-    let (s3, _) = app
-        .send(PAYSTACK_IP, paystack_request(&"x".repeat(5000), None))
-        .await;
-    // A valid token refused for its source: the log must not give the token away.
-    let (s4, _) = app.send("203.0.113.9", stk_request(&token)).await;
-    let (s5, _) = app.send(SAFARICOM_IP, stk_request("forged")).await;
-    assert_eq!(
-        [s1, s2, s3, s4, s5],
-        [
-            StatusCode::UNAUTHORIZED,
-            StatusCode::FORBIDDEN,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            StatusCode::FORBIDDEN,
-            StatusCode::NOT_FOUND
-        ]
-    );
-
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let warn_lines: Vec<_> = logs.lines().filter(|l| l.contains("WARN")).collect();
-    let refusals: Vec<_> = warn_lines
-        .iter()
-        .filter(|l| l.contains("inbound callback refused"))
-        .collect();
-    assert_eq!(refusals.len(), 5, "{logs}");
-    for (line, reason) in refusals.iter().zip([
-        "signature_mismatch",
-        "source_not_allowed",
-        "body_too_large",
-        "source_not_allowed",
-        "unknown_callback_token",
-    ]) {
-        assert!(line.contains(reason), "{line}");
-        assert!(line.contains("provider="), "{line}");
-        assert!(line.contains("client_ip="), "{line}");
-        assert!(line.contains("path="), "{line}");
-    }
-    assert!(logs.contains("path=/callbacks/mpesa/stk/{token}"), "{logs}");
-    for forbidden in [
-        PAYSTACK_KEY,
-        secret_marker,
-        &good_signature,
-        &wrong_signature,
-        &token,
-        std::str::from_utf8(TOKEN_KEY).unwrap(),
-        "xxxxxxxxxx",
-    ] {
-        assert!(!logs.contains(forbidden), "log leaks {forbidden:?}:\n{logs}");
     }
 }
