@@ -1,1 +1,84 @@
-//! The storage port and its SQLite and PostgreSQL adapters.
+//! The storage port of malipo and its embedded SQLite adapter.
+//!
+//! The gateway holds an `Arc<dyn` [`Store`]`>`: inbound events with their processing jobs (the
+//! outbox), payments and their state machine, and outbound deliveries to the merchant. The
+//! SQLite adapter ([`SqliteStore`]) is the embedded default; a PostgreSQL adapter implements the
+//! same trait for several instances sharing one database.
+//!
+//! # The inbound path's guarantees
+//!
+//! - [`Store::ingest`] writes the event and its job in **one transaction** and returns only
+//!   after the commit, so a provider is acknowledged only for what is stored.
+//! - The dedup key is enforced by a **unique index** per provider: a redelivered event, even
+//!   fifty at once, is stored once and every caller learns the same [`EventId`](malipo_core::EventId).
+//! - A job's **lease** ends by itself: a worker that dies mid-job loses nothing, another claims
+//!   it after the lease.
+//! - [`Store::complete_job`] applies the payment change, the event status and the merchant
+//!   delivery in one transaction: no payment change without its notification.
+//!
+//! # Durability of the SQLite adapter
+//!
+//! The database runs in WAL mode. One writer thread owns the write connection and performs
+//! **group commit**: every write request queued while the previous commit ran joins the next
+//! transaction (up to [`SqliteOptions::batch_max`]), each inside its own savepoint so one bad
+//! request does not fail the others, and each caller is answered after the `COMMIT` returned.
+//! Concurrent requests thus share commits and throughput grows with concurrency instead of
+//! collapsing to one commit per request. Reads use a small pool of read-only connections, which
+//! in WAL mode never block the writer.
+//!
+//! [`Durability`] chooses what an acknowledged write survives:
+//!
+//! | level | SQLite | survives |
+//! |---|---|---|
+//! | [`Durability::ProcessCrash`] (default) | `synchronous = NORMAL` | the process being killed (`kill -9`, OOM, panic); a power loss or kernel crash may lose the last commits, never corrupts |
+//! | [`Durability::PowerLoss`] | `synchronous = FULL` | power loss too: the WAL is fsynced at every group commit |
+//!
+//! # Example
+//!
+//! ```
+//! use malipo_core::{EventStatus, Provider};
+//! use malipo_store::{Ingested, JobOutcome, NewEvent, SqliteOptions, SqliteStore, Store};
+//! use std::{sync::Arc, time::Duration};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), malipo_store::StoreError> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let store: Arc<dyn Store> = Arc::new(SqliteStore::open(
+//!     dir.path().join("malipo.db"),
+//!     SqliteOptions::default(),
+//! )?);
+//!
+//! let body = br#"{"event":"charge.success","data":{"id":42}}"#;
+//! let event = NewEvent::received(Provider::Paystack, "charge.success", "charge.success:42", &body[..]);
+//! let first = store.ingest(event.clone()).await?;
+//! assert!(first.is_new());
+//! // The provider retries: stored once, same id.
+//! assert_eq!(store.ingest(event).await?, Ingested::Duplicate(first.id()));
+//!
+//! // A worker claims the job, applies it and completes it.
+//! let jobs = store.claim_jobs("worker-1", 10, Duration::from_secs(30)).await?;
+//! assert_eq!(jobs[0].event.id, first.id());
+//! store.complete_job(jobs[0].id, JobOutcome::processed()).await?;
+//! let stored = store.get_event(first.id()).await?.expect("stored");
+//! assert_eq!(stored.status, EventStatus::Processed);
+//! # store.close().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod model;
+mod port;
+mod sqlite;
+
+pub use error::{Cause, StoreError};
+pub use model::delivery::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDelivery};
+pub use model::event::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent};
+pub use model::job::{Job, JobCompletion, JobOutcome};
+pub use model::payment::{
+    NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentRecord, PaymentTransition,
+    TransitionDetail,
+};
+pub use model::{MigrationInfo, MigrationReport, StoreStats};
+pub use port::{Replayed, Store};
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};

@@ -1,0 +1,67 @@
+use chrono::{DateTime, Utc};
+use malipo_core::{DeliveryId, EventStatus, JobId};
+
+use super::delivery::NewDelivery;
+use super::event::EventRecord;
+use super::payment::{PaymentChange, PaymentEffect};
+
+/// A processing job claimed by a worker, with the event it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Its id, to complete or fail it.
+    pub id: JobId,
+    /// The event to apply.
+    pub event: EventRecord,
+    /// How many times it has been claimed, this claim included.
+    pub attempts: u32,
+    /// The claim is the worker's until then; after it, another worker may claim the job again
+    /// (a worker that crashed mid-job loses nothing).
+    pub lease_until: DateTime<Utc>,
+}
+
+/// What a worker decided about a job's event, written in one transaction with the job's
+/// completion so a crash can never apply a payment change without its delivery or the other
+/// way round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    /// The event's new status, usually [`EventStatus::Processed`].
+    pub event_status: EventStatus,
+    /// Why, when the status is not `Processed` (kept as the event's `last_error`).
+    pub note: Option<String>,
+    /// The payment change the event causes.
+    pub payment: Option<PaymentChange>,
+    /// The merchant notification to queue: only when [`JobOutcome::payment`] is `None` or the
+    /// change took effect ([`PaymentEffect::Changed`]), so a replayed or repeated event never
+    /// notifies twice.
+    pub delivery: Option<NewDelivery>,
+}
+
+impl JobOutcome {
+    /// Processed, with no payment change and nothing to deliver.
+    pub fn processed() -> Self {
+        JobOutcome {
+            event_status: EventStatus::Processed,
+            note: None,
+            payment: None,
+            delivery: None,
+        }
+    }
+
+    /// Processed, applying `change` and queueing `delivery` if the change took effect.
+    pub fn apply(change: PaymentChange, delivery: Option<NewDelivery>) -> Self {
+        JobOutcome {
+            payment: Some(change),
+            delivery,
+            ..JobOutcome::processed()
+        }
+    }
+}
+
+/// What [`Store::complete_job`](crate::Store::complete_job) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCompletion {
+    /// What happened to the payment, if the outcome carried a change.
+    pub payment: Option<PaymentEffect>,
+    /// The delivery queued, if any.
+    pub delivery: Option<DeliveryId>,
+}

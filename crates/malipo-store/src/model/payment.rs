@@ -1,0 +1,192 @@
+use chrono::{DateTime, Utc};
+use malipo_core::{Money, Msisdn, PaymentId, PaymentState, Provider, TransitionError};
+
+/// A payment to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    /// Its id, chosen by the caller so the M-Pesa callback token (derived from it) can be put in
+    /// the request before the row exists elsewhere.
+    pub id: PaymentId,
+    /// Who moves the money.
+    pub provider: Provider,
+    /// What kind of payment (`stk_push`, `c2b`, `b2c`, `charge`, `transfer`…), free text.
+    pub kind: String,
+    /// Its first state: [`PaymentState::Pending`] for one malipo starts, a final one for a
+    /// payment learnt of after the fact (a C2B confirmation).
+    pub state: PaymentState,
+    /// How much.
+    pub amount: Money,
+    /// The customer's phone number (M-Pesa).
+    pub msisdn: Option<Msisdn>,
+    /// The customer's email (Paystack).
+    pub email: Option<String>,
+    /// The merchant's own reference (order number).
+    pub merchant_reference: Option<String>,
+    /// The provider's reference: CheckoutRequestID, Paystack reference, ConversationID, TransID.
+    /// Unique per provider.
+    pub provider_reference: Option<String>,
+    /// A human description.
+    pub description: Option<String>,
+    /// The merchant's metadata, returned in deliveries.
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl NewPayment {
+    /// A pending payment with only the required fields set.
+    pub fn pending(provider: Provider, kind: impl Into<String>, amount: Money) -> Self {
+        NewPayment {
+            id: PaymentId::new(),
+            provider,
+            kind: kind.into(),
+            state: PaymentState::Pending,
+            amount,
+            msisdn: None,
+            email: None,
+            merchant_reference: None,
+            provider_reference: None,
+            description: None,
+            metadata: None,
+        }
+    }
+}
+
+/// A stored payment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PaymentRecord {
+    /// Its id.
+    pub id: PaymentId,
+    /// Who moves the money.
+    pub provider: Provider,
+    /// What kind of payment.
+    pub kind: String,
+    /// Where it stands.
+    pub state: PaymentState,
+    /// How much.
+    pub amount: Money,
+    /// The customer's phone number.
+    pub msisdn: Option<Msisdn>,
+    /// The customer's email.
+    pub email: Option<String>,
+    /// The merchant's reference.
+    pub merchant_reference: Option<String>,
+    /// The provider's reference.
+    pub provider_reference: Option<String>,
+    /// A human description.
+    pub description: Option<String>,
+    /// The merchant's metadata.
+    pub metadata: Option<serde_json::Value>,
+    /// The provider's receipt (M-Pesa receipt number, Paystack transaction id).
+    pub receipt: Option<String>,
+    /// The provider's last result code (M-Pesa `ResultCode`, Paystack `gateway_response`).
+    pub result_code: Option<String>,
+    /// The provider's last result description.
+    pub result_desc: Option<String>,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the provider said along with a state change; `None` fields leave the stored value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransitionDetail {
+    /// The provider's result code.
+    pub result_code: Option<String>,
+    /// The provider's result description.
+    pub result_desc: Option<String>,
+    /// The provider's receipt.
+    pub receipt: Option<String>,
+}
+
+/// A successful [`Store::transition_payment`](crate::Store::transition_payment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentTransition {
+    /// The payment after the move.
+    pub payment: PaymentRecord,
+    /// Its state before; equal to `payment.state` when the move was a repeat (idempotent).
+    pub previous: PaymentState,
+}
+
+impl PaymentTransition {
+    /// Whether the state actually changed.
+    pub fn changed(&self) -> bool {
+        self.previous != self.payment.state
+    }
+}
+
+/// A payment change carried by a [`JobOutcome`](crate::JobOutcome).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentChange {
+    /// Move an existing payment.
+    Transition {
+        /// The payment.
+        id: PaymentId,
+        /// The state to move to.
+        to: PaymentState,
+        /// What the provider said.
+        detail: TransitionDetail,
+    },
+    /// Record a payment learnt of from the event (a C2B confirmation), unless one with the same
+    /// provider reference exists already (a replayed event).
+    Record(NewPayment),
+}
+
+/// What a [`PaymentChange`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentEffect {
+    /// The payment was recorded or moved to a new state.
+    Changed {
+        /// The payment now.
+        payment: PaymentRecord,
+        /// Its state before; `None` when it was just recorded.
+        previous: Option<PaymentState>,
+    },
+    /// Nothing to do: already in that state, or already recorded.
+    Unchanged(PaymentRecord),
+    /// The state machine refused the move (a late callback for a settled payment); the event is
+    /// still completed and the refusal is kept as its `last_error`.
+    Refused {
+        /// The payment as it stays.
+        payment: PaymentRecord,
+        /// The refused move.
+        error: TransitionError,
+    },
+}
+
+impl PaymentEffect {
+    /// The payment after the change.
+    pub fn payment(&self) -> &PaymentRecord {
+        match self {
+            PaymentEffect::Changed { payment, .. }
+            | PaymentEffect::Unchanged(payment)
+            | PaymentEffect::Refused { payment, .. } => payment,
+        }
+    }
+}
+
+/// Which payments [`Store::list_payments`](crate::Store::list_payments) returns, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// Only this provider's.
+    pub provider: Option<Provider>,
+    /// Only in this state.
+    pub state: Option<PaymentState>,
+    /// Only with this merchant reference.
+    pub merchant_reference: Option<String>,
+    /// Only older than this payment (the last id of the previous page).
+    pub before: Option<PaymentId>,
+    /// At most this many (capped at 1,000).
+    pub limit: usize,
+}
+
+impl Default for PaymentFilter {
+    fn default() -> Self {
+        PaymentFilter {
+            provider: None,
+            state: None,
+            merchant_reference: None,
+            before: None,
+            limit: 50,
+        }
+    }
+}

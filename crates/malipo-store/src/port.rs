@@ -1,0 +1,155 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider};
+
+use crate::{
+    DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
+    JobCompletion, JobOutcome, NewDelivery, NewEvent, NewPayment, PaymentFilter, PaymentRecord,
+    PaymentTransition, StoreError, StoreStats, TransitionDetail,
+};
+
+/// What [`Store::replay`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replayed {
+    /// A new processing job was queued and the event is `received` again.
+    Queued,
+    /// The event was still `received` with its job queued; nothing changed.
+    AlreadyQueued,
+}
+
+/// The storage port: everything the gateway keeps, behind one object-safe trait so it can hold
+/// an `Arc<dyn Store>` and the SQLite and PostgreSQL adapters are interchangeable.
+///
+/// Every write returns only after its transaction committed at the adapter's durability level;
+/// a caller that got `Ok` may acknowledge the provider.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores an inbound event and, when its status is `Received`, its processing job, in one
+    /// transaction. An event whose `(provider, dedup_key)` is already stored is not stored again:
+    /// the answer is [`Ingested::Duplicate`] with the first one's id, also when both arrive at
+    /// the same moment. Events stored as failed or rejected get no job but are deduplicated the
+    /// same way.
+    async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError>;
+
+    /// One event with its body.
+    async fn get_event(&self, id: EventId) -> Result<Option<EventRecord>, StoreError>;
+
+    /// Events matching `filter`, newest first, without bodies.
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventSummary>, StoreError>;
+
+    /// Queues the event for processing again and puts it back to `received` (its
+    /// `last_error` is kept until the next attempt finishes). Not found is an error.
+    async fn replay(&self, id: EventId) -> Result<Replayed, StoreError>;
+
+    /// Claims up to `limit` due jobs for `worker`, oldest first, leasing each for `lease`.
+    /// A job whose lease ran out without completion is due again, so a crashed worker's jobs
+    /// are picked up by another.
+    async fn claim_jobs(&self, worker: &str, limit: usize, lease: Duration) -> Result<Vec<Job>, StoreError>;
+
+    /// Finishes a job: removes it, sets its event's status, and applies the outcome's payment
+    /// change and delivery, all in one transaction. A job that no longer exists (completed by
+    /// another worker after this one's lease ran out) is [`StoreError::NotFound`] and changes
+    /// nothing.
+    async fn complete_job(&self, job: JobId, outcome: JobOutcome) -> Result<JobCompletion, StoreError>;
+
+    /// Records a failed attempt. With `retry_at` the job is released to run again then; with
+    /// `None` the store gives up: the job is removed and the event becomes `failed` with
+    /// `error` as its `last_error`, visible and replayable.
+    async fn fail_job(
+        &self,
+        job: JobId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Queue depths and counts by status (for `/metrics` and the dashboard); cheap enough to
+    /// call on every scrape.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// Records a payment. An id or provider reference already stored is
+    /// [`StoreError::Conflict`].
+    async fn insert_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError>;
+
+    /// One payment.
+    async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentRecord>, StoreError>;
+
+    /// The payment with this provider reference (CheckoutRequestID, Paystack reference,
+    /// ConversationID).
+    async fn find_payment_by_provider_ref(
+        &self,
+        provider: Provider,
+        reference: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError>;
+
+    /// Sets the provider reference once the provider answered the request. Setting the same
+    /// value again is fine; one used by another payment is [`StoreError::Conflict`].
+    async fn set_payment_provider_ref(
+        &self,
+        id: PaymentId,
+        reference: &str,
+    ) -> Result<PaymentRecord, StoreError>;
+
+    /// Moves a payment through its state machine atomically (compare-and-set against the
+    /// stored state): of two racing moves from `pending`, one wins and the other is
+    /// [`StoreError::IllegalTransition`]. Repeating the current state is accepted and changes
+    /// nothing but the detail ([`PaymentTransition::changed`] is false).
+    async fn transition_payment(
+        &self,
+        id: PaymentId,
+        to: PaymentState,
+        detail: TransitionDetail,
+    ) -> Result<PaymentTransition, StoreError>;
+
+    /// Payments matching `filter`, newest first.
+    async fn list_payments(&self, filter: &PaymentFilter) -> Result<Vec<PaymentRecord>, StoreError>;
+
+    /// Pending payments created at least `age` ago, oldest first (for the reconciler).
+    async fn pending_payments_older_than(
+        &self,
+        age: Duration,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError>;
+
+    /// Queues a notification to the merchant.
+    async fn enqueue_delivery(&self, delivery: NewDelivery) -> Result<DeliveryId, StoreError>;
+
+    /// Claims up to `limit` due deliveries for `worker`, oldest due first, leasing each for
+    /// `lease` (an attempt counts from its claim; an expired lease makes it due again).
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Marks a delivery delivered with the merchant's HTTP status.
+    async fn complete_delivery(&self, id: DeliveryId, http_status: u16) -> Result<(), StoreError>;
+
+    /// Records a failed attempt: with `next_attempt_at` it is retried then; with `None` it is
+    /// dead-lettered. Returns the resulting status.
+    async fn fail_delivery(
+        &self,
+        id: DeliveryId,
+        http_status: Option<u16>,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<DeliveryStatus, StoreError>;
+
+    /// Puts a delivered or dead-lettered delivery back in the queue, due now (manual replay).
+    async fn redeliver(&self, id: DeliveryId) -> Result<(), StoreError>;
+
+    /// One delivery.
+    async fn get_delivery(&self, id: DeliveryId) -> Result<Option<DeliveryRecord>, StoreError>;
+
+    /// Deliveries matching `filter`, newest first.
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Commits every write already queued, then stops taking writes (later ones fail with
+    /// [`StoreError::Closed`]); for a graceful shutdown. Reads keep working.
+    async fn close(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,89 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::options::SqliteOptions;
+use crate::error::Reason;
+use crate::StoreError;
+
+/// Statements kept prepared per connection; the store uses a few dozen shapes.
+const STATEMENT_CACHE: usize = 128;
+
+/// Opens the read-write connection: creates the file, switches to WAL and sets the durability.
+pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(options.busy_timeout)
+        .map_err(|e| open_error(path, e))?;
+    // A read-only file or directory opens "successfully" read-only; say so now rather than at
+    // the first webhook.
+    if conn.is_readonly(rusqlite::DatabaseName::Main).unwrap_or(false) {
+        return Err(StoreError::NotWritable {
+            path: path.to_owned(),
+            source: Reason::cause(
+                "SQLite opened the file read-only (check its permissions and the directory's)",
+            ),
+        });
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Open {
+            path: path.to_owned(),
+            source: Reason::cause(format!(
+                "journal_mode is {mode}, expected wal (is the file on a network file system?)"
+            )),
+        });
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {};
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16384;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA foreign_keys = OFF;",
+        options.durability.pragma()
+    ))
+    .map_err(|e| open_error(path, e))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Opens a read-only connection; WAL readers see the last commit and never block the writer.
+pub(crate) fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(options.busy_timeout)
+        .map_err(|e| open_error(path, e))?;
+    conn.execute_batch("PRAGMA cache_size = -4096; PRAGMA temp_store = MEMORY;")
+        .map_err(|e| open_error(path, e))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Tells "cannot write there" apart from other failures to open.
+pub(crate) fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    let not_writable = matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen | ErrorCode::DiskFull)
+    ) && path.exists();
+    let source = Arc::new(e);
+    if not_writable {
+        StoreError::NotWritable {
+            path: path.to_owned(),
+            source,
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

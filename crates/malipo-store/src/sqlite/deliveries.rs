@@ -1,0 +1,196 @@
+//! Outbound deliveries to the merchant: queue, lease, retry, dead-letter.
+
+use bytes::Bytes;
+use malipo_core::DeliveryId;
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, Row};
+
+use super::rows::{self, col};
+use crate::error::Context;
+use crate::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDelivery, StoreError};
+
+const COLUMNS: &str = "id, event_type, payload, payment_id, event_id, status, attempts, \
+     next_attempt_at, last_status, last_error, created_at, updated_at";
+
+fn decode(row: &Row<'_>) -> Result<DeliveryRecord, StoreError> {
+    const OP: &str = "reading a delivery";
+    let id: String = col(row, 0, OP)?;
+    let payload: Vec<u8> = col(row, 2, OP)?;
+    let status: i64 = col(row, 5, OP)?;
+    let last_status: Option<i64> = col(row, 8, OP)?;
+    Ok(DeliveryRecord {
+        id: rows::id(&id, "deliveries.id")?,
+        event_type: col(row, 1, OP)?,
+        payload: Bytes::from(payload),
+        payment_id: rows::opt_id(col(row, 3, OP)?, "deliveries.payment_id")?,
+        event_id: rows::opt_id(col(row, 4, OP)?, "deliveries.event_id")?,
+        status: DeliveryStatus::from_code(status).ok_or_else(|| StoreError::Corrupt {
+            what: "deliveries.status",
+            detail: format!("unknown status code {status}"),
+        })?,
+        attempts: rows::count(col(row, 6, OP)?),
+        next_attempt_at: rows::from_ms(col(row, 7, OP)?, "deliveries.next_attempt_at")?,
+        last_status: last_status.and_then(|s| u16::try_from(s).ok()),
+        last_error: col(row, 9, OP)?,
+        created_at: rows::from_ms(col(row, 10, OP)?, "deliveries.created_at")?,
+        updated_at: rows::from_ms(col(row, 11, OP)?, "deliveries.updated_at")?,
+    })
+}
+
+/// Queues a delivery.
+pub(crate) fn enqueue(conn: &Connection, d: &NewDelivery, now: i64) -> Result<DeliveryId, StoreError> {
+    const OP: &str = "queueing a delivery";
+    let id = DeliveryId::new();
+    conn.prepare_cached(
+        "INSERT INTO deliveries (id, event_type, payload, payment_id, event_id, status, attempts, \
+         next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?8)",
+    )
+    .during(OP)?
+    .execute(params![
+        id.to_string(),
+        d.event_type,
+        &d.payload[..],
+        d.payment_id.map(|p| p.to_string()),
+        d.event_id.map(|e| e.to_string()),
+        DeliveryStatus::Pending.code(),
+        d.first_attempt_at.map_or(now, rows::to_ms),
+        now,
+    ])
+    .during(OP)?;
+    Ok(id)
+}
+
+/// Leases up to `limit` due deliveries to `worker`.
+pub(crate) fn claim(
+    conn: &Connection,
+    worker: &str,
+    limit: usize,
+    lease_ms: i64,
+    now: i64,
+) -> Result<Vec<DeliveryRecord>, StoreError> {
+    const OP: &str = "claiming deliveries";
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, \
+             attempts = attempts + 1, updated_at = ?3 \
+             WHERE id IN (SELECT id FROM deliveries WHERE status = 0 AND next_attempt_at <= ?3 \
+                          ORDER BY next_attempt_at LIMIT ?4) \
+             RETURNING {COLUMNS}"
+        ))
+        .during(OP)?;
+    rows::all(
+        &mut stmt,
+        params![now.saturating_add(lease_ms), worker, now, rows::page(limit)],
+        OP,
+        decode,
+    )
+}
+
+fn update(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    id: DeliveryId,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    let n = conn.prepare_cached(sql).during(op)?.execute(args).during(op)?;
+    if n == 0 {
+        return Err(StoreError::NotFound {
+            what: "delivery",
+            id: id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Marks a delivery delivered.
+pub(crate) fn complete(
+    conn: &Connection,
+    id: DeliveryId,
+    http_status: u16,
+    now: i64,
+) -> Result<(), StoreError> {
+    update(
+        conn,
+        "UPDATE deliveries SET status = ?1, last_status = ?2, lease_owner = NULL, \
+         updated_at = ?3 WHERE id = ?4",
+        params![DeliveryStatus::Delivered.code(), http_status, now, id.to_string()],
+        id,
+        "completing a delivery",
+    )
+}
+
+/// Records a failed attempt; `None` dead-letters.
+pub(crate) fn fail(
+    conn: &Connection,
+    id: DeliveryId,
+    http_status: Option<u16>,
+    error: &str,
+    next_attempt_at: Option<i64>,
+    now: i64,
+) -> Result<DeliveryStatus, StoreError> {
+    let status = match next_attempt_at {
+        Some(_) => DeliveryStatus::Pending,
+        None => DeliveryStatus::DeadLetter,
+    };
+    update(
+        conn,
+        "UPDATE deliveries SET status = ?1, last_status = ?2, last_error = ?3, \
+         next_attempt_at = COALESCE(?4, next_attempt_at), lease_owner = NULL, updated_at = ?5 \
+         WHERE id = ?6",
+        params![
+            status.code(),
+            http_status,
+            rows::clip(error),
+            next_attempt_at,
+            now,
+            id.to_string()
+        ],
+        id,
+        "recording a failed delivery",
+    )?;
+    Ok(status)
+}
+
+/// Queues a finished delivery again, due now.
+pub(crate) fn redeliver(conn: &Connection, id: DeliveryId, now: i64) -> Result<(), StoreError> {
+    update(
+        conn,
+        "UPDATE deliveries SET status = ?1, next_attempt_at = ?2, lease_owner = NULL, \
+         updated_at = ?2 WHERE id = ?3",
+        params![DeliveryStatus::Pending.code(), now, id.to_string()],
+        id,
+        "queueing a delivery again",
+    )
+}
+
+/// One delivery.
+pub(crate) fn get(conn: &Connection, id: DeliveryId) -> Result<Option<DeliveryRecord>, StoreError> {
+    const OP: &str = "reading a delivery";
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"))
+        .during(OP)?;
+    rows::first(&mut stmt, [id.to_string()], OP, decode)
+}
+
+/// Deliveries matching `filter`, newest first.
+pub(crate) fn list(conn: &Connection, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
+    const OP: &str = "listing deliveries";
+    let mut sql = format!("SELECT {COLUMNS} FROM deliveries WHERE 1 = 1");
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(s) = filter.status {
+        sql.push_str(&format!(" AND status = {}", s.code()));
+    }
+    if let Some(p) = filter.payment_id {
+        args.push(Value::Text(p.to_string()));
+        sql.push_str(&format!(" AND payment_id = ?{}", args.len()));
+    }
+    if let Some(before) = filter.before {
+        args.push(Value::Text(before.to_string()));
+        sql.push_str(&format!(" AND id < ?{}", args.len()));
+    }
+    args.push(Value::Integer(rows::page(filter.limit)));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
+    let mut stmt = conn.prepare_cached(&sql).during(OP)?;
+    rows::all(&mut stmt, rusqlite::params_from_iter(args), OP, decode)
+}

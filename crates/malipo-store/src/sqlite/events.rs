@@ -1,0 +1,192 @@
+//! Events and their processing jobs: ingest, read, list, replay.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use malipo_core::{EventId, EventStatus, JobId};
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, Row};
+
+use super::rows::{self, col};
+use crate::error::Context;
+use crate::port::Replayed;
+use crate::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent, StoreError};
+
+/// The only job kind so far: apply an event.
+pub(crate) const JOB_PROCESS_EVENT: i64 = 0;
+
+/// The columns [`summary`] decodes, in order.
+pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, kind, dedup_key, received_at, source_ip, \
+     status, attempts, last_error, payment_id, length(body)";
+
+const OP_INGEST: &str = "storing an event";
+
+/// Stores an event and its job (caller runs this inside the batch transaction and savepoint).
+pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Ingested, StoreError> {
+    let id = EventId::new();
+    let source_ip = ev.source_ip.map(|ip| ip.to_string());
+    let payment_id = ev.payment_id.map(|p| p.to_string());
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO events (id, provider, kind, dedup_key, body, received_at, source_ip, \
+             status, attempts, last_error, payment_id, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?6) \
+             ON CONFLICT (provider, dedup_key) DO NOTHING",
+        )
+        .during(OP_INGEST)?
+        .execute(params![
+            id.to_string(),
+            ev.provider.as_str(),
+            ev.kind,
+            ev.dedup_key,
+            &ev.raw_body[..],
+            now,
+            source_ip,
+            ev.status.code(),
+            ev.last_error.as_deref().map(rows::clip),
+            payment_id,
+        ])
+        .during(OP_INGEST)?;
+    if inserted == 0 {
+        let existing: String = conn
+            .prepare_cached("SELECT id FROM events WHERE provider = ?1 AND dedup_key = ?2")
+            .during(OP_INGEST)?
+            .query_row(params![ev.provider.as_str(), ev.dedup_key], |r| r.get(0))
+            .during(OP_INGEST)?;
+        return Ok(Ingested::Duplicate(rows::id(&existing, "events.id")?));
+    }
+    if ev.status == EventStatus::Received {
+        insert_job(conn, id, now)?;
+    }
+    Ok(Ingested::New(id))
+}
+
+fn insert_job(conn: &Connection, event: EventId, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO jobs (id, event_id, kind, run_at, attempts, created_at) \
+         VALUES (?1, ?2, ?3, ?4, 0, ?4)",
+    )
+    .during("queueing a processing job")?
+    .execute(params![
+        JobId::new().to_string(),
+        event.to_string(),
+        JOB_PROCESS_EVENT,
+        now
+    ])
+    .during("queueing a processing job")?;
+    Ok(())
+}
+
+/// Decodes the [`SUMMARY_COLUMNS`] starting at column 0.
+pub(crate) fn summary(row: &Row<'_>) -> Result<EventSummary, StoreError> {
+    const OP: &str = "reading an event";
+    let id: String = col(row, 0, OP)?;
+    let provider: String = col(row, 1, OP)?;
+    let source_ip: Option<String> = col(row, 5, OP)?;
+    let status: i64 = col(row, 6, OP)?;
+    let body_len: i64 = col(row, 10, OP)?;
+    Ok(EventSummary {
+        id: rows::id(&id, "events.id")?,
+        provider: rows::provider(&provider)?,
+        kind: col(row, 2, OP)?,
+        dedup_key: col(row, 3, OP)?,
+        received_at: rows::from_ms(col(row, 4, OP)?, "events.received_at")?,
+        source_ip: source_ip
+            .map(|ip| {
+                ip.parse::<IpAddr>().map_err(|e| StoreError::Corrupt {
+                    what: "events.source_ip",
+                    detail: format!("{ip:?}: {e}"),
+                })
+            })
+            .transpose()?,
+        status: EventStatus::from_code(status).ok_or_else(|| StoreError::Corrupt {
+            what: "events.status",
+            detail: format!("unknown status code {status}"),
+        })?,
+        attempts: rows::count(col(row, 7, OP)?),
+        last_error: col(row, 8, OP)?,
+        payment_id: rows::opt_id(col(row, 9, OP)?, "events.payment_id")?,
+        body_len: u64::try_from(body_len).unwrap_or(0),
+    })
+}
+
+/// One event with its body.
+pub(crate) fn get(conn: &Connection, id: EventId) -> Result<Option<EventRecord>, StoreError> {
+    const OP: &str = "reading an event";
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?1"
+        ))
+        .during(OP)?;
+    rows::first(&mut stmt, [id.to_string()], OP, |row| {
+        let body: Vec<u8> = col(row, 11, OP)?;
+        Ok(EventRecord {
+            summary: summary(row)?,
+            raw_body: Bytes::from(body),
+        })
+    })
+}
+
+/// Events matching `filter`, newest first.
+pub(crate) fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventSummary>, StoreError> {
+    const OP: &str = "listing events";
+    // Provider and status are our own constants, written into the SQL so the planner can use
+    // the partial index on failed/rejected events; everything from outside is bound.
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM events WHERE 1 = 1");
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(p) = filter.provider {
+        sql.push_str(&format!(" AND provider = '{}'", p.as_str()));
+    }
+    if let Some(s) = filter.status {
+        sql.push_str(&format!(" AND status = {}", s.code()));
+    }
+    // Ids start with their creation time, so a time bound is a range on the id index.
+    if let Some(since) = filter.since {
+        let millis = u128::try_from(rows::to_ms(since)).unwrap_or(0);
+        args.push(Value::Text(EventId::from_parts(millis, 0).to_string()));
+        sql.push_str(&format!(" AND id >= ?{}", args.len()));
+    }
+    if let Some(before) = filter.before {
+        args.push(Value::Text(before.to_string()));
+        sql.push_str(&format!(" AND id < ?{}", args.len()));
+    }
+    args.push(Value::Integer(rows::page(filter.limit)));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
+    let mut stmt = conn.prepare_cached(&sql).during(OP)?;
+    rows::all(&mut stmt, rusqlite::params_from_iter(args), OP, summary)
+}
+
+/// Puts an event back in the processing queue.
+pub(crate) fn replay(conn: &Connection, id: EventId, now: i64) -> Result<Replayed, StoreError> {
+    const OP: &str = "replaying an event";
+    let key = id.to_string();
+    let mut stmt = conn
+        .prepare_cached("SELECT status FROM events WHERE id = ?1")
+        .during(OP)?;
+    let status: Option<i64> = rows::first(&mut stmt, [&key], OP, |r| col(r, 0, OP))?;
+    let Some(status) = status else {
+        return Err(StoreError::NotFound {
+            what: "event",
+            id: key,
+        });
+    };
+    if status == EventStatus::Received.code() {
+        // A received event has its job queued; replay is rare, so a scan of the (short) job
+        // queue is cheaper than indexing every job by event.
+        let queued: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM jobs WHERE event_id = ?1)")
+            .during(OP)?
+            .query_row([&key], |r| r.get(0))
+            .during(OP)?;
+        if queued {
+            return Ok(Replayed::AlreadyQueued);
+        }
+    } else {
+        conn.prepare_cached("UPDATE events SET status = ?1, updated_at = ?2 WHERE id = ?3")
+            .during(OP)?
+            .execute(params![EventStatus::Received.code(), now, key])
+            .during(OP)?;
+    }
+    insert_job(conn, id, now)?;
+    Ok(Replayed::Queued)
+}

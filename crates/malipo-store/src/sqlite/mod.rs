@@ -1,0 +1,307 @@
+//! The embedded SQLite adapter.
+
+mod connection;
+mod deliveries;
+mod events;
+mod jobs;
+mod migrate;
+mod options;
+mod payments;
+mod readers;
+mod rows;
+mod stats;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider};
+
+pub use options::{Durability, SqliteOptions};
+
+use self::readers::Readers;
+use self::rows::{duration_ms, now_ms, to_ms};
+use self::writer::Writer;
+use crate::error::Context;
+use crate::port::{Replayed, Store};
+use crate::{
+    DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
+    JobCompletion, JobOutcome, MigrationInfo, MigrationReport, NewDelivery, NewEvent, NewPayment,
+    PaymentFilter, PaymentRecord, PaymentTransition, StoreError, StoreStats, TransitionDetail,
+};
+
+/// The SQLite adapter of [`Store`]: one file in WAL mode, one writer thread doing group commit,
+/// a few read-only connections for reads. Cheap to clone (all clones share the same threads).
+///
+/// See the [crate documentation](crate) for the durability levels.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    durability: Durability,
+    writer: Writer,
+    readers: Arc<Readers>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("durability", &self.inner.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, applies pending migrations unless
+    /// `options.migrate` is off, and starts the writer thread.
+    ///
+    /// Blocking: call it at start-up (or inside `spawn_blocking`).
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        let mut conn = connection::open_writer(&path, &options)?;
+        if options.migrate {
+            migrate::run(&mut conn).map_err(|e| not_writable_if_readonly(&path, e))?;
+        } else {
+            migrate::check_current(&conn)?;
+        }
+        let writer = Writer::start(conn, options.batch_max, options.queue_capacity)?;
+        let readers = Arc::new(Readers::new(path.clone(), options.clone()));
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                durability: options.durability,
+                writer,
+                readers,
+            }),
+        })
+    }
+
+    /// Applies pending migrations to the database at `path` (creating it if needed) and says
+    /// which ran; safe to run any number of times and from several processes at once.
+    ///
+    /// Blocking, like [`SqliteStore::open`].
+    pub fn migrate(path: impl AsRef<Path>) -> Result<MigrationReport, StoreError> {
+        let path = path.as_ref();
+        let mut conn = connection::open_writer(path, &SqliteOptions::default())?;
+        migrate::run(&mut conn).map_err(|e| not_writable_if_readonly(path, e))
+    }
+
+    /// The migrations this build knows, in order.
+    pub fn migrations() -> Vec<MigrationInfo> {
+        migrate::known().collect()
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The durability level commits are made at.
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.write(move |conn| work(conn, now_ms())).await
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.readers.read(work).await
+    }
+}
+
+fn not_writable_if_readonly(path: &Path, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Migration { source, .. }
+            if source
+                .downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code)
+                == Some(rusqlite::ErrorCode::ReadOnly) =>
+        {
+            StoreError::NotWritable {
+                path: path.to_owned(),
+                source,
+            }
+        }
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
+        self.write(move |conn, now| events::ingest(conn, &event, now))
+            .await
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<EventRecord>, StoreError> {
+        self.read(move |conn| events::get(conn, id)).await
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventSummary>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| events::list(conn, &filter)).await
+    }
+
+    async fn replay(&self, id: EventId) -> Result<Replayed, StoreError> {
+        self.write(move |conn, now| events::replay(conn, id, now)).await
+    }
+
+    async fn claim_jobs(&self, worker: &str, limit: usize, lease: Duration) -> Result<Vec<Job>, StoreError> {
+        let worker = worker.to_owned();
+        self.write(move |conn, now| jobs::claim(conn, &worker, limit, duration_ms(lease), now))
+            .await
+    }
+
+    async fn complete_job(&self, job: JobId, outcome: JobOutcome) -> Result<JobCompletion, StoreError> {
+        self.write(move |conn, now| jobs::complete(conn, job, &outcome, now))
+            .await
+    }
+
+    async fn fail_job(
+        &self,
+        job: JobId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let error = error.to_owned();
+        self.write(move |conn, now| jobs::fail(conn, job, &error, retry_at.map(to_ms), now))
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))
+                .during("checking the database answers")
+        })
+        .await?;
+        // A read answers even when the writer is gone; make sure writes would be taken too.
+        self.write(|_, _| Ok(())).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.read(|conn| stats::read(conn, now_ms())).await
+    }
+
+    async fn insert_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
+        self.write(move |conn, now| payments::insert(conn, &payment, now))
+            .await
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
+        self.read(move |conn| payments::get(conn, id)).await
+    }
+
+    async fn find_payment_by_provider_ref(
+        &self,
+        provider: Provider,
+        reference: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let reference = reference.to_owned();
+        self.read(move |conn| payments::find_by_provider_ref(conn, provider, &reference))
+            .await
+    }
+
+    async fn set_payment_provider_ref(
+        &self,
+        id: PaymentId,
+        reference: &str,
+    ) -> Result<PaymentRecord, StoreError> {
+        let reference = reference.to_owned();
+        self.write(move |conn, now| payments::set_provider_ref(conn, id, &reference, now))
+            .await
+    }
+
+    async fn transition_payment(
+        &self,
+        id: PaymentId,
+        to: PaymentState,
+        detail: TransitionDetail,
+    ) -> Result<PaymentTransition, StoreError> {
+        self.write(move |conn, now| payments::transition(conn, id, to, &detail, now))
+            .await
+    }
+
+    async fn list_payments(&self, filter: &PaymentFilter) -> Result<Vec<PaymentRecord>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| payments::list(conn, &filter)).await
+    }
+
+    async fn pending_payments_older_than(
+        &self,
+        age: Duration,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        let cutoff = now_ms().saturating_sub(duration_ms(age));
+        self.read(move |conn| payments::pending_before(conn, cutoff, limit))
+            .await
+    }
+
+    async fn enqueue_delivery(&self, delivery: NewDelivery) -> Result<DeliveryId, StoreError> {
+        self.write(move |conn, now| deliveries::enqueue(conn, &delivery, now))
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let worker = worker.to_owned();
+        self.write(move |conn, now| deliveries::claim(conn, &worker, limit, duration_ms(lease), now))
+            .await
+    }
+
+    async fn complete_delivery(&self, id: DeliveryId, http_status: u16) -> Result<(), StoreError> {
+        self.write(move |conn, now| deliveries::complete(conn, id, http_status, now))
+            .await
+    }
+
+    async fn fail_delivery(
+        &self,
+        id: DeliveryId,
+        http_status: Option<u16>,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> Result<DeliveryStatus, StoreError> {
+        let error = error.to_owned();
+        self.write(move |conn, now| {
+            deliveries::fail(conn, id, http_status, &error, next_attempt_at.map(to_ms), now)
+        })
+        .await
+    }
+
+    async fn redeliver(&self, id: DeliveryId) -> Result<(), StoreError> {
+        self.write(move |conn, now| deliveries::redeliver(conn, id, now))
+            .await
+    }
+
+    async fn get_delivery(&self, id: DeliveryId) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.read(move |conn| deliveries::get(conn, id)).await
+    }
+
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| deliveries::list(conn, &filter)).await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.inner.writer.shutdown().await
+    }
+}
