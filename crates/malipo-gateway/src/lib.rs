@@ -1,1 +1,117 @@
-//! The malipo gateway service.
+//! The malipo gateway service: inbound callback and webhook endpoints, the worker that applies
+//! events to payments, health and metrics.
+//!
+//! The gateway is a library with a thin binary (`malipo serve`): tests start the real thing on
+//! `127.0.0.1:0` through the same [`Gateway::serve`] seam.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = malipo_config::Config::load(None)?;
+//! let gateway = malipo_gateway::Gateway::from_config(&config).await?;
+//! let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
+//! gateway.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+mod apply;
+mod build;
+mod error;
+mod inbound;
+mod metrics;
+mod ops;
+mod worker;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use malipo_core::Secret;
+use malipo_guard::{CallbackTokens, Guards};
+use malipo_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub use apply::{decide, provider_reference, Lookup};
+pub use build::{callback_key_path, open_store};
+pub use error::GatewayError;
+pub use metrics::{Endpoint, Metrics, Outcome};
+pub use worker::MAX_ATTEMPTS;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where events, jobs and payments live.
+    pub store: Arc<dyn Store>,
+    /// The gateway's counters.
+    pub metrics: Arc<Metrics>,
+    /// The guard layers' factory and counters.
+    pub guards: Guards,
+    /// Callback URL tokens (present when M-Pesa is configured).
+    pub callback_tokens: Option<CallbackTokens>,
+    /// Paystack's secret key (present when Paystack is configured).
+    pub paystack_secret: Option<Secret<String>>,
+    /// Wakes the worker when a new event is stored.
+    pub worker_wakeup: Arc<Notify>,
+}
+
+/// The assembled gateway.
+pub struct Gateway {
+    state: AppState,
+    run_worker: bool,
+}
+
+impl Gateway {
+    /// A gateway over an already-built state (tests and embedders).
+    pub fn new(state: AppState) -> Self {
+        Gateway {
+            state,
+            run_worker: true,
+        }
+    }
+
+    /// Turns the background worker off (for tests of the inbound path alone).
+    pub fn without_worker(mut self) -> Self {
+        self.run_worker = false;
+        self
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Every route: inbound endpoints of the configured providers, health and metrics.
+    pub fn router(&self) -> Router {
+        let state = &self.state;
+        let mut router = ops::router();
+        if let Some(r) = inbound::paystack_router(state) {
+            router = router.merge(r);
+        }
+        if let Some(r) = inbound::mpesa_router(state) {
+            router = router.merge(r);
+        }
+        router.with_state(state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, with the worker running beside it; in-flight
+    /// requests finish before it returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = self.run_worker.then(|| {
+            let name = format!("worker-{}", std::process::id());
+            tokio::spawn(worker::run(self.state.clone(), name, stop_rx))
+        });
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let _ = stop_tx.send(true);
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
+        result
+    }
+}

@@ -63,6 +63,14 @@ pub enum Format {
 /// malipo's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway: callback endpoints, worker, health and metrics.
+    Serve(cmd::serve::ServeArgs),
+    /// Apply pending database migrations (serve also applies them at start-up).
+    Migrate(cmd::serve::MigrateArgs),
+    /// List or show stored provider events.
+    Events(cmd::events::EventsArgs),
+    /// Queue a stored event for processing again (for example a failed one).
+    Replay(cmd::events::ReplayArgs),
     /// Write a commented sample malipo.toml.
     Init(cmd::config::InitArgs),
     /// Check a configuration against the production checklist; exit 1 on any FAIL.

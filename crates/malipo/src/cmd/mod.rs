@@ -2,8 +2,10 @@
 
 pub mod config;
 pub mod credential;
+pub mod events;
 pub mod mpesa;
 pub mod paystack;
+pub mod serve;
 pub mod sim;
 
 use std::process::ExitCode;
@@ -20,5 +22,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mpesa(args) => mpesa::run(args, config).await,
         Command::Paystack(args) => paystack::run(args, config).await,
         Command::Sim(args) => sim::run(args).await,
+        Command::Serve(args) => serve::serve(args, config).await,
+        Command::Migrate(args) => serve::migrate(args, config),
+        Command::Events(args) => events::run(args, config).await,
+        Command::Replay(args) => events::replay(args, config).await,
     }
 }

@@ -1,0 +1,167 @@
+//! What an event means for a payment: the worker's decision, as a pure function of the event and
+//! the payment the store already has, so it is testable without a server.
+
+use malipo_core::{PaymentState, Provider};
+use malipo_mpesa::{parse_callback, Callback, CallbackKind};
+use malipo_paystack::Event;
+use malipo_store::{EventRecord, JobOutcome, NewPayment, PaymentChange, PaymentRecord, TransitionDetail};
+
+/// What the worker needs to look up before deciding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The payment named by the callback token, or found by the provider's reference.
+    Payment(Option<PaymentRecord>),
+}
+
+/// The provider reference an event is about, used to find its payment.
+pub fn provider_reference(event: &EventRecord) -> Option<String> {
+    match event.provider {
+        Provider::Mpesa => match parse_mpesa(event)? {
+            Callback::Stk(cb) => Some(cb.checkout_request_id),
+            Callback::Result(r) => r.conversation_key().map(str::to_string),
+            Callback::Timeout(t) => t.conversation_key().map(str::to_string),
+            Callback::C2bConfirmation(p) | Callback::C2bValidation(p) => Some(p.trans_id),
+        },
+        Provider::Paystack => Event::from_slice(&event.raw_body)
+            .ok()?
+            .reference()
+            .map(str::to_string),
+    }
+}
+
+fn parse_mpesa(event: &EventRecord) -> Option<Callback> {
+    let kind = match event.kind.as_str() {
+        "stk_callback" => CallbackKind::Stk,
+        "c2b_validation" => CallbackKind::C2bValidation,
+        "c2b_confirmation" => CallbackKind::C2bConfirmation,
+        "queue_timeout" => CallbackKind::Timeout,
+        k if k.ends_with("result") => CallbackKind::Result,
+        _ => return None,
+    };
+    parse_callback(kind, &event.raw_body).ok()
+}
+
+/// M-Pesa STK result codes (PROVIDERS.md): 0 paid, 1032 cancelled by the customer, 1037 and 1019
+/// no answer in time; anything else failed.
+fn stk_state(code: i64) -> PaymentState {
+    match code {
+        0 => PaymentState::Succeeded,
+        1032 => PaymentState::Cancelled,
+        1037 | 1019 => PaymentState::Expired,
+        _ => PaymentState::Failed,
+    }
+}
+
+fn transition(payment: &PaymentRecord, to: PaymentState, detail: TransitionDetail) -> JobOutcome {
+    JobOutcome::apply(
+        PaymentChange::Transition {
+            id: payment.id,
+            to,
+            detail,
+        },
+        None,
+    )
+}
+
+fn note(text: impl Into<String>) -> JobOutcome {
+    JobOutcome {
+        note: Some(text.into()),
+        ..JobOutcome::processed()
+    }
+}
+
+/// Decides what a stored event does. Errors mean the body no longer parses (it did when stored),
+/// which is worth a failed job a person can look at.
+pub fn decide(event: &EventRecord, lookup: Lookup) -> Result<JobOutcome, String> {
+    let Lookup::Payment(payment) = lookup;
+    match event.provider {
+        Provider::Mpesa => decide_mpesa(event, payment),
+        Provider::Paystack => decide_paystack(event, payment),
+    }
+}
+
+fn decide_mpesa(event: &EventRecord, payment: Option<PaymentRecord>) -> Result<JobOutcome, String> {
+    let callback = parse_mpesa(event).ok_or_else(|| format!("stored {} no longer parses", event.kind))?;
+    Ok(match (callback, payment) {
+        (Callback::Stk(cb), Some(p)) => transition(
+            &p,
+            stk_state(cb.result_code),
+            TransitionDetail {
+                result_code: Some(cb.result_code.to_string()),
+                result_desc: Some(cb.result_desc.clone()),
+                receipt: cb.receipt(),
+            },
+        ),
+        (Callback::Result(r), Some(p)) => transition(
+            &p,
+            if r.is_success() {
+                PaymentState::Succeeded
+            } else {
+                PaymentState::Failed
+            },
+            TransitionDetail {
+                result_code: Some(r.result_code.to_string()),
+                result_desc: Some(r.result_desc.clone()),
+                receipt: r.receipt(),
+            },
+        ),
+        (Callback::C2bConfirmation(c2b), _) => match c2b.amount() {
+            Some(amount) => JobOutcome::apply(
+                PaymentChange::Record(NewPayment {
+                    state: PaymentState::Succeeded,
+                    msisdn: c2b.phone(),
+                    merchant_reference: Some(c2b.bill_ref_number.clone()).filter(|s| !s.is_empty()),
+                    provider_reference: Some(c2b.trans_id.clone()),
+                    description: Some(format!("C2B {}", c2b.transaction_type)),
+                    ..NewPayment::pending(Provider::Mpesa, "c2b", amount)
+                }),
+                None,
+            ),
+            None => note(format!(
+                "C2B confirmation with an unreadable amount {:?}",
+                c2b.trans_amount
+            )),
+        },
+        // A queue timeout says Daraja did not process the request in time; its outcome is
+        // unknown, so the reconciler's status query decides, not this event.
+        (Callback::Timeout(_), _) => note("queue timeout: left to reconciliation"),
+        (Callback::C2bValidation(_), _) => JobOutcome::processed(),
+        (_, None) => note("no payment matches this callback"),
+    })
+}
+
+fn decide_paystack(event: &EventRecord, payment: Option<PaymentRecord>) -> Result<JobOutcome, String> {
+    let parsed =
+        Event::from_slice(&event.raw_body).map_err(|e| format!("stored event no longer parses: {e}"))?;
+    let detail = TransitionDetail {
+        result_code: parsed.status().map(str::to_string),
+        result_desc: Some(parsed.name().to_string()),
+        receipt: parsed.as_charge().and_then(|c| c.id).map(|id| id.to_string()),
+    };
+    let target = match parsed.name() {
+        "charge.success" | "transfer.success" => Some(PaymentState::Succeeded),
+        "transfer.failed" => Some(PaymentState::Failed),
+        "transfer.reversed" | "refund.processed" => Some(PaymentState::Refunded),
+        _ => None,
+    };
+    Ok(match (target, payment) {
+        (Some(to), Some(p)) => transition(&p, to, detail),
+        // A charge malipo did not start (a payment page, the dashboard): record it as paid.
+        (Some(PaymentState::Succeeded), None) if parsed.name() == "charge.success" => {
+            match (parsed.amount(), parsed.reference()) {
+                (Some(amount), Some(reference)) => JobOutcome::apply(
+                    PaymentChange::Record(NewPayment {
+                        state: PaymentState::Succeeded,
+                        email: parsed.customer_email().map(str::to_string),
+                        provider_reference: Some(reference.to_string()),
+                        ..NewPayment::pending(Provider::Paystack, "charge", amount)
+                    }),
+                    None,
+                ),
+                _ => note("charge.success without a usable amount or reference"),
+            }
+        }
+        (Some(_), None) => note("no payment matches this event"),
+        (None, _) => JobOutcome::processed(),
+    })
+}

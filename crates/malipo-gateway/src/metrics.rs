@@ -1,0 +1,192 @@
+//! The gateway's own counters, rendered in the Prometheus text format with the guard's.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// What happened to an inbound request that passed the guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored as a new event.
+    Accepted,
+    /// Already stored; acknowledged again.
+    Duplicate,
+    /// Authentic but unparseable: stored as failed.
+    StoredFailed,
+    /// Authentic but refused (unknown event): stored as rejected.
+    StoredRejected,
+    /// The store failed: answered 5xx so the provider retries.
+    StoreError,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 5] = [
+        Outcome::Accepted,
+        Outcome::Duplicate,
+        Outcome::StoredFailed,
+        Outcome::StoredRejected,
+        Outcome::StoreError,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::StoredFailed => "stored_failed",
+            Outcome::StoredRejected => "stored_rejected",
+            Outcome::StoreError => "store_error",
+        }
+    }
+}
+
+/// The inbound endpoints, for labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /webhooks/paystack`.
+    Paystack,
+    /// `POST /callbacks/mpesa/stk/{token}`.
+    MpesaStk,
+    /// `POST /callbacks/mpesa/c2b/validation`.
+    MpesaC2bValidation,
+    /// `POST /callbacks/mpesa/c2b/confirmation`.
+    MpesaC2bConfirmation,
+    /// `POST /callbacks/mpesa/result/{token}`.
+    MpesaResult,
+    /// `POST /callbacks/mpesa/timeout/{token}`.
+    MpesaTimeout,
+}
+
+impl Endpoint {
+    const ALL: [Endpoint; 6] = [
+        Endpoint::Paystack,
+        Endpoint::MpesaStk,
+        Endpoint::MpesaC2bValidation,
+        Endpoint::MpesaC2bConfirmation,
+        Endpoint::MpesaResult,
+        Endpoint::MpesaTimeout,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Endpoint::Paystack => "paystack_webhook",
+            Endpoint::MpesaStk => "mpesa_stk",
+            Endpoint::MpesaC2bValidation => "mpesa_c2b_validation",
+            Endpoint::MpesaC2bConfirmation => "mpesa_c2b_confirmation",
+            Endpoint::MpesaResult => "mpesa_result",
+            Endpoint::MpesaTimeout => "mpesa_timeout",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Upper bounds of the commit latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
+];
+
+/// Lock-free counters shared by every request.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: [[AtomicU64; 5]; 6],
+    commit_buckets: [AtomicU64; BUCKETS.len()],
+    commit_count: AtomicU64,
+    commit_micros: AtomicU64,
+    jobs_processed: AtomicU64,
+    jobs_failed: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Default::default(),
+            commit_buckets: Default::default(),
+            commit_count: AtomicU64::new(0),
+            commit_micros: AtomicU64::new(0),
+            jobs_processed: AtomicU64::new(0),
+            jobs_failed: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a request that passed the guard.
+    pub fn request(&self, endpoint: Endpoint, outcome: Outcome) {
+        let o = Outcome::ALL.iter().position(|x| *x == outcome).unwrap_or(0);
+        self.requests[endpoint.index()][o].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many requests had this outcome (for tests and the dashboard).
+    pub fn requests(&self, endpoint: Endpoint, outcome: Outcome) -> u64 {
+        let o = Outcome::ALL.iter().position(|x| *x == outcome).unwrap_or(0);
+        self.requests[endpoint.index()][o].load(Ordering::Relaxed)
+    }
+
+    /// Records how long a store commit took, seen from the request.
+    pub fn commit(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.commit_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.commit_count.fetch_add(1, Ordering::Relaxed);
+        self.commit_micros.fetch_add(
+            took.as_micros().min(u128::from(u64::MAX)) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Counts a job the worker finished.
+    pub fn job_done(&self, ok: bool) {
+        if ok {
+            self.jobs_processed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.jobs_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Appends the gateway's metrics in the Prometheus text format.
+    pub fn render(&self, out: &mut String) {
+        out.push_str("# HELP malipo_inbound_requests_total Inbound callbacks and webhooks that passed the guard, by endpoint and outcome.\n");
+        out.push_str("# TYPE malipo_inbound_requests_total counter\n");
+        for e in Endpoint::ALL {
+            for (oi, o) in Outcome::ALL.iter().enumerate() {
+                let n = self.requests[e.index()][oi].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "malipo_inbound_requests_total{{endpoint=\"{}\",outcome=\"{}\"}} {n}",
+                    e.label(),
+                    o.label()
+                );
+            }
+        }
+        out.push_str(
+            "# HELP malipo_commit_seconds Time from a request's store call to its durable commit.\n",
+        );
+        out.push_str("# TYPE malipo_commit_seconds histogram\n");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let n = self.commit_buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "malipo_commit_seconds_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let count = self.commit_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "malipo_commit_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.commit_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "malipo_commit_seconds_sum {sum}");
+        let _ = writeln!(out, "malipo_commit_seconds_count {count}");
+        out.push_str("# HELP malipo_jobs_total Processing jobs finished by the worker.\n");
+        out.push_str("# TYPE malipo_jobs_total counter\n");
+        let _ = writeln!(
+            out,
+            "malipo_jobs_total{{result=\"processed\"}} {}",
+            self.jobs_processed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "malipo_jobs_total{{result=\"failed_attempt\"}} {}",
+            self.jobs_failed.load(Ordering::Relaxed)
+        );
+    }
+}

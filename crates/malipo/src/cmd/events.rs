@@ -1,0 +1,272 @@
+//! `malipo events list|show` and `malipo replay`: what came in, and putting it through again.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use malipo_core::{EventId, EventStatus, Msisdn, Provider};
+use malipo_store::{EventFilter, Replayed, Store};
+
+use super::serve::load_config;
+use crate::Format;
+
+/// Arguments of `malipo events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// List stored events, newest first.
+    List(ListArgs),
+    /// Show one event with its body (phone numbers masked).
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Only this provider's events: mpesa or paystack.
+    #[arg(long)]
+    provider: Option<Provider>,
+    /// Only events in this status: received, processed, failed or rejected_authentic.
+    #[arg(long)]
+    status: Option<EventStatus>,
+    /// Only events received since: an RFC 3339 time (2026-11-28T07:00:00Z) or an age (30m, 2h, 7d).
+    #[arg(long, value_parser = parse_since)]
+    since: Option<DateTime<Utc>>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// The event's id (evt_…).
+    id: EventId,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Arguments of `malipo replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The event to process again (evt_…), for example a failed one.
+    id: EventId,
+}
+
+fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is neither an RFC 3339 time nor an age like 30m"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?}: the age unit must be s, m, h or d")),
+    };
+    Ok(Utc::now() - chrono::Duration::seconds(seconds))
+}
+
+async fn open(config_path: Option<&Path>) -> anyhow::Result<Arc<dyn Store>> {
+    let config = load_config(config_path)?;
+    malipo_gateway::open_store(&config)
+        .await
+        .context("cannot open the database")
+}
+
+/// Runs `malipo events`.
+pub async fn run(args: EventsArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let store = open(config_path).await?;
+    let code = match args.action {
+        Action::List(a) => list(&*store, a).await?,
+        Action::Show(a) => show(&*store, a).await?,
+    };
+    store.close().await?;
+    Ok(code)
+}
+
+async fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let filter = EventFilter {
+        provider: args.provider,
+        status: args.status,
+        since: args.since,
+        limit: args.limit,
+        ..EventFilter::default()
+    };
+    let events = store.list_events(&filter).await?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&events)?),
+        Format::Text => {
+            if events.is_empty() {
+                println!("no events match");
+            } else {
+                println!(
+                    "{:<30}  {:<8}  {:<24}  {:<18}  {:<20}  ERROR",
+                    "ID", "PROVIDER", "KIND", "STATUS", "RECEIVED"
+                );
+                for e in &events {
+                    println!(
+                        "{:<30}  {:<8}  {:<24}  {:<18}  {:<20}  {}",
+                        e.id.to_string(),
+                        e.provider.as_str(),
+                        e.kind,
+                        e.status.as_str(),
+                        e.received_at.format("%Y-%m-%d %H:%M:%S"),
+                        e.last_error.as_deref().unwrap_or("")
+                    );
+                }
+                println!("\n{} event(s)", events.len());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(store: &dyn Store, args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let Some(event) = store.get_event(args.id).await? else {
+        anyhow::bail!("no event {} (list them with `malipo events list`)", args.id);
+    };
+    let body = match serde_json::from_slice::<serde_json::Value>(&event.raw_body) {
+        Ok(mut v) => {
+            mask_phones(&mut v);
+            v
+        }
+        Err(_) => serde_json::Value::String(mask_text(&String::from_utf8_lossy(&event.raw_body))),
+    };
+    match args.format {
+        Format::Json => {
+            let mut doc = serde_json::to_value(&event.summary)?;
+            doc["body"] = body;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Text => {
+            let e = &event.summary;
+            println!("id:          {}", e.id);
+            println!("provider:    {}", e.provider);
+            println!("kind:        {}", e.kind);
+            println!("dedup key:   {}", e.dedup_key);
+            println!("status:      {}", e.status);
+            println!("received:    {}", e.received_at.to_rfc3339());
+            println!(
+                "source ip:   {}",
+                e.source_ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into())
+            );
+            println!("attempts:    {}", e.attempts);
+            println!(
+                "payment:     {}",
+                e.payment_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+            );
+            if let Some(err) = &e.last_error {
+                println!("last error:  {err}");
+            }
+            println!("body ({} bytes, phone numbers masked):", e.body_len);
+            println!("{}", serde_json::to_string_pretty(&body)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces every value that reads as a Kenyan phone number with its masked form.
+fn mask_phones(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => *s = mask_text(s),
+        Value::Number(n) => {
+            if let Some(m) = n.as_u64().and_then(|n| Msisdn::try_from(n).ok()) {
+                *value = Value::String(m.masked());
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_phones),
+        Value::Object(map) => map.values_mut().for_each(mask_phones),
+        _ => {}
+    }
+}
+
+/// Masks runs of 9 to 13 digits (with an optional +) that parse as a Kenyan mobile number.
+fn mask_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let digits = run.trim_start_matches('+').len();
+        match run.parse::<Msisdn>() {
+            Ok(m) if (9..=13).contains(&digits) => out.push_str(&m.masked()),
+            _ => out.push_str(run),
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Runs `malipo replay`.
+pub async fn replay(args: ReplayArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let store = open(config_path).await?;
+    let result = store
+        .replay(args.id)
+        .await
+        .with_context(|| format!("cannot replay {}", args.id))?;
+    match result {
+        Replayed::Queued => println!(
+            "{}: queued for processing again (a running `malipo serve` picks it up)",
+            args.id
+        ),
+        Replayed::AlreadyQueued => println!("{}: already waiting for processing; nothing changed", args.id),
+    }
+    store.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_phone_numbers_in_json_and_text() {
+        let mut v = serde_json::json!({
+            "PhoneNumber": 254708374149u64,
+            "MSISDN": "254712345678",
+            "note": "call 0712345678 or +254110345678",
+            "Amount": 100,
+            "TransID": "NLJ7RT61SV",
+            "ts": 20191219102115u64
+        });
+        mask_phones(&mut v);
+        assert_eq!(v["PhoneNumber"], "2547****4149");
+        assert_eq!(v["MSISDN"], "2547****5678");
+        assert_eq!(v["note"], "call 2547****5678 or 2541****5678");
+        assert_eq!(v["Amount"], 100);
+        assert_eq!(v["TransID"], "NLJ7RT61SV");
+        assert_eq!(v["ts"], 20191219102115u64);
+    }
+
+    #[test]
+    fn since_accepts_times_and_ages() {
+        assert!(parse_since("2026-11-28T07:00:00Z").is_ok());
+        let an_hour_ago = parse_since("1h").unwrap();
+        assert!((Utc::now() - an_hour_ago).num_minutes() >= 59);
+        assert!(parse_since("1w").is_err());
+        assert!(parse_since("soon").is_err());
+    }
+}
