@@ -1,0 +1,1 @@
+//! Load harnesses for malipo; see bench/README.md.
