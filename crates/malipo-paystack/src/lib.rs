@@ -26,12 +26,19 @@
 //! A webhook is a notification, not the truth: confirm a charge with
 //! `verify_transaction(reference)` before fulfilling it.
 
+mod client;
 mod de;
+mod error;
 mod event;
 mod event_data;
 mod model;
+mod refunds;
 mod signature;
+mod transactions;
+mod transfers;
 
+pub use client::{Client, ClientBuilder, ListQuery, Page, PageMeta, DEFAULT_BASE_URL};
+pub use error::Error;
 pub use event::{Event, EventError};
 pub use event_data::{
     CustomerIdentification, Dispute, Invoice, PaymentRequest, Plan, RefundNotice, Subscription,
@@ -39,4 +46,7 @@ pub use event_data::{
 pub use model::{
     Authorization, Customer, Expandable, RecipientDetails, Refund, Transaction, Transfer, TransferRecipient,
 };
+pub use refunds::CreateRefund;
 pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};
+pub use transactions::{ChargeAuthorization, InitializeTransaction, InitializedTransaction};
+pub use transfers::{CreateTransferRecipient, InitiateTransfer};
