@@ -89,6 +89,7 @@ pub struct ServerConfig {
     /// The public https URL providers reach this server at; callback URLs are built from it.
     pub public_base_url: Option<Url>,
     /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDRs). Empty: the socket peer is the client.
+    #[serde(deserialize_with = "nets_or_ips")]
     pub trusted_proxies: Vec<IpNet>,
     /// Largest callback body accepted, in bytes.
     pub body_limit_bytes: usize,
@@ -204,6 +205,24 @@ fn nets(list: &[&str]) -> Vec<IpNet> {
         .collect()
 }
 
+/// Reads a list of addresses or CIDR ranges; a bare address is a /32 (IPv4) or /128 (IPv6) range.
+fn nets_or_ips<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    let raw = Vec::<String>::deserialize(d)?;
+    raw.iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{entry:?} is not an IP address or CIDR range (like 196.201.214.200 or 10.0.0.0/8)"
+                    ))
+                })
+        })
+        .collect()
+}
+
 fn default_safaricom_ips() -> Vec<IpNet> {
     nets(&SAFARICOM_CALLBACK_IPS)
 }
@@ -249,7 +268,7 @@ pub struct MpesaConfig {
     /// Safaricom's certificate for this environment (PEM or DER).
     pub certificate: Option<PathBuf>,
     /// Callback source addresses accepted.
-    #[serde(default = "default_safaricom_ips")]
+    #[serde(default = "default_safaricom_ips", deserialize_with = "nets_or_ips")]
     pub callback_ips: Vec<IpNet>,
     /// Whether callback source addresses are checked (must be on in production).
     #[serde(default = "default_true")]
@@ -296,7 +315,7 @@ pub struct PaystackConfig {
     /// API base URL; defaults to https://api.paystack.co.
     pub base_url: Option<Url>,
     /// Webhook source addresses accepted.
-    #[serde(default = "default_paystack_ips")]
+    #[serde(default = "default_paystack_ips", deserialize_with = "nets_or_ips")]
     pub webhook_ips: Vec<IpNet>,
     /// Whether webhook source addresses are checked (must be on in production).
     #[serde(default = "default_true")]

@@ -125,3 +125,16 @@ fn debug_of_a_config_with_literal_secrets_hides_them() {
         assert!(!printed.contains(s), "{s} leaked");
     }
 }
+
+#[test]
+fn allowlists_take_bare_addresses_and_ranges() {
+    let c = Config::from_toml(
+        "[server]\ntrusted_proxies = [\"10.0.0.1\", \"10.1.0.0/16\", \"::1\"]\n[paystack]\nsecret_key = { env = \"X\" }\nwebhook_ips = [\"52.31.139.75\"]\n",
+    )
+    .unwrap();
+    assert_eq!(c.server.trusted_proxies[0].to_string(), "10.0.0.1/32");
+    assert_eq!(c.server.trusted_proxies[2].to_string(), "::1/128");
+    assert_eq!(c.paystack.unwrap().webhook_ips[0].to_string(), "52.31.139.75/32");
+    let err = Config::from_toml("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]").unwrap_err().to_string();
+    assert!(err.contains("server.trusted_proxies") && err.contains("10.0.0.0/33"), "{err}");
+}
