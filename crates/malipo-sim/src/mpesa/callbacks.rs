@@ -1,0 +1,175 @@
+//! The callbacks the simulator sends, in Daraja's shapes, and their delivery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::state::{random_from, receipt, Registration};
+use super::{Outcome, SentCallback, Shared};
+
+fn nairobi_stamp() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(3))
+        .format("%Y%m%d%H%M%S")
+        .to_string()
+}
+
+/// `{"Body":{"stkCallback":…}}`, with CallbackMetadata only when paid.
+pub(crate) fn stk(
+    merchant_id: &str,
+    checkout_id: &str,
+    outcome: &Outcome,
+    amount: u64,
+    phone: &str,
+) -> Value {
+    let mut callback = json!({
+        "MerchantRequestID": merchant_id,
+        "CheckoutRequestID": checkout_id,
+        "ResultCode": outcome.result_code(),
+        "ResultDesc": outcome.result_desc(),
+    });
+    if outcome.is_paid() {
+        callback["CallbackMetadata"] = json!({"Item": [
+            // Daraja sends the amount as a float (1.00) and phone and date as numbers.
+            {"Name": "Amount", "Value": amount as f64},
+            {"Name": "MpesaReceiptNumber", "Value": receipt()},
+            {"Name": "Balance"},
+            {"Name": "TransactionDate", "Value": nairobi_stamp().parse::<u64>().unwrap_or(0)},
+            {"Name": "PhoneNumber", "Value": phone.parse::<u64>().unwrap_or(0)},
+        ]});
+    }
+    json!({"Body": {"stkCallback": callback}})
+}
+
+/// `{"Result":{…}}` with ResultParameters when there are any.
+pub(crate) fn result(
+    originator: &str,
+    conversation: &str,
+    outcome: &Outcome,
+    params: Vec<(&str, Value)>,
+    queue: &str,
+) -> Value {
+    let mut result = json!({
+        "ResultType": 0,
+        "ResultCode": outcome.result_code(),
+        "ResultDesc": outcome.result_desc(),
+        "OriginatorConversationID": originator,
+        "ConversationID": conversation,
+        "TransactionID": if outcome.is_paid() { receipt() } else { "SKL0000000".to_string() },
+        "ReferenceData": {"ReferenceItem": {
+            "Key": "QueueTimeoutURL",
+            "Value": format!("https://internalsandbox.safaricom.co.ke/mpesa/{queue}/v1/submit"),
+        }},
+    });
+    if !params.is_empty() {
+        let list: Vec<Value> = params
+            .into_iter()
+            .map(|(k, v)| {
+                if v.is_null() {
+                    json!({"Key": k})
+                } else {
+                    json!({"Key": k, "Value": v})
+                }
+            })
+            .collect();
+        result["ResultParameters"] = json!({"ResultParameter": list});
+    }
+    json!({"Result": result})
+}
+
+/// The queue timeout notification.
+pub(crate) fn queue_timeout(originator: &str, conversation: &str) -> Value {
+    json!({"Result": {
+        "ResultType": 1,
+        "ResultCode": 1,
+        "ResultDesc": "The request timed out in the queue.",
+        "OriginatorConversationID": originator,
+        "ConversationID": conversation,
+    }})
+}
+
+/// A simulated customer payment to a registered shortcode.
+pub(crate) struct C2bPayment {
+    pub command: String,
+    pub amount: u64,
+    pub msisdn: String,
+    pub bill_ref: String,
+    pub shortcode: String,
+}
+
+fn c2b_body(p: &C2bPayment, trans_id: &str, masked: bool, confirmation: bool) -> Value {
+    let msisdn = if masked {
+        format!("{} ***** {}", &p.msisdn[..4], &p.msisdn[9..])
+    } else {
+        p.msisdn.clone()
+    };
+    json!({
+        "TransactionType": if p.command == "CustomerBuyGoodsOnline" { "Buy Goods" } else { "Pay Bill" },
+        "TransID": trans_id,
+        "TransTime": nairobi_stamp(),
+        "TransAmount": format!("{}.00", p.amount),
+        "BusinessShortCode": p.shortcode,
+        "BillRefNumber": p.bill_ref,
+        "InvoiceNumber": "",
+        "OrgAccountBalance": if confirmation { "49197.00" } else { "" },
+        "ThirdPartyTransID": "",
+        "MSISDN": msisdn,
+        "FirstName": "John",
+        "MiddleName": "",
+        "LastName": "Doe",
+    })
+}
+
+/// POSTs `body` to `url` and records the attempt; returns the receiver's answer.
+async fn post(shared: &Shared, url: &str, body: Value) -> Option<(u16, Value)> {
+    let answer = shared.http.post(url).json(&body).send().await;
+    let (status, reply) = match answer {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let reply = r.json::<Value>().await.unwrap_or(Value::Null);
+            (Some(status), reply)
+        }
+        Err(e) => {
+            tracing::warn!(url, error = %e, "the simulated callback could not be delivered");
+            (None, Value::Null)
+        }
+    };
+    shared.lock().sent.push(SentCallback {
+        url: url.to_string(),
+        body,
+        status,
+    });
+    status.map(|s| (s, reply))
+}
+
+/// Sends `body` to `url` after `delay`, once (Daraja does not retry reliably).
+pub(crate) fn deliver_later(shared: Arc<Shared>, delay: Duration, url: String, body: Value) {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        post(&shared, &url, body).await;
+    });
+}
+
+/// Validation (when a validation URL is registered), then confirmation unless refused.
+pub(crate) fn c2b_later(shared: Arc<Shared>, registration: Registration, payment: C2bPayment) {
+    tokio::spawn(async move {
+        tokio::time::sleep(shared.config.callback_delay).await;
+        let trans_id = format!("S{}", random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 9));
+        let mut proceed = true;
+        if !registration.validation_url.is_empty() {
+            let body = c2b_body(&payment, &trans_id, false, false);
+            proceed = match post(&shared, &registration.validation_url, body).await {
+                Some((200, reply)) => {
+                    let code = &reply["ResultCode"];
+                    code == "0" || code == 0
+                }
+                // No usable answer: Daraja applies the registered default.
+                _ => !registration.cancel_by_default,
+            };
+        }
+        if proceed {
+            let body = c2b_body(&payment, &trans_id, registration.masked_msisdn, true);
+            post(&shared, &registration.confirmation_url, body).await;
+        }
+    });
+}
