@@ -22,11 +22,13 @@
 //! assert!(err.to_string().contains("server.bnid"), "{err}");
 //! ```
 
+mod command;
 mod error;
 mod load;
 mod schema;
 mod secret_ref;
 
+pub use command::CommandRef;
 pub use error::ConfigError;
 pub use load::DEFAULT_PATH;
 pub use schema::{

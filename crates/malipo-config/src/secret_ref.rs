@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use malipo_core::Secret;
 use serde::Deserialize;
 
+use crate::command::{CommandRef, DEFAULT_CACHE, DEFAULT_TIMEOUT};
 use crate::ConfigError;
 
 /// Where a secret is read from.
@@ -22,6 +24,8 @@ pub enum SecretRef {
     Env(String),
     /// The contents of a file (one trailing newline trimmed).
     File(PathBuf),
+    /// The standard output of a program (a secrets manager's client), run without a shell.
+    Command(CommandRef),
     /// A literal written in the config file; refused in production by `check-config`.
     Literal(Secret<String>),
 }
@@ -31,6 +35,7 @@ impl fmt::Debug for SecretRef {
         match self {
             SecretRef::Env(var) => write!(f, "{{ env = {var:?} }}"),
             SecretRef::File(path) => write!(f, "{{ file = {:?} }}", path.display().to_string()),
+            SecretRef::Command(c) => write!(f, "{{ command = {:?} }}", c.argv),
             SecretRef::Literal(_) => f.write_str("<literal [REDACTED]>"),
         }
     }
@@ -41,6 +46,7 @@ impl fmt::Display for SecretRef {
         match self {
             SecretRef::Env(var) => write!(f, "environment variable {var}"),
             SecretRef::File(path) => write!(f, "file {}", path.display()),
+            SecretRef::Command(c) => write!(f, "command {:?}", c.program()),
             SecretRef::Literal(_) => f.write_str("a literal in the config file"),
         }
     }
@@ -58,6 +64,9 @@ enum RawSecretRef {
 struct RawTable {
     env: Option<String>,
     file: Option<PathBuf>,
+    command: Option<Vec<String>>,
+    timeout_secs: Option<u64>,
+    cache_secs: Option<u64>,
 }
 
 impl<'de> Deserialize<'de> for SecretRef {
@@ -65,21 +74,47 @@ impl<'de> Deserialize<'de> for SecretRef {
         use serde::de::Error;
         let raw = RawSecretRef::deserialize(d).map_err(|_| {
             D::Error::custom(
-                "expected a secret reference: { env = \"VAR\" } or { file = \"PATH\" } (a plain string is a literal, allowed in sandbox only)",
+                "expected a secret reference: { env = \"VAR\" }, { file = \"PATH\" } or { command = [\"PROGRAM\", \"ARG\"…] } (a plain string is a literal, allowed in sandbox only)",
             )
         })?;
-        match raw {
-            RawSecretRef::Literal(s) => Ok(SecretRef::Literal(Secret::new(s))),
-            RawSecretRef::Table(RawTable {
+        let table = match raw {
+            RawSecretRef::Literal(s) => return Ok(SecretRef::Literal(Secret::new(s))),
+            RawSecretRef::Table(t) => t,
+        };
+        let no_command_options = table.timeout_secs.is_none() && table.cache_secs.is_none();
+        match table {
+            RawTable {
                 env: Some(var),
                 file: None,
-            }) => Ok(SecretRef::Env(var)),
-            RawSecretRef::Table(RawTable {
+                command: None,
+                ..
+            } if no_command_options => Ok(SecretRef::Env(var)),
+            RawTable {
                 env: None,
                 file: Some(path),
-            }) => Ok(SecretRef::File(path)),
-            RawSecretRef::Table(_) => Err(D::Error::custom(
-                "a secret reference takes exactly one of `env` or `file`",
+                command: None,
+                ..
+            } if no_command_options => Ok(SecretRef::File(path)),
+            RawTable {
+                env: None,
+                file: None,
+                command: Some(argv),
+                timeout_secs,
+                cache_secs,
+            } => {
+                if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                    return Err(D::Error::custom(
+                        "`command` needs the program and its arguments, like [\"vault\", \"kv\", \"get\", \"-field=passkey\", \"secret/mpesa\"]",
+                    ));
+                }
+                Ok(SecretRef::Command(CommandRef {
+                    argv,
+                    timeout: timeout_secs.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT),
+                    cache_for: cache_secs.map(Duration::from_secs).unwrap_or(DEFAULT_CACHE),
+                }))
+            }
+            _ => Err(D::Error::custom(
+                "a secret reference takes exactly one of `env`, `file` or `command` (`timeout_secs` and `cache_secs` go with `command`)",
             )),
         }
     }
@@ -102,6 +137,12 @@ impl SecretRef {
                     std::env::VarError::NotUnicode(_) => "is not valid UTF-8".into(),
                 },
             })?,
+            SecretRef::Command(c) => {
+                return c.resolve().map_err(|problem| ConfigError::Secret {
+                    source_desc: self.to_string(),
+                    problem: format!("failed: {problem}"),
+                })
+            }
             SecretRef::File(path) => std::fs::read_to_string(path).map_err(|e| ConfigError::Secret {
                 source_desc: self.to_string(),
                 problem: format!("cannot be read: {e}"),

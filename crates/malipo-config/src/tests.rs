@@ -138,3 +138,79 @@ fn allowlists_take_bare_addresses_and_ranges() {
     let err = Config::from_toml("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]").unwrap_err().to_string();
     assert!(err.contains("server.trusted_proxies") && err.contains("10.0.0.0/33"), "{err}");
 }
+
+mod command_secrets {
+    use std::time::Instant;
+
+    use crate::*;
+
+    fn paystack_key(reference: &str) -> SecretRef {
+        let c = Config::from_toml(&format!("[paystack]\nsecret_key = {reference}\n")).unwrap();
+        c.paystack.unwrap().secret_key
+    }
+
+    #[test]
+    fn the_program_output_is_the_secret_with_one_newline_trimmed() {
+        let r = paystack_key(r#"{ command = ["printf", "sk_test_from_vault\n\n"] }"#);
+        assert_eq!(r.resolve().unwrap().expose(), "sk_test_from_vault\n");
+        let r = paystack_key(r#"{ command = ["echo", "sk_test_echo"] }"#);
+        assert_eq!(r.resolve().unwrap().expose(), "sk_test_echo");
+        // No shell: the argument is passed as is, not expanded.
+        let r = paystack_key(r#"{ command = ["echo", "$HOME"] }"#);
+        assert_eq!(r.resolve().unwrap().expose(), "$HOME");
+    }
+
+    #[test]
+    fn a_slow_program_is_killed_at_the_timeout() {
+        let r = paystack_key(r#"{ command = ["sleep", "30"], timeout_secs = 1 }"#);
+        let started = Instant::now();
+        let err = r.resolve().unwrap_err().to_string();
+        assert!(started.elapsed().as_secs() < 10, "the timeout bounds the wait");
+        assert!(err.contains("\"sleep\"") && err.contains("killed"), "{err}");
+    }
+
+    #[test]
+    fn failures_name_the_program_and_status_only() {
+        let r = paystack_key(r#"{ command = ["sh", "-c", "echo sk_live_leaked_on_stdout; echo secret-on-stderr >&2; exit 3"] }"#);
+        let err = r.resolve().unwrap_err().to_string();
+        assert!(err.contains("\"sh\" exited with status 3"), "{err}");
+        assert!(!err.contains("leaked") && !err.contains("secret-on-stderr"), "{err}");
+        let r = paystack_key(r#"{ command = ["/nonexistent/vault"] }"#);
+        let err = r.resolve().unwrap_err().to_string();
+        assert!(err.contains("cannot run \"/nonexistent/vault\""), "{err}");
+        let r = paystack_key(r#"{ command = ["true"] }"#);
+        assert!(r.resolve().unwrap_err().to_string().contains("printed nothing"));
+    }
+
+    #[test]
+    fn answers_are_cached_for_the_configured_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let counter = dir.path().join("calls");
+        let script = format!("echo x >> {0}; wc -l < {0}", counter.display());
+        let r = paystack_key(&format!(r#"{{ command = ["sh", "-c", "{script}"], cache_secs = 3600 }}"#));
+        assert_eq!(r.resolve().unwrap().expose().trim(), "1");
+        assert_eq!(r.resolve().unwrap().expose().trim(), "1", "second use comes from the cache");
+        let uncached = paystack_key(&format!(r#"{{ command = ["sh", "-c", "{script} "], cache_secs = 0 }}"#));
+        assert_eq!(uncached.resolve().unwrap().expose().trim(), "2");
+        assert_eq!(uncached.resolve().unwrap().expose().trim(), "3");
+    }
+
+    #[test]
+    fn malformed_command_references_are_refused() {
+        for bad in [
+            r#"{ command = [] }"#,
+            r#"{ command = ["vault"], env = "X" }"#,
+            r#"{ env = "X", timeout_secs = 3 }"#,
+            r#"{ command = "vault kv get" }"#,
+        ] {
+            assert!(Config::from_toml(&format!("[paystack]\nsecret_key = {bad}\n")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_the_command_not_the_value() {
+        let r = paystack_key(r#"{ command = ["echo", "sk_test_value_never_printed"] }"#);
+        let _ = r.resolve().unwrap();
+        assert!(format!("{r:?}").contains("echo"));
+    }
+}
