@@ -88,6 +88,7 @@ fn a_good_production_config_passes() {
     assert!(out.contains("[PASS] security-credential-is-ciphertext"), "{out}");
     assert!(out.contains("[PASS] certificate-matches-environment"), "{out}");
     assert!(out.contains("[PASS] database-writable"), "{out}");
+    assert!(out.contains("[PASS] rate-limit-configured"), "{out}");
 }
 
 #[test]
@@ -184,6 +185,30 @@ fn each_checklist_item_has_its_fail() {
                     )
                 })
                 .collect(),
+        ),
+        (
+            "rate-limit-configured",
+            config.replace(
+                "initiator_name",
+                "rate_limit = { per_second = 0, burst = 0 }\ninitiator_name",
+            ),
+            env.clone(),
+        ),
+        (
+            "no-literal-secrets",
+            config.replace(
+                "consumer_key = { env = \"T_MPESA_KEY\" }",
+                "consumer_key = \"ck-written-in-file\"",
+            ),
+            env.clone(),
+        ),
+        (
+            "secret-references-resolve",
+            config.replace(
+                "consumer_key = { env = \"T_MPESA_KEY\" }",
+                "consumer_key = { command = [\"sh\", \"-c\", \"exit 4\"] }",
+            ),
+            env.clone(),
         ),
         (
             "allowlists-parse",

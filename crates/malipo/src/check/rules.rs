@@ -14,6 +14,7 @@ const RULES: &[Rule] = &[
     provider_urls_https,
     source_ip_verification,
     allowlists,
+    rate_limits,
     no_literal_secrets,
     secrets_resolve,
     security_credential,
@@ -229,6 +230,60 @@ fn secret_refs(config: &Config) -> Vec<(&'static str, &SecretRef)> {
         refs.push(("merchant.signing_secret", &m.signing_secret));
     }
     refs
+}
+
+fn rate_limits(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "rate-limit-configured";
+    // Daraja does not resend an STK callback that was refused, so a limit low enough to refuse a
+    // real burst loses confirmations (the reconciler's query is then the only way back).
+    const LOWEST_SAFE: u32 = 100;
+    let mut out = Vec::new();
+    let mut check = |name: &str,
+                     key: &str,
+                     limit: Option<malipo_config::RateLimit>,
+                     default: malipo_guard::RateLimit| {
+        out.push(match limit {
+            None => Finding::pass(
+                RULE,
+                format!(
+                    "{name} callbacks: built-in limit of {}/s, burst {}, per client address",
+                    default.rate(),
+                    default.burst()
+                ),
+            ),
+            Some(l) if l.per_second == 0 || l.burst == 0 => Finding::fail(
+                RULE,
+                format!("{key} has a zero rate or burst, which would refuse every callback"),
+                format!("remove {key} to use the built-in limit, or give positive numbers"),
+            ),
+            Some(l) if l.per_second < LOWEST_SAFE => Finding::warn(
+                RULE,
+                format!("{key} allows only {}/s per client address: a real {name} burst could be refused", l.per_second),
+                format!("allow at least {LOWEST_SAFE}/s (all of a provider's callbacks come from a handful of addresses)"),
+            ),
+            Some(l) => Finding::pass(
+                RULE,
+                format!("{name} callbacks: {}/s, burst {}, per client address", l.per_second, l.burst),
+            ),
+        });
+    };
+    if let Some(m) = &config.mpesa {
+        check(
+            "M-Pesa",
+            "mpesa.rate_limit",
+            m.rate_limit,
+            malipo_guard::RateLimit::MPESA_DEFAULT,
+        );
+    }
+    if let Some(p) = &config.paystack {
+        check(
+            "Paystack",
+            "paystack.rate_limit",
+            p.rate_limit,
+            malipo_guard::RateLimit::PAYSTACK_DEFAULT,
+        );
+    }
+    out
 }
 
 fn no_literal_secrets(config: &Config) -> Vec<Finding> {
