@@ -8,7 +8,7 @@ use futures::Stream;
 use malipo_core::Secret;
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::de;
@@ -283,7 +283,7 @@ impl ListQuery {
 }
 
 /// Paystack's pagination `meta`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct PageMeta {
     /// Number of items across all pages.
@@ -301,7 +301,7 @@ pub struct PageMeta {
 }
 
 /// One page of a list endpoint.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Page<T> {
     /// The items on this page.

@@ -2,14 +2,14 @@
 //! Shapes follow Paystack's published examples (<https://paystack.com/docs/payments/webhooks/>).
 
 use malipo_core::Money;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::de;
 use crate::model::{money, Authorization, Customer, Expandable, Transaction};
 
 /// A chargeback or fraud claim (`charge.dispute.*`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Dispute {
     /// Numeric dispute id.
@@ -64,7 +64,7 @@ impl Dispute {
 
 /// A refund's progress (`refund.pending/processing/processed/failed`). Unlike the refund API,
 /// these events usually carry no `id` and send `amount` as a string.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct RefundNotice {
     /// Refund id, present only in some events.
@@ -101,7 +101,7 @@ impl RefundNotice {
 }
 
 /// A subscription plan.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Plan {
     /// Numeric id.
@@ -125,7 +125,7 @@ pub struct Plan {
 }
 
 /// A subscription (`subscription.*`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Subscription {
     /// Numeric id (absent from some events).
@@ -163,7 +163,7 @@ impl Subscription {
 }
 
 /// A subscription invoice (`invoice.*`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Invoice {
     /// `INV_…` code.
@@ -216,7 +216,7 @@ impl Invoice {
 }
 
 /// A payment request (an invoice sent to a customer, `paymentrequest.*`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct PaymentRequest {
     /// Numeric id.
@@ -259,7 +259,7 @@ impl PaymentRequest {
 }
 
 /// The outcome of validating a customer's identity (`customeridentification.*`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct CustomerIdentification {
     /// Customer id (a number in one event, a string in the other).

@@ -6,7 +6,7 @@
 //! pair them with the currency as [`Money`].
 
 use malipo_core::{Currency, Money};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::de;
@@ -19,7 +19,7 @@ pub(crate) fn money(amount: Option<u64>, currency: Option<&str>) -> Option<Money
 }
 
 /// A Paystack customer.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Customer {
     /// Paystack's numeric customer id.
@@ -43,7 +43,7 @@ pub struct Customer {
 }
 
 /// A reusable payment authorization (a saved card or account), used by `charge_authorization`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Authorization {
     /// `AUTH_…` code to charge again.
@@ -82,7 +82,7 @@ pub struct Authorization {
 }
 
 /// A transaction (a charge): what `verify`, `fetch`, `list` and `charge.success` carry.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Transaction {
     /// Paystack's numeric transaction id.
@@ -145,7 +145,7 @@ impl Transaction {
 }
 
 /// The bank or mobile-money details of a transfer recipient.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct RecipientDetails {
     /// Account or phone number.
@@ -163,7 +163,7 @@ pub struct RecipientDetails {
 }
 
 /// Someone transfers can be sent to.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct TransferRecipient {
     /// Numeric id.
@@ -195,7 +195,7 @@ pub struct TransferRecipient {
 /// A reference to another resource that Paystack sends either expanded or as its id or code
 /// (a transfer's `recipient` is an object in webhooks, a number in API answers, a code in bulk
 /// transfers).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Expandable<T> {
     /// Only the numeric id.
@@ -207,7 +207,7 @@ pub enum Expandable<T> {
 }
 
 /// A transfer (a payout from the balance).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Transfer {
     /// Numeric id.
@@ -250,7 +250,7 @@ impl Transfer {
 }
 
 /// A refund of a transaction, as the refund API returns it.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Refund {
     /// Numeric id.
