@@ -1,5 +1,37 @@
 //! A typed async client for the Paystack API, its webhook events and their signature.
 //!
+//! # Client
+//!
+//! Amounts are [`malipo_core::Money`] (minor units + currency); the secret key is a
+//! [`malipo_core::Secret`] and appears in no `Debug`, error or log. Point the base URL at
+//! `malipo-sim`'s Paystack simulator to run without the internet, as here:
+//!
+//! ```
+//! use malipo_core::{Currency, Money, Secret};
+//! use malipo_paystack::{Client, InitializeTransaction};
+//! # use malipo_sim::paystack::{PaystackSim, SimConfig, TEST_SECRET_KEY};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let sim = PaystackSim::start(SimConfig::default()).await?;
+//! # let base_url = sim.base_url().clone();
+//! # let secret_key = Secret::new(TEST_SECRET_KEY.to_string());
+//! let client = Client::builder(secret_key).base_url(base_url).build()?;
+//!
+//! let checkout = InitializeTransaction::new("wanjiru@example.com", Money::parse("150.50", Currency::Kes)?)
+//!     .reference("order-42");
+//! let started = client.initialize_transaction(&checkout).await?;
+//! println!("send the customer to {}", started.authorization_url);
+//! # sim.authorize("order-42")?;
+//!
+//! // Later (after the webhook, or from a reconciler): ask Paystack for the truth.
+//! let tx = client.verify_transaction("order-42").await?;
+//! assert!(tx.is_successful());
+//! assert_eq!(tx.amount(), Some(Money::from_minor(15_050, Currency::Kes)));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Webhooks
 //!
 //! Check the `X-Paystack-Signature` header against the **raw** body first, then parse:
