@@ -55,6 +55,13 @@ CREATE TABLE jobs (
     created_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX jobs_due ON jobs (run_at);
+-- A received event's first job is written by the very statement that writes the event, so the
+-- pair is atomic on its own (no savepoint per request in a group commit). The job id reuses the
+-- event id's time and random bits under the job prefix.
+CREATE TRIGGER events_enqueue AFTER INSERT ON events WHEN NEW.status = 0 BEGIN
+    INSERT INTO jobs (id, event_id, kind, run_at, attempts, created_at)
+    VALUES ('job_' || substr(NEW.id, 5), NEW.id, 0, NEW.received_at, 0, NEW.received_at);
+END;
 
 CREATE TABLE payments (
     id                 TEXT    PRIMARY KEY,

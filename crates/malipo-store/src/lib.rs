@@ -81,4 +81,4 @@ pub use model::payment::{
 };
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
 pub use port::{Replayed, Store};
-pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};

@@ -21,7 +21,8 @@ pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, kind, dedup_key, receive
 
 const OP_INGEST: &str = "storing an event";
 
-/// Stores an event and its job (caller runs this inside the batch transaction and savepoint).
+/// Stores an event and, through the `events_enqueue` trigger, its job: one INSERT statement,
+/// atomic by itself, so the writer runs it without a savepoint.
 pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Ingested, StoreError> {
     let id = EventId::new();
     let source_ip = ev.source_ip.map(|ip| ip.to_string());
@@ -54,9 +55,6 @@ pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Inges
             .query_row(params![ev.provider.as_str(), ev.dedup_key], |r| r.get(0))
             .during(OP_INGEST)?;
         return Ok(Ingested::Duplicate(rows::id(&existing, "events.id")?));
-    }
-    if ev.status == EventStatus::Received {
-        insert_job(conn, id, now)?;
     }
     Ok(Ingested::New(id))
 }

@@ -1,5 +1,6 @@
 //! The embedded SQLite adapter.
 
+mod checkpoint;
 mod connection;
 mod deliveries;
 mod events;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider};
 
 pub use options::{Durability, SqliteOptions};
+pub use writer::WriterStats;
 
 use self::readers::Readers;
 use self::rows::{duration_ms, now_ms, to_ms};
@@ -71,7 +73,13 @@ impl SqliteStore {
         } else {
             migrate::check_current(&conn)?;
         }
-        let writer = Writer::start(conn, options.batch_max, options.queue_capacity)?;
+        // Checkpoints move to their own thread; without it SQLite's automatic ones stay on.
+        let doorbell = checkpoint::start(&path, &options);
+        if doorbell.is_some() {
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+                .during("turning automatic checkpoints off")?;
+        }
+        let writer = Writer::start(conn, options.batch_max, options.queue_capacity, doorbell)?;
         let readers = Arc::new(Readers::new(path.clone(), options.clone()));
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -103,6 +111,11 @@ impl SqliteStore {
         &self.inner.path
     }
 
+    /// How many group commits ran and how many write requests they carried.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
     /// The durability level commits are made at.
     pub fn durability(&self) -> Durability {
         self.inner.durability
@@ -114,6 +127,18 @@ impl SqliteStore {
         F: FnOnce(&rusqlite::Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.writer.write(move |conn| work(conn, now_ms())).await
+    }
+
+    /// A write that is one statement (see [`Writer::write_one_statement`]).
+    async fn write_one_statement<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner
+            .writer
+            .write_one_statement(move |conn| work(conn, now_ms()))
+            .await
     }
 
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -145,7 +170,7 @@ fn not_writable_if_readonly(path: &Path, e: StoreError) -> StoreError {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
-        self.write(move |conn, now| events::ingest(conn, &event, now))
+        self.write_one_statement(move |conn, now| events::ingest(conn, &event, now))
             .await
     }
 

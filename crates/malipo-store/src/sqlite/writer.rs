@@ -7,16 +7,22 @@
 //! Throughput grows with concurrency while each caller still waits for its own durable commit.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::Doorbell;
 use crate::error::{Context, Reason};
 use crate::StoreError;
 
 /// One queued write, type-erased so requests of any result type share the queue.
 trait Pending: Send {
+    /// Whether the write needs its own savepoint: false only for a write that is a single
+    /// statement, which SQLite already makes all-or-nothing.
+    fn needs_savepoint(&self) -> bool;
     /// Runs the write inside the open transaction; returns whether it succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the batch's fate is known (`commit` is the commit's error); a
@@ -25,6 +31,7 @@ trait Pending: Send {
 }
 
 struct Request<T, F> {
+    savepoint: bool,
     work: Option<F>,
     outcome: Option<Result<T, StoreError>>,
     reply: Option<oneshot::Sender<Result<T, StoreError>>>,
@@ -35,6 +42,10 @@ where
     T: Send,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
 {
+    fn needs_savepoint(&self) -> bool {
+        self.savepoint
+    }
+
     fn run(&mut self, conn: &Connection) -> bool {
         let Some(work) = self.work.take() else {
             return false;
@@ -66,34 +77,79 @@ enum Message {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// Counters of the writer's work since the store opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WriterStats {
+    /// Transactions committed (or attempted).
+    pub commits: u64,
+    /// Write requests run in them; `requests / commits` is the mean group-commit size.
+    pub requests: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    commits: AtomicU64,
+    requests: AtomicU64,
+}
+
 /// The handle callers use to queue writes.
 pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
+    counters: Arc<Counters>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Writer {
-    /// Starts the writer thread owning `conn`.
-    pub(crate) fn start(conn: Connection, batch_max: usize, capacity: usize) -> Result<Self, StoreError> {
+    /// Starts the writer thread owning `conn`; `doorbell` is rung after each commit (the
+    /// checkpoint thread's signal).
+    pub(crate) fn start(
+        conn: Connection,
+        batch_max: usize,
+        capacity: usize,
+        doorbell: Option<Doorbell>,
+    ) -> Result<Self, StoreError> {
         let (queue, inbox) = mpsc::channel(capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let thread_counters = Arc::clone(&counters);
         let thread = std::thread::Builder::new()
             .name("malipo-sqlite-writer".into())
-            .spawn(move || run(conn, inbox, batch_max.max(1)))
+            .spawn(move || run(conn, inbox, batch_max.max(1), doorbell, &thread_counters))
             .map_err(|e| StoreError::Task(format!("cannot start the database writer thread: {e}")))?;
         Ok(Writer {
             queue,
+            counters,
             thread: std::sync::Mutex::new(Some(thread)),
         })
     }
 
-    /// Runs `work` in the next group commit and returns its result once the commit is durable.
+    /// Runs `work` in the next group commit, inside its own savepoint so that its failure
+    /// undoes it alone, and returns its result once the commit is durable.
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(true, work).await
+    }
+
+    /// Like [`Writer::write`] for `work` that makes at most one change, in one statement
+    /// (SQLite undoes a failed statement by itself), saving the savepoint's cost.
+    pub(crate) async fn write_one_statement<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(false, work).await
+    }
+
+    async fn submit<T, F>(&self, savepoint: bool, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let request = Request {
+            savepoint,
             work: Some(work),
             outcome: None,
             reply: Some(reply),
@@ -103,6 +159,14 @@ impl Writer {
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The counters so far.
+    pub(crate) fn stats(&self) -> WriterStats {
+        WriterStats {
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            requests: self.counters.requests.load(Ordering::Relaxed),
+        }
     }
 
     /// Commits what is queued, stops the thread and waits for it.
@@ -122,7 +186,13 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut inbox: mpsc::Receiver<Message>, batch_max: usize) {
+fn run(
+    conn: Connection,
+    mut inbox: mpsc::Receiver<Message>,
+    batch_max: usize,
+    doorbell: Option<Doorbell>,
+    counters: &Counters,
+) {
     let mut batch: Vec<Box<dyn Pending>> = Vec::with_capacity(batch_max);
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
@@ -140,7 +210,12 @@ fn run(conn: Connection, mut inbox: mpsc::Receiver<Message>, batch_max: usize) {
             }
         }
         if !batch.is_empty() {
+            counters.commits.fetch_add(1, Ordering::Relaxed);
+            counters.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
             commit_batch(&conn, &mut batch);
+            if let Some(bell) = &doorbell {
+                bell.ring();
+            }
         }
     }
     // Requests that arrived after the shutdown are dropped with the inbox: their callers get
@@ -180,8 +255,9 @@ fn commit_from(conn: &Connection, batch: &mut [Box<dyn Pending>], start: usize) 
     }
     let mut end = start;
     while end < batch.len() {
-        let ok = exec(conn, "SAVEPOINT req").is_ok() && batch[end].run(conn);
-        if !ok && !conn.is_autocommit() {
+        let savepoint = batch[end].needs_savepoint();
+        let ok = (!savepoint || exec(conn, "SAVEPOINT req").is_ok()) && batch[end].run(conn);
+        if savepoint && !ok && !conn.is_autocommit() {
             let _ = exec(conn, "ROLLBACK TO req");
         }
         end += 1;
@@ -194,7 +270,9 @@ fn commit_from(conn: &Connection, batch: &mut [Box<dyn Pending>], start: usize) 
             settle(&mut batch[start..end], Some(&e));
             return end;
         }
-        let _ = exec(conn, "RELEASE req");
+        if savepoint {
+            let _ = exec(conn, "RELEASE req");
+        }
     }
     let failure = match exec(conn, "COMMIT").during("committing a write transaction") {
         Ok(()) => None,
@@ -212,4 +290,98 @@ fn commit_from(conn: &Connection, batch: &mut [Box<dyn Pending>], start: usize) 
 
 fn exec(conn: &Connection, sql: &str) -> Result<(), rusqlite::Error> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (Writer, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER UNIQUE);")
+            .unwrap();
+        (Writer::start(conn, 64, 16, None).unwrap(), dir)
+    }
+
+    type Work = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
+
+    fn insert(conn: &Connection, x: i64) -> Result<(), StoreError> {
+        conn.execute("INSERT INTO t (x) VALUES (?1)", [x])
+            .map(|_| ())
+            .during("test insert")
+    }
+
+    /// Holds the writer thread inside a request until the returned sender is used, so the
+    /// requests queued meanwhile are committed together in the next batch.
+    async fn hold(writer: &Arc<Writer>) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (started, running) = oneshot::channel();
+        let w = Arc::clone(writer);
+        let held = tokio::spawn(async move {
+            w.write(move |_| {
+                let _ = started.send(());
+                let _ = wait.recv();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        });
+        running.await.unwrap();
+        (release, held)
+    }
+
+    async fn queued(writer: &Writer, n: usize) {
+        while writer.queue.max_capacity() - writer.queue.capacity() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_request_is_undone_alone_and_the_batch_commits() {
+        let (writer, _dir) = writer();
+        let writer = Arc::new(writer);
+        let (release, held) = hold(&writer).await;
+        let spawn = |f: Work, savepoint| {
+            let w = Arc::clone(&writer);
+            tokio::spawn(async move { w.submit(savepoint, f).await })
+        };
+        let a = spawn(Box::new(|c| insert(c, 1)), true);
+        // Writes a row, then fails: the savepoint must take the row back.
+        let b = spawn(
+            Box::new(|c| {
+                insert(c, 2)?;
+                insert(c, 1)
+            }),
+            true,
+        );
+        let c = spawn(Box::new(|c| insert(c, 3)), false);
+        // A one-statement write failing on a constraint undoes itself without a savepoint.
+        let d = spawn(Box::new(|c| insert(c, 3)), false);
+        let p = spawn(Box::new(|_| panic!("a bug in a request")), true);
+        queued(&writer, 5).await;
+        let before = writer.stats();
+        release.send(()).unwrap();
+        held.await.unwrap();
+        assert!(a.await.unwrap().is_ok());
+        assert!(matches!(b.await.unwrap(), Err(StoreError::Database { .. })));
+        assert!(c.await.unwrap().is_ok());
+        assert!(d.await.unwrap().is_err());
+        assert!(matches!(p.await.unwrap(), Err(StoreError::Task(_))));
+        let after = writer.stats();
+        assert_eq!(after.commits - before.commits, 1, "one group commit for the five");
+        assert_eq!(after.requests - before.requests, 5);
+
+        let rows = writer
+            .write(|c| {
+                let mut stmt = c.prepare("SELECT x FROM t ORDER BY x").during("test")?;
+                let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).during("test")?;
+                rows.collect::<Result<Vec<_>, _>>().during("test")
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, [1, 3]);
+        writer.shutdown().await.unwrap();
+        assert!(matches!(writer.write(|_| Ok(())).await, Err(StoreError::Closed)));
+    }
 }
