@@ -37,7 +37,9 @@ pub fn callback_key_path(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-fn callback_key(config: &Config) -> Result<Secret<Vec<u8>>, GatewayError> {
+/// The key of the per-payment callback URL tokens: `server.callback_token_key`, else the key file
+/// beside the SQLite database (generated on first use).
+pub fn callback_token_key(config: &Config) -> Result<Secret<Vec<u8>>, GatewayError> {
     if let Some(reference) = &config.server.callback_token_key {
         return Ok(Secret::new(reference.resolve()?.expose().as_bytes().to_vec()));
     }
@@ -119,7 +121,7 @@ impl Gateway {
         let guards = Guards::new(guard_config(config)?);
         let callback_tokens = match &config.mpesa {
             Some(_) => Some(
-                CallbackTokens::try_new(callback_key(config)?)
+                CallbackTokens::try_new(callback_token_key(config)?)
                     .map_err(|e| GatewayError::Config(e.to_string()))?,
             ),
             None => None,

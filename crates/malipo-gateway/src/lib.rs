@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use apply::{decide, provider_reference, Lookup};
-pub use build::{callback_key_path, open_store};
+pub use build::{callback_key_path, callback_token_key, open_store};
 pub use error::GatewayError;
 pub use metrics::{Endpoint, Metrics, Outcome};
 pub use worker::MAX_ATTEMPTS;

@@ -71,6 +71,8 @@ pub enum Command {
     Events(cmd::events::EventsArgs),
     /// Queue a stored event for processing again (for example a failed one).
     Replay(cmd::events::ReplayArgs),
+    /// POST a realistic signed Paystack webhook or Daraja STK callback to a URL, for local testing.
+    SendTestWebhook(cmd::test_webhook::TestWebhookArgs),
     /// Write a commented sample malipo.toml.
     Init(cmd::config::InitArgs),
     /// Check a configuration against the production checklist; exit 1 on any FAIL.

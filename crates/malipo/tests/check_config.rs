@@ -135,7 +135,8 @@ fn each_checklist_item_has_its_fail() {
     let dir = tempfile::tempdir().unwrap();
     let (config, env) = good_production(dir.path());
     let (_, sandbox_cert, _) = make_cert(dir.path(), "sb", "apisandbox.safaricom.co.ke");
-    let cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
+    type Case<'a> = (&'a str, String, Vec<(&'a str, String)>);
+    let cases: Vec<Case> = vec![
         (
             "callback-source-ip-verification",
             config.replace(

@@ -7,6 +7,7 @@ pub mod mpesa;
 pub mod paystack;
 pub mod serve;
 pub mod sim;
+pub mod test_webhook;
 
 use std::process::ExitCode;
 
@@ -26,5 +27,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => serve::migrate(args, config),
         Command::Events(args) => events::run(args, config).await,
         Command::Replay(args) => events::replay(args, config).await,
+        Command::SendTestWebhook(args) => test_webhook::run(args, config).await,
     }
 }

@@ -1,0 +1,213 @@
+//! `malipo send-test-webhook`: a realistic, correctly signed or shaped delivery to any URL, the
+//! way `paystack_listen`-style tools let developers test their endpoint locally.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use malipo_core::{Currency, Money, Msisdn, PaymentId, Secret};
+use url::Url;
+
+use super::serve::load_config;
+
+/// Arguments of `malipo send-test-webhook`.
+#[derive(Debug, Args)]
+pub struct TestWebhookArgs {
+    #[command(subcommand)]
+    kind: Kind,
+}
+
+#[derive(Debug, Subcommand)]
+enum Kind {
+    /// A Paystack `charge.success` webhook signed with the secret key (X-Paystack-Signature).
+    Paystack(PaystackArgs),
+    /// A Daraja STK push callback (`{"Body":{"stkCallback":…}}`).
+    MpesaStk(StkArgs),
+}
+
+#[derive(Debug, Args)]
+struct PaystackArgs {
+    /// Where to POST it, e.g. http://127.0.0.1:8080/webhooks/paystack.
+    #[arg(long)]
+    to: Url,
+    /// Environment variable holding the secret key to sign with [default: paystack.secret_key
+    /// from the config].
+    #[arg(long, value_name = "VAR")]
+    secret_env: Option<String>,
+    /// Amount in major units ("100.50").
+    #[arg(long, default_value = "100")]
+    amount: String,
+    /// Currency.
+    #[arg(long, default_value = "NGN")]
+    currency: Currency,
+    /// Transaction reference [default: a fresh one].
+    #[arg(long)]
+    reference: Option<String>,
+    /// Transaction id, Paystack's dedup identity [default: a fresh one]. Send the same id twice
+    /// to see deduplication.
+    #[arg(long)]
+    id: Option<u64>,
+    /// Customer email.
+    #[arg(long, default_value = "customer@example.com")]
+    email: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StkOutcome {
+    /// ResultCode 0 with CallbackMetadata.
+    Paid,
+    /// 1032: the customer cancelled.
+    Cancelled,
+    /// 1: insufficient balance.
+    Insufficient,
+    /// 1037: the phone could not be reached.
+    Timeout,
+}
+
+#[derive(Debug, Args)]
+struct StkArgs {
+    /// The full callback URL (with its token), or with --payment the gateway's base URL.
+    #[arg(long)]
+    to: Url,
+    /// Build the callback URL for this payment (pay_…) from the configured token key.
+    #[arg(long)]
+    payment: Option<PaymentId>,
+    /// The outcome to report.
+    #[arg(long, value_enum, default_value_t = StkOutcome::Paid)]
+    outcome: StkOutcome,
+    /// CheckoutRequestID, the dedup identity [default: a fresh one].
+    #[arg(long)]
+    checkout_request_id: Option<String>,
+    /// Amount in whole shillings.
+    #[arg(long, default_value_t = 1)]
+    amount: u64,
+    /// The paying phone number.
+    #[arg(long, default_value = "254708374149")]
+    phone: Msisdn,
+}
+
+/// Runs `malipo send-test-webhook`.
+pub async fn run(args: TestWebhookArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let (url, body, headers) = match args.kind {
+        Kind::Paystack(a) => paystack(a, config_path)?,
+        Kind::MpesaStk(a) => stk(a, config_path)?,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .build()?;
+    let mut request = client
+        .post(url.clone())
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    println!("POST {url} ({} bytes)", body.len());
+    let response = request
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    if !text.is_empty() {
+        println!("{text}");
+    }
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+type Prepared = (Url, Vec<u8>, Vec<(&'static str, String)>);
+
+fn paystack(a: PaystackArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
+    let secret = match &a.secret_env {
+        Some(var) => {
+            Secret::new(std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?)
+        }
+        None => load_config(config_path)?
+            .paystack
+            .context("no [paystack] section in the config; pass --secret-env VAR")?
+            .secret_key
+            .resolve()?,
+    };
+    let amount = Money::parse(&a.amount, a.currency)?;
+    let id = a.id.unwrap_or_else(|| rand::random::<u32>().into());
+    let reference = a.reference.unwrap_or_else(|| format!("T{id}"));
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let body = serde_json::json!({
+        "event": "charge.success",
+        "data": {
+            "id": id,
+            "domain": "test",
+            "status": "success",
+            "reference": reference,
+            "amount": amount.minor(),
+            "message": null,
+            "gateway_response": "Successful",
+            "paid_at": now,
+            "created_at": now,
+            "channel": "card",
+            "currency": amount.currency().code(),
+            "ip_address": "127.0.0.1",
+            "metadata": "",
+            "fees": null,
+            "customer": { "id": 1, "first_name": "Test", "last_name": "Customer", "email": a.email,
+                          "customer_code": "CUS_test", "phone": null, "metadata": null, "risk_action": "default" },
+            "authorization": { "authorization_code": "AUTH_test", "bin": "408408", "last4": "4081",
+                               "exp_month": "12", "exp_year": "2030", "card_type": "visa DEBIT", "bank": "TEST BANK",
+                               "country_code": "NG", "brand": "visa", "reusable": true, "signature": "SIG_test" },
+            "plan": {}
+        }
+    });
+    let body = serde_json::to_vec(&body)?;
+    let signature = malipo_paystack::sign(&body, &secret);
+    println!("event charge.success, id {id}, reference {reference}, {amount}");
+    Ok((a.to, body, vec![(malipo_paystack::SIGNATURE_HEADER, signature)]))
+}
+
+fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
+    let url = match a.payment {
+        Some(payment) => {
+            let config = load_config(config_path)?;
+            let gateway_key =
+                malipo_gateway::callback_token_key(&config).context("cannot read the callback token key")?;
+            let tokens = malipo_guard::CallbackTokens::try_new(gateway_key)?;
+            a.to.join(&format!("/callbacks/mpesa/stk/{}", tokens.issue(payment)))?
+        }
+        None => a.to,
+    };
+    let checkout = a
+        .checkout_request_id
+        .unwrap_or_else(|| format!("ws_CO_{}", chrono::Utc::now().format("%d%m%Y%H%M%S%3f")));
+    let (code, desc) = match a.outcome {
+        StkOutcome::Paid => (0, "The service request is processed successfully."),
+        StkOutcome::Cancelled => (1032, "Request cancelled by user"),
+        StkOutcome::Insufficient => (1, "The balance is insufficient for the transaction."),
+        StkOutcome::Timeout => (1037, "DS timeout user cannot be reached"),
+    };
+    let mut callback = serde_json::json!({
+        "MerchantRequestID": format!("{}-{}-1", rand::random::<u16>(), rand::random::<u32>()),
+        "CheckoutRequestID": checkout,
+        "ResultCode": code,
+        "ResultDesc": desc,
+    });
+    if a.outcome == StkOutcome::Paid {
+        let receipt: String = (0..10)
+            .map(|_| b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[rand::random::<usize>() % 34] as char)
+            .collect();
+        callback["CallbackMetadata"] = serde_json::json!({ "Item": [
+            { "Name": "Amount", "Value": a.amount },
+            { "Name": "MpesaReceiptNumber", "Value": receipt },
+            { "Name": "Balance" },
+            { "Name": "TransactionDate", "Value": chrono::Utc::now().format("%Y%m%d%H%M%S").to_string().parse::<u64>().unwrap_or(0) },
+            { "Name": "PhoneNumber", "Value": a.phone.as_u64() },
+        ]});
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "Body": { "stkCallback": callback } }))?;
+    println!("STK callback {checkout}, ResultCode {code}, phone {}", a.phone);
+    Ok((url, body, vec![]))
+}
