@@ -5,6 +5,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, PaymentId};
 
+use super::Withheld;
+
 /// Where an outbound delivery to the merchant stands. Stored as a small integer
 /// ([`DeliveryStatus::code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -68,8 +70,8 @@ impl FromStr for DeliveryStatus {
     }
 }
 
-/// A notification to deliver to the merchant's app.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A notification to deliver to the merchant's app. Its `Debug` output withholds the payload.
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewDelivery {
     /// The merchant-facing event type (`payment.succeeded`…).
     pub event_type: String,
@@ -83,8 +85,8 @@ pub struct NewDelivery {
     pub first_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// A stored delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored delivery. Its `Debug` output withholds the payload.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {
     /// Its id; also the `webhook-id` the merchant deduplicates on, stable across retries.
     pub id: DeliveryId,
@@ -110,6 +112,37 @@ pub struct DeliveryRecord {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for NewDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewDelivery")
+            .field("event_type", &self.event_type)
+            .field("payload", &Withheld(self.payload.len()))
+            .field("payment_id", &self.payment_id)
+            .field("event_id", &self.event_id)
+            .field("first_attempt_at", &self.first_attempt_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DeliveryRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeliveryRecord")
+            .field("id", &self.id)
+            .field("event_type", &self.event_type)
+            .field("payload", &Withheld(self.payload.len()))
+            .field("payment_id", &self.payment_id)
+            .field("event_id", &self.event_id)
+            .field("status", &self.status)
+            .field("attempts", &self.attempts)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .field("last_status", &self.last_status)
+            .field("last_error", &self.last_error)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 /// Which deliveries [`Store::list_deliveries`](crate::Store::list_deliveries) returns, newest

@@ -1,11 +1,15 @@
+use std::fmt;
 use std::net::IpAddr;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use malipo_core::{EventId, EventStatus, PaymentId, Provider};
 
-/// An inbound delivery to store, already verified by the guard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use super::Withheld;
+
+/// An inbound delivery to store, already verified by the guard. Its `Debug` output withholds
+/// the body.
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewEvent {
     /// Who sent it.
     pub provider: Provider,
@@ -99,13 +103,37 @@ pub struct EventSummary {
     pub body_len: u64,
 }
 
-/// A stored event with its body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored event with its body. Its `Debug` output withholds the body.
+#[derive(Clone, PartialEq, Eq)]
 pub struct EventRecord {
     /// Everything but the body.
     pub summary: EventSummary,
     /// The body exactly as received.
     pub raw_body: Bytes,
+}
+
+impl fmt::Debug for NewEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewEvent")
+            .field("provider", &self.provider)
+            .field("kind", &self.kind)
+            .field("dedup_key", &self.dedup_key)
+            .field("raw_body", &Withheld(self.raw_body.len()))
+            .field("source_ip", &self.source_ip)
+            .field("status", &self.status)
+            .field("last_error", &self.last_error)
+            .field("payment_id", &self.payment_id)
+            .finish()
+    }
+}
+
+impl fmt::Debug for EventRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventRecord")
+            .field("summary", &self.summary)
+            .field("raw_body", &Withheld(self.raw_body.len()))
+            .finish()
+    }
 }
 
 impl std::ops::Deref for EventRecord {

@@ -5,7 +5,19 @@ pub(crate) mod event;
 pub(crate) mod job;
 pub(crate) mod payment;
 
+use std::fmt;
+
 use malipo_core::EventStatus;
+
+/// Stands in for a body in `Debug` output: bodies carry customer data (phone numbers, emails,
+/// Paystack authorization codes) that must not reach a log line.
+pub(crate) struct Withheld(pub(crate) usize);
+
+impl fmt::Debug for Withheld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes withheld>", self.0)
+    }
+}
 
 /// Counts for `/metrics` and the dashboard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -128,3 +128,14 @@ async fn list_by_payment() {
     expected.sort();
     assert_eq!(listed, expected);
 }
+
+#[tokio::test]
+async fn debug_output_withholds_payloads() {
+    let t = TestStore::open();
+    let mut d = new("payment.succeeded");
+    d.payload = Bytes::from_static(br#"{"customer":{"phone":"254712345678"}}"#);
+    assert!(!format!("{d:?}").contains("254712345678"));
+    let id = t.store.enqueue_delivery(d).await.unwrap();
+    let stored = t.store.get_delivery(id).await.unwrap().unwrap();
+    assert!(!format!("{stored:?}").contains("254712345678"));
+}

@@ -208,3 +208,19 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn debug_output_withholds_bodies() {
+    let t = TestStore::open();
+    let ev = paystack_event("k");
+    let printed = format!("{ev:?}");
+    assert!(!printed.contains("AUTH_"), "{printed}");
+    assert!(printed.contains("bytes withheld"), "{printed}");
+    let id = t.store.ingest(ev).await.unwrap().id();
+    let stored = t.store.get_event(id).await.unwrap().unwrap();
+    let printed = format!("{stored:?}");
+    assert!(
+        !printed.contains("AUTH_") && !printed.contains("bojack"),
+        "{printed}"
+    );
+}
