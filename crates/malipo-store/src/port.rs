@@ -30,7 +30,7 @@ pub trait Store: Send + Sync + 'static {
     /// transaction. An event whose `(provider, dedup_key)` is already stored is not stored again:
     /// the answer is [`Ingested::Duplicate`] with the first one's id, also when both arrive at
     /// the same moment. Events stored as failed or rejected get no job but are deduplicated the
-    /// same way.
+    /// same way. An empty dedup key is [`StoreError::Invalid`].
     async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError>;
 
     /// One event with its body.

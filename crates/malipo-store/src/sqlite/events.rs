@@ -24,6 +24,7 @@ const OP_INGEST: &str = "storing an event";
 /// Stores an event and, through the `events_enqueue` trigger, its job: one INSERT statement,
 /// atomic by itself, so the writer runs it without a savepoint.
 pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Ingested, StoreError> {
+    check(ev)?;
     let id = EventId::new();
     let source_ip = ev.source_ip.map(|ip| ip.to_string());
     let payment_id = ev.payment_id.map(|p| p.to_string());
@@ -57,6 +58,18 @@ pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Inges
         return Ok(Ingested::Duplicate(rows::id(&existing, "events.id")?));
     }
     Ok(Ingested::New(id))
+}
+
+/// Refuses an event the dedup index would mishandle: with an empty key every keyless event
+/// would count as a duplicate of the first and be acknowledged without being stored.
+pub(crate) fn check(ev: &NewEvent) -> Result<(), StoreError> {
+    if ev.dedup_key.trim().is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "a {} {:?} event has an empty dedup key; expected the provider's event identity",
+            ev.provider, ev.kind
+        )));
+    }
+    Ok(())
 }
 
 fn insert_job(conn: &Connection, event: EventId, now: i64) -> Result<(), StoreError> {

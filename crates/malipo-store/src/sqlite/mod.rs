@@ -170,6 +170,8 @@ fn not_writable_if_readonly(path: &Path, e: StoreError) -> StoreError {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
+        // Refused before queueing so a bad request never takes a place in a batch.
+        events::check(&event)?;
         self.write_one_statement(move |conn, now| events::ingest(conn, &event, now))
             .await
     }

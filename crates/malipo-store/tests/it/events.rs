@@ -224,3 +224,12 @@ async fn debug_output_withholds_bodies() {
         "{printed}"
     );
 }
+
+#[tokio::test]
+async fn an_empty_dedup_key_is_refused_not_merged_with_others() {
+    let t = TestStore::open();
+    let err = t.store.ingest(paystack_event(" ")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("empty dedup key"), "{err}");
+    assert_eq!(count_rows(&t.path(), "events"), 0);
+}
