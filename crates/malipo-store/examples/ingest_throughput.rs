@@ -1,8 +1,9 @@
 //! Run with `cargo run --release -p malipo-store --example ingest_throughput [SECONDS] [TASKS] [power-loss]`
 //!
 //! Ingests distinct ~1.1 KB Paystack `charge.success` events from 32 concurrent tasks (by
-//! default) into a fresh database for a few seconds and prints the rate. A measurement for the
-//! bench, not a test: nothing is asserted.
+//! default) into a fresh database for a few seconds (default 5) and prints the rate, latency
+//! percentiles, file sizes, the mean group-commit size and the CPU time per ingest of each
+//! thread. A measurement for the bench, not a test: nothing is asserted.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -51,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let stop = stop.clone();
                 tokio::spawn(async move {
                     let mut n = task;
+                    let mut latencies = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
                         let event = NewEvent::received(
                             Provider::Paystack,
@@ -58,23 +60,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             format!("charge.success:{n}"),
                             body(n),
                         );
+                        let sent = Instant::now();
                         if let Err(e) = store.ingest(event).await {
                             eprintln!("ingest failed: {e}");
-                            return;
+                            break;
                         }
+                        latencies.push(sent.elapsed());
                         done.fetch_add(1, Ordering::Relaxed);
                         n += tasks;
                     }
+                    latencies
                 })
             })
             .collect();
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         stop.store(true, Ordering::Relaxed);
+        let mut latencies = Vec::new();
         for w in workers {
-            let _ = w.await;
+            latencies.extend(w.await.unwrap_or_default());
+        }
+        latencies.sort();
+        let at = |q: f64| {
+            latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+        };
+        if let (Some(p50), Some(p99), Some(max)) = (at(0.5), at(0.99), latencies.last()) {
+            println!("latency p50 {p50:.2?}, p99 {p99:.2?}, max {max:.2?}");
         }
         // Read before close() so the writer thread is still there to be measured.
         let cpu = cpu_seconds();
+        let wal = std::fs::metadata(dir.path().join("bench.db-wal")).map_or(0, |m| m.len());
+        let db = std::fs::metadata(dir.path().join("bench.db")).map_or(0, |m| m.len());
+        println!(
+            "database {:.1} MB, WAL {:.1} MB",
+            db as f64 / 1e6,
+            wal as f64 / 1e6
+        );
         let w = store.writer_stats();
         println!(
             "{} group commits, {:.1} requests per commit",

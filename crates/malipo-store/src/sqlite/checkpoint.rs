@@ -5,9 +5,9 @@
 //! of that batch. Here the writer only signals after each commit and this thread copies frames
 //! with PASSIVE checkpoints, which never block the writer. Under a write load that never
 //! pauses a PASSIVE checkpoint may never catch up completely, and SQLite restarts the WAL
-//! only after one has; past [`RESTART_FRAMES`] this thread therefore runs a RESTART
-//! checkpoint, which waits for the current batch and makes the next one write the WAL from
-//! its start again, so the file stays bounded.
+//! only after one has; past `SqliteOptions::wal_limit_bytes` this thread therefore runs a
+//! RESTART checkpoint, which waits for the current batch and makes the next one write the WAL
+//! from its start again, so the file stays bounded.
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -18,9 +18,6 @@ use rusqlite::Connection;
 use super::connection::open_writer;
 use super::options::SqliteOptions;
 use crate::StoreError;
-
-/// WAL frames (pages) above which the checkpointer forces a restart of the WAL (~64 MiB).
-const RESTART_FRAMES: i64 = 16_384;
 
 /// The least time between two checkpoints, so a steady trickle of commits does not turn into
 /// an fsync of the database file per commit.
@@ -48,10 +45,14 @@ pub(crate) fn start(path: &Path, options: &SqliteOptions) -> Option<Doorbell> {
             return None;
         }
     };
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap_or(4096);
+    let limit_frames = i64::try_from(options.wal_limit_bytes).unwrap_or(i64::MAX) / page_size.max(512);
     let (ring, doorbell) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name("malipo-sqlite-checkpoint".into())
-        .spawn(move || run(&conn, &doorbell));
+        .spawn(move || run(&conn, &doorbell, limit_frames));
     match spawned {
         Ok(_) => Some(Doorbell(ring)),
         Err(e) => {
@@ -61,14 +62,16 @@ pub(crate) fn start(path: &Path, options: &SqliteOptions) -> Option<Doorbell> {
     }
 }
 
-fn run(conn: &Connection, doorbell: &Receiver<()>) {
+fn run(conn: &Connection, doorbell: &Receiver<()>, limit_frames: i64) {
     // Ends when the writer thread, holding the doorbell, stops.
     while doorbell.recv().is_ok() {
         match checkpoint(conn, "PASSIVE") {
-            Ok(frames) if frames > RESTART_FRAMES => {
+            Ok(frames) if frames > limit_frames => {
+                let started = std::time::Instant::now();
                 if let Err(e) = checkpoint(conn, "RESTART") {
                     tracing::warn!(error = %e, "WAL restart checkpoint failed");
                 }
+                tracing::debug!(frames, elapsed = ?started.elapsed(), "WAL restarted");
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),

@@ -44,9 +44,11 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
         "PRAGMA synchronous = {};
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -16384;
-         PRAGMA journal_size_limit = 67108864;
+         PRAGMA journal_size_limit = {};
          PRAGMA foreign_keys = OFF;",
-        options.durability.pragma()
+        options.durability.pragma(),
+        // After a restart the WAL file is cut back to the limit instead of keeping its peak.
+        options.wal_limit_bytes,
     ))
     .map_err(|e| open_error(path, e))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
