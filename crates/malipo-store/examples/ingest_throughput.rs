@@ -51,7 +51,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let done = done.clone();
                 let stop = stop.clone();
                 tokio::spawn(async move {
-                    let mut n = task;
+                    // Paystack's transaction ids are increasing 10-digit numbers today.
+                    let mut n = 4_000_000_000 + task;
                     let mut latencies = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
                         let event = NewEvent::received(
