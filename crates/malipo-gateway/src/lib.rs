@@ -19,6 +19,7 @@ mod error;
 mod inbound;
 mod metrics;
 mod ops;
+pub mod payments;
 mod worker;
 
 use std::future::Future;

@@ -63,6 +63,8 @@ pub enum Format {
 /// malipo's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole flow locally: simulators, gateway, payments, callbacks, with no internet.
+    Demo(cmd::demo::DemoArgs),
     /// Run the gateway: callback endpoints, worker, health and metrics.
     Serve(cmd::serve::ServeArgs),
     /// Apply pending database migrations (serve also applies them at start-up).

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod credential;
+pub mod demo;
 pub mod events;
 pub mod mpesa;
 pub mod paystack;
@@ -28,5 +29,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(args) => events::run(args, config).await,
         Command::Replay(args) => events::replay(args, config).await,
         Command::SendTestWebhook(args) => test_webhook::run(args, config).await,
+        Command::Demo(args) => demo::run(args, config).await,
     }
 }

@@ -1,0 +1,1 @@
+//! Starting payments: the outbound half of the merchant API (STK push, Paystack checkout).
