@@ -39,10 +39,10 @@ pub struct SqliteOptions {
     pub readers: usize,
     /// How long a statement waits for a lock held by another process before failing.
     pub busy_timeout: Duration,
-    /// The WAL size past which the checkpoint thread forces the WAL back to its start (a
-    /// RESTART checkpoint, which holds commits back while it finishes). Under a load that never
-    /// pauses, passive checkpoints alone cannot reset the WAL and it would grow without bound;
-    /// larger values make the pause rarer, smaller ones keep the file smaller.
+    /// The WAL size past which the writer pauses between two batches to finish a checkpoint so
+    /// the WAL starts over. Under a load that never pauses, checkpoints beside the writer never
+    /// catch up and the WAL would grow without bound; larger values make the pause rarer,
+    /// smaller ones keep the file smaller.
     pub wal_limit_bytes: u64,
     /// Apply pending migrations when opening (on by default; `malipo migrate` runs them alone).
     pub migrate: bool,

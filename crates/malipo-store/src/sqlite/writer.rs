@@ -214,6 +214,7 @@ fn run(
             counters.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
             commit_batch(&conn, &mut batch);
             if let Some(bell) = &doorbell {
+                bell.catch_up(&conn);
                 bell.ring();
             }
         }

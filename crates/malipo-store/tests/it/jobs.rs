@@ -33,7 +33,11 @@ async fn claim_leases_a_job_so_nobody_else_gets_it_and_complete_removes_it() {
     assert_eq!(ev.attempts, 1);
     assert_eq!(count_rows(&t.path(), "jobs"), 0);
     let stats = t.store.stats().await.unwrap();
-    assert_eq!(stats.events_in(EventStatus::Received), 0, "counts follow status changes");
+    assert_eq!(
+        stats.events_in(EventStatus::Received),
+        0,
+        "counts follow status changes"
+    );
     assert_eq!(stats.events_in(EventStatus::Processed), 1);
     assert_eq!(stats.jobs_queued, 0);
     // Completing twice (another worker after the lease) changes nothing and says so.
