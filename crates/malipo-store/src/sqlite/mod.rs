@@ -26,7 +26,7 @@ pub use writer::WriterStats;
 
 use self::readers::Readers;
 use self::rows::{duration_ms, now_ms, to_ms};
-use self::writer::Writer;
+use self::writer::{Batching, Writer};
 use crate::error::Context;
 use crate::port::{Replayed, Store};
 use crate::{
@@ -79,7 +79,12 @@ impl SqliteStore {
             conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
                 .during("turning automatic checkpoints off")?;
         }
-        let writer = Writer::start(conn, options.batch_max, options.queue_capacity, doorbell)?;
+        let batching = Batching {
+            max: options.batch_max,
+            capacity: options.queue_capacity,
+            commit_delay: options.commit_delay,
+        };
+        let writer = Writer::start(conn, batching, doorbell)?;
         let readers = Arc::new(Readers::new(path.clone(), options.clone()));
         Ok(SqliteStore {
             inner: Arc::new(Inner {

@@ -33,6 +33,10 @@ pub struct SqliteOptions {
     pub durability: Durability,
     /// The most write requests committed in one transaction (group commit).
     pub batch_max: usize,
+    /// The most the writer waits for more requests before a commit, and only when its batch
+    /// is much smaller than the previous one (callers it just answered are coming back); at a
+    /// low request rate it never waits. Zero turns the wait off.
+    pub commit_delay: Duration,
     /// Write requests waiting for the writer beyond this many make callers wait (back-pressure).
     pub queue_capacity: usize,
     /// Read-only connections for concurrent reads.
@@ -53,6 +57,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             durability: Durability::default(),
             batch_max: 512,
+            commit_delay: Duration::from_micros(100),
             queue_capacity: 8_192,
             readers: 4,
             busy_timeout: Duration::from_secs(5),
