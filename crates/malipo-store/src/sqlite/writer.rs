@@ -267,8 +267,8 @@ fn drain(
     }
 }
 
-/// Runs a batch in one transaction, each request inside its own savepoint so a failing request
-/// is rolled back alone and the others still commit.
+/// Runs a batch in one transaction, each request that may write more than one statement inside
+/// its own savepoint, so a failing request is rolled back alone and the others still commit.
 fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Pending>>) {
     let mut start = 0;
     while start < batch.len() {
