@@ -1,0 +1,165 @@
+//! Starting, measuring and stopping the servers under test, each a child process on loopback.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long a server may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a server may take to stop after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The line `malipo serve` and the ceiling print once they accept connections.
+const LISTENING: &str = "listening on http://";
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `cmd` (stderr to `log`) and waits for its `listening on http://ADDR` line.
+    pub async fn start_announced(mut cmd: Command, log: &Path) -> anyhow::Result<Server> {
+        cmd.stdout(Stdio::piped())
+            .stderr(log_file(log)?)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().with_context(|| format!("cannot start {cmd:?}"))?;
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let found = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(addr) = line.trim().strip_prefix(LISTENING) {
+                    return Ok::<_, std::io::Error>(Some(addr.trim_end_matches('/').to_owned()));
+                }
+            }
+            Ok(None)
+        })
+        .await;
+        let addr = match found {
+            Ok(Ok(Some(addr))) => addr
+                .parse()
+                .with_context(|| format!("unexpected address in {LISTENING}{addr}"))?,
+            Ok(_) => bail!("the server exited before listening; see {}", log.display()),
+            Err(_) => bail!(
+                "the server did not listen within {START_TIMEOUT:?}; see {}",
+                log.display()
+            ),
+        };
+        // Keep reading stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Server { child, addr })
+    }
+
+    /// Starts `cmd` (stdout and stderr to `log`) and waits until `addr` accepts connections.
+    pub async fn start_polled(mut cmd: Command, addr: SocketAddr, log: &Path) -> anyhow::Result<Server> {
+        cmd.stdout(log_file(log)?)
+            .stderr(log_file(log)?)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().with_context(|| format!("cannot start {cmd:?}"))?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(Server { child, addr });
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "the server exited ({status}) before listening; see {}",
+                    log.display()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the server did not listen within {START_TIMEOUT:?}; see {}",
+                    log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Peak resident memory (VmHWM) in KiB of the server and, for a pre-forking server like
+    /// gunicorn, its worker processes summed (an upper bound: forked workers share pages).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.pid()?;
+        let mut total = vm_hwm_kib(pid)?;
+        for child in children(pid) {
+            total += vm_hwm_kib(child).unwrap_or(0);
+        }
+        Some(total)
+    }
+
+    /// Stops the server: SIGTERM (graceful) or SIGKILL, then waits for it to be gone.
+    pub async fn stop(mut self, graceful: bool) -> anyhow::Result<()> {
+        let Some(pid) = self.pid() else {
+            return Ok(());
+        };
+        if graceful {
+            // std can only SIGKILL; `kill` (util-linux/procps) sends the polite signal.
+            let _ = std::process::Command::new("kill")
+                .args(["-s", "TERM", &pid.to_string()])
+                .status();
+            if tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            eprintln!("  server {pid} ignored SIGTERM for {STOP_TIMEOUT:?}; killing it");
+        }
+        self.child.kill().await.context("cannot kill the server")?;
+        Ok(())
+    }
+}
+
+fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// A loopback port free right now (for servers that cannot report the port they bound).
+pub fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
+    Ok(listener.local_addr()?)
+}
+
+/// `VmHWM` of `/proc/<pid>/status`, in KiB.
+pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Direct children of `pid`, from `/proc/*/stat`.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| parent(p) == Some(pid))
+        .collect()
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; the fields after its last ')' do not.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}

@@ -1,0 +1,208 @@
+//! The results table (Markdown, so it goes into bench/README.md as printed) and the targets.
+
+use std::fmt::Write as _;
+
+use crate::load::{Load, LoadReport};
+
+/// Which server a row measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `malipo serve` with embedded SQLite.
+    Malipo,
+    /// The bare axum handler.
+    Ceiling,
+    /// paystack-django under gunicorn.
+    Django,
+}
+
+/// One server under one load.
+#[derive(Debug)]
+pub struct Row {
+    /// What ran, as shown in the table.
+    pub name: String,
+    /// Which server it was.
+    pub kind: ServerKind,
+    /// The load's outcome.
+    pub report: LoadReport,
+    /// Peak resident memory of the server in KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// Rows the server stored, when it stores any.
+    pub stored: Option<u64>,
+}
+
+impl Row {
+    /// Whether the stored rows must equal the 2xx answers (and do not).
+    pub fn lost_or_extra(&self) -> bool {
+        self.kind == ServerKind::Malipo && self.stored != Some(self.report.total_2xx)
+    }
+}
+
+/// What the issue asks of malipo.
+pub mod targets {
+    /// Verified, stored and acknowledged webhooks per second, closed loop.
+    pub const THROUGHPUT: f64 = 35_000.0;
+    /// Share of the bare-axum ceiling.
+    pub const SHARE_OF_CEILING: f64 = 0.40;
+    /// p99 in milliseconds at the steady open-loop rate.
+    pub const P99_MS: f64 = 5.0;
+    /// Peak resident memory in MiB.
+    pub const RSS_MIB: f64 = 60.0;
+}
+
+fn ms(r: &LoadReport, q: f64) -> String {
+    if r.answered_in_window == 0 {
+        "–".into()
+    } else {
+        format!("{:.2}", r.latency_ms(q))
+    }
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+}
+
+fn closed(r: &Row) -> bool {
+    matches!(r.report.load, Load::Closed { .. })
+}
+
+fn ceiling_rate(rows: &[Row]) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.kind == ServerKind::Ceiling && closed(r))
+        .map(|r| r.report.ok_per_sec())
+        .filter(|&v| v > 0.0)
+}
+
+/// The table with one line per row, ratios to the ceiling's closed-loop 2xx rate.
+pub fn render(rows: &[Row]) -> String {
+    let ceiling = ceiling_rate(rows);
+    let mut out = String::new();
+    out.push_str(
+        "| server | load | req/s | 2xx/s | vs ceiling | p50 ms | p99 ms | p99.9 ms | non-2xx | transport errors | stored rows / 2xx | peak RSS MiB |\n\
+         |---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for row in rows {
+        let r = &row.report;
+        let share = match (ceiling, closed(row)) {
+            (Some(c), true) => format!("{:.0} %", 100.0 * r.ok_per_sec() / c),
+            _ => "–".into(),
+        };
+        let non_2xx = if r.total_non_2xx.is_empty() {
+            "0".to_owned()
+        } else {
+            let by_status: Vec<String> = r.total_non_2xx.iter().map(|(s, n)| format!("{n}×{s}")).collect();
+            by_status.join(", ")
+        };
+        let stored = match row.stored {
+            Some(n) if row.lost_or_extra() => format!("**{n} / {} MISMATCH**", r.total_2xx),
+            Some(n) => format!("{n} / {}", r.total_2xx),
+            None => format!("– / {}", r.total_2xx),
+        };
+        let mut load = r.load.to_string();
+        if r.pool_exhausted {
+            load.push_str(" (pool ran out)");
+        }
+        if r.unsent > 0 {
+            let _ = write!(load, " ({} unsent)", r.unsent);
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.name,
+            load,
+            r.answered_per_sec(),
+            r.ok_per_sec(),
+            share,
+            ms(r, 0.50),
+            ms(r, 0.99),
+            ms(r, 0.999),
+            non_2xx,
+            r.total_transport,
+            stored,
+            mib(row.peak_rss_kib),
+        );
+    }
+    out
+}
+
+/// malipo's closed-loop 2xx rate against each paystack-django row's.
+pub fn peer_ratios(rows: &[Row]) -> String {
+    let Some(malipo) = rows.iter().find(|r| r.kind == ServerKind::Malipo && closed(r)) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for peer in rows.iter().filter(|r| r.kind == ServerKind::Django) {
+        let theirs = peer.report.ok_per_sec();
+        if theirs > 0.0 {
+            let _ = writeln!(
+                out,
+                "- malipo handles {:.0}× the webhooks per second of {}",
+                malipo.report.ok_per_sec() / theirs,
+                peer.name
+            );
+        } else {
+            let _ = writeln!(out, "- {} handled no webhook in the window", peer.name);
+        }
+    }
+    out
+}
+
+/// Each target with its measured value and met/missed; the stored-rows check last.
+pub fn target_verdicts(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let malipo_closed = rows.iter().find(|r| r.kind == ServerKind::Malipo && closed(r));
+    let malipo_open = rows.iter().find(|r| r.kind == ServerKind::Malipo && !closed(r));
+    if let Some(m) = malipo_closed {
+        let rate = m.report.ok_per_sec();
+        let _ = writeln!(
+            out,
+            "- ≥ {:.0} webhooks/s: {rate:.0}/s, {}",
+            targets::THROUGHPUT,
+            verdict(rate >= targets::THROUGHPUT)
+        );
+        if let Some(c) = ceiling_rate(rows) {
+            let share = rate / c;
+            let _ = writeln!(
+                out,
+                "- ≥ {:.0} % of the ceiling: {:.0} %, {}",
+                100.0 * targets::SHARE_OF_CEILING,
+                100.0 * share,
+                verdict(share >= targets::SHARE_OF_CEILING)
+            );
+        }
+    }
+    if let Some(m) = malipo_open {
+        let p99 = m.report.latency_ms(0.99);
+        let _ = writeln!(
+            out,
+            "- p99 ≤ {:.0} ms at a steady {}: {p99:.2} ms, {}",
+            targets::P99_MS,
+            m.report.load,
+            verdict(p99 <= targets::P99_MS && m.report.answered_in_window > 0)
+        );
+    }
+    let peak = rows
+        .iter()
+        .filter(|r| r.kind == ServerKind::Malipo)
+        .filter_map(|r| r.peak_rss_kib)
+        .max();
+    if let Some(kib) = peak {
+        let mib = kib as f64 / 1024.0;
+        let _ = writeln!(
+            out,
+            "- peak RSS ≤ {:.0} MiB: {mib:.1} MiB, {}",
+            targets::RSS_MIB,
+            verdict(mib <= targets::RSS_MIB)
+        );
+    }
+    let malipo: Vec<&Row> = rows.iter().filter(|r| r.kind == ServerKind::Malipo).collect();
+    if !malipo.is_empty() {
+        let bad = malipo.iter().filter(|r| r.lost_or_extra()).count();
+        let _ = writeln!(
+            out,
+            "- stored rows == 2xx answers (every acknowledged webhook is in the database): {}",
+            if bad == 0 { "pass" } else { "FAIL" }
+        );
+    }
+    out
+}
