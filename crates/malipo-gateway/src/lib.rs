@@ -39,6 +39,9 @@ pub use error::GatewayError;
 pub use metrics::{Endpoint, Metrics, Outcome};
 pub use worker::MAX_ATTEMPTS;
 
+/// The longest an inbound request may take, body and commit included.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -92,7 +95,14 @@ impl Gateway {
         if let Some(r) = inbound::mpesa_router(state) {
             router = router.merge(r);
         }
-        router.with_state(state.clone())
+        // A slow sender (a body trickled byte by byte) cannot hold a connection and a guard
+        // buffer for ever: the whole request must finish within this time.
+        router
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ))
+            .with_state(state.clone())
     }
 
     /// Serves on `listener` until `shutdown` resolves, with the worker running beside it; in-flight
