@@ -34,12 +34,13 @@ fn the_demo_passes_and_says_what_happened() {
     for line in [
         "M-Pesa: four STK pushes",
         "Paystack: a checkout",
+        "a customer pays the paybill from the phone's menu (C2B",
         "Forgeries: each must be refused",
         "-> HTTP 401 signature_mismatch",
         "-> HTTP 404 unknown_callback_token",
         "-> HTTP 403 source_not_allowed",
         "recognised by its dedup key, not stored again",
-        "demo passed: 5 payments, 4 events stored, 3 forgeries refused",
+        "demo passed: 6 payments, 6 events stored, 3 forgeries refused",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
@@ -52,12 +53,13 @@ fn the_demo_passes_and_says_what_happened() {
         .skip(2)
         .take_while(|l| !l.is_empty())
         .collect();
-    assert_eq!(table.len(), 5, "{stdout}");
+    assert_eq!(table.len(), 6, "{stdout}");
     for (row, (provider, state)) in table.iter().zip([
         ("mpesa", "succeeded"),
         ("mpesa", "cancelled"),
         ("mpesa", "failed"),
         ("mpesa", "pending"),
+        ("mpesa", "succeeded"),
         ("paystack", "succeeded"),
     ]) {
         let cells: Vec<&str> = row.split_whitespace().collect();
@@ -85,8 +87,8 @@ fn the_json_summary_is_one_document_for_scripts() {
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
     assert_eq!(summary["passed"], true);
-    assert_eq!(summary["payments"].as_array().map(Vec::len), Some(5));
-    assert_eq!(summary["events_stored"], 4);
+    assert_eq!(summary["payments"].as_array().map(Vec::len), Some(6));
+    assert_eq!(summary["events_stored"], 6);
     assert_eq!(summary["duplicates_acknowledged"], 1);
     let checks = summary["checks"].as_array().expect("checks");
     assert!(checks.iter().all(|c| c["passed"] == true), "{stdout}");
@@ -121,13 +123,14 @@ fn keep_leaves_a_database_the_operator_commands_can_read() {
     assert!(list.status.success(), "{listed}\n{err}");
     assert!(listed.contains("charge.success"), "{listed}");
     assert_eq!(listed.matches("stk_callback").count(), 3, "{listed}");
+    assert!(listed.contains("c2b_confirmation"), "{listed}");
 
     // A second run replaces the first one's files instead of adding to them.
     let again = demo(dir.path(), &["--keep"]);
     let (stdout, stderr) = text(&again);
     assert!(again.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
-        stdout.contains("demo passed: 5 payments, 4 events stored"),
+        stdout.contains("demo passed: 6 payments, 6 events stored"),
         "{stdout}"
     );
 }

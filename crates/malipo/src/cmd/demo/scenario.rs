@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use malipo_core::{Currency, Money, Msisdn, PaymentId, PaymentState, Secret};
+use malipo_core::{Currency, Money, Msisdn, PaymentId, PaymentState, Provider, Secret};
 use malipo_gateway::payments::{start_paystack_checkout, start_stk_push, CheckoutStart, StkPushStart};
 use malipo_gateway::{Endpoint, Outcome};
 use malipo_guard::CallbackTokens;
-use malipo_mpesa::StkQueryOutcome;
+use malipo_mpesa::{stk_result_meaning, C2bSimulateRequest, RegisterUrlsRequest, StkQueryOutcome};
 use malipo_store::{EventFilter, PaymentRecord};
 use tokio::time::{sleep, Instant};
 
@@ -69,6 +69,7 @@ pub async fn play(demo: &DemoEnv, out: &Printer) -> Played {
         payments: Vec::new(),
     };
     let silent = mpesa(demo, out, &mut played).await;
+    paybill(demo, out, &mut played).await;
     paystack(demo, out, &mut played).await;
     forgeries(demo, out, &mut played, silent.as_ref()).await;
     let stats = demo.state.store.stats().await;
@@ -94,6 +95,7 @@ pub async fn play(demo: &DemoEnv, out: &Printer) -> Played {
 /// The STK pushes; returns the payment that never gets a callback (the forgeries target it).
 async fn mpesa(demo: &DemoEnv, out: &Printer, played: &mut Played) -> Option<PaymentRecord> {
     out.section("M-Pesa: four STK pushes (the Daraja simulator chooses each ending by the amount)");
+    out.line("  sent: payment, amount, phone, Daraja's CheckoutRequestID, what the customer will do");
     let mut started: Vec<(&Push, PaymentRecord)> = Vec::new();
     for push in &PUSHES {
         let name = format!("KES {} STK push: {}", push.shillings, push.story);
@@ -110,7 +112,7 @@ async fn mpesa(demo: &DemoEnv, out: &Printer, played: &mut Played) -> Option<Pay
         match result {
             Ok(payment) => {
                 out.line(&format!(
-                    "  -> {}  {:<12} {}  sent, CheckoutRequestID {}  ({})",
+                    "  -> {}  {:<12} {}  {}  {}",
                     payment.id,
                     payment.amount.to_string(),
                     phone_of(&payment),
@@ -148,7 +150,7 @@ async fn mpesa(demo: &DemoEnv, out: &Printer, played: &mut Played) -> Option<Pay
             .map_or_else(|| "an unknown payment".to_string(), |(_, p)| p.id.to_string());
         out.line(&format!(
             "  <- Daraja calls back for {payment}: ResultCode {:<4} -> HTTP {} (token and source verified, stored, acknowledged)",
-            stk["ResultCode"],
+            stk["ResultCode"].to_string(),
             cb.status.map_or_else(|| "none".to_string(), |s| s.to_string())
         ));
     }
@@ -199,11 +201,16 @@ async fn no_callback(demo: &DemoEnv, out: &Printer, payment: &PaymentRecord) -> 
         return Err("no CheckoutRequestID recorded".into());
     };
     let answer = match demo.mpesa_client.stk_query(checkout).await {
-        Ok(StkQueryOutcome::Completed(result)) => format!(
-            "ResultCode {} ({})",
-            result.result_code.as_deref().unwrap_or("?"),
-            result.result_desc.as_deref().unwrap_or("")
-        ),
+        Ok(StkQueryOutcome::Completed(result)) => {
+            let meaning = result
+                .result_code_number()
+                .and_then(stk_result_meaning)
+                .unwrap_or("a code malipo does not know");
+            format!(
+                "ResultCode {}, {meaning}",
+                result.result_code.as_deref().unwrap_or("?")
+            )
+        }
         Ok(StkQueryOutcome::Pending { .. }) => "still being processed".to_string(),
         Err(e) => return Err(format!("STK query failed: {e}")),
     };
@@ -216,13 +223,112 @@ async fn no_callback(demo: &DemoEnv, out: &Printer, payment: &PaymentRecord) -> 
         .flatten()
         .map(|p| p.state);
     out.line(&format!(
-        "  ?? {} no callback: STK query (the reconciler's job) says {answer}; it stays pending until reconciled",
+        "  ?? {} no callback; an STK query (the reconciler's job) says {answer}: pending until reconciled",
         payment.id
     ));
     match state {
         Some(PaymentState::Pending) => Ok(format!("pending; STK query says {answer}")),
         other => Err(format!("expected pending, found {other:?}")),
     }
+}
+
+/// A customer pays the paybill from the phone's menu (C2B): no push, malipo learns of the
+/// payment from Daraja's validation and confirmation and records it.
+async fn paybill(demo: &DemoEnv, out: &Printer, played: &mut Played) {
+    out.section("M-Pesa: a customer pays the paybill from the phone's menu (C2B, nothing started by malipo)");
+    let name = "C2B paybill payment: validated, confirmed, recorded as succeeded";
+    let result = async {
+        // Daraja refuses C2B URLs containing "mpesa": the gateway also serves them under /daraja/.
+        let register = RegisterUrlsRequest {
+            shortcode: None,
+            response_type: Default::default(),
+            confirmation_url: demo.public_base_url.join("/callbacks/daraja/c2b/confirmation")?,
+            validation_url: demo.public_base_url.join("/callbacks/daraja/c2b/validation")?,
+            version: Default::default(),
+        };
+        demo.mpesa_client.register_c2b_urls(&register).await?;
+        out.line("  -> C2B URLs registered for shortcode 174379 (/callbacks/daraja/c2b/validation and /confirmation)");
+        let pay = C2bSimulateRequest {
+            shortcode: None,
+            command: Default::default(),
+            amount: Money::from_major(750, Currency::Kes)?,
+            phone: "0733000750".parse()?,
+            bill_ref_number: Some("ACC-88".into()),
+        };
+        demo.mpesa_client.simulate_c2b(&pay).await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        out.line(&format!("  !! {e:#}"));
+        return played.checks.push(Check::new(name, false, format!("{e:#}")));
+    }
+    out.line("  .. the customer sends KES 750 to paybill 174379, account ACC-88 (simulated)");
+    let confirmation = wait_until(|| {
+        demo.daraja
+            .sent_callbacks()
+            .into_iter()
+            .find(|c| c.url.ends_with("/c2b/confirmation"))
+    })
+    .await;
+    for cb in demo
+        .daraja
+        .sent_callbacks()
+        .iter()
+        .filter(|c| c.url.contains("/c2b/"))
+    {
+        let step = if cb.url.ends_with("/validation") {
+            "validation  "
+        } else {
+            "confirmation"
+        };
+        out.line(&format!(
+            "  <- Daraja sends the {step} of {} -> HTTP {} (source verified, stored, acknowledged)",
+            cb.body["TransID"].as_str().unwrap_or("?"),
+            cb.status.map_or_else(|| "none".to_string(), |s| s.to_string())
+        ));
+    }
+    let Some(trans_id) = confirmation.and_then(|c| c.body["TransID"].as_str().map(str::to_string)) else {
+        out.line("  !! no confirmation arrived");
+        return played
+            .checks
+            .push(Check::new(name, false, "no confirmation".into()));
+    };
+    let recorded = wait_until_async(|| {
+        let trans_id = trans_id.clone();
+        async move {
+            demo.state
+                .store
+                .find_payment_by_provider_ref(Provider::Mpesa, &trans_id)
+                .await
+                .ok()
+                .flatten()
+        }
+    })
+    .await;
+    match &recorded {
+        Some(p) => {
+            played.payments.push(p.id);
+            out.line(&format!(
+                "  worker: recorded {} {} from {}, account {}",
+                p.id,
+                p.state,
+                phone_of(p),
+                p.merchant_reference.as_deref().unwrap_or("-")
+            ));
+        }
+        None => out.line("  !! the worker recorded no payment"),
+    }
+    played.checks.push(Check::new(
+        name,
+        recorded
+            .as_ref()
+            .is_some_and(|p| p.state == PaymentState::Succeeded),
+        recorded.map_or_else(
+            || "not recorded in time".into(),
+            |p| format!("{} {}", p.state, trans_id),
+        ),
+    ));
 }
 
 /// The Paystack checkout, paid, its webhook, and a redelivery of it.
@@ -525,9 +631,16 @@ fn last_status(d: &malipo_sim::paystack::Delivery) -> String {
 pub fn outcome_text(p: &PaymentRecord) -> String {
     match (&p.receipt, &p.result_code, &p.result_desc) {
         (Some(receipt), _, _) => format!("receipt {receipt}"),
+        // A C2B payment's TransID is its M-Pesa receipt number.
+        (None, _, _) if p.kind == "c2b" => format!(
+            "receipt {}, account {}",
+            p.provider_reference.as_deref().unwrap_or("-"),
+            p.merchant_reference.as_deref().unwrap_or("-")
+        ),
         (None, Some(code), Some(desc)) => format!("{code}: {desc}"),
         (None, Some(code), None) => code.clone(),
         (None, None, Some(desc)) => desc.clone(),
+        (None, None, None) if p.state == PaymentState::Pending => "waiting for the provider".to_string(),
         (None, None, None) => String::new(),
     }
 }
