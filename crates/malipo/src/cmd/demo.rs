@@ -10,7 +10,10 @@
 //! `--config` (and `MALIPO_CONFIG`) is ignored, with a note: the demo must not touch a real
 //! deployment's database or call a real provider, so it never reads a configuration.
 
+mod daraja;
 mod env;
+mod forgeries;
+mod paystack;
 mod report;
 mod scenario;
 

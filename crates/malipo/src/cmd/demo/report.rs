@@ -25,7 +25,7 @@ impl Printer {
 
     pub fn line(&self, line: &str) {
         if self.text {
-            println!("{line}");
+            emit(line);
         }
     }
 
@@ -37,6 +37,13 @@ impl Printer {
         self.line("");
         self.line(title);
     }
+}
+
+/// Writes a line to standard output. A reader that went away (`malipo demo | head`) must not
+/// stop the demo half-way, so a write error is ignored rather than a panic as with `println!`.
+fn emit(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// One expected outcome of the story.
@@ -65,6 +72,8 @@ struct PaymentRow {
     kind: String,
     state: String,
     amount: String,
+    amount_minor: u64,
+    currency: String,
     customer: String,
     provider_reference: Option<String>,
     outcome: String,
@@ -114,6 +123,8 @@ impl Summary {
                 kind: p.kind.clone(),
                 state: p.state.to_string(),
                 amount: p.amount.to_string(),
+                amount_minor: p.amount.minor(),
+                currency: p.amount.currency().code().to_string(),
                 customer: if p.msisdn.is_some() {
                     phone_of(&p)
                 } else {
@@ -170,10 +181,7 @@ impl Summary {
             self.workspace = Some(dir.display().to_string());
         }
         if !out.text {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&*self).context("rendering the summary")?
-            );
+            emit(&serde_json::to_string_pretty(&*self).context("rendering the summary")?);
             return Ok(());
         }
         out.section("Payments");

@@ -1,0 +1,285 @@
+//! The M-Pesa part of the story: STK pushes with every ending, and a C2B paybill payment.
+
+use malipo_core::{Currency, Money, Msisdn, PaymentState, Provider};
+use malipo_gateway::payments::{start_stk_push, StkPushStart};
+use malipo_mpesa::{stk_result_meaning, C2bSimulateRequest, RegisterUrlsRequest, StkQueryOutcome};
+use malipo_store::PaymentRecord;
+
+use super::env::DemoEnv;
+use super::report::{Check, Printer};
+use super::scenario::{outcome_text, phone_of, settle, wait_until, wait_until_async, Played};
+
+/// One STK push of the story and how it should end.
+struct Push {
+    shillings: u64,
+    phone: &'static str,
+    story: &'static str,
+    expect: PaymentState,
+}
+
+/// The Daraja simulator picks each ending by amount (`SimConfig::with_demo_outcomes`).
+const PUSHES: [Push; 4] = [
+    Push {
+        shillings: 100,
+        phone: "0708374149",
+        story: "the customer pays",
+        expect: PaymentState::Succeeded,
+    },
+    Push {
+        shillings: 1032,
+        phone: "0712345678",
+        story: "the customer cancels",
+        expect: PaymentState::Cancelled,
+    },
+    Push {
+        shillings: 1111,
+        phone: "0722000111",
+        story: "not enough money",
+        expect: PaymentState::Failed,
+    },
+    Push {
+        shillings: 4040,
+        phone: "0110000404",
+        story: "paid, but Daraja never calls back",
+        expect: PaymentState::Pending,
+    },
+];
+
+/// The STK pushes; returns the payment that never gets a callback (the forgeries target it).
+pub async fn stk_pushes(demo: &DemoEnv, out: &Printer, played: &mut Played) -> Option<PaymentRecord> {
+    out.section("M-Pesa: four STK pushes (the Daraja simulator chooses each ending by the amount)");
+    out.line("  sent: payment, amount, phone, Daraja's CheckoutRequestID, what the customer will do");
+    let mut started: Vec<(&Push, PaymentRecord)> = Vec::new();
+    for push in &PUSHES {
+        let name = format!("KES {} STK push: {}", push.shillings, push.story);
+        let result = async {
+            let phone: Msisdn = push.phone.parse()?;
+            let amount = Money::from_major(push.shillings, Currency::Kes)?;
+            let mut start = StkPushStart::new(phone, amount, "DEMO-1042", "Demo order");
+            start.merchant_reference = Some(format!("order-{}", push.shillings));
+            Ok::<_, anyhow::Error>(
+                start_stk_push(&demo.state, &demo.mpesa_client, &demo.public_base_url, start).await?,
+            )
+        }
+        .await;
+        match result {
+            Ok(payment) => {
+                out.line(&format!(
+                    "  -> {}  {:<12} {}  {}  {}",
+                    payment.id,
+                    payment.amount.to_string(),
+                    phone_of(&payment),
+                    payment.provider_reference.as_deref().unwrap_or("-"),
+                    push.story
+                ));
+                played.payments.push(payment.id);
+                started.push((push, payment));
+            }
+            Err(e) => {
+                out.line(&format!("  !! KES {}: {e:#}", push.shillings));
+                played
+                    .checks
+                    .push(Check::new(&name, false, format!("not started: {e:#}")));
+            }
+        }
+    }
+
+    let expected_callbacks = started
+        .iter()
+        .filter(|(p, _)| p.expect != PaymentState::Pending)
+        .count();
+    let callbacks = wait_until(|| {
+        let sent = demo.daraja.sent_callbacks();
+        (sent.len() >= expected_callbacks).then_some(sent)
+    })
+    .await
+    .unwrap_or_else(|| demo.daraja.sent_callbacks());
+    for cb in &callbacks {
+        let stk = &cb.body["Body"]["stkCallback"];
+        let checkout = stk["CheckoutRequestID"].as_str().unwrap_or("?");
+        let payment = started
+            .iter()
+            .find(|(_, p)| p.provider_reference.as_deref() == Some(checkout))
+            .map_or_else(|| "an unknown payment".to_string(), |(_, p)| p.id.to_string());
+        out.line(&format!(
+            "  <- Daraja calls back for {payment}: ResultCode {:<4} -> HTTP {} (token and source verified, stored, acknowledged)",
+            stk["ResultCode"].to_string(),
+            cb.status.map_or_else(|| "none".to_string(), |s| s.to_string())
+        ));
+    }
+
+    let mut silent = None;
+    for (push, payment) in started {
+        let name = format!("KES {} STK push: {}", push.shillings, push.story);
+        if push.expect == PaymentState::Pending {
+            let check = no_callback(demo, out, &payment).await;
+            played
+                .checks
+                .push(Check::new(&name, check.is_ok(), check.unwrap_or_else(|e| e)));
+            silent = Some(payment);
+            continue;
+        }
+        let settled = settle(demo, payment.id, push.expect).await;
+        match &settled {
+            Some(p) => out.line(&format!(
+                "  worker: {} pending -> {:<10} {}",
+                p.id,
+                p.state.to_string(),
+                outcome_text(p)
+            )),
+            None => out.line(&format!(
+                "  worker: {} did not become {} in time",
+                payment.id, push.expect
+            )),
+        }
+        let ok = settled
+            .as_ref()
+            .is_some_and(|p| push.expect != PaymentState::Succeeded || p.receipt.is_some());
+        played.checks.push(Check::new(
+            &name,
+            ok,
+            settled.map_or_else(
+                || "no change in time".into(),
+                |p| format!("{}, {}", p.state, outcome_text(&p)),
+            ),
+        ));
+    }
+    silent
+}
+
+/// The payment whose callback never comes: it stays pending, and Daraja's STK query (the
+/// reconciler's tool) knows the answer.
+async fn no_callback(demo: &DemoEnv, out: &Printer, payment: &PaymentRecord) -> Result<String, String> {
+    let Some(checkout) = payment.provider_reference.as_deref() else {
+        return Err("no CheckoutRequestID recorded".into());
+    };
+    let answer = match demo.mpesa_client.stk_query(checkout).await {
+        Ok(StkQueryOutcome::Completed(result)) => {
+            let meaning = result
+                .result_code_number()
+                .and_then(stk_result_meaning)
+                .unwrap_or("a code malipo does not know");
+            format!(
+                "ResultCode {}, {meaning}",
+                result.result_code.as_deref().unwrap_or("?")
+            )
+        }
+        Ok(StkQueryOutcome::Pending { .. }) => "still being processed".to_string(),
+        Err(e) => return Err(format!("STK query failed: {e}")),
+    };
+    let state = demo
+        .state
+        .store
+        .get_payment(payment.id)
+        .await
+        .ok()
+        .flatten()
+        .map(|p| p.state);
+    out.line(&format!(
+        "  ?? {} no callback; an STK query (the reconciler's job) says {answer}: pending until reconciled",
+        payment.id
+    ));
+    match state {
+        Some(PaymentState::Pending) => Ok(format!("pending; STK query says {answer}")),
+        other => Err(format!("expected pending, found {other:?}")),
+    }
+}
+
+/// A customer pays the paybill from the phone's menu (C2B): no push, malipo learns of the
+/// payment from Daraja's validation and confirmation and records it.
+pub async fn paybill(demo: &DemoEnv, out: &Printer, played: &mut Played) {
+    out.section("M-Pesa: a customer pays the paybill from the phone's menu (C2B, nothing started by malipo)");
+    let name = "C2B paybill payment: validated, confirmed, recorded as succeeded";
+    let result = async {
+        // Daraja refuses C2B URLs containing "mpesa": the gateway also serves them under /daraja/.
+        let register = RegisterUrlsRequest {
+            shortcode: None,
+            response_type: Default::default(),
+            confirmation_url: demo.public_base_url.join("/callbacks/daraja/c2b/confirmation")?,
+            validation_url: demo.public_base_url.join("/callbacks/daraja/c2b/validation")?,
+            version: Default::default(),
+        };
+        demo.mpesa_client.register_c2b_urls(&register).await?;
+        out.line("  -> C2B URLs registered for shortcode 174379 (/callbacks/daraja/c2b/validation and /confirmation)");
+        let pay = C2bSimulateRequest {
+            shortcode: None,
+            command: Default::default(),
+            amount: Money::from_major(750, Currency::Kes)?,
+            phone: "0733000750".parse()?,
+            bill_ref_number: Some("ACC-88".into()),
+        };
+        demo.mpesa_client.simulate_c2b(&pay).await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        out.line(&format!("  !! {e:#}"));
+        return played.checks.push(Check::new(name, false, format!("{e:#}")));
+    }
+    out.line("  .. the customer sends KES 750 to paybill 174379, account ACC-88 (simulated)");
+    let confirmation = wait_until(|| {
+        demo.daraja
+            .sent_callbacks()
+            .into_iter()
+            .find(|c| c.url.ends_with("/c2b/confirmation"))
+    })
+    .await;
+    for cb in demo
+        .daraja
+        .sent_callbacks()
+        .iter()
+        .filter(|c| c.url.contains("/c2b/"))
+    {
+        let step = if cb.url.ends_with("/validation") {
+            "validation  "
+        } else {
+            "confirmation"
+        };
+        out.line(&format!(
+            "  <- Daraja sends the {step} of {} -> HTTP {} (source verified, stored, acknowledged)",
+            cb.body["TransID"].as_str().unwrap_or("?"),
+            cb.status.map_or_else(|| "none".to_string(), |s| s.to_string())
+        ));
+    }
+    let Some(trans_id) = confirmation.and_then(|c| c.body["TransID"].as_str().map(str::to_string)) else {
+        out.line("  !! no confirmation arrived");
+        return played
+            .checks
+            .push(Check::new(name, false, "no confirmation".into()));
+    };
+    let recorded = wait_until_async(|| {
+        let trans_id = trans_id.clone();
+        async move {
+            demo.state
+                .store
+                .find_payment_by_provider_ref(Provider::Mpesa, &trans_id)
+                .await
+                .ok()
+                .flatten()
+        }
+    })
+    .await;
+    match &recorded {
+        Some(p) => {
+            played.payments.push(p.id);
+            out.line(&format!(
+                "  worker: recorded {} {} from {}, account {}",
+                p.id,
+                p.state,
+                phone_of(p),
+                p.merchant_reference.as_deref().unwrap_or("-")
+            ));
+        }
+        None => out.line("  !! the worker recorded no payment"),
+    }
+    played.checks.push(Check::new(
+        name,
+        recorded
+            .as_ref()
+            .is_some_and(|p| p.state == PaymentState::Succeeded),
+        recorded.map_or_else(
+            || "not recorded in time".into(),
+            |p| format!("{} {}", p.state, trans_id),
+        ),
+    ));
+}
