@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{post, MethodRouter};
 use axum::{Extension, Json, Router};
 use malipo_core::{EventStatus, Provider};
 use malipo_guard::{CallbackPayment, ClientIp, VerifiedBody};
@@ -21,97 +21,51 @@ use crate::AppState;
 pub(crate) fn router(state: &AppState) -> Option<Router<AppState>> {
     let tokens = state.callback_tokens.clone()?;
     let with_token = Router::new()
-        .route("/callbacks/mpesa/stk/{token}", post(stk))
-        .route("/callbacks/mpesa/result/{token}", post(result))
-        .route("/callbacks/mpesa/timeout/{token}", post(timeout))
+        .route(
+            "/callbacks/mpesa/stk/{token}",
+            with_token(CallbackKind::Stk, Endpoint::MpesaStk),
+        )
+        .route(
+            "/callbacks/mpesa/result/{token}",
+            with_token(CallbackKind::Result, Endpoint::MpesaResult),
+        )
+        .route(
+            "/callbacks/mpesa/timeout/{token}",
+            with_token(CallbackKind::Timeout, Endpoint::MpesaTimeout),
+        )
         .route_layer(state.guards.mpesa_callback(tokens));
+    let validation = || source_only(CallbackKind::C2bValidation, Endpoint::MpesaC2bValidation);
+    let confirmation = || source_only(CallbackKind::C2bConfirmation, Endpoint::MpesaC2bConfirmation);
     let c2b = Router::new()
-        .route("/callbacks/mpesa/c2b/validation", post(c2b_validation))
-        .route("/callbacks/mpesa/c2b/confirmation", post(c2b_confirmation))
-        .route("/callbacks/daraja/c2b/validation", post(c2b_validation))
-        .route("/callbacks/daraja/c2b/confirmation", post(c2b_confirmation))
+        .route("/callbacks/mpesa/c2b/validation", validation())
+        .route("/callbacks/mpesa/c2b/confirmation", confirmation())
+        .route("/callbacks/daraja/c2b/validation", validation())
+        .route("/callbacks/daraja/c2b/confirmation", confirmation())
         .route_layer(state.guards.mpesa_c2b());
     Some(with_token.merge(c2b))
 }
 
-type Verified = (Extension<VerifiedBody>, Extension<ClientIp>);
-
-async fn stk(
-    State(state): State<AppState>,
-    Extension(payment): Extension<CallbackPayment>,
-    Extension(body): Extension<VerifiedBody>,
-    Extension(ip): Extension<ClientIp>,
-) -> Response {
-    handle(
-        &state,
-        CallbackKind::Stk,
-        Endpoint::MpesaStk,
-        Some(payment),
-        (Extension(body), Extension(ip)),
+/// A route whose guard put the token's payment in the extensions.
+fn with_token(kind: CallbackKind, endpoint: Endpoint) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              Extension(payment): Extension<CallbackPayment>,
+              Extension(body): Extension<VerifiedBody>,
+              Extension(ip): Extension<ClientIp>| async move {
+            handle(&state, kind, endpoint, Some(payment), body, ip).await
+        },
     )
-    .await
 }
 
-async fn result(
-    State(state): State<AppState>,
-    Extension(payment): Extension<CallbackPayment>,
-    Extension(body): Extension<VerifiedBody>,
-    Extension(ip): Extension<ClientIp>,
-) -> Response {
-    handle(
-        &state,
-        CallbackKind::Result,
-        Endpoint::MpesaResult,
-        Some(payment),
-        (Extension(body), Extension(ip)),
+/// A route protected by the source allowlist alone (C2B).
+fn source_only(kind: CallbackKind, endpoint: Endpoint) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              Extension(body): Extension<VerifiedBody>,
+              Extension(ip): Extension<ClientIp>| async move {
+            handle(&state, kind, endpoint, None, body, ip).await
+        },
     )
-    .await
-}
-
-async fn timeout(
-    State(state): State<AppState>,
-    Extension(payment): Extension<CallbackPayment>,
-    Extension(body): Extension<VerifiedBody>,
-    Extension(ip): Extension<ClientIp>,
-) -> Response {
-    handle(
-        &state,
-        CallbackKind::Timeout,
-        Endpoint::MpesaTimeout,
-        Some(payment),
-        (Extension(body), Extension(ip)),
-    )
-    .await
-}
-
-async fn c2b_validation(
-    State(state): State<AppState>,
-    Extension(body): Extension<VerifiedBody>,
-    Extension(ip): Extension<ClientIp>,
-) -> Response {
-    handle(
-        &state,
-        CallbackKind::C2bValidation,
-        Endpoint::MpesaC2bValidation,
-        None,
-        (Extension(body), Extension(ip)),
-    )
-    .await
-}
-
-async fn c2b_confirmation(
-    State(state): State<AppState>,
-    Extension(body): Extension<VerifiedBody>,
-    Extension(ip): Extension<ClientIp>,
-) -> Response {
-    handle(
-        &state,
-        CallbackKind::C2bConfirmation,
-        Endpoint::MpesaC2bConfirmation,
-        None,
-        (Extension(body), Extension(ip)),
-    )
-    .await
 }
 
 async fn handle(
@@ -119,7 +73,8 @@ async fn handle(
     kind: CallbackKind,
     endpoint: Endpoint,
     payment: Option<CallbackPayment>,
-    (Extension(VerifiedBody(body)), Extension(ClientIp(ip))): Verified,
+    VerifiedBody(body): VerifiedBody,
+    ClientIp(ip): ClientIp,
 ) -> Response {
     let (event, answer) = match parse_callback(kind, &body) {
         Ok(callback) => (
