@@ -30,6 +30,12 @@ const KEPT_DIR: &str = "target/malipo-demo";
 
 /// Arguments of `malipo demo`.
 #[derive(Debug, Args)]
+#[command(after_long_help = "\
+The demo needs no configuration and no internet: it starts the Daraja and Paystack simulators and \
+the real gateway on 127.0.0.1 with an embedded SQLite database, and generates its own sandbox \
+configuration (--config and MALIPO_CONFIG are ignored, so a real deployment is never touched).
+
+Exit status: 0 when every expected outcome happened (it doubles as a smoke test), 1 otherwise.")]
 pub struct DemoArgs {
     /// Keep the database and the generated configuration in ./target/malipo-demo (replacing a
     /// previous demo's), so `malipo events list --config target/malipo-demo/malipo.toml` works
@@ -37,8 +43,8 @@ pub struct DemoArgs {
     #[arg(long)]
     keep: bool,
     /// Port of the gateway on 127.0.0.1 [default: a free one]
-    #[arg(long, value_name = "PORT", default_value_t = 0)]
-    port: u16,
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
     /// Output: progress and a readable summary, or one JSON summary for scripts.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -94,7 +100,7 @@ pub async fn run(args: DemoArgs, config: Option<&Path>) -> anyhow::Result<ExitCo
     }
     let out = report::Printer::new(args.format);
     let workspace = Workspace::create(args.keep)?;
-    let demo = env::DemoEnv::start(workspace.path(), args.port)
+    let demo = env::DemoEnv::start(workspace.path(), args.port.unwrap_or(0))
         .await
         .context("cannot start the demo")?;
     demo.introduce(&out, args.keep);
