@@ -82,7 +82,10 @@ impl CommandRef {
                 Ok(None) if Instant::now() >= deadline => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(format!("{program:?} did not finish within {}s and was killed", self.timeout.as_secs_f32()));
+                    return Err(format!(
+                        "{program:?} did not finish within {}s and was killed",
+                        self.timeout.as_secs_f32()
+                    ));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(10)),
                 Err(e) => return Err(format!("cannot wait for {program:?}: {}", e.kind())),
@@ -98,7 +101,8 @@ impl CommandRef {
             .join()
             .map_err(|_| format!("reading the output of {program:?} failed"))?
             .map_err(|e| format!("reading the output of {program:?} failed: {}", e.kind()))?;
-        let mut text = String::from_utf8(bytes).map_err(|_| format!("the output of {program:?} is not UTF-8"))?;
+        let mut text =
+            String::from_utf8(bytes).map_err(|_| format!("the output of {program:?} is not UTF-8"))?;
         if text.ends_with('\n') {
             text.pop();
             if text.ends_with('\r') {

@@ -9,24 +9,7 @@ use url::Url;
 
 use crate::SecretRef;
 
-/// Safaricom's published callback source addresses (Daraja documentation, "IP whitelisting").
-pub const SAFARICOM_CALLBACK_IPS: [&str; 12] = [
-    "196.201.214.200",
-    "196.201.214.206",
-    "196.201.213.114",
-    "196.201.214.207",
-    "196.201.214.208",
-    "196.201.213.44",
-    "196.201.212.127",
-    "196.201.212.138",
-    "196.201.212.129",
-    "196.201.212.136",
-    "196.201.212.74",
-    "196.201.212.69",
-];
-
-/// Paystack's published webhook source addresses.
-pub const PAYSTACK_WEBHOOK_IPS: [&str; 3] = ["52.31.139.75", "52.49.173.169", "52.214.14.220"];
+pub use malipo_core::{PAYSTACK_WEBHOOK_IPS, SAFARICOM_CALLBACK_IPS};
 
 /// Daraja's sandbox base URL.
 pub const MPESA_SANDBOX_URL: &str = "https://sandbox.safaricom.co.ke";
@@ -195,13 +178,9 @@ fn default_timeout() -> u64 {
     30
 }
 
-fn nets(list: &[&str]) -> Vec<IpNet> {
+fn nets(list: &[std::net::Ipv4Addr]) -> Vec<IpNet> {
     list.iter()
-        .map(|ip| {
-            format!("{ip}/32")
-                .parse()
-                .expect("the published lists are valid addresses")
-        })
+        .map(|ip| IpNet::from(std::net::IpAddr::V4(*ip)))
         .collect()
 }
 

@@ -135,8 +135,13 @@ fn allowlists_take_bare_addresses_and_ranges() {
     assert_eq!(c.server.trusted_proxies[0].to_string(), "10.0.0.1/32");
     assert_eq!(c.server.trusted_proxies[2].to_string(), "::1/128");
     assert_eq!(c.paystack.unwrap().webhook_ips[0].to_string(), "52.31.139.75/32");
-    let err = Config::from_toml("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]").unwrap_err().to_string();
-    assert!(err.contains("server.trusted_proxies") && err.contains("10.0.0.0/33"), "{err}");
+    let err = Config::from_toml("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("server.trusted_proxies") && err.contains("10.0.0.0/33"),
+        "{err}"
+    );
 }
 
 mod command_secrets {
@@ -171,10 +176,15 @@ mod command_secrets {
 
     #[test]
     fn failures_name_the_program_and_status_only() {
-        let r = paystack_key(r#"{ command = ["sh", "-c", "echo sk_live_leaked_on_stdout; echo secret-on-stderr >&2; exit 3"] }"#);
+        let r = paystack_key(
+            r#"{ command = ["sh", "-c", "echo sk_live_leaked_on_stdout; echo secret-on-stderr >&2; exit 3"] }"#,
+        );
         let err = r.resolve().unwrap_err().to_string();
         assert!(err.contains("\"sh\" exited with status 3"), "{err}");
-        assert!(!err.contains("leaked") && !err.contains("secret-on-stderr"), "{err}");
+        assert!(
+            !err.contains("leaked") && !err.contains("secret-on-stderr"),
+            "{err}"
+        );
         let r = paystack_key(r#"{ command = ["/nonexistent/vault"] }"#);
         let err = r.resolve().unwrap_err().to_string();
         assert!(err.contains("cannot run \"/nonexistent/vault\""), "{err}");
@@ -187,10 +197,18 @@ mod command_secrets {
         let dir = tempfile::tempdir().unwrap();
         let counter = dir.path().join("calls");
         let script = format!("echo x >> {0}; wc -l < {0}", counter.display());
-        let r = paystack_key(&format!(r#"{{ command = ["sh", "-c", "{script}"], cache_secs = 3600 }}"#));
+        let r = paystack_key(&format!(
+            r#"{{ command = ["sh", "-c", "{script}"], cache_secs = 3600 }}"#
+        ));
         assert_eq!(r.resolve().unwrap().expose().trim(), "1");
-        assert_eq!(r.resolve().unwrap().expose().trim(), "1", "second use comes from the cache");
-        let uncached = paystack_key(&format!(r#"{{ command = ["sh", "-c", "{script} "], cache_secs = 0 }}"#));
+        assert_eq!(
+            r.resolve().unwrap().expose().trim(),
+            "1",
+            "second use comes from the cache"
+        );
+        let uncached = paystack_key(&format!(
+            r#"{{ command = ["sh", "-c", "{script} "], cache_secs = 0 }}"#
+        ));
         assert_eq!(uncached.resolve().unwrap().expose().trim(), "2");
         assert_eq!(uncached.resolve().unwrap().expose().trim(), "3");
     }
@@ -203,7 +221,10 @@ mod command_secrets {
             r#"{ env = "X", timeout_secs = 3 }"#,
             r#"{ command = "vault kv get" }"#,
         ] {
-            assert!(Config::from_toml(&format!("[paystack]\nsecret_key = {bad}\n")).is_err(), "{bad}");
+            assert!(
+                Config::from_toml(&format!("[paystack]\nsecret_key = {bad}\n")).is_err(),
+                "{bad}"
+            );
         }
     }
 

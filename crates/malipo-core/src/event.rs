@@ -1,5 +1,30 @@
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::str::FromStr;
+
+/// Safaricom's published source addresses for Daraja callbacks (Daraja documentation, "IP
+/// whitelisting"; `shared/PROVIDERS.md`).
+pub const SAFARICOM_CALLBACK_IPS: [Ipv4Addr; 12] = [
+    Ipv4Addr::new(196, 201, 214, 200),
+    Ipv4Addr::new(196, 201, 214, 206),
+    Ipv4Addr::new(196, 201, 213, 114),
+    Ipv4Addr::new(196, 201, 214, 207),
+    Ipv4Addr::new(196, 201, 214, 208),
+    Ipv4Addr::new(196, 201, 213, 44),
+    Ipv4Addr::new(196, 201, 212, 127),
+    Ipv4Addr::new(196, 201, 212, 138),
+    Ipv4Addr::new(196, 201, 212, 129),
+    Ipv4Addr::new(196, 201, 212, 136),
+    Ipv4Addr::new(196, 201, 212, 74),
+    Ipv4Addr::new(196, 201, 212, 69),
+];
+
+/// Paystack's published webhook source addresses.
+pub const PAYSTACK_WEBHOOK_IPS: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(52, 31, 139, 75),
+    Ipv4Addr::new(52, 49, 173, 169),
+    Ipv4Addr::new(52, 214, 14, 220),
+];
 
 /// A payment provider malipo speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -12,6 +37,14 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// The addresses the provider publishes for its callbacks and webhooks.
+    pub const fn published_source_ips(self) -> &'static [Ipv4Addr] {
+        match self {
+            Provider::Mpesa => &SAFARICOM_CALLBACK_IPS,
+            Provider::Paystack => &PAYSTACK_WEBHOOK_IPS,
+        }
+    }
+
     /// The lowercase name used in URLs, the database and the command line.
     pub const fn as_str(self) -> &'static str {
         match self {

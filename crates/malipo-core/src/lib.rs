@@ -39,5 +39,5 @@ pub use secret::{Secret, REDACTED};
 mod event;
 mod payment;
 
-pub use event::{EventStatus, Provider};
+pub use event::{EventStatus, Provider, PAYSTACK_WEBHOOK_IPS, SAFARICOM_CALLBACK_IPS};
 pub use payment::{PaymentState, TransitionError};

@@ -1,33 +1,11 @@
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
+
+pub use malipo_core::{PAYSTACK_WEBHOOK_IPS, SAFARICOM_CALLBACK_IPS};
 
 use ipnet::IpNet;
 
 use crate::net::{any_contains, canonical_net, parse_net};
 use crate::GuardError;
-
-/// Safaricom's published source addresses for Daraja callbacks (see the Daraja documentation and
-/// `shared/PROVIDERS.md`).
-pub const SAFARICOM_CALLBACK_IPS: [Ipv4Addr; 12] = [
-    Ipv4Addr::new(196, 201, 214, 200),
-    Ipv4Addr::new(196, 201, 214, 206),
-    Ipv4Addr::new(196, 201, 213, 114),
-    Ipv4Addr::new(196, 201, 214, 207),
-    Ipv4Addr::new(196, 201, 214, 208),
-    Ipv4Addr::new(196, 201, 213, 44),
-    Ipv4Addr::new(196, 201, 212, 127),
-    Ipv4Addr::new(196, 201, 212, 138),
-    Ipv4Addr::new(196, 201, 212, 129),
-    Ipv4Addr::new(196, 201, 212, 136),
-    Ipv4Addr::new(196, 201, 212, 74),
-    Ipv4Addr::new(196, 201, 212, 69),
-];
-
-/// Paystack's published webhook source addresses.
-pub const PAYSTACK_WEBHOOK_IPS: [Ipv4Addr; 3] = [
-    Ipv4Addr::new(52, 31, 139, 75),
-    Ipv4Addr::new(52, 49, 173, 169),
-    Ipv4Addr::new(52, 214, 14, 220),
-];
 
 /// The addresses and networks a provider's requests may come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
