@@ -26,15 +26,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "MALIPO_LOG_FORMAT")]
     pub log_format: LogFormat,
 
-    /// Log filter in `tracing` syntax, such as `info` or `malipo_gateway=debug`.
-    #[arg(
-        long,
-        global = true,
-        env = "MALIPO_LOG",
-        default_value = "info",
-        value_name = "FILTER"
-    )]
-    pub log: String,
+    /// Log filter in `tracing` syntax, such as `info` or `malipo_gateway=debug` [default: info;
+    /// warn for `demo`, whose own output tells the story]
+    #[arg(long, global = true, env = "MALIPO_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
 
     /// The command to run.
     #[command(subcommand)]
@@ -91,7 +86,12 @@ pub enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = logging::init(cli.log_format, &cli.log) {
+    let quiet_by_default = matches!(cli.command, Command::Demo(_));
+    let filter = cli
+        .log
+        .as_deref()
+        .unwrap_or(if quiet_by_default { "warn" } else { "info" });
+    if let Err(e) = logging::init(cli.log_format, filter) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
