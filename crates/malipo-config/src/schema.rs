@@ -291,7 +291,7 @@ pub struct PaystackConfig {
     pub secret_key: SecretRef,
     /// Public key (`pk_…`), not secret.
     pub public_key: Option<String>,
-    /// API base URL; defaults to https://api.paystack.co.
+    /// API base URL; defaults to <https://api.paystack.co>.
     pub base_url: Option<Url>,
     /// Webhook source addresses accepted.
     #[serde(default = "default_paystack_ips", deserialize_with = "nets_or_ips")]

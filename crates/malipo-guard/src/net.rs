@@ -14,7 +14,7 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 /// Parses a network for an allowlist or the trusted proxies: a CIDR (`10.0.0.0/8`,
 /// `2001:db8::/32`) or a bare address (`196.201.214.200`, `::1`), which means that address alone.
 /// An IPv4-mapped IPv6 network of prefix 96 or longer is turned into the IPv4 network it maps, to
-/// match [`canonical`] addresses.
+/// match canonical addresses (IPv4-mapped IPv6 compared as IPv4).
 pub fn parse_net(text: &str) -> Result<IpNet, GuardError> {
     let text = text.trim();
     let net = match text.parse::<IpNet>() {

@@ -111,10 +111,10 @@ const SWEEP_EVERY: u64 = 1024;
 /// IPv6 clients are keyed by their /64 network: one host usually holds a whole /64, and keying by
 /// full address would let it dodge the limit and fill the table by rotating addresses.
 ///
-/// Memory: every [`SWEEP_EVERY`] checks the keys whose state is back to fresh are dropped
+/// Memory: every `SWEEP_EVERY` (1,024) checks the keys whose state is back to fresh are dropped
 /// (`retain_recent`). A key is fresh again `burst / rate` after its last request (4 s with the
 /// defaults), so the table holds at most the addresses seen in the last few seconds, plus up to
-/// [`SWEEP_EVERY`] new ones; behind the allowlist, only the provider's own addresses.
+/// `SWEEP_EVERY` new ones; behind the allowlist, only the provider's own addresses.
 #[derive(Debug)]
 pub struct IpRateLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
