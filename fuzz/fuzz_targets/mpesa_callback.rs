@@ -2,7 +2,8 @@
 //!
 //! On success the callback is of the kind asked for, its dedup key is `<kind>:<non-empty id>`,
 //! the accessors do not panic, and `to_json()` parses back to an equal callback with the same key
-//! (the shape the simulator and the fixtures are written in).
+//! (the shape the simulator and the fixtures are written in) wherever serde_json itself reads
+//! back what it prints (see `json_is_stable`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,7 +17,19 @@ const KINDS: [CallbackKind; 5] = [
     CallbackKind::Timeout,
 ];
 
+/// serde_json (without its `float_roundtrip` feature) may read a float with many digits one ulp
+/// off, so printing and re-reading it drifts: a serde_json limit, not ours. Round trips are only
+/// asserted on inputs whose JSON survives printing and re-reading unchanged.
+fn json_is_stable(data: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return true;
+    };
+    let printed = serde_json::to_vec(&value).expect("a serde_json::Value always serialises");
+    serde_json::from_slice::<serde_json::Value>(&printed).ok() == Some(value)
+}
+
 fuzz_target!(|data: &[u8]| {
+    let mut stable = None;
     for kind in KINDS {
         let parsed = parse_callback(kind, data);
         let callback = match parsed {
@@ -67,6 +80,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
 
+        if !*stable.get_or_insert_with(|| json_is_stable(data)) {
+            continue;
+        }
         let json = callback.to_json();
         let bytes = serde_json::to_vec(&json).expect("a serde_json::Value always serialises");
         let again = match parse_callback(kind, &bytes) {
