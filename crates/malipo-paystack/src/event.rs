@@ -17,7 +17,7 @@ pub enum EventError {
     NotJson(#[source] serde_json::Error),
     /// JSON, but not an object with a string `event` field.
     #[error(
-        "the webhook body has no string `event` field: expected {{\"event\": \"<name>\", \"data\": {{…}}}}"
+        "the webhook body has no non-blank string `event` field: expected {{\"event\": \"<name>\", \"data\": {{…}}}}"
     )]
     MissingEvent,
     /// A known event whose `data` is missing or not in Paystack's shape.
@@ -143,7 +143,8 @@ impl Event {
     pub fn from_slice(body: &[u8]) -> Result<Event, EventError> {
         let mut raw: Value = serde_json::from_slice(body).map_err(EventError::NotJson)?;
         let name = match raw.get("event") {
-            Some(Value::String(name)) => name.clone(),
+            // A blank name would make every such body one event kind with one dedup namespace.
+            Some(Value::String(name)) if !name.trim().is_empty() => name.clone(),
             _ => return Err(EventError::MissingEvent),
         };
         if !Event::KNOWN.contains(&name.as_str()) {
@@ -270,14 +271,21 @@ const RAW_IDENTITY_FIELDS: [&str; 9] = [
 
 fn raw_identity(data: &Value) -> Option<String> {
     RAW_IDENTITY_FIELDS.iter().find_map(|f| match data.get(f)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     })
 }
 
+/// The first candidate that is not blank: a blank reference identifies nothing, and would make
+/// unrelated events duplicates of each other.
 fn first(candidates: &[Option<&str>]) -> Option<String> {
-    candidates.iter().flatten().next().map(|s| s.to_string())
+    candidates
+        .iter()
+        .flatten()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn id_or(id: Option<u64>, rest: &[Option<&str>]) -> Option<String> {

@@ -314,3 +314,31 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
         ]
     })
 }
+
+/// Regressions found by the `paystack_event` fuzz target (fuzz/regressions/paystack_event/).
+mod fuzz_regressions {
+    use malipo_paystack::{Event, EventError};
+
+    #[test]
+    fn a_blank_event_name_is_refused() {
+        for body in [&br#"{"event":""}"#[..], br#"{"event":"   ","data":{"id":1}}"#] {
+            assert!(matches!(Event::from_slice(body), Err(EventError::MissingEvent)));
+        }
+    }
+
+    #[test]
+    fn blank_identities_fall_back_to_the_digest() {
+        for body in [
+            &br#"{"event":"some.new.event","data":{"id":" "}}"#[..],
+            br#"{"event":"refund.processed","data":{"refund_reference":" ","transaction_reference":""}}"#,
+            br#"{"event":"transfer.success","data":{"reference":"  ","transfer_code":""}}"#,
+        ] {
+            let event = Event::from_slice(body).unwrap();
+            assert_eq!(event.dedup_key(), None, "{}", String::from_utf8_lossy(body));
+            assert!(event.dedup_key_or_digest(body).contains(":sha256:"));
+        }
+        let padded =
+            Event::from_slice(br#"{"event":"transfer.success","data":{"reference":" T1 "}}"#).unwrap();
+        assert_eq!(padded.dedup_key().as_deref(), Some("transfer.success:T1"));
+    }
+}
