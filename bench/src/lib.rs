@@ -30,5 +30,5 @@ mod table;
 pub use body::{SignedPool, Template, TemplateError, FIXTURE};
 pub use client::{Client, Target, TransportError};
 pub use load::{closed_loop, open_loop, Load, LoadReport, Timing, REQUEST_TIMEOUT};
-pub use server::{free_port, vm_hwm_kib, Server};
-pub use table::{peer_ratios, render, target_verdicts, targets, Row, ServerKind};
+pub use server::{cpu_seconds, free_port, load_average, vm_hwm_kib, Server};
+pub use table::{load_line, peer_ratios, render, target_verdicts, targets, Row, ServerKind};

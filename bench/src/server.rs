@@ -101,6 +101,16 @@ impl Server {
         Some(total)
     }
 
+    /// CPU time (user + system) the server and its worker processes used so far, in seconds.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let pid = self.pid()?;
+        let mut total = cpu_seconds(pid)?;
+        for child in children(pid) {
+            total += cpu_seconds(child).unwrap_or(0.0);
+        }
+        Some(total)
+    }
+
     /// Stops the server: SIGTERM (graceful) or SIGKILL, then waits for it to be gone.
     pub async fn stop(mut self, graceful: bool) -> anyhow::Result<()> {
         let Some(pid) = self.pid() else {
@@ -145,6 +155,39 @@ pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The machine's 1-minute load average (`/proc/loadavg`).
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// CPU time (user + system) of process `pid` so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    // utime and stime are the 14th and 15th fields of stat(5), 12th and 13th after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / clock_ticks() as f64)
+}
+
+/// `CLK_TCK`, the unit of /proc's CPU times (100 on every Linux we run on; asked once).
+fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or(100)
+    })
 }
 
 /// Direct children of `pid`, from `/proc/*/stat`.

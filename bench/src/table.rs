@@ -28,6 +28,12 @@ pub struct Row {
     pub peak_rss_kib: Option<u64>,
     /// Rows the server stored, when it stores any.
     pub stored: Option<u64>,
+    /// CPU seconds the server used over the whole run (warm-up included).
+    pub server_cpu_s: Option<f64>,
+    /// CPU seconds the load generator used over the whole run.
+    pub client_cpu_s: Option<f64>,
+    /// The machine's 1-minute load average when the run started (other work on the box).
+    pub load_before: Option<f64>,
 }
 
 impl Row {
@@ -77,8 +83,8 @@ pub fn render(rows: &[Row]) -> String {
     let ceiling = ceiling_rate(rows);
     let mut out = String::new();
     out.push_str(
-        "| server | load | req/s | 2xx/s | vs ceiling | p50 ms | p99 ms | p99.9 ms | non-2xx | transport errors | stored rows / 2xx | peak RSS MiB |\n\
-         |---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+        "| server | load | req/s | 2xx/s | vs ceiling | p50 ms | p99 ms | p99.9 ms | non-2xx | transport errors | stored rows / 2xx | peak RSS MiB | server CPU µs/req | client CPU µs/req |\n\
+         |---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
     );
     for row in rows {
         let r = &row.report;
@@ -104,9 +110,14 @@ pub fn render(rows: &[Row]) -> String {
         if r.unsent > 0 {
             let _ = write!(load, " ({} unsent)", r.unsent);
         }
+        let answered = r.total_2xx + r.non_2xx();
+        let per_req = |cpu: Option<f64>| match cpu {
+            Some(s) if answered > 0 => format!("{:.0}", s * 1e6 / answered as f64),
+            _ => "?".into(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.name,
             load,
             r.answered_per_sec(),
@@ -119,9 +130,27 @@ pub fn render(rows: &[Row]) -> String {
             r.total_transport,
             stored,
             mib(row.peak_rss_kib),
+            per_req(row.server_cpu_s),
+            per_req(row.client_cpu_s),
         );
     }
     out
+}
+
+/// One line with the 1-minute load average at the start of each run: on a shared machine the
+/// rates mean little without it.
+pub fn load_line(rows: &[Row]) -> String {
+    let parts: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let load = r.load_before.map_or("?".into(), |l| format!("{l:.2}"));
+            format!("{} ({}) {load}", r.name, r.report.load)
+        })
+        .collect();
+    format!(
+        "1-minute load average when each run started: {}",
+        parts.join("; ")
+    )
 }
 
 /// malipo's closed-loop 2xx rate against each paystack-django row's.

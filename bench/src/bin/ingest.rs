@@ -149,7 +149,12 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let dir = work_dir.join(format!("{i}-{}", slug(&name)));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        eprintln!("{name}, {load}: starting (logs in {})", dir.display());
+        let load_before = malipo_bench::load_average();
+        eprintln!(
+            "{name}, {load}: starting (logs in {}; load average {})",
+            dir.display(),
+            load_before.map_or("?".into(), |l| format!("{l:.2}"))
+        );
         let prepared = match kind {
             ServerKind::Malipo => start_malipo(&args, &dir, &secret).await?,
             ServerKind::Ceiling => start_ceiling(&args, &dir).await?,
@@ -158,7 +163,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     eprintln!("  skipped: no --django-python (paystack-django not installed)");
                     continue;
                 };
-                match start_django(&args, python, &dir, &secret, variant == Some("IMMEDIATE")).await {
+                // Absolute but not canonical: the virtualenv's python is a symlink out of it.
+                let python = std::path::absolute(python)?;
+                match start_django(&args, &python, &dir, &secret, variant == Some("IMMEDIATE")).await {
                     Ok(p) => p,
                     Err(e) => {
                         eprintln!("  skipped: {e:#}");
@@ -171,6 +178,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             addr: prepared.server.addr,
             path: prepared.path.to_owned(),
         };
+        let client_cpu_before = malipo_bench::cpu_seconds(std::process::id());
         let report = match load {
             Load::Closed { connections } => closed_loop(&target, pool.clone(), connections, timing).await,
             Load::Open { rate, connections } => {
@@ -178,6 +186,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         let peak_rss_kib = prepared.server.peak_rss_kib();
+        let server_cpu_s = prepared.server.cpu_seconds();
+        let client_cpu_s = malipo_bench::cpu_seconds(std::process::id())
+            .zip(client_cpu_before)
+            .map(|(after, before)| after - before);
         // malipo is killed, not asked to stop: its rows are counted as a kill -9 leaves them,
         // which also checks the durability the README promises for acknowledged webhooks.
         let stored = match kind {
@@ -201,15 +213,22 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             report,
             peak_rss_kib,
             stored,
+            server_cpu_s,
+            client_cpu_s,
+            load_before,
         });
     }
 
     println!("{}", render(&rows));
+    println!("{}\n", malipo_bench::load_line(&rows));
     let ratios = peer_ratios(&rows);
     if !ratios.is_empty() {
         println!("{ratios}");
     }
-    println!("Targets:\n{}", target_verdicts(&rows));
+    let verdicts = target_verdicts(&rows);
+    if !verdicts.is_empty() {
+        println!("Targets:\n{verdicts}");
+    }
     if rows.iter().any(Row::lost_or_extra) {
         eprintln!("FAIL: malipo's stored rows differ from its 2xx answers");
         return Ok(ExitCode::from(1));
