@@ -2,9 +2,10 @@
 //! `ClientIpResolver::resolve` on any `X-Forwarded-For` values.
 //!
 //! Input: the first byte picks the socket peer, the rest is header values separated by `\n`
-//! (values `HeaderValue` refuses are skipped). The resolved address is the peer itself, or an
-//! address written in the headers; an untrusted peer is always its own client. Each parsed entry
-//! is canonical and parses back from its printed form.
+//! (values `HeaderValue` refuses are skipped). The resolved address is the peer itself or an
+//! address written in the headers; an untrusted peer is always its own client; and it is the one
+//! DESIGN.md's rule (walk from the right past trusted proxies) picks over all the headers' entries.
+//! Each parsed entry is canonical and parses back from its printed form.
 #![no_main]
 
 use std::net::{IpAddr, SocketAddr};
@@ -43,22 +44,30 @@ fuzz_target!(|data: &[u8]| {
 
     let mut headers = HeaderMap::new();
     let mut written: Vec<IpAddr> = Vec::new();
+    // Every hop of every header, first hop first; `None` for an entry that is not an address
+    // and for a header that is not text.
+    let mut hops: Vec<Option<IpAddr>> = Vec::new();
     for raw in rest.split(|&b| b == b'\n') {
         let Ok(value) = HeaderValue::from_bytes(raw) else {
             continue;
         };
-        if let Ok(text) = value.to_str() {
-            for entry in text.split(',') {
-                if let Some(ip) = parse_forwarded_entry(entry) {
-                    assert_eq!(ip, ip.to_canonical(), "{entry:?} parsed to a non-canonical {ip}");
-                    assert_eq!(
-                        parse_forwarded_entry(&ip.to_string()),
-                        Some(ip),
-                        "{ip} does not parse back"
-                    );
-                    written.push(ip);
+        match value.to_str() {
+            Ok(text) => {
+                for entry in text.split(',') {
+                    let parsed = parse_forwarded_entry(entry);
+                    if let Some(ip) = parsed {
+                        assert_eq!(ip, ip.to_canonical(), "{entry:?} parsed to a non-canonical {ip}");
+                        assert_eq!(
+                            parse_forwarded_entry(&ip.to_string()),
+                            Some(ip),
+                            "{ip} does not parse back"
+                        );
+                        written.push(ip);
+                    }
+                    hops.push(parsed);
                 }
             }
+            Err(_) => hops.push(None),
         }
         headers.append("x-forwarded-for", value);
     }
@@ -77,6 +86,7 @@ fuzz_target!(|data: &[u8]| {
         client == peer_ip || written.contains(&client),
         "resolved {client}, which is neither the peer {peer_ip} nor in the header {written:?}"
     );
+    assert_eq!(client, expected(&resolver, peer_ip, &hops), "hops {hops:?}");
     assert_eq!(
         resolver.resolve(peer, &headers),
         client,
@@ -85,3 +95,21 @@ fuzz_target!(|data: &[u8]| {
     // Without any header the peer is the client.
     assert_eq!(resolver.resolve(peer, &HeaderMap::new()), peer_ip);
 });
+
+/// DESIGN.md invariant 4, read literally: the peer, unless it is a trusted proxy; then walk the
+/// hops from the right and take the first address that is not a trusted proxy. A hop that is not
+/// an address ends the walk at the last trusted one (it can be neither believed nor skipped).
+fn expected(resolver: &ClientIpResolver, peer: IpAddr, hops: &[Option<IpAddr>]) -> IpAddr {
+    let mut client = peer;
+    if !resolver.is_trusted(client) {
+        return client;
+    }
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) if resolver.is_trusted(*ip) => client = *ip,
+            Some(ip) => return *ip,
+            None => return client,
+        }
+    }
+    client
+}
