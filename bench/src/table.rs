@@ -63,6 +63,16 @@ fn ms(r: &LoadReport, q: f64) -> String {
     }
 }
 
+/// A share as a percentage, with decimals only where whole percents would read 0.
+fn percent(share: f64) -> String {
+    let p = 100.0 * share;
+    if p < 10.0 {
+        format!("{p:.2} %")
+    } else {
+        format!("{p:.0} %")
+    }
+}
+
 fn mib(kib: Option<u64>) -> String {
     kib.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
 }
@@ -89,7 +99,7 @@ pub fn render(rows: &[Row]) -> String {
     for row in rows {
         let r = &row.report;
         let share = match (ceiling, closed(row)) {
-            (Some(c), true) => format!("{:.0} %", 100.0 * r.ok_per_sec() / c),
+            (Some(c), true) => percent(r.ok_per_sec() / c),
             _ => "–".into(),
         };
         let non_2xx = if r.total_non_2xx.is_empty() {
