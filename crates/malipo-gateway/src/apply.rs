@@ -131,8 +131,18 @@ fn decide_mpesa(event: &EventRecord, payment: Option<PaymentRecord>) -> Result<J
 }
 
 fn decide_paystack(event: &EventRecord, payment: Option<PaymentRecord>) -> Result<JobOutcome, String> {
-    let parsed =
-        Event::from_slice(&event.raw_body).map_err(|e| format!("stored event no longer parses: {e}"))?;
+    // Ingestion only identified the event; a body whose `data` is not in Paystack's shape is
+    // refused here, for good (a retry would read the same bytes).
+    let parsed = match Event::from_slice(&event.raw_body) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return Ok(JobOutcome {
+                event_status: malipo_core::EventStatus::Failed,
+                note: Some(format!("not a valid Paystack event: {e}")),
+                ..JobOutcome::processed()
+            })
+        }
+    };
     let detail = TransitionDetail {
         result_code: parsed.status().map(str::to_string),
         result_desc: Some(parsed.name().to_string()),

@@ -204,3 +204,26 @@ async fn health_readiness_and_metrics() {
     assert!(text.contains("malipo_queue_depth"), "{text}");
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_event_with_malformed_data_is_failed_by_the_worker_once() {
+    let gw = TestGateway::start("").await;
+    // Identified (event name and numeric id) at ingestion, refused by the typed parse later.
+    let body = br#"{"event":"charge.success","data":{"id":555,"reference":"r555","amount":"lots"}}"#.to_vec();
+    let res = post_paystack(&client_from("127.0.0.2"), &gw, body).await;
+    assert_eq!(res.status(), 200);
+    let events = gw.events().await;
+    assert_eq!(events[0].dedup_key, "charge.success:555");
+    let failed = gw.wait_for_status(events[0].id, EventStatus::Failed).await;
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("not a valid Paystack event"),
+        "{failed:?}"
+    );
+    assert_eq!(failed.attempts, 1, "a body that cannot parse is not retried");
+    assert_eq!(gw.store().stats().await.unwrap().jobs_queued, 0);
+    gw.stop().await;
+}

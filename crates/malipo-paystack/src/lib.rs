@@ -63,6 +63,7 @@ mod de;
 mod error;
 mod event;
 mod event_data;
+mod identify;
 mod model;
 mod refunds;
 mod signature;
@@ -75,6 +76,7 @@ pub use event::{Event, EventError};
 pub use event_data::{
     CustomerIdentification, Dispute, Invoice, PaymentRequest, Plan, RefundNotice, Subscription,
 };
+pub use identify::{identify, Identified};
 pub use model::{
     Authorization, Customer, Expandable, RecipientDetails, Refund, Transaction, Transfer, TransferRecipient,
 };

@@ -342,3 +342,64 @@ mod fuzz_regressions {
         assert_eq!(padded.dedup_key().as_deref(), Some("transfer.success:T1"));
     }
 }
+
+/// `identify`, the ingestion fast path, answers exactly what the typed parse would.
+mod identify_agrees {
+    use malipo_paystack::{identify, Event};
+    use proptest::prelude::*;
+
+    fn agree(body: &[u8]) {
+        match (identify(body), Event::from_slice(body)) {
+            (Ok(id), Ok(event)) => {
+                assert_eq!(id.name, event.name());
+                assert_eq!(
+                    id.dedup_key,
+                    event.dedup_key_or_digest(body),
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
+                assert_eq!(id.known, !matches!(event, Event::Unknown { .. }));
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            // The fast path does not type-check `data`: a numeric id with a malformed rest is
+            // identified here and refused by the worker's typed parse.
+            (Ok(id), Err(_)) => assert!(
+                id.known
+                    && id
+                        .dedup_key
+                        .split(':')
+                        .nth(1)
+                        .is_some_and(|i| i.parse::<u64>().is_ok())
+            ),
+            (Err(e), Ok(_)) => panic!("identify refused what the typed parse accepts: {e}"),
+        }
+    }
+
+    #[test]
+    fn on_every_fixture() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                agree(&std::fs::read(&path).unwrap());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 20, "only {seen} fixtures");
+    }
+
+    proptest! {
+        #[test]
+        fn on_mutated_bodies(id in any::<u64>(), name in prop::sample::select(Event::KNOWN.to_vec()), extra in "[a-z0-9 ]{0,8}", id_as_string in any::<bool>()) {
+            let id_json = if id_as_string { format!("\"{id}\"") } else { id.to_string() };
+            let body = format!(r#"{{"event":"{name}","data":{{"id":{id_json},"reference":"r{extra}","status":"success"}}}}"#);
+            agree(body.as_bytes());
+        }
+
+        #[test]
+        fn on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            agree(&body);
+        }
+    }
+}
