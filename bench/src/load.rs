@@ -88,7 +88,8 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
-    fn new(load: Load, window: Duration) -> Self {
+    /// A report with nothing counted yet.
+    pub fn empty(load: Load, window: Duration) -> Self {
         LoadReport {
             load,
             window,
@@ -261,7 +262,7 @@ pub async fn closed_loop(
             (stats, Instant::now())
         }));
     }
-    let mut report = LoadReport::new(Load::Closed { connections }, timing.duration);
+    let mut report = LoadReport::empty(Load::Closed { connections }, timing.duration);
     let mut last_done = start;
     for w in workers {
         if let Ok((stats, done)) = w.await {
@@ -332,7 +333,7 @@ pub async fn open_loop(
             stats
         }));
     }
-    let mut report = LoadReport::new(Load::Open { rate, connections }, timing.duration);
+    let mut report = LoadReport::empty(Load::Open { rate, connections }, timing.duration);
     for w in workers {
         if let Ok(stats) = w.await {
             report.merge(stats);

@@ -206,3 +206,17 @@ fn parent(pid: u32) -> Option<u32> {
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().nth(1)?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let me = std::process::id();
+        assert!(vm_hwm_kib(me).is_some_and(|k| k > 0));
+        assert!(cpu_seconds(me).is_some());
+        assert_eq!(parent(me), Some(std::os::unix::process::parent_id()));
+        assert!(load_average().is_some());
+    }
+}

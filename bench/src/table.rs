@@ -245,3 +245,57 @@ pub fn target_verdicts(rows: &[Row]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: ServerKind, ok: u64, stored: Option<u64>) -> Row {
+        let mut report = LoadReport::empty(
+            Load::Closed { connections: 32 },
+            std::time::Duration::from_secs(1),
+        );
+        report.ok_in_window = ok;
+        report.answered_in_window = ok;
+        report.total_2xx = ok;
+        let _ = report.latency_us.record(1000);
+        Row {
+            name: format!("{kind:?}"),
+            kind,
+            report,
+            peak_rss_kib: Some(30 * 1024),
+            stored,
+            server_cpu_s: Some(0.5),
+            client_cpu_s: Some(0.1),
+            load_before: Some(1.0),
+        }
+    }
+
+    #[test]
+    fn ratios_and_verdicts() {
+        let rows = [
+            row(ServerKind::Ceiling, 1000, None),
+            row(ServerKind::Malipo, 500, Some(500)),
+            row(ServerKind::Django, 2, Some(2)),
+        ];
+        let table = render(&rows);
+        assert!(table.contains("| 50 % |"), "{table}");
+        assert!(table.contains("| 0.20 % |"), "{table}");
+        assert!(peer_ratios(&rows).contains("250×"));
+        let verdicts = target_verdicts(&rows);
+        assert!(
+            verdicts.contains("≥ 40 % of the ceiling: 50 %, met"),
+            "{verdicts}"
+        );
+        assert!(verdicts
+            .contains("stored rows == 2xx answers (every acknowledged webhook is in the database): pass"));
+    }
+
+    #[test]
+    fn a_lost_webhook_fails_the_check() {
+        let rows = [row(ServerKind::Malipo, 500, Some(499))];
+        assert!(rows[0].lost_or_extra());
+        assert!(render(&rows).contains("MISMATCH"));
+        assert!(target_verdicts(&rows).contains("FAIL"));
+    }
+}
