@@ -1,14 +1,42 @@
-//! Paystack webhook bodies: `Event::from_slice` on any bytes.
+//! Paystack webhook bodies: `Event::from_slice` and the ingestion fast path `identify` on any
+//! bytes.
 //!
 //! On success the event has a name, a non-empty dedup key that is the same on every call (the
-//! store's unique index relies on it), and a key from the event's data carries a non-empty id.
+//! store's unique index relies on it), and a key from the event's data carries a non-blank id.
+//! `identify` gives the typed parse's name, key and known-ness, or its error; it may accept a body
+//! whose `data` the typed parse refuses only on its fast path (known event, numeric `data.id`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use malipo_paystack::Event;
+use malipo_paystack::{identify, Event};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(event) = Event::from_slice(data) else {
+    let parsed = Event::from_slice(data);
+    match (identify(data), &parsed) {
+        (Ok(id), Ok(event)) => {
+            assert_eq!(id.name, event.name());
+            assert_eq!(
+                id.dedup_key,
+                event.dedup_key_or_digest(data),
+                "identify disagrees"
+            );
+            assert_eq!(id.known, !matches!(event, Event::Unknown { .. }));
+        }
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (Ok(id), Err(e)) => {
+            let fast_path_key = id
+                .dedup_key
+                .strip_prefix(&format!("{}:", id.name))
+                .is_some_and(|i| i.parse::<u64>().is_ok());
+            assert!(
+                id.known && Event::KNOWN.contains(&id.name.as_str()) && fast_path_key,
+                "identify accepted {id:?} where the typed parse says: {e}"
+            );
+        }
+        (Err(e), Ok(_)) => panic!("identify refused what the typed parse accepts: {e}"),
+    }
+
+    let Ok(event) = parsed else {
         return;
     };
     let name = event.name();
