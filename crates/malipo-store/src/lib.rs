@@ -76,7 +76,7 @@ pub use model::delivery::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDel
 pub use model::event::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent};
 pub use model::job::{Job, JobCompletion, JobOutcome};
 pub use model::payment::{
-    NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentRecord, PaymentTransition,
+    NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition,
     TransitionDetail,
 };
 pub use model::{MigrationInfo, MigrationReport, StoreStats};

@@ -6,7 +6,7 @@ use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider}
 
 use crate::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
-    JobCompletion, JobOutcome, NewDelivery, NewEvent, NewPayment, PaymentFilter, PaymentRecord,
+    JobCompletion, JobOutcome, NewDelivery, NewEvent, NewPayment, PaymentFilter, PaymentKey, PaymentRecord,
     PaymentTransition, StoreError, StoreStats, TransitionDetail,
 };
 
@@ -54,6 +54,31 @@ pub trait Store: Send + Sync + 'static {
     /// nothing.
     async fn complete_job(&self, job: JobId, outcome: JobOutcome) -> Result<JobCompletion, StoreError>;
 
+    /// Finishes several jobs, in order, each exactly as [`Store::complete_job`] would and each
+    /// all-or-nothing on its own: a job that fails (completed by another worker after its lease
+    /// ran out, its payment gone) is undone alone, answered with its error in its slot, and the
+    /// others still complete. A job sees the effects of the jobs before it, so two events of one
+    /// payment in one batch move it in order (the second of two `succeeded` is
+    /// [`PaymentEffect::Unchanged`](crate::PaymentEffect::Unchanged), a `cancelled` after a
+    /// `succeeded` is [`PaymentEffect::Refused`](crate::PaymentEffect::Refused)).
+    ///
+    /// The answer has one result per job, in the same order. The outer error means the batch as
+    /// a whole could not be committed (the database failed, the store is closed): then none of
+    /// its jobs was completed and each is still leased to its worker.
+    ///
+    /// The default completes each job in its own transaction, which keeps every guarantee above;
+    /// adapters override it to share one commit among the whole batch (the SQLite adapter does).
+    async fn complete_jobs(
+        &self,
+        jobs: Vec<(JobId, JobOutcome)>,
+    ) -> Result<Vec<Result<JobCompletion, StoreError>>, StoreError> {
+        let mut done = Vec::with_capacity(jobs.len());
+        for (job, outcome) in jobs {
+            done.push(self.complete_job(job, outcome).await);
+        }
+        Ok(done)
+    }
+
     /// Records a failed attempt. With `retry_at` the job is released to run again then; with
     /// `None` the store gives up: the job is removed and the event becomes `failed` with
     /// `error` as its `last_error`, visible and replayable.
@@ -70,6 +95,24 @@ pub trait Store: Send + Sync + 'static {
     /// Queue depths and counts by status (for `/metrics` and the dashboard); cheap enough to
     /// call on every scrape.
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// The payments named by `keys`, one answer per key in the same order (`None` where there
+    /// is none): the lookups of a whole batch of jobs in one round trip.
+    ///
+    /// The default asks [`Store::get_payment`] and [`Store::find_payment_by_provider_ref`] once
+    /// per key; adapters override it to answer all keys at once.
+    async fn find_payments(&self, keys: &[PaymentKey]) -> Result<Vec<Option<PaymentRecord>>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            found.push(match key {
+                PaymentKey::Id(id) => self.get_payment(*id).await?,
+                PaymentKey::ProviderRef(provider, reference) => {
+                    self.find_payment_by_provider_ref(*provider, reference).await?
+                }
+            });
+        }
+        Ok(found)
+    }
 
     /// Records a payment. An id or provider reference already stored is
     /// [`StoreError::Conflict`].

@@ -114,6 +114,16 @@ impl PaymentTransition {
     }
 }
 
+/// How a worker finds the payment an event is about, for
+/// [`Store::find_payments`](crate::Store::find_payments).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PaymentKey {
+    /// By its id (the M-Pesa callback token names it).
+    Id(PaymentId),
+    /// By the provider's reference (CheckoutRequestID, Paystack reference, ConversationID).
+    ProviderRef(Provider, String),
+}
+
 /// A payment change carried by a [`JobOutcome`](crate::JobOutcome).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentChange {

@@ -115,6 +115,42 @@ pub(crate) fn complete(
     Ok(JobCompletion { payment, delivery })
 }
 
+/// Completes `jobs` in order in the open transaction, each inside its own savepoint so a
+/// failing one is undone alone; later jobs see the effects of earlier ones. The outer error is
+/// for a failure that leaves the transaction unusable: the writer then undoes the whole request.
+pub(crate) fn complete_each(
+    conn: &Connection,
+    jobs: &[(JobId, JobOutcome)],
+    now: i64,
+) -> Result<Vec<Result<JobCompletion, StoreError>>, StoreError> {
+    const OP: &str = "completing a batch of jobs";
+    let savepoint = |sql: &str| -> Result<(), StoreError> {
+        conn.prepare_cached(sql).during(OP)?.execute([]).during(OP)?;
+        Ok(())
+    };
+    let mut done = Vec::with_capacity(jobs.len());
+    for (job, outcome) in jobs {
+        savepoint("SAVEPOINT job")?;
+        let result = complete(conn, *job, outcome, now);
+        if conn.is_autocommit() {
+            // SQLite abandoned the transaction (I/O error, disk full): nothing of it stands.
+            return Err(match result {
+                Err(e) => e,
+                Ok(_) => StoreError::database(
+                    OP,
+                    crate::error::Reason("SQLite rolled the transaction back".into()),
+                ),
+            });
+        }
+        if result.is_err() {
+            savepoint("ROLLBACK TO job")?;
+        }
+        savepoint("RELEASE job")?;
+        done.push(result);
+    }
+    Ok(done)
+}
+
 /// Records a failed attempt: retry later, or give up and mark the event failed.
 pub(crate) fn fail(
     conn: &Connection,

@@ -32,7 +32,7 @@ use crate::port::{Replayed, Store};
 use crate::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
     JobCompletion, JobOutcome, MigrationInfo, MigrationReport, NewDelivery, NewEvent, NewPayment,
-    PaymentFilter, PaymentRecord, PaymentTransition, StoreError, StoreStats, TransitionDetail,
+    PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError, StoreStats, TransitionDetail,
 };
 
 /// The SQLite adapter of [`Store`]: one file in WAL mode, one writer thread doing group commit,
@@ -205,6 +205,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn complete_jobs(
+        &self,
+        jobs: Vec<(JobId, JobOutcome)>,
+    ) -> Result<Vec<Result<JobCompletion, StoreError>>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One write request: the whole batch shares a commit (and the group commit's batch).
+        self.write(move |conn, now| jobs::complete_each(conn, &jobs, now))
+            .await
+    }
+
     async fn fail_job(
         &self,
         job: JobId,
@@ -246,6 +258,15 @@ impl Store for SqliteStore {
     ) -> Result<Option<PaymentRecord>, StoreError> {
         let reference = reference.to_owned();
         self.read(move |conn| payments::find_by_provider_ref(conn, provider, &reference))
+            .await
+    }
+
+    async fn find_payments(&self, keys: &[PaymentKey]) -> Result<Vec<Option<PaymentRecord>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        self.read(move |conn| keys.iter().map(|key| payments::find(conn, key)).collect())
             .await
     }
 

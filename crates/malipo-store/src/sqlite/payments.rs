@@ -7,7 +7,8 @@ use rusqlite::{params, Connection, Row};
 use super::rows::{self, col};
 use crate::error::Context;
 use crate::{
-    NewPayment, PaymentEffect, PaymentFilter, PaymentRecord, PaymentTransition, StoreError, TransitionDetail,
+    NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
+    TransitionDetail,
 };
 
 const COLUMNS: &str = "id, provider, kind, state, amount_minor, currency, msisdn, email, \
@@ -150,6 +151,14 @@ pub(crate) fn find_by_provider_ref(
         ))
         .during(OP)?;
     rows::first(&mut stmt, params![provider.as_str(), reference], OP, decode)
+}
+
+/// The payment `key` names.
+pub(crate) fn find(conn: &Connection, key: &PaymentKey) -> Result<Option<PaymentRecord>, StoreError> {
+    match key {
+        PaymentKey::Id(id) => get(conn, *id),
+        PaymentKey::ProviderRef(provider, reference) => find_by_provider_ref(conn, *provider, reference),
+    }
 }
 
 /// Sets the provider reference.

@@ -1,5 +1,6 @@
 //! Integration tests of the SQLite adapter through the `Store` port, a fresh database per test.
 
+mod batch;
 mod deliveries;
 mod events;
 mod jobs;
