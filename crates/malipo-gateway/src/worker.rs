@@ -2,11 +2,17 @@
 //!
 //! A job whose attempt fails is retried with exponential backoff; after [`MAX_ATTEMPTS`] the
 //! event becomes `failed`, visible in `malipo events list --status failed` and replayable.
+//!
+//! The worker shares the database writer with the inbound path, so it works in batches: one
+//! write to claim a batch, one read to look up every job's payment, one write to complete them
+//! all. When a fresh ingest wakes it, it first waits [`COALESCE`] for more to arrive, so under a
+//! steady stream of webhooks it commits once per several events instead of once per event.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
-use malipo_store::{Job, StoreError};
+use malipo_store::{Job, JobOutcome, PaymentChange, PaymentKey, PaymentRecord, StoreError};
 
 use crate::apply::{decide, provider_reference, Lookup};
 use crate::AppState;
@@ -16,12 +22,21 @@ pub const MAX_ATTEMPTS: u32 = 8;
 const BATCH: usize = 64;
 const LEASE: Duration = Duration::from_secs(60);
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How long the worker lets ingests accumulate after being woken by one.
+const COALESCE: Duration = Duration::from_millis(2);
 
 /// Runs until `shutdown` resolves.
 pub async fn run(state: AppState, name: String, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut woken_by_ingest = false;
     loop {
         if *shutdown.borrow() {
             return;
+        }
+        if woken_by_ingest {
+            tokio::select! {
+                _ = tokio::time::sleep(COALESCE) => {}
+                _ = shutdown.changed() => continue,
+            }
         }
         let claimed = match state.store.claim_jobs(&name, BATCH, LEASE).await {
             Ok(jobs) => jobs,
@@ -31,66 +46,321 @@ pub async fn run(state: AppState, name: String, mut shutdown: tokio::sync::watch
             }
         };
         let busy = claimed.len() == BATCH;
-        for job in claimed {
-            process(&state, job).await;
-        }
+        process(&state, claimed).await;
         if busy {
+            woken_by_ingest = false;
             continue;
         }
-        tokio::select! {
-            _ = state.worker_wakeup.notified() => {}
-            _ = tokio::time::sleep(IDLE_POLL) => {}
-            _ = shutdown.changed() => {}
-        }
+        woken_by_ingest = tokio::select! {
+            _ = state.worker_wakeup.notified() => true,
+            _ = tokio::time::sleep(IDLE_POLL) => false,
+            _ = shutdown.changed() => false,
+        };
     }
 }
 
-async fn process(state: &AppState, job: Job) {
-    let job_id = job.id;
-    let event_id = job.event.id;
-    match attempt(state, &job).await {
-        Ok(()) => state.metrics.job_done(true),
+/// Decides and completes a claimed batch, in claim order.
+async fn process(state: &AppState, jobs: Vec<Job>) {
+    if jobs.is_empty() {
+        return;
+    }
+    let keys: Vec<Option<PaymentKey>> = jobs.iter().map(payment_key).collect();
+    let mut found = match lookup(state, &keys).await {
+        Ok(found) => found.into_iter(),
         Err(error) => {
-            state.metrics.job_done(false);
-            let retry_at = (job.attempts < MAX_ATTEMPTS).then(|| {
-                let backoff = Duration::from_secs(2u64.saturating_pow(job.attempts).min(600));
-                Utc::now() + backoff
-            });
-            tracing::warn!(event = %event_id, attempts = job.attempts, retry = retry_at.is_some(), %error, "processing failed");
-            if let Err(e) = state.store.fail_job(job_id, &error, retry_at).await {
-                tracing::error!(event = %event_id, error = %e, "could not record the failed attempt; the lease will expire and the job run again");
+            for job in &jobs {
+                failed(state, job, error.clone()).await;
+            }
+            return;
+        }
+    };
+    let mut batch = Batch::default();
+    for (job, key) in jobs.into_iter().zip(keys) {
+        let mut payment = found.next().flatten();
+        // `decide` must see what processing the jobs one by one would show it: when an earlier
+        // job of this batch changes or records the payment this one is about, complete the
+        // batch so far and look the payment up again.
+        if batch.affects(key.as_ref(), payment.as_ref()) {
+            batch.complete(state).await;
+            payment = match lookup(state, std::slice::from_ref(&key)).await {
+                Ok(found) => found.into_iter().next().flatten(),
+                Err(error) => {
+                    failed(state, &job, error).await;
+                    continue;
+                }
+            };
+        }
+        match decide(&job.event, Lookup::Payment(payment)) {
+            Ok(outcome) => batch.push(job, outcome),
+            Err(error) => failed(state, &job, error).await,
+        }
+    }
+    batch.complete(state).await;
+}
+
+/// The payment an event is about: named by its callback token, or by the provider's reference.
+fn payment_key(job: &Job) -> Option<PaymentKey> {
+    let event = &job.event;
+    match event.payment_id {
+        Some(id) => Some(PaymentKey::Id(id)),
+        None => provider_reference(event).map(|r| PaymentKey::ProviderRef(event.provider, r)),
+    }
+}
+
+/// Looks up the payments of `keys` (one answer per key) in one round trip.
+async fn lookup(state: &AppState, keys: &[Option<PaymentKey>]) -> Result<Vec<Option<PaymentRecord>>, String> {
+    let wanted: Vec<PaymentKey> = keys.iter().flatten().cloned().collect();
+    let found = state.store.find_payments(&wanted).await.map_err(store_error)?;
+    if found.len() != wanted.len() {
+        return Err(format!(
+            "store: asked for {} payments, got {} answers",
+            wanted.len(),
+            found.len()
+        ));
+    }
+    let mut found = found.into_iter();
+    Ok(keys
+        .iter()
+        .map(|key| key.as_ref().and_then(|_| found.next().flatten()))
+        .collect())
+}
+
+/// Jobs decided and waiting to be completed together, with the payments their outcomes touch.
+#[derive(Default)]
+struct Batch {
+    jobs: Vec<Job>,
+    outcomes: Vec<JobOutcome>,
+    touched: HashSet<PaymentKey>,
+}
+
+impl Batch {
+    fn push(&mut self, job: Job, outcome: JobOutcome) {
+        match &outcome.payment {
+            Some(PaymentChange::Transition { id, .. }) => {
+                self.touched.insert(PaymentKey::Id(*id));
+            }
+            Some(PaymentChange::Record(p)) => {
+                self.touched.insert(PaymentKey::Id(p.id));
+                if let Some(r) = &p.provider_reference {
+                    self.touched
+                        .insert(PaymentKey::ProviderRef(p.provider, r.clone()));
+                }
+            }
+            None => {}
+        }
+        self.jobs.push(job);
+        self.outcomes.push(outcome);
+    }
+
+    /// Whether a job looking its payment up by `key` (and finding `found`) would find something
+    /// else once the jobs waiting here are completed.
+    fn affects(&self, key: Option<&PaymentKey>, found: Option<&PaymentRecord>) -> bool {
+        key.is_some_and(|k| self.touched.contains(k))
+            || found.is_some_and(|p| self.touched.contains(&PaymentKey::Id(p.id)))
+    }
+
+    /// Completes the waiting jobs in one store call; failed ones go through `fail_job`.
+    async fn complete(&mut self, state: &AppState) {
+        self.touched.clear();
+        if self.jobs.is_empty() {
+            return;
+        }
+        let jobs = std::mem::take(&mut self.jobs);
+        let outcomes = std::mem::take(&mut self.outcomes);
+        let request = jobs.iter().map(|j| j.id).zip(outcomes).collect();
+        let mut results = match state.store.complete_jobs(request).await {
+            Ok(results) => results.into_iter(),
+            Err(e) => {
+                let error = store_error(e);
+                for job in &jobs {
+                    failed(state, job, error.clone()).await;
+                }
+                return;
+            }
+        };
+        for job in &jobs {
+            let result = results
+                .next()
+                .unwrap_or_else(|| Err(StoreError::Task("the store gave no answer for this job".into())));
+            match result {
+                Ok(done) => {
+                    state.metrics.job_done(true);
+                    if let Some(effect) = done.payment {
+                        tracing::info!(event = %job.event.id, payment = %effect.payment().id, state = %effect.payment().state, "applied");
+                    }
+                }
+                // Another worker finished it after this one's lease ran out: nothing left to do.
+                Err(StoreError::NotFound { what: "job", .. }) => state.metrics.job_done(true),
+                Err(e) => failed(state, job, store_error(e)).await,
             }
         }
     }
 }
 
-async fn attempt(state: &AppState, job: &Job) -> Result<(), String> {
-    let event = &job.event;
-    let payment = match event.payment_id {
-        Some(id) => state.store.get_payment(id).await.map_err(store_error)?,
-        None => match provider_reference(event) {
-            Some(reference) => state
-                .store
-                .find_payment_by_provider_ref(event.provider, &reference)
-                .await
-                .map_err(store_error)?,
-            None => None,
-        },
-    };
-    let outcome = decide(event, Lookup::Payment(payment))?;
-    match state.store.complete_job(job.id, outcome).await {
-        Ok(done) => {
-            if let Some(effect) = done.payment {
-                tracing::info!(event = %event.id, payment = %effect.payment().id, state = %effect.payment().state, "applied");
-            }
-            Ok(())
-        }
-        // Another worker finished it after this one's lease ran out: nothing left to do.
-        Err(StoreError::NotFound { .. }) => Ok(()),
-        Err(e) => Err(store_error(e)),
+/// Records a failed attempt: retried with backoff, or given up after [`MAX_ATTEMPTS`].
+async fn failed(state: &AppState, job: &Job, error: String) {
+    state.metrics.job_done(false);
+    let event_id = job.event.id;
+    let retry_at = (job.attempts < MAX_ATTEMPTS).then(|| {
+        let backoff = Duration::from_secs(2u64.saturating_pow(job.attempts).min(600));
+        Utc::now() + backoff
+    });
+    tracing::warn!(event = %event_id, attempts = job.attempts, retry = retry_at.is_some(), %error, "processing failed");
+    if let Err(e) = state.store.fail_job(job.id, &error, retry_at).await {
+        tracing::error!(event = %event_id, error = %e, "could not record the failed attempt; the lease will expire and the job run again");
     }
 }
 
 fn store_error(e: StoreError) -> String {
     format!("store: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use malipo_core::{EventStatus, PaymentState, Provider};
+    use malipo_guard::{GuardConfig, Guards};
+    use malipo_store::{NewEvent, SqliteOptions, SqliteStore};
+
+    use super::*;
+
+    struct Fixture {
+        state: AppState,
+        sqlite: SqliteStore,
+        _dir: tempfile::TempDir,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteStore::open(dir.path().join("w.db"), SqliteOptions::default()).unwrap();
+        let state = AppState {
+            store: Arc::new(sqlite.clone()),
+            metrics: Arc::default(),
+            guards: Guards::new(GuardConfig::default()),
+            callback_tokens: None,
+            paystack_secret: None,
+            worker_wakeup: Arc::default(),
+        };
+        Fixture {
+            state,
+            sqlite,
+            _dir: dir,
+        }
+    }
+
+    fn charge(id: u64, reference: &str) -> NewEvent {
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/charge-success.json")).unwrap();
+        v["data"]["id"] = id.into();
+        v["data"]["reference"] = reference.into();
+        let body = serde_json::to_vec(&v).unwrap();
+        NewEvent::received(Provider::Paystack, "charge.success", format!("charge:{id}"), body)
+    }
+
+    fn refund(reference: &str) -> NewEvent {
+        let body = serde_json::json!({
+            "event": "refund.processed",
+            "data": {"status": "processed", "transaction_reference": reference, "amount": "20000", "currency": "NGN"},
+        });
+        NewEvent::received(
+            Provider::Paystack,
+            "refund.processed",
+            format!("refund:{reference}"),
+            serde_json::to_vec(&body).unwrap(),
+        )
+    }
+
+    /// Stores `events`, claims them all in one batch and processes it in the order given (jobs
+    /// stored in the same millisecond are claimed in no particular order).
+    async fn process_all(f: &Fixture, events: Vec<NewEvent>) -> Vec<malipo_core::EventId> {
+        let mut ids = Vec::new();
+        for e in events {
+            ids.push(f.state.store.ingest(e).await.unwrap().id());
+        }
+        let mut jobs = f.state.store.claim_jobs("test", BATCH, LEASE).await.unwrap();
+        assert_eq!(jobs.len(), ids.len(), "one batch");
+        jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.event.id));
+        process(&f.state, jobs).await;
+        ids
+    }
+
+    async fn event(f: &Fixture, id: malipo_core::EventId) -> (EventStatus, Option<String>) {
+        let e = f.state.store.get_event(id).await.unwrap().unwrap();
+        (e.status, e.last_error.clone())
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_unrelated_events_is_completed_in_one_write() {
+        let f = fixture();
+        let events = (0..10)
+            .map(|i| charge(i, &format!("ref-{i}")))
+            .collect::<Vec<_>>();
+        let mut ids = Vec::new();
+        for e in events {
+            ids.push(f.state.store.ingest(e).await.unwrap().id());
+        }
+        let jobs = f.state.store.claim_jobs("test", BATCH, LEASE).await.unwrap();
+        let before = f.sqlite.writer_stats();
+        process(&f.state, jobs).await;
+        let after = f.sqlite.writer_stats();
+        assert_eq!(after.requests - before.requests, 1, "one write for ten jobs");
+        for id in ids {
+            assert_eq!(event(&f, id).await, (EventStatus::Processed, None));
+        }
+        let payments = f
+            .state
+            .store
+            .list_payments(&malipo_store::PaymentFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(payments.len(), 10);
+        assert!(payments.iter().all(|p| p.state == PaymentState::Succeeded));
+    }
+
+    #[tokio::test]
+    async fn a_later_event_of_the_batch_sees_the_payment_an_earlier_one_recorded() {
+        let f = fixture();
+        // A charge malipo did not start is recorded by its first event; the refund in the same
+        // batch finds it only if it is looked up after the charge's completion.
+        let ids = process_all(&f, vec![charge(7, "ref-7"), refund("ref-7"), charge(8, "ref-8")]).await;
+        for id in &ids {
+            assert_eq!(event(&f, *id).await, (EventStatus::Processed, None));
+        }
+        let refunded = f
+            .state
+            .store
+            .find_payment_by_provider_ref(Provider::Paystack, "ref-7")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(refunded.state, PaymentState::Refunded);
+        let other = f
+            .state
+            .store
+            .find_payment_by_provider_ref(Provider::Paystack, "ref-8")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(other.state, PaymentState::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn an_event_that_fails_is_retried_and_the_others_complete() {
+        let f = fixture();
+        // An M-Pesa callback whose stored body no longer parses is worth a retry.
+        let broken = NewEvent::received(Provider::Mpesa, "stk_callback", "stk:broken", &b"{}"[..]);
+        let ids = process_all(&f, vec![charge(1, "ref-1"), broken, charge(2, "ref-2")]).await;
+        assert_eq!(event(&f, ids[0]).await.0, EventStatus::Processed);
+        let (status, error) = event(&f, ids[1]).await;
+        assert_eq!(status, EventStatus::Received, "released for a retry");
+        assert!(error.is_some_and(|e| e.contains("no longer parses")));
+        assert_eq!(event(&f, ids[2]).await.0, EventStatus::Processed);
+        let stats = f.state.store.stats().await.unwrap();
+        assert_eq!(
+            (stats.jobs_queued, stats.jobs_due),
+            (1, 0),
+            "retried later, not now"
+        );
+    }
 }
