@@ -384,6 +384,9 @@ mod tests {
     async fn a_failing_request_is_undone_alone_and_the_batch_commits() {
         let (writer, _dir) = writer();
         let writer = Arc::new(writer);
+        // Every failure below is independent of the order the spawned requests reach the queue
+        // in: each conflicts with itself or with this row, written before the batch.
+        writer.write(|c| insert(c, 9)).await.unwrap();
         let (release, held) = hold(&writer).await;
         let spawn = |f: Work, savepoint| {
             let w = Arc::clone(&writer);
@@ -394,13 +397,13 @@ mod tests {
         let b = spawn(
             Box::new(|c| {
                 insert(c, 2)?;
-                insert(c, 1)
+                insert(c, 2)
             }),
             true,
         );
         let c = spawn(Box::new(|c| insert(c, 3)), false);
         // A one-statement write failing on a constraint undoes itself without a savepoint.
-        let d = spawn(Box::new(|c| insert(c, 3)), false);
+        let d = spawn(Box::new(|c| insert(c, 9)), false);
         let p = spawn(Box::new(|_| panic!("a bug in a request")), true);
         queued(&writer, 5).await;
         let before = writer.stats();
@@ -423,7 +426,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(rows, [1, 3]);
+        assert_eq!(rows, [1, 3, 9]);
         writer.shutdown().await.unwrap();
         assert!(matches!(writer.write(|_| Ok(())).await, Err(StoreError::Closed)));
     }
