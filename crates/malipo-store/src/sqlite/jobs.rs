@@ -115,40 +115,85 @@ pub(crate) fn complete(
     Ok(JobCompletion { payment, delivery })
 }
 
-/// Completes `jobs` in order in the open transaction, each inside its own savepoint so a
-/// failing one is undone alone; later jobs see the effects of earlier ones. The outer error is
-/// for a failure that leaves the transaction unusable: the writer then undoes the whole request.
+/// Completes `jobs` in order in the open transaction, each all-or-nothing: a failing one is
+/// undone alone and later jobs see the effects of earlier ones. The outer error is for a failure
+/// that leaves the transaction unusable: the writer then undoes the whole request.
+///
+/// Jobs almost never fail, so the batch first runs under one savepoint; only if a job fails is
+/// that run undone and the batch run again with a savepoint per job. The answer is the same as
+/// with a savepoint per job from the start, at a fraction of the savepoints.
 pub(crate) fn complete_each(
     conn: &Connection,
     jobs: &[(JobId, JobOutcome)],
     now: i64,
 ) -> Result<Vec<Result<JobCompletion, StoreError>>, StoreError> {
-    const OP: &str = "completing a batch of jobs";
-    let savepoint = |sql: &str| -> Result<(), StoreError> {
-        conn.prepare_cached(sql).during(OP)?.execute([]).during(OP)?;
-        Ok(())
-    };
+    if jobs.len() > 1 {
+        savepoint(conn, "SAVEPOINT jobs")?;
+        match complete_all(conn, jobs, now)? {
+            Some(done) => {
+                savepoint(conn, "RELEASE jobs")?;
+                return Ok(done.into_iter().map(Ok).collect());
+            }
+            None => {
+                savepoint(conn, "ROLLBACK TO jobs")?;
+                savepoint(conn, "RELEASE jobs")?;
+            }
+        }
+    }
     let mut done = Vec::with_capacity(jobs.len());
     for (job, outcome) in jobs {
-        savepoint("SAVEPOINT job")?;
+        savepoint(conn, "SAVEPOINT job")?;
         let result = complete(conn, *job, outcome, now);
-        if conn.is_autocommit() {
-            // SQLite abandoned the transaction (I/O error, disk full): nothing of it stands.
-            return Err(match result {
-                Err(e) => e,
-                Ok(_) => StoreError::database(
-                    OP,
-                    crate::error::Reason("SQLite rolled the transaction back".into()),
-                ),
-            });
-        }
+        usable(conn, &result)?;
         if result.is_err() {
-            savepoint("ROLLBACK TO job")?;
+            savepoint(conn, "ROLLBACK TO job")?;
         }
-        savepoint("RELEASE job")?;
+        savepoint(conn, "RELEASE job")?;
         done.push(result);
     }
     Ok(done)
+}
+
+/// Completes every job, or stops at the first that fails (`None`; the caller undoes the rest).
+fn complete_all(
+    conn: &Connection,
+    jobs: &[(JobId, JobOutcome)],
+    now: i64,
+) -> Result<Option<Vec<JobCompletion>>, StoreError> {
+    let mut done = Vec::with_capacity(jobs.len());
+    for (job, outcome) in jobs {
+        let result = complete(conn, *job, outcome, now);
+        usable(conn, &result)?;
+        match result {
+            Ok(completion) => done.push(completion),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(done))
+}
+
+const OP_BATCH: &str = "completing a batch of jobs";
+
+fn savepoint(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .during(OP_BATCH)?
+        .execute([])
+        .during(OP_BATCH)?;
+    Ok(())
+}
+
+/// Fails when SQLite abandoned the transaction (I/O error, disk full): nothing of it stands.
+fn usable<T>(conn: &Connection, result: &Result<T, StoreError>) -> Result<(), StoreError> {
+    if !conn.is_autocommit() {
+        return Ok(());
+    }
+    Err(match result {
+        Err(e) => e.clone(),
+        Ok(_) => StoreError::database(
+            OP_BATCH,
+            crate::error::Reason("SQLite rolled the transaction back".into()),
+        ),
+    })
 }
 
 /// Records a failed attempt: retry later, or give up and mark the event failed.

@@ -101,9 +101,25 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         Err(e) if rows::is_unique_violation(&e) => return Err(conflict(conn, p)?),
         Err(e) => return Err(StoreError::database(OP, e)),
     }
-    get(conn, p.id)?.ok_or_else(|| StoreError::NotFound {
-        what: "payment",
-        id: p.id.to_string(),
+    // The row is exactly what was bound; reading it back would only cost a lookup.
+    let at = rows::from_ms(now, "payments.created_at")?;
+    Ok(PaymentRecord {
+        id: p.id,
+        provider: p.provider,
+        kind: p.kind.clone(),
+        state: p.state,
+        amount: p.amount,
+        msisdn: p.msisdn.clone(),
+        email: p.email.clone(),
+        merchant_reference: p.merchant_reference.clone(),
+        provider_reference: p.provider_reference.clone(),
+        description: p.description.clone(),
+        metadata: p.metadata.clone(),
+        receipt: None,
+        result_code: None,
+        result_desc: None,
+        created_at: at,
+        updated_at: at,
     })
 }
 
@@ -262,7 +278,11 @@ pub(crate) fn apply(
                 Some(r) => find_by_provider_ref(conn, p.provider, r)?,
                 None => None,
             };
-            if let Some(existing) = existing.or(get(conn, p.id)?) {
+            let existing = match existing {
+                Some(found) => Some(found),
+                None => get(conn, p.id)?,
+            };
+            if let Some(existing) = existing {
                 return Ok(PaymentEffect::Unchanged(existing));
             }
             Ok(PaymentEffect::Changed {
