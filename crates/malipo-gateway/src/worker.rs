@@ -6,12 +6,15 @@
 //! The worker shares the database writer with the inbound path, so it works in batches: one
 //! write to claim a batch, one read to look up every job's payment, one write to complete them
 //! all. When a fresh ingest wakes it, it first waits [`COALESCE`] for more to arrive, so under a
-//! steady stream of webhooks it commits once per several events instead of once per event.
+//! steady stream of webhooks it commits once per several events instead of once per event. Under
+//! a burst it works through the backlog at half speed, leaving the rest to acknowledging
+//! webhooks, and at full speed once the burst is over.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::FutureExt as _;
 use malipo_store::{Job, JobOutcome, PaymentChange, PaymentKey, PaymentRecord, StoreError};
 
 use crate::apply::{decide, provider_reference, Lookup};
@@ -46,8 +49,18 @@ pub async fn run(state: AppState, name: String, mut shutdown: tokio::sync::watch
             }
         };
         let busy = claimed.len() == BATCH;
+        let started = Instant::now();
         process(&state, claimed).await;
         if busy {
+            // A backlog. While webhooks keep arriving, acknowledging them comes first: the
+            // worker leaves the writer (and the CPU) to them as long as its batch took, so it
+            // drains at half speed under a burst and at full speed once the burst is over.
+            if state.worker_wakeup.notified().now_or_never().is_some() {
+                tokio::select! {
+                    _ = tokio::time::sleep(started.elapsed()) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
             woken_by_ingest = false;
             continue;
         }
