@@ -15,6 +15,8 @@
 //!   it after the lease.
 //! - [`Store::complete_job`] applies the payment change, the event status and the merchant
 //!   delivery in one transaction: no payment change without its notification.
+//!   [`Store::complete_jobs`] does the same for a worker's whole batch in one write request,
+//!   each job all-or-nothing on its own and applied in order.
 //!
 //! # Durability of the SQLite adapter
 //!
