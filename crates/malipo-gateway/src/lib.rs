@@ -33,7 +33,7 @@ use malipo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-pub use apply::{decide, provider_reference, Lookup};
+pub use apply::{decide, parse, provider_reference, Lookup, Parsed};
 pub use build::{callback_key_path, callback_token_key, open_store};
 pub use error::GatewayError;
 pub use metrics::{Endpoint, Metrics, Outcome};

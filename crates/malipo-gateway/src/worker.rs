@@ -17,7 +17,7 @@ use chrono::Utc;
 use futures::FutureExt as _;
 use malipo_store::{Job, JobOutcome, PaymentChange, PaymentKey, PaymentRecord, StoreError};
 
-use crate::apply::{decide, provider_reference, Lookup};
+use crate::apply::{decide, parse, Lookup, Parsed};
 use crate::AppState;
 
 /// Attempts before an event is left `failed` for a person.
@@ -77,7 +77,8 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
     if jobs.is_empty() {
         return;
     }
-    let keys: Vec<Option<PaymentKey>> = jobs.iter().map(payment_key).collect();
+    let parsed: Vec<Parsed> = jobs.iter().map(|job| parse(&job.event)).collect();
+    let keys: Vec<Option<PaymentKey>> = jobs.iter().zip(&parsed).map(|(j, p)| payment_key(j, p)).collect();
     let mut found = match lookup(state, &keys).await {
         Ok(found) => found.into_iter(),
         Err(error) => {
@@ -88,7 +89,7 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
         }
     };
     let mut batch = Batch::default();
-    for (job, key) in jobs.into_iter().zip(keys) {
+    for ((job, key), parsed) in jobs.into_iter().zip(keys).zip(parsed) {
         let mut payment = found.next().flatten();
         // `decide` must see what processing the jobs one by one would show it: when an earlier
         // job of this batch changes or records the payment this one is about, complete the
@@ -103,7 +104,7 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
                 }
             };
         }
-        match decide(&job.event, Lookup::Payment(payment)) {
+        match decide(&job.event, parsed, Lookup::Payment(payment)) {
             Ok(outcome) => batch.push(job, outcome),
             Err(error) => failed(state, &job, error).await,
         }
@@ -112,11 +113,13 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
 }
 
 /// The payment an event is about: named by its callback token, or by the provider's reference.
-fn payment_key(job: &Job) -> Option<PaymentKey> {
+fn payment_key(job: &Job, parsed: &Parsed) -> Option<PaymentKey> {
     let event = &job.event;
     match event.payment_id {
         Some(id) => Some(PaymentKey::Id(id)),
-        None => provider_reference(event).map(|r| PaymentKey::ProviderRef(event.provider, r)),
+        None => parsed
+            .provider_reference()
+            .map(|r| PaymentKey::ProviderRef(event.provider, r)),
     }
 }
 
