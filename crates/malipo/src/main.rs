@@ -13,10 +13,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-// glibc's allocator was about 5 % of a webhook's CPU under load (bench/README.md); mimalloc's
-// thread-local free lists make the many small allocations of a request cheap.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A self-hosted gateway for M-Pesa (Daraja) and Paystack that never loses, forges or
 /// double-processes a payment confirmation.
