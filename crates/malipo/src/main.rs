@@ -13,7 +13,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-
 /// A self-hosted gateway for M-Pesa (Daraja) and Paystack that never loses, forges or
 /// double-processes a payment confirmation.
 #[derive(Debug, Parser)]
