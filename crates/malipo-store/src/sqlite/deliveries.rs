@@ -176,21 +176,15 @@ pub(crate) fn get(conn: &Connection, id: DeliveryId) -> Result<Option<DeliveryRe
 /// Deliveries matching `filter`, newest first.
 pub(crate) fn list(conn: &Connection, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
     const OP: &str = "listing deliveries";
-    let mut sql = format!("SELECT {COLUMNS} FROM deliveries WHERE 1 = 1");
-    let mut args: Vec<Value> = Vec::new();
+    let mut q = rows::Listing::select(COLUMNS, "deliveries");
     if let Some(s) = filter.status {
-        sql.push_str(&format!(" AND status = {}", s.code()));
+        q.constant(format_args!("status = {}", s.code()));
     }
     if let Some(p) = filter.payment_id {
-        args.push(Value::Text(p.to_string()));
-        sql.push_str(&format!(" AND payment_id = ?{}", args.len()));
+        q.bound("payment_id =", Value::Text(p.to_string()));
     }
     if let Some(before) = filter.before {
-        args.push(Value::Text(before.to_string()));
-        sql.push_str(&format!(" AND id < ?{}", args.len()));
+        q.bound("id <", Value::Text(before.to_string()));
     }
-    args.push(Value::Integer(rows::page(filter.limit)));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
-    let mut stmt = conn.prepare_cached(&sql).during(OP)?;
-    rows::all(&mut stmt, rusqlite::params_from_iter(args), OP, decode)
+    q.fetch(conn, filter.limit, OP, decode)
 }

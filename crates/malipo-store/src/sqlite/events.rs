@@ -143,28 +143,22 @@ pub(crate) fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventS
     const OP: &str = "listing events";
     // Provider and status are our own constants, written into the SQL so the planner can use
     // the partial index on failed/rejected events; everything from outside is bound.
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM events WHERE 1 = 1");
-    let mut args: Vec<Value> = Vec::new();
+    let mut q = rows::Listing::select(SUMMARY_COLUMNS, "events");
     if let Some(p) = filter.provider {
-        sql.push_str(&format!(" AND provider = '{}'", p.as_str()));
+        q.constant(format_args!("provider = '{}'", p.as_str()));
     }
     if let Some(s) = filter.status {
-        sql.push_str(&format!(" AND status = {}", s.code()));
+        q.constant(format_args!("status = {}", s.code()));
     }
     // Ids start with their creation time, so a time bound is a range on the id index.
     if let Some(since) = filter.since {
         let millis = u128::try_from(rows::to_ms(since)).unwrap_or(0);
-        args.push(Value::Text(EventId::from_parts(millis, 0).to_string()));
-        sql.push_str(&format!(" AND id >= ?{}", args.len()));
+        q.bound("id >=", Value::Text(EventId::from_parts(millis, 0).to_string()));
     }
     if let Some(before) = filter.before {
-        args.push(Value::Text(before.to_string()));
-        sql.push_str(&format!(" AND id < ?{}", args.len()));
+        q.bound("id <", Value::Text(before.to_string()));
     }
-    args.push(Value::Integer(rows::page(filter.limit)));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
-    let mut stmt = conn.prepare_cached(&sql).during(OP)?;
-    rows::all(&mut stmt, rusqlite::params_from_iter(args), OP, summary)
+    q.fetch(conn, filter.limit, OP, summary)
 }
 
 /// Puts an event back in the processing queue.

@@ -296,26 +296,20 @@ pub(crate) fn apply(
 /// Payments matching `filter`, newest first.
 pub(crate) fn list(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<PaymentRecord>, StoreError> {
     const OP: &str = "listing payments";
-    let mut sql = format!("SELECT {COLUMNS} FROM payments WHERE 1 = 1");
-    let mut args: Vec<Value> = Vec::new();
+    let mut q = rows::Listing::select(COLUMNS, "payments");
     if let Some(p) = filter.provider {
-        sql.push_str(&format!(" AND provider = '{}'", p.as_str()));
+        q.constant(format_args!("provider = '{}'", p.as_str()));
     }
     if let Some(s) = filter.state {
-        sql.push_str(&format!(" AND state = {}", s.code()));
+        q.constant(format_args!("state = {}", s.code()));
     }
     if let Some(r) = &filter.merchant_reference {
-        args.push(Value::Text(r.clone()));
-        sql.push_str(&format!(" AND merchant_reference = ?{}", args.len()));
+        q.bound("merchant_reference =", Value::Text(r.clone()));
     }
     if let Some(before) = filter.before {
-        args.push(Value::Text(before.to_string()));
-        sql.push_str(&format!(" AND id < ?{}", args.len()));
+        q.bound("id <", Value::Text(before.to_string()));
     }
-    args.push(Value::Integer(rows::page(filter.limit)));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
-    let mut stmt = conn.prepare_cached(&sql).during(OP)?;
-    rows::all(&mut stmt, rusqlite::params_from_iter(args), OP, decode)
+    q.fetch(conn, filter.limit, OP, decode)
 }
 
 /// Pending payments created at or before `cutoff`, oldest first.

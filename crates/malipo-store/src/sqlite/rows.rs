@@ -123,3 +123,47 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
                 || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
 }
+
+/// A listing: optional filters over one table, newest id first, one page — the shape of every
+/// `list_*` query. Our own constants (provider names, status codes) go into the SQL text so the
+/// planner can use the partial indexes; anything from outside is bound.
+pub(crate) struct Listing {
+    sql: String,
+    args: Vec<rusqlite::types::Value>,
+}
+
+impl Listing {
+    pub(crate) fn select(columns: &str, table: &str) -> Self {
+        Listing {
+            sql: format!("SELECT {columns} FROM {table} WHERE 1 = 1"),
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds a condition written from our own constants, such as `status = 2`.
+    pub(crate) fn constant(&mut self, condition: std::fmt::Arguments<'_>) {
+        self.sql.push_str(&format!(" AND {condition}"));
+    }
+
+    /// Adds `column_op ?N` with `value` bound, such as `("id <", before)`.
+    pub(crate) fn bound(&mut self, column_op: &str, value: rusqlite::types::Value) {
+        self.args.push(value);
+        self.sql
+            .push_str(&format!(" AND {column_op} ?{}", self.args.len()));
+    }
+
+    /// Runs the query for at most `limit` rows (capped at [`MAX_PAGE`]), newest first.
+    pub(crate) fn fetch<T>(
+        mut self,
+        conn: &rusqlite::Connection,
+        limit: usize,
+        op: &'static str,
+        decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.args.push(rusqlite::types::Value::Integer(page(limit)));
+        self.sql
+            .push_str(&format!(" ORDER BY id DESC LIMIT ?{}", self.args.len()));
+        let mut stmt = conn.prepare_cached(&self.sql).during(op)?;
+        all(&mut stmt, rusqlite::params_from_iter(self.args), op, decode)
+    }
+}
