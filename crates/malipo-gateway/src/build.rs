@@ -83,33 +83,46 @@ pub(crate) fn guard_config(config: &Config) -> Result<GuardConfig, GatewayError>
     let mut guard = GuardConfig::default()
         .with_body_limit(config.server.body_limit_bytes)
         .with_trusted_proxies(config.server.trusted_proxies.iter().copied());
-    let limit = |provider, l: Option<malipo_config::RateLimit>| -> Result<Option<RateLimit>, GatewayError> {
-        match l {
-            None => Ok(GuardConfig::default().provider(provider).rate_limit),
-            Some(l) => RateLimit::from_config(provider, l.per_second, l.burst)
-                .map(Some)
-                .map_err(|e| GatewayError::Config(e.to_string())),
-        }
+    // One provider's inbound settings: its allowlist (or none, in development) and its limit.
+    let provider = |guard: GuardConfig,
+                    provider: Provider,
+                    verify: bool,
+                    nets: &[ipnet::IpNet],
+                    limit: Option<malipo_config::RateLimit>|
+     -> Result<GuardConfig, GatewayError> {
+        let source = if verify {
+            SourceCheck::Allowlist(IpAllowlist::new(nets.iter().copied()))
+        } else {
+            SourceCheck::Disabled
+        };
+        let limit = match limit {
+            None => GuardConfig::default().provider(provider).rate_limit,
+            Some(l) => Some(
+                RateLimit::from_config(provider, l.per_second, l.burst)
+                    .map_err(|e| GatewayError::Config(e.to_string()))?,
+            ),
+        };
+        Ok(guard
+            .with_source(provider, source)
+            .with_rate_limit(provider, limit))
     };
     if let Some(m) = &config.mpesa {
-        let source = if m.verify_callback_source_ip {
-            SourceCheck::Allowlist(IpAllowlist::new(m.callback_ips.iter().copied()))
-        } else {
-            SourceCheck::Disabled
-        };
-        guard = guard
-            .with_source(Provider::Mpesa, source)
-            .with_rate_limit(Provider::Mpesa, limit(Provider::Mpesa, m.rate_limit)?);
+        guard = provider(
+            guard,
+            Provider::Mpesa,
+            m.verify_callback_source_ip,
+            &m.callback_ips,
+            m.rate_limit,
+        )?;
     }
     if let Some(p) = &config.paystack {
-        let source = if p.verify_source_ip {
-            SourceCheck::Allowlist(IpAllowlist::new(p.webhook_ips.iter().copied()))
-        } else {
-            SourceCheck::Disabled
-        };
-        guard = guard
-            .with_source(Provider::Paystack, source)
-            .with_rate_limit(Provider::Paystack, limit(Provider::Paystack, p.rate_limit)?);
+        guard = provider(
+            guard,
+            Provider::Paystack,
+            p.verify_source_ip,
+            &p.webhook_ips,
+            p.rate_limit,
+        )?;
     }
     Ok(guard)
 }

@@ -68,15 +68,5 @@ pub(crate) async fn store(
 /// The identity of an authentic body that cannot be parsed: its digest, so a retry of the same
 /// bytes is stored once.
 pub(crate) fn digest_key(prefix: &str, body: &[u8]) -> String {
-    format!("{prefix}:sha256:{}", hex_lower(&Sha256::digest(body)))
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    format!("{prefix}:sha256:{}", hex::encode(Sha256::digest(body)))
 }
