@@ -9,7 +9,7 @@ use malipo_core::{Provider, Secret};
 use malipo_guard::{CallbackTokens, GuardConfig, Guards, IpAllowlist, RateLimit, SourceCheck};
 use malipo_store::{SqliteOptions, SqliteStore, Store};
 
-use crate::{AppState, Gateway, GatewayError, Metrics};
+use crate::{AppState, Gateway, GatewayError, Metrics, Providers};
 
 /// Opens (and migrates) the configured database.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, GatewayError> {
@@ -76,6 +76,75 @@ pub fn callback_token_key(config: &Config) -> Result<Secret<Vec<u8>>, GatewayErr
     file.write_all(&key).and_then(|_| file.sync_all()).map_err(io)?;
     tracing::info!(path = %key_path.display(), "generated the callback token key");
     Ok(Secret::new(key.to_vec()))
+}
+
+/// The `[mpesa]` section as client settings, every secret reference resolved. The security
+/// credential is the configured one, else made from `initiator_password` and `certificate`;
+/// without either, initiator operations (B2C, status, reversal) are refused by the client.
+pub fn mpesa_settings(config: &Config) -> Result<Option<malipo_mpesa::MpesaSettings>, GatewayError> {
+    let Some(m) = &config.mpesa else {
+        return Ok(None);
+    };
+    let mut settings = malipo_mpesa::MpesaSettings::new(
+        m.api_base_url_for(config.environment),
+        m.consumer_key.resolve()?,
+        m.consumer_secret.resolve()?,
+        m.passkey.resolve()?,
+        m.shortcode.clone(),
+    );
+    settings.till_number = m.till_number.clone();
+    settings.initiator_name = m.initiator_name.clone();
+    settings.timeout = std::time::Duration::from_secs(m.timeout_secs.max(1));
+    settings.security_credential = match (&m.security_credential, &m.initiator_password, &m.certificate) {
+        (Some(credential), _, _) => Some(credential.resolve()?),
+        (None, Some(password), Some(cert_path)) => {
+            let bytes = std::fs::read(cert_path).map_err(|e| {
+                GatewayError::Config(format!(
+                    "cannot read mpesa.certificate {}: {e}",
+                    cert_path.display()
+                ))
+            })?;
+            let cert = malipo_mpesa::DarajaCertificate::from_bytes(&bytes).map_err(|e| {
+                GatewayError::Config(format!("mpesa.certificate {}: {e}", cert_path.display()))
+            })?;
+            let password = password.resolve()?;
+            Some(
+                cert.security_credential(&password)
+                    .map_err(|e| GatewayError::Config(format!("making the security credential: {e}")))?,
+            )
+        }
+        _ => None,
+    };
+    Ok(Some(settings))
+}
+
+/// The Paystack client of `[paystack]`, its secret key resolved.
+pub fn paystack_client(config: &Config) -> Result<Option<malipo_paystack::Client>, GatewayError> {
+    let Some(p) = &config.paystack else {
+        return Ok(None);
+    };
+    let client = malipo_paystack::Client::builder(p.secret_key.resolve()?)
+        .base_url(p.api_base_url())
+        .timeout(std::time::Duration::from_secs(p.timeout_secs.max(1)))
+        .build()
+        .map_err(|e| GatewayError::Config(format!("cannot build the Paystack client: {e}")))?;
+    Ok(Some(client))
+}
+
+/// The provider clients and public URL of `config`, built once.
+pub fn providers(config: &Config) -> Result<Providers, GatewayError> {
+    let mpesa = match mpesa_settings(config)? {
+        Some(settings) => Some(
+            malipo_mpesa::MpesaClient::new(settings)
+                .map_err(|e| GatewayError::Config(format!("cannot build the Daraja client: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(Providers {
+        mpesa,
+        paystack: paystack_client(config)?,
+        public_base_url: config.server.public_base_url.clone(),
+    })
 }
 
 /// The guard settings of `config`.
@@ -150,6 +219,7 @@ impl Gateway {
             callback_tokens,
             paystack_secret,
             worker_wakeup: Arc::default(),
+            providers: providers(config)?,
         }))
     }
 }

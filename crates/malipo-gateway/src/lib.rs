@@ -34,7 +34,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use apply::{decide, parse, provider_reference, Lookup, Parsed};
-pub use build::{callback_key_path, callback_token_key, open_store};
+pub use build::{
+    callback_key_path, callback_token_key, mpesa_settings, open_store, paystack_client, providers,
+};
 pub use error::GatewayError;
 pub use metrics::{Endpoint, Metrics, Outcome};
 pub use worker::MAX_ATTEMPTS;
@@ -57,6 +59,19 @@ pub struct AppState {
     pub paystack_secret: Option<Secret<String>>,
     /// Wakes the worker when a new event is stored.
     pub worker_wakeup: Arc<Notify>,
+    /// The provider clients that start, query and refund payments.
+    pub providers: Providers,
+}
+
+/// The configured providers' API clients and the public URL callbacks are built from.
+#[derive(Clone, Default)]
+pub struct Providers {
+    /// The Daraja client (present when `[mpesa]` is configured).
+    pub mpesa: Option<malipo_mpesa::MpesaClient>,
+    /// The Paystack client (present when `[paystack]` is configured).
+    pub paystack: Option<malipo_paystack::Client>,
+    /// `server.public_base_url`: where providers reach this gateway.
+    pub public_base_url: Option<reqwest::Url>,
 }
 
 /// The assembled gateway.

@@ -257,6 +257,7 @@ mod tests {
             callback_tokens: None,
             paystack_secret: None,
             worker_wakeup: Arc::default(),
+            providers: Default::default(),
         };
         Fixture {
             state,

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use malipo_core::{Currency, Money, Msisdn};
 use malipo_mpesa::{
     stk_result_meaning, AcceptedResponse, AccountBalanceRequest, B2bCommand, B2bRequest, B2cCommand,
-    B2cRequest, C2bResponseType, C2bVersion, DarajaCertificate, IdentifierType, MpesaClient, MpesaError,
-    MpesaSettings, RegisterUrlsRequest, ResultUrls, ReversalRequest, StkPushRequest, StkQueryOutcome,
+    B2cRequest, C2bResponseType, C2bVersion, IdentifierType, MpesaClient, MpesaError, MpesaSettings,
+    RegisterUrlsRequest, ResultUrls, ReversalRequest, StkPushRequest, StkQueryOutcome,
     TransactionStatusRequest,
 };
 use malipo_sim::mpesa::{MpesaSim, SimConfig};
@@ -244,40 +244,10 @@ pub struct SimMpesaArgs {
     pub callback_delay_ms: u64,
 }
 
-/// Turns the `[mpesa]` section into client settings, resolving every secret reference. The
-/// security credential is the configured one, else made from `initiator_password` and
-/// `certificate`.
+/// Turns the `[mpesa]` section into client settings, resolving every secret reference (the
+/// gateway's own builder, so the CLI and `serve` read the section the same way).
 pub fn settings_from_config(config: &malipo_config::Config) -> anyhow::Result<MpesaSettings> {
-    let m = config
-        .mpesa
-        .as_ref()
-        .context("the configuration has no [mpesa] section")?;
-    let mut settings = MpesaSettings::new(
-        m.api_base_url_for(config.environment),
-        m.consumer_key.resolve().context("mpesa.consumer_key")?,
-        m.consumer_secret.resolve().context("mpesa.consumer_secret")?,
-        m.passkey.resolve().context("mpesa.passkey")?,
-        m.shortcode.clone(),
-    );
-    settings.till_number = m.till_number.clone();
-    settings.initiator_name = m.initiator_name.clone();
-    settings.timeout = Duration::from_secs(m.timeout_secs.max(1));
-    settings.security_credential = match (&m.security_credential, &m.initiator_password, &m.certificate) {
-        (Some(credential), _, _) => Some(credential.resolve().context("mpesa.security_credential")?),
-        (None, Some(password), Some(cert_path)) => {
-            let bytes = std::fs::read(cert_path)
-                .with_context(|| format!("cannot read mpesa.certificate {}", cert_path.display()))?;
-            let cert = DarajaCertificate::from_bytes(&bytes)
-                .with_context(|| format!("mpesa.certificate {}", cert_path.display()))?;
-            let password = password.resolve().context("mpesa.initiator_password")?;
-            Some(
-                cert.security_credential(&password)
-                    .context("making the security credential")?,
-            )
-        }
-        _ => None,
-    };
-    Ok(settings)
+    malipo_gateway::mpesa_settings(config)?.context("the configuration has no [mpesa] section")
 }
 
 /// What a command prints: JSON for scripts, a summary for people.

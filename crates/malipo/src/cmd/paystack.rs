@@ -369,18 +369,9 @@ fn run_sign(args: &SignArgs, format: Format, stdin: &mut dyn std::io::Read) -> a
 /// Builds the client from `[paystack]` of the configuration, resolving the secret reference.
 fn client(config: Option<&Path>) -> anyhow::Result<Client> {
     let config = malipo_config::Config::load(config).context("cannot load the configuration")?;
-    let paystack = config
-        .paystack
-        .context("the configuration has no [paystack] section: add one with secret_key = { env = \"PAYSTACK_SECRET_KEY\" }")?;
-    let key = paystack
-        .secret_key
-        .resolve()
-        .context("cannot read paystack.secret_key")?;
-    Client::builder(key)
-        .base_url(paystack.api_base_url())
-        .timeout(Duration::from_secs(paystack.timeout_secs.max(1)))
-        .build()
-        .context("cannot build the Paystack client")
+    malipo_gateway::paystack_client(&config)
+        .context("cannot build the Paystack client")?
+        .context("the configuration has no [paystack] section: add one with secret_key = { env = \"PAYSTACK_SECRET_KEY\" }")
 }
 
 fn money(amount: &str, currency: Currency) -> anyhow::Result<Money> {

@@ -1,8 +1,6 @@
 //! `malipo security-credential` output decrypts with OpenSSL and the private key.
 
-mod common;
-
-use common::{make_cert, malipo, openssl_decrypt, text};
+use crate::common::{make_cert, malipo, openssl_decrypt, text};
 
 #[test]
 fn credential_from_env_decrypts_with_openssl_pem_and_der() {

@@ -1,14 +1,12 @@
 //! Daraja callbacks over real HTTP: the token in the URL, the acknowledgement bodies, the rows,
 //! and the worker moving the payment.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use malipo_core::{Currency, EventStatus, Money, PaymentState, Provider};
 use malipo_store::NewPayment;
 
-const STK_PAID: &str = include_str!("fixtures/stk-callback-paid.json");
-const STK_CANCELLED: &str = include_str!("fixtures/stk-callback-cancelled.json");
+const STK_PAID: &str = include_str!("../fixtures/stk-callback-paid.json");
+const STK_CANCELLED: &str = include_str!("../fixtures/stk-callback-cancelled.json");
 
 async fn pending_stk(gw: &TestGateway, checkout_id: &str) -> malipo_core::PaymentId {
     let payment = NewPayment {
@@ -95,7 +93,7 @@ async fn unknown_token_is_404_and_foreign_source_403() {
 async fn c2b_validation_is_accepted_and_confirmation_records_a_payment() {
     let gw = TestGateway::start("").await;
     let client = client_from("127.0.0.2");
-    let confirmation = include_str!("fixtures/c2b-confirmation.json");
+    let confirmation = include_str!("../fixtures/c2b-confirmation.json");
     let res = client
         .post(gw.url("/callbacks/mpesa/c2b/validation"))
         .body(confirmation)

@@ -1,9 +1,7 @@
 //! Drives the commands with known secrets at the most verbose log level, in both log formats,
 //! and asserts that no secret appears in anything malipo prints.
 
-mod common;
-
-use common::{make_cert, malipo, text};
+use crate::common::{make_cert, malipo, text};
 
 const SECRETS: [&str; 6] = [
     "ck-KNOWN-consumer-key-7f3a",

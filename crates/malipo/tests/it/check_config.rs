@@ -1,10 +1,8 @@
 //! `malipo check-config`: a FAIL line per unsafe setting, exit codes 0 / 1 / 2.
 
-mod common;
-
 use std::path::Path;
 
-use common::{make_cert, malipo, text};
+use crate::common::{make_cert, malipo, text};
 
 fn write(dir: &Path, name: &str, body: &str) -> String {
     let p = dir.join(name);

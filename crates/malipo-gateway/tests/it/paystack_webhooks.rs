@@ -1,8 +1,6 @@
 //! `POST /webhooks/paystack` over real HTTP: every answer, and the rows behind it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use malipo_core::{EventStatus, Provider};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,11 +4,9 @@
 //! seconds at most 3 + ⌈T⌉ pass; the assertions allow for a slow machine instead of assuming the
 //! flood takes no time.
 
-mod common;
-
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 
 async fn start() -> TestGateway {
     // Paystack allows 127.0.0.2 and 127.0.0.5; loopback 127.0.0.4 is a trusted proxy.

@@ -1,0 +1,11 @@
+//! The `malipo` binary driven as a user drives it: one test binary, a module per command group.
+
+mod check_config;
+mod command_secrets;
+mod common;
+mod demo;
+mod kill9;
+mod no_secrets_in_logs;
+mod operator_commands;
+mod payments;
+mod security_credential;
