@@ -98,10 +98,30 @@ struct TokenAnswer {
     expires_in: String,
 }
 
+/// Daraja's tokens live an hour; a longer claimed life is believed up to this bound, so a
+/// hostile or broken answer (`"expires_in": "1e300"`) cannot overflow the expiry arithmetic.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// The lifetime a token answer claims, clamped to [`MAX_TOKEN_LIFETIME`]; `None` unless it is a
+/// positive number of seconds.
+fn token_lifetime(expires_in: &str) -> Option<Duration> {
+    let secs = expires_in
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 1.0)?;
+    Some(Duration::from_secs_f64(
+        secs.min(MAX_TOKEN_LIFETIME.as_secs_f64()),
+    ))
+}
+
 impl MpesaClient {
     /// Builds a client (rustls, the settings' timeout on connect and on the whole call).
     pub fn new(settings: MpesaSettings) -> Result<Self, MpesaError> {
         let http = reqwest::Client::builder()
+            // A redirect would post the JSON body again (the STK password, from which the passkey
+            // can be recovered, or the SecurityCredential) to wherever the answer points.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .user_agent(concat!("malipo/", env!("CARGO_PKG_VERSION")))
@@ -194,15 +214,9 @@ impl MpesaClient {
         if answer.access_token.is_empty() {
             return Err(invalid("access_token is empty"));
         }
-        let lifetime_secs: u64 = answer
-            .expires_in
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| s as u64)
+        let lifetime = token_lifetime(&answer.expires_in)
             .ok_or_else(|| invalid("expires_in is not a positive number of seconds"))?;
-        let lifetime = Duration::from_secs(lifetime_secs);
+        let lifetime_secs = lifetime.as_secs();
         // Refresh a margin before expiry, but never later than half-way through a short life.
         let early = lifetime.saturating_sub(settings.token_refresh_margin);
         let refresh_after = early.max(lifetime / 2);
@@ -356,5 +370,24 @@ pub(crate) fn check_accepted(
             response_code: response_code.to_string(),
             description: description.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_lifetimes_are_positive_and_bounded() {
+        assert_eq!(token_lifetime("3599"), Some(Duration::from_secs(3599)));
+        assert_eq!(token_lifetime(" 3599.0 "), Some(Duration::from_secs(3599)));
+        // A hostile or broken answer cannot overflow `Instant + lifetime`.
+        for huge in ["1e300", "18446744073709551615", "9999999999999999999999"] {
+            assert_eq!(token_lifetime(huge), Some(MAX_TOKEN_LIFETIME), "{huge}");
+            let _ = Instant::now() + token_lifetime(huge).unwrap();
+        }
+        for bad in ["", "0", "0.5", "-1", "NaN", "inf", "soon"] {
+            assert_eq!(token_lifetime(bad), None, "{bad}");
+        }
     }
 }

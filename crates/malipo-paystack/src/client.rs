@@ -78,6 +78,9 @@ impl ClientBuilder {
             )));
         }
         let http = reqwest::Client::builder()
+            // A redirect would resend the request, secret key header included, to wherever the
+            // answer points.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             .user_agent(concat!("malipo-paystack/", env!("CARGO_PKG_VERSION")))

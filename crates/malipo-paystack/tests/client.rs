@@ -378,3 +378,35 @@ fn a_base_url_that_cannot_hold_paths_is_refused() {
     let default = Client::new(key).unwrap();
     assert_eq!(default.base_url().as_str(), "https://api.paystack.co/");
 }
+
+#[tokio::test]
+async fn a_redirect_is_an_error_and_its_target_never_sees_the_key() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stolen = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counter = stolen.clone();
+    let app = axum::Router::new()
+        .route(
+            "/steal",
+            axum::routing::any(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { "{}" }
+            }),
+        )
+        .fallback(move || async move {
+            (
+                axum::http::StatusCode::PERMANENT_REDIRECT,
+                [(axum::http::header::LOCATION, format!("http://{addr}/steal"))],
+            )
+        });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = Client::builder(Secret::new(TEST_SECRET_KEY.to_string()))
+        .base_url(format!("http://{addr}").parse().unwrap())
+        .build()
+        .unwrap();
+    let init = InitializeTransaction::new("wanjiru@example.com", kes(100));
+    let err = client.initialize_transaction(&init).await.unwrap_err();
+    assert_eq!(err.status(), Some(308), "{err}");
+    assert_eq!(stolen.load(Ordering::SeqCst), 0, "the redirect target was called");
+}
