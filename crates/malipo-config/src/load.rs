@@ -10,6 +10,11 @@ pub const DEFAULT_PATH: &str = "malipo.toml";
 /// Variables that belong to the command line, not to the file.
 const NOT_OVERRIDES: [&str; 3] = ["MALIPO_CONFIG", "MALIPO_LOG", "MALIPO_LOG_FORMAT"];
 
+/// Top-level keys that can be overridden without a `__` (`MALIPO_ENVIRONMENT=production`).
+/// Any other variable without `__` is not an override: a secret kept in `MALIPO_WEBHOOK_SECRET`
+/// must not be read as a configuration key.
+const TOP_LEVEL_OVERRIDES: [&str; 1] = ["MALIPO_ENVIRONMENT"];
+
 /// Keys whose values are digit strings that must stay strings.
 const DIGIT_STRING_KEYS: [&str; 3] = ["shortcode", "till_number", "initiator_name"];
 
@@ -41,7 +46,7 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: syntax_message(text, &e),
         })?;
         for (var, value) in env {
             apply_override(&mut root, &var, value)?;
@@ -61,11 +66,26 @@ impl Config {
     }
 }
 
+/// Where and what the syntax error is, without the offending line: the parser's own message
+/// quotes it, and a mis-quoted literal secret would then reach the terminal or a CI log.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let what = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what.to_string(),
+    }
+}
+
 fn apply_override(root: &mut toml::Table, var: &str, value: String) -> Result<(), ConfigError> {
     let Some(rest) = var.strip_prefix("MALIPO_") else {
         return Ok(());
     };
-    if NOT_OVERRIDES.contains(&var) {
+    if NOT_OVERRIDES.contains(&var) || !(rest.contains("__") || TOP_LEVEL_OVERRIDES.contains(&var)) {
         return Ok(());
     }
     let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();

@@ -84,6 +84,36 @@ fn environment_overrides_win_and_are_typed() {
 }
 
 #[test]
+fn variables_without_a_section_separator_are_not_overrides() {
+    // Regression: `malipo init` suggested these names for secrets, and setting either broke
+    // every command with "unknown field".
+    let c = with_env(
+        "environment = \"sandbox\"",
+        &[
+            ("MALIPO_WEBHOOK_SECRET", "whsec_fake"),
+            ("MALIPO_CALLBACK_TOKEN_KEY", "fake-key"),
+            ("MALIPO_LOG_LEVEL", "debug"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.environment, Environment::Sandbox);
+    // The sample's secret names cannot be read as overrides at all.
+    let sample = crate::SAMPLE;
+    assert!(!sample.contains("env = \"MALIPO_"), "{sample}");
+}
+
+#[test]
+fn a_syntax_error_says_where_without_quoting_the_line() {
+    let text = "[paystack]\nsecret_key = \"sk_live_0123456789abcdef\nbase_url = 1\n";
+    let err = Config::from_toml(text).unwrap_err().to_string();
+    assert!(err.contains("line 2"), "{err}");
+    assert!(
+        !err.contains("sk_live_0123456789abcdef"),
+        "the secret leaked: {err}"
+    );
+}
+
+#[test]
 fn a_bad_override_names_the_variable() {
     let err = with_env("", &[("MALIPO_SERVER__BNID", "x")])
         .unwrap_err()
