@@ -67,6 +67,7 @@ struct RawTable {
     command: Option<Vec<String>>,
     timeout_secs: Option<u64>,
     cache_secs: Option<u64>,
+    pass_env: Option<Vec<String>>,
 }
 
 impl<'de> Deserialize<'de> for SecretRef {
@@ -81,7 +82,8 @@ impl<'de> Deserialize<'de> for SecretRef {
             RawSecretRef::Literal(s) => return Ok(SecretRef::Literal(Secret::new(s))),
             RawSecretRef::Table(t) => t,
         };
-        let no_command_options = table.timeout_secs.is_none() && table.cache_secs.is_none();
+        let no_command_options =
+            table.timeout_secs.is_none() && table.cache_secs.is_none() && table.pass_env.is_none();
         match table {
             RawTable {
                 env: Some(var),
@@ -101,6 +103,7 @@ impl<'de> Deserialize<'de> for SecretRef {
                 command: Some(argv),
                 timeout_secs,
                 cache_secs,
+                pass_env,
             } => {
                 if argv.first().is_none_or(|p| p.trim().is_empty()) {
                     return Err(D::Error::custom(
@@ -111,10 +114,11 @@ impl<'de> Deserialize<'de> for SecretRef {
                     argv,
                     timeout: timeout_secs.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT),
                     cache_for: cache_secs.map(Duration::from_secs).unwrap_or(DEFAULT_CACHE),
+                    pass_env: pass_env.unwrap_or_default(),
                 }))
             }
             _ => Err(D::Error::custom(
-                "a secret reference takes exactly one of `env`, `file` or `command` (`timeout_secs` and `cache_secs` go with `command`)",
+                "a secret reference takes exactly one of `env`, `file` or `command` (`timeout_secs`, `cache_secs` and `pass_env` go with `command`)",
             )),
         }
     }

@@ -244,6 +244,79 @@ mod command_secrets {
     }
 
     #[test]
+    fn a_background_child_holding_the_output_cannot_hang_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        // The program exits at once, leaving a child that keeps standard output open.
+        let script = format!("echo sk_test_x; sleep 300 & echo $! > {}", pid_file.display());
+        let r = paystack_key(&format!(
+            r#"{{ command = ["sh", "-c", "{script}"], timeout_secs = 1 }}"#
+        ));
+        let started = Instant::now();
+        let err = r.resolve().unwrap_err().to_string();
+        assert!(started.elapsed().as_secs() < 10, "the deadline covers the output");
+        assert!(err.contains("output stayed open"), "{err}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(gone(pid.trim()), "the background child {pid} was left running");
+    }
+
+    #[test]
+    fn a_timeout_kills_the_children_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
+        let r = paystack_key(&format!(
+            r#"{{ command = ["sh", "-c", "{script}"], timeout_secs = 1 }}"#
+        ));
+        let err = r.resolve().unwrap_err().to_string();
+        assert!(err.contains("killed"), "{err}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(gone(pid.trim()), "the child {pid} survived the timeout");
+    }
+
+    /// Whether the process is gone (or a zombie about to be reaped by init).
+    fn gone(pid: &str) -> bool {
+        for _ in 0..100 {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => return true,
+                Ok(stat)
+                    if stat
+                        .rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+                {
+                    return true
+                }
+                Ok(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn output_beyond_the_cap_is_refused() {
+        let r = paystack_key(r#"{ command = ["head", "-c", "1000000", "/dev/zero"] }"#);
+        let err = r.resolve().unwrap_err().to_string();
+        assert!(err.contains("more than 65536 bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_program_gets_only_the_variables_it_is_given() {
+        // Another secret of malipo's environment is not handed to a secrets program...
+        std::env::set_var("MALIPO_TEST_OTHER_SECRET", "sk_live_other");
+        let script = "printf %s ${MALIPO_TEST_OTHER_SECRET:-unset}";
+        let r = paystack_key(&format!(
+            r#"{{ command = ["sh", "-c", "{script}"], cache_secs = 0 }}"#
+        ));
+        assert_eq!(r.resolve().unwrap().expose(), "unset");
+        // ...unless its reference passes it by name; PATH always goes.
+        let r = paystack_key(&format!(
+            r#"{{ command = ["sh", "-c", "{script}"], cache_secs = 0, pass_env = ["MALIPO_TEST_OTHER_SECRET"] }}"#
+        ));
+        assert_eq!(r.resolve().unwrap().expose(), "sk_live_other");
+    }
+
+    #[test]
     fn malformed_command_references_are_refused() {
         for bad in [
             r#"{ command = [] }"#,
