@@ -53,18 +53,17 @@ pub fn callback_token_key(config: &Config) -> Result<Secret<Vec<u8>>, GatewayErr
         path: key_path.clone(),
         source,
     };
-    match std::fs::read(&key_path) {
-        Ok(bytes) if bytes.len() >= 32 => return Ok(Secret::new(bytes)),
-        Ok(_) => {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "shorter than 32 bytes; delete it to generate a new one (outstanding callback URLs then stop working)",
-            )))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
+    if let Some(key) = read_key_file(&key_path).map_err(io)? {
+        return Ok(key);
     }
+    // Written whole to a private temporary file, then linked into place: a reader never sees
+    // half a key, and of two processes creating it at once one wins and the other reads its key.
     let key: [u8; 32] = rand::random();
+    let tmp = key_path.with_extension(format!(
+        "tmp-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -72,10 +71,53 @@ pub fn callback_token_key(config: &Config) -> Result<Secret<Vec<u8>>, GatewayErr
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&key_path).map_err(io)?;
-    file.write_all(&key).and_then(|_| file.sync_all()).map_err(io)?;
-    tracing::info!(path = %key_path.display(), "generated the callback token key");
-    Ok(Secret::new(key.to_vec()))
+    let written = options
+        .open(&tmp)
+        .and_then(|mut file| file.write_all(&key).and_then(|_| file.sync_all()))
+        .and_then(|_| std::fs::hard_link(&tmp, &key_path));
+    let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => {
+            tracing::info!(path = %key_path.display(), "generated the callback token key");
+            Ok(Secret::new(key.to_vec()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_key_file(&key_path).map_err(io)?.ok_or_else(|| {
+                io(std::io::Error::other(
+                    "vanished right after another process created it",
+                ))
+            })
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// The key in `path`, `None` when there is no such file. A key others can read, or one too
+/// short to be ours, is refused.
+fn read_key_file(path: &Path) -> std::io::Result<Option<Secret<Vec<u8>>>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("readable by other users (mode {mode:o}): anyone who reads it can forge callback URLs; `chmod 600` it"),
+            ));
+        }
+    }
+    if bytes.len() < 32 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "shorter than 32 bytes; delete it to generate a new one (outstanding callback URLs then stop working)",
+        ));
+    }
+    Ok(Some(Secret::new(bytes)))
 }
 
 /// The `[mpesa]` section as client settings, every secret reference resolved. The security
@@ -221,5 +263,54 @@ impl Gateway {
             worker_wakeup: Arc::default(),
             providers: providers(config)?,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_in(dir: &Path) -> Config {
+        let db = dir.join("malipo.db");
+        Config::from_toml(&format!("[database]\nurl = \"sqlite://{}\"\n", db.display())).unwrap()
+    }
+
+    #[test]
+    fn processes_creating_the_key_at_once_agree_on_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_in(dir.path());
+        let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| callback_token_key(&config).map(|k| k.expose().clone())))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+        });
+        assert!(
+            keys.windows(2).all(|w| w[0] == w[1]),
+            "every caller got the same key"
+        );
+        assert_eq!(keys[0].len(), 32);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_private_and_a_readable_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_in(dir.path());
+        let first = callback_token_key(&config).unwrap();
+        let path = callback_key_path(&dir.path().join("malipo.db"));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(callback_token_key(&config).unwrap().expose(), first.expose());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = callback_token_key(&config).unwrap_err().to_string();
+        assert!(err.contains("readable by other users"), "{err}");
     }
 }

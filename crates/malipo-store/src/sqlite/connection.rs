@@ -12,6 +12,7 @@ const STATEMENT_CACHE: usize = 128;
 
 /// Opens the read-write connection: creates the file, switches to WAL and sets the durability.
 pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreError> {
+    create_private(path)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -53,6 +54,38 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
     .map_err(|e| open_error(path, e))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Creates the database file readable by its owner alone, before SQLite would create it with
+/// the umask's mode (0644): it holds customers' names, phones and emails. SQLite gives the
+/// `-wal` and `-shm` files the database file's mode, so they are private too. An existing file
+/// is left as it is, with a warning when others can read it.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                if let Ok(meta) = std::fs::metadata(path) {
+                    let mode = meta.permissions().mode() & 0o777;
+                    if mode & 0o077 != 0 {
+                        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the database file is readable by other users; `chmod 600` it (and its -wal and -shm files)");
+                    }
+                }
+            }
+            Ok(())
+        }
+        // Let SQLite report a missing directory or a read-only place in its own words.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Opens a read-only connection; WAL readers see the last commit and never block the writer.

@@ -4,6 +4,7 @@ mod batch;
 mod defaults;
 mod deliveries;
 mod events;
+mod files;
 mod jobs;
 mod lifecycle;
 mod payments;
