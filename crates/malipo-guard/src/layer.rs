@@ -207,7 +207,9 @@ impl Settings {
         Ok(Request::from_parts(parts, Body::from(bytes)))
     }
 
-    /// Counts the rejection and logs it once. The line names the reason, provider, client address
+    /// Counts the rejection and logs it once, within the shared budget of
+    /// [`REFUSAL_LINES_PER_SECOND`](crate::REFUSAL_LINES_PER_SECOND) (a line reports how many
+    /// refusals went unlogged before it). The line names the reason, provider, client address
     /// and route; never the body, a header value or a key.
     fn report(&self, refused: &Refused) {
         let reason = refused.rejection.reason();
@@ -223,13 +225,14 @@ impl Settings {
                 "inbound callback refused: no ConnectInfo<SocketAddr> on the request; serve the \
                  app with into_make_service_with_connect_info::<SocketAddr>()"
             );
-        } else {
+        } else if let Some(suppressed) = self.metrics.log_budget.admit() {
             tracing::warn!(
                 reason = reason.code(),
                 provider = %self.provider,
                 client_ip = %client_ip,
                 path = %refused.path,
                 detail = refused.rejection.detail(),
+                suppressed_since_last = suppressed,
                 "inbound callback refused"
             );
         }

@@ -14,6 +14,8 @@ const REASONS: usize = RejectReason::ALL.len();
 pub struct GuardMetrics {
     accepted: [AtomicU64; 2],
     rejected: [[AtomicU64; REASONS]; 2],
+    /// Bounds the refusal lines logged (every refusal is still counted).
+    pub(crate) log_budget: crate::log_budget::LogBudget,
 }
 
 fn slot(provider: Provider) -> usize {

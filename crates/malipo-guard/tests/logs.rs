@@ -166,4 +166,21 @@ async fn rejections_are_logged_once_without_body_signature_or_secrets() {
     ] {
         assert!(!logs.contains(forbidden), "log leaks {forbidden:?}:\n{logs}");
     }
+
+    // A flood of forgeries is counted in full but cannot flood the log: the refusal lines are
+    // bounded per second, and a later line says how many were left out.
+    let guards_before = logs.matches("inbound callback refused").count();
+    for _ in 0..500 {
+        let (status, _) = app.send(SAFARICOM_IP, stk_request("forged")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let flood_lines = logs.matches("inbound callback refused").count() - guards_before;
+    // The flood may straddle a second boundary: at most two windows' worth.
+    let bound = 2 * malipo_guard::REFUSAL_LINES_PER_SECOND as usize;
+    assert!(
+        flood_lines <= bound,
+        "{flood_lines} refusal lines for a flood of 500"
+    );
+    assert!(flood_lines >= 1, "the flood was not logged at all");
 }
