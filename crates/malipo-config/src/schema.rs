@@ -79,6 +79,13 @@ pub struct ServerConfig {
     /// Key for the per-payment callback URL tokens (HMAC). Generated and kept in the database
     /// directory when absent.
     pub callback_token_key: Option<SecretRef>,
+    /// Seconds a client has to send a request's header; also the longest a keep-alive
+    /// connection may sit idle.
+    pub header_read_timeout_secs: u64,
+    /// Connections open at once on the listener; more are closed at once and counted.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (trusted proxies are exempt).
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +96,9 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             body_limit_bytes: 64 * 1024,
             callback_token_key: None,
+            header_read_timeout_secs: 10,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
         }
     }
 }

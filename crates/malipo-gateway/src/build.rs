@@ -189,6 +189,18 @@ pub fn providers(config: &Config) -> Result<Providers, GatewayError> {
     })
 }
 
+/// The public listener's limits of `config` (`[server]`), trusted proxies exempt from the
+/// per-address cap.
+pub fn listener_limits(config: &Config) -> crate::listener::ListenerLimits {
+    crate::listener::ListenerLimits {
+        header_read_timeout: std::time::Duration::from_secs(config.server.header_read_timeout_secs.max(1)),
+        max_connections: config.server.max_connections.max(1),
+        max_connections_per_ip: config.server.max_connections_per_ip.max(1),
+        exempt: config.server.trusted_proxies.clone(),
+        ..crate::listener::ListenerLimits::default()
+    }
+}
+
 /// The guard settings of `config`.
 pub(crate) fn guard_config(config: &Config) -> Result<GuardConfig, GatewayError> {
     let mut guard = GuardConfig::default()
