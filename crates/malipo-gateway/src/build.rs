@@ -22,11 +22,53 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, GatewayError>
                 },
                 ..SqliteOptions::default()
             };
-            Ok(Arc::new(SqliteStore::open(&path, options)?))
+            refuse_vanished_database(&path)?;
+            let store = SqliteStore::open(&path, options)?;
+            mark_database(&path);
+            Ok(Arc::new(store))
         }
         Database::Postgres { .. } => Err(GatewayError::Config(
             "database.url: PostgreSQL is not supported by this build yet; use sqlite://PATH".into(),
         )),
+    }
+}
+
+/// The file beside a SQLite database that says a database was created there. A gateway finding
+/// it without the database refuses to start instead of quietly creating an empty one (the
+/// database was deleted or moved, and everything acknowledged into it with it); `malipo migrate`
+/// creates a fresh database deliberately.
+pub fn database_marker_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".created");
+    db.with_file_name(name)
+}
+
+fn refuse_vanished_database(db: &Path) -> Result<(), GatewayError> {
+    if !db.exists() && database_marker_path(db).exists() {
+        return Err(GatewayError::Config(format!(
+            "the database {} is missing, but {} says one was created there: it was deleted or moved, \
+             and the events acknowledged into it with it. Restore it; to start with an empty \
+             database on purpose, run `malipo migrate`",
+            db.display(),
+            database_marker_path(db).display()
+        )));
+    }
+    Ok(())
+}
+
+/// Leaves the marker of [`database_marker_path`]; failing to is logged, not fatal.
+fn mark_database(db: &Path) {
+    let marker = database_marker_path(db);
+    if marker.exists() {
+        return;
+    }
+    let text = format!(
+        "A malipo database was created beside this file ({}).\n\
+         malipo refuses to start when the database is missing but this file is not.\n",
+        chrono::Utc::now().to_rfc3339()
+    );
+    if let Err(e) = std::fs::write(&marker, text) {
+        tracing::warn!(path = %marker.display(), error = %e, "cannot write the database marker");
     }
 }
 

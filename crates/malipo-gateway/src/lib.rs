@@ -36,8 +36,8 @@ use tokio::sync::Notify;
 
 pub use apply::{decide, parse, provider_reference, Lookup, Parsed};
 pub use build::{
-    callback_key_path, callback_token_key, listener_limits, mpesa_settings, open_store, paystack_client,
-    providers,
+    callback_key_path, callback_token_key, database_marker_path, listener_limits, mpesa_settings, open_store,
+    paystack_client, providers,
 };
 pub use error::GatewayError;
 pub use metrics::{Endpoint, Metrics, Outcome};

@@ -104,6 +104,13 @@ pub enum StoreError {
     /// The caller asked for something the store cannot do.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The database file was deleted or replaced while it was open: writes would go into a file
+    /// no later start would read, so none is taken.
+    #[error("the database file at {} was deleted or replaced while malipo ran; nothing more is stored (restore it and restart)", path.display())]
+    Replaced {
+        /// The database's path.
+        path: PathBuf,
+    },
     /// The writer thread has stopped (the store is shutting down or its thread failed).
     #[error("the database writer has stopped; no more writes are accepted")]
     Closed,
@@ -131,6 +138,25 @@ impl StoreError {
                 | StoreError::IllegalTransition { .. }
                 | StoreError::Conflict { .. }
                 | StoreError::Invalid(_)
+        )
+    }
+}
+
+impl StoreError {
+    /// Whether the storage itself failed (disk full, I/O error, the file made read-only or
+    /// unopenable), as opposed to a refused or invalid request: such a failure makes the store
+    /// not ready until a write succeeds again.
+    pub(crate) fn is_storage_failure(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        let code = match self {
+            StoreError::Database { source, .. } | StoreError::NotWritable { source, .. } => source
+                .downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code),
+            _ => None,
+        };
+        matches!(
+            code,
+            Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen | DatabaseCorrupt | NotADatabase)
         )
     }
 }

@@ -5,3 +5,4 @@ mod listener;
 mod mpesa_callbacks;
 mod paystack_webhooks;
 mod rate_limit;
+mod storage;

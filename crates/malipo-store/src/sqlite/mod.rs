@@ -4,6 +4,7 @@ mod checkpoint;
 mod connection;
 mod deliveries;
 mod events;
+mod health;
 mod jobs;
 mod migrate;
 mod options;
@@ -49,6 +50,7 @@ struct Inner {
     durability: Durability,
     writer: Writer,
     readers: Arc<Readers>,
+    health: Arc<health::Health>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -84,7 +86,8 @@ impl SqliteStore {
             capacity: options.queue_capacity,
             commit_delay: options.commit_delay,
         };
-        let writer = Writer::start(conn, batching, doorbell)?;
+        let health = Arc::new(health::Health::new(&path));
+        let writer = Writer::start(conn, batching, doorbell, health.clone())?;
         let readers = Arc::new(Readers::new(path.clone(), options.clone()));
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -92,6 +95,7 @@ impl SqliteStore {
                 durability: options.durability,
                 writer,
                 readers,
+                health,
             }),
         })
     }
@@ -172,6 +176,10 @@ fn not_writable_if_readonly(path: &Path, e: StoreError) -> StoreError {
     }
 }
 
+/// Bytes the readiness probe writes: about a group commit of events, so a probe that fits where
+/// events do not cannot call the store ready.
+const PROBE_BYTES: usize = 256 * 1024;
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
@@ -229,13 +237,40 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        // Cheap while all is well: the writer's last commit and the file's identity are known
+        // without queueing behind the webhooks being stored.
+        self.inner.health.check_identity()?;
         self.read(|conn| {
             conn.query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))
                 .during("checking the database answers")
         })
         .await?;
-        // A read answers even when the writer is gone; make sure writes would be taken too.
-        self.write(|_, _| Ok(())).await
+        if self.inner.writer.is_stopped() {
+            return Err(StoreError::Closed);
+        }
+        if self.inner.health.is_failing() {
+            // Once traffic stops, nothing else would find out that writes work again: probe
+            // with a write the size of a busy batch of events, inserted and deleted in one
+            // committed transaction (the pages still reach the WAL, so a full disk fails it).
+            self.write(|conn, now| {
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (-1, ?1, ?2)",
+                    rusqlite::params!["probe".repeat(PROBE_BYTES / 5), now],
+                )
+                .during("probing that writes work")?;
+                conn.execute("DELETE FROM schema_migrations WHERE version = -1", [])
+                    .during("probing that writes work")
+                    .map(|_| ())
+            })
+            .await?;
+            if self.inner.health.is_failing() {
+                return Err(StoreError::Database {
+                    op: "probing that writes work",
+                    source: crate::error::Reason::cause("the last commit failed"),
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {

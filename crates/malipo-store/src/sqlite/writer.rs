@@ -16,6 +16,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Doorbell;
+use super::health::Health;
 use crate::error::{Context, Reason};
 use crate::StoreError;
 
@@ -26,6 +27,8 @@ trait Pending: Send {
     fn needs_savepoint(&self) -> bool;
     /// Runs the write inside the open transaction; returns whether it succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
+    /// Whether it failed because the storage did (see [`StoreError::is_storage_failure`]).
+    fn failed_storage(&self) -> bool;
     /// Answers the caller once the batch's fate is known (`commit` is the commit's error); a
     /// second call does nothing.
     fn finish(&mut self, commit: Option<&StoreError>);
@@ -57,6 +60,10 @@ where
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok
+    }
+
+    fn failed_storage(&self) -> bool {
+        matches!(&self.outcome, Some(Err(e)) if e.is_storage_failure())
     }
 
     fn finish(&mut self, commit: Option<&StoreError>) {
@@ -118,13 +125,14 @@ impl Writer {
         conn: Connection,
         batching: Batching,
         doorbell: Option<Doorbell>,
+        health: Arc<Health>,
     ) -> Result<Self, StoreError> {
         let (queue, inbox) = mpsc::channel(batching.capacity.max(1));
         let counters = Arc::new(Counters::default());
         let thread_counters = Arc::clone(&counters);
         let thread = std::thread::Builder::new()
             .name("malipo-sqlite-writer".into())
-            .spawn(move || run(conn, inbox, batching, doorbell, &thread_counters))
+            .spawn(move || run(conn, inbox, batching, doorbell, &thread_counters, &health))
             .map_err(|e| StoreError::Task(format!("cannot start the database writer thread: {e}")))?;
         Ok(Writer {
             queue,
@@ -172,6 +180,12 @@ impl Writer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Whether the writer thread is gone (shut down, or died): writes would fail with
+    /// [`StoreError::Closed`].
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.queue.is_closed()
+    }
+
     /// The counters so far.
     pub(crate) fn stats(&self) -> WriterStats {
         WriterStats {
@@ -203,6 +217,7 @@ fn run(
     batching: Batching,
     doorbell: Option<Doorbell>,
     counters: &Counters,
+    health: &Health,
 ) {
     let batch_max = batching.max.max(1);
     let commit_delay = batching.commit_delay;
@@ -233,7 +248,17 @@ fn run(
         if !batch.is_empty() {
             counters.commits.fetch_add(1, Ordering::Relaxed);
             counters.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            commit_batch(&conn, &mut batch);
+            // A stat per batch: acknowledging into a deleted or replaced file would lose it.
+            if let Err(e) = health.check_identity() {
+                for p in batch.iter_mut() {
+                    p.finish(Some(&e));
+                }
+                batch.clear();
+                continue;
+            }
+            if let Some(ok) = commit_batch(&conn, &mut batch) {
+                health.record_commit(ok);
+            }
             if let Some(bell) = &doorbell {
                 bell.catch_up(&conn);
                 bell.ring();
@@ -269,18 +294,30 @@ fn drain(
 
 /// Runs a batch in one transaction, each request that may write more than one statement inside
 /// its own savepoint, so a failing request is rolled back alone and the others still commit.
-fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Pending>>) {
+/// Returns whether writes work: `Some(false)` when a transaction or a request failed on the
+/// storage, `Some(true)` when transactions that changed rows committed, `None` when nothing was
+/// written (which proves nothing).
+fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Pending>>) -> Option<bool> {
     let mut start = 0;
+    let mut verdict = None;
     while start < batch.len() {
-        start = commit_from(conn, batch, start);
+        let (next, committed) = commit_from(conn, batch, start);
+        start = next;
+        verdict = match (verdict, committed) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (None, None) => None,
+        };
     }
     batch.clear();
+    verdict
 }
 
 /// Commits `batch[start..]`, finishing every request it settles; returns where to go on. Only
 /// an error that made SQLite abandon the whole transaction (disk full, I/O error) stops early:
 /// the requests before it are answered with that error and the rest get a fresh transaction.
-fn commit_from(conn: &Connection, batch: &mut [Box<dyn Pending>], start: usize) -> usize {
+/// The verdict is as [`commit_batch`]'s, for this transaction.
+fn commit_from(conn: &Connection, batch: &mut [Box<dyn Pending>], start: usize) -> (usize, Option<bool>) {
     let settle = |batch: &mut [Box<dyn Pending>], err: Option<&StoreError>| {
         for p in batch.iter_mut() {
             p.finish(err);
@@ -289,12 +326,17 @@ fn commit_from(conn: &Connection, batch: &mut [Box<dyn Pending>], start: usize) 
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE").during("starting a write transaction") {
         tracing::error!(error = %e, "cannot start a write transaction");
         settle(&mut batch[start..], Some(&e));
-        return batch.len();
+        return (batch.len(), Some(false));
     }
     let mut end = start;
+    let mut storage_failed = false;
+    let changes_before = conn.total_changes();
     while end < batch.len() {
         let savepoint = batch[end].needs_savepoint();
         let ok = (!savepoint || exec(conn, "SAVEPOINT req").is_ok()) && batch[end].run(conn);
+        // A statement that failed on a full disk leaves the transaction open and the commit
+        // of the others may still succeed; the store is failing all the same.
+        storage_failed |= !ok && batch[end].failed_storage();
         if savepoint && !ok && !conn.is_autocommit() {
             let _ = exec(conn, "ROLLBACK TO req");
         }
@@ -306,7 +348,7 @@ fn commit_from(conn: &Connection, batch: &mut [Box<dyn Pending>], start: usize) 
             };
             tracing::error!(error = %e, "write transaction abandoned");
             settle(&mut batch[start..end], Some(&e));
-            return end;
+            return (end, Some(false));
         }
         if savepoint {
             let _ = exec(conn, "RELEASE req");
@@ -322,8 +364,17 @@ fn commit_from(conn: &Connection, batch: &mut [Box<dyn Pending>], start: usize) 
             Some(e)
         }
     };
+    // An empty transaction commits even on a full disk: only one that wrote says writes work.
+    let committed = match (
+        failure.is_none() && !storage_failed,
+        conn.total_changes() > changes_before,
+    ) {
+        (false, _) => Some(false),
+        (true, true) => Some(true),
+        (true, false) => None,
+    };
     settle(&mut batch[start..end], failure.as_ref());
-    end
+    (end, committed)
 }
 
 fn exec(conn: &Connection, sql: &str) -> Result<(), rusqlite::Error> {
@@ -344,7 +395,8 @@ mod tests {
             capacity: 16,
             commit_delay: Duration::ZERO,
         };
-        (Writer::start(conn, batching, None).unwrap(), dir)
+        let health = Arc::new(Health::new(&dir.path().join("w.db")));
+        (Writer::start(conn, batching, None, health).unwrap(), dir)
     }
 
     type Work = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
