@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 mod apply;
 mod build;
 mod error;
@@ -139,5 +140,69 @@ impl Gateway {
             let _ = w.await;
         }
         result
+    }
+
+    /// The merchant API's routes (`/v1/…`), for its own listener: never merged into
+    /// [`Gateway::router`], so exposing the callbacks to the internet does not expose the API.
+    pub fn api_router(&self) -> Router {
+        api::router(&self.state)
+    }
+
+    /// Serves the public routes on `public` and the merchant API on `api` until `shutdown`
+    /// resolves, with the worker and the hourly pruning of old idempotency keys beside them;
+    /// in-flight requests on both finish before it returns.
+    pub async fn serve_with_api(
+        self,
+        public: TcpListener,
+        api: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = self.run_worker.then(|| {
+            let name = format!("worker-{}", std::process::id());
+            tokio::spawn(worker::run(self.state.clone(), name, stop_rx.clone()))
+        });
+        let pruner = tokio::spawn(prune_idempotency_keys(self.state.clone(), stop_rx.clone()));
+        // One shutdown signal, seen by both servers.
+        let (down_tx, down_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = down_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|down| *down).await;
+        };
+        let public_app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let api_app = self
+            .api_router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let public_server = axum::serve(public, public_app).with_graceful_shutdown(stopped(down_rx.clone()));
+        let api_server = axum::serve(api, api_app).with_graceful_shutdown(stopped(down_rx));
+        let (public_result, api_result) =
+            tokio::join!(
+                async move { public_server.await },
+                async move { api_server.await }
+            );
+        let _ = stop_tx.send(true);
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
+        let _ = pruner.await;
+        public_result.and(api_result)
+    }
+}
+
+/// Deletes idempotency keys past their retention, at start and then hourly, until `stop`.
+async fn prune_idempotency_keys(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match api::prune_idempotency_keys(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "pruned expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "could not prune idempotency keys; retrying in an hour"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }
