@@ -310,6 +310,119 @@ mod tests {
         assert_ne!(f(&a), fingerprint("POST", "/v1/payouts", &a));
     }
 
+    async fn state(dir: &tempfile::TempDir) -> AppState {
+        let text = format!(
+            "[database]\nurl = \"sqlite://{}\"\n",
+            dir.path().join("i.db").display()
+        );
+        let config = malipo_config::Config::from_toml(&text).unwrap();
+        crate::Gateway::from_config(&config)
+            .await
+            .unwrap()
+            .state()
+            .clone()
+    }
+
+    fn caller() -> Caller {
+        Caller {
+            key_id: malipo_core::kinds::KeyId::new(),
+        }
+    }
+
+    fn created() -> Outcome {
+        Outcome {
+            answer: Answer::json(StatusCode::CREATED, &serde_json::json!({"id": "pay_1"})),
+            nothing_done: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_waits_a_bounded_time_for_a_stuck_first_request_then_gets_409() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let who = caller();
+        let fp = [1; REQUEST_HASH_LEN];
+        // A first request that never finishes (its process died mid-call, say).
+        let scope = who.key_id.to_string();
+        state.store.claim_idempotency_key(&scope, "k", &fp).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let answer = run(
+            &state,
+            who,
+            Some("k".into()),
+            fp,
+            Duration::from_millis(150),
+            async { panic!("a duplicate must never run the work") },
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::CONFLICT);
+        assert!(String::from_utf8_lossy(&answer.body).contains("idempotency_in_progress"));
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_gets_the_answer_once_the_first_finishes_and_a_freed_key_runs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let who = caller();
+        let fp = [2; REQUEST_HASH_LEN];
+        let scope = who.key_id.to_string();
+        state.store.claim_idempotency_key(&scope, "k", &fp).await.unwrap();
+        let store = state.store.clone();
+        let finisher = tokio::spawn({
+            let scope = scope.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let stored = StoredResponse {
+                    status: 201,
+                    body: b"{\"id\":\"pay_first\"}".to_vec(),
+                };
+                store.complete_idempotency_key(&scope, "k", stored).await.unwrap();
+            }
+        });
+        let answer = run(&state, who, Some("k".into()), fp, Duration::from_secs(5), async {
+            panic!("a duplicate must never run the work")
+        })
+        .await;
+        finisher.await.unwrap();
+        assert_eq!((answer.status, answer.replayed), (StatusCode::CREATED, true));
+        assert_eq!(answer.body, b"{\"id\":\"pay_first\"}");
+
+        // A first request that did nothing frees its key; the waiting duplicate then runs.
+        state
+            .store
+            .claim_idempotency_key(&scope, "k2", &fp)
+            .await
+            .unwrap();
+        let store = state.store.clone();
+        let releaser = tokio::spawn({
+            let scope = scope.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                store.release_idempotency_key(&scope, "k2").await.unwrap();
+            }
+        });
+        let answer = run(
+            &state,
+            who,
+            Some("k2".into()),
+            fp,
+            Duration::from_secs(5),
+            async { created() },
+        )
+        .await;
+        releaser.await.unwrap();
+        assert_eq!((answer.status, answer.replayed), (StatusCode::CREATED, false));
+        let kept = state
+            .store
+            .get_idempotency_key(&scope, "k2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.response.unwrap().status, 201);
+    }
+
     #[test]
     fn keys_are_visible_ascii_of_bounded_length() {
         let mut h = HeaderMap::new();
