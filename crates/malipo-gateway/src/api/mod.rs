@@ -11,7 +11,7 @@
 //! - **Lists**: newest first, `{"data": […], "next_cursor": "…" | null}`.
 //! - **OpenAPI 3.1** at `GET /v1/openapi.json` ([`openapi`]).
 //!
-//! One module per endpoint group, each exporting `router()`, merged in [`router`]; a new group
+//! One module per endpoint group, each exporting `router()`, merged in this module; a new group
 //! (payouts, refunds) is one more module and one more `.merge` line.
 
 mod auth;
@@ -78,11 +78,23 @@ pub(crate) fn router(state: &AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            API_TIMEOUT,
-        ))
+        .layer(axum::middleware::from_fn(deadline))
         .with_state(state.clone())
+}
+
+/// Bounds a request's time, answering in the API's error shape. A payment being started runs
+/// in its own task, so giving up here never abandons it half-way: its answer is still stored
+/// under its `Idempotency-Key` for the retry.
+async fn deadline(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    match tokio::time::timeout(API_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "the request took too long; if it started a payment, retry with the same Idempotency-Key to get its answer",
+        )
+        .into_response(),
+    }
 }
 
 async fn route_not_found() -> impl IntoResponse {
