@@ -522,3 +522,21 @@ async fn the_openapi_document_and_the_router_agree() {
         (404, json!("route_not_found"))
     );
 }
+
+#[tokio::test]
+async fn a_push_without_an_answer_is_202_with_the_pending_payment_and_retries_get_the_same() {
+    let w = ApiWorld::start_with("timeout_secs = 1").await;
+    // Daraja answers after the client gave up: the push may have reached the phone.
+    w.daraja.inject_fault(
+        Endpoint::StkPush,
+        malipo_sim::mpesa::Fault::Delay(std::time::Duration::from_millis(1500)),
+    );
+    let first = w.post("/v1/payments", &stk(10_000), Some("slow")).await;
+    assert_eq!(first.0, 202, "{}", first.1);
+    let p: Value = serde_json::from_str(&first.1).unwrap();
+    assert_eq!(p["state"], "pending");
+    assert!(p["id"].as_str().unwrap().starts_with("pay_"));
+    // A retry with the key never sends a second push that could charge twice.
+    assert_eq!(w.post("/v1/payments", &stk(10_000), Some("slow")).await, first);
+    assert_eq!(w.daraja.requests(Endpoint::StkPush), 1);
+}

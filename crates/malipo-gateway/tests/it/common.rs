@@ -199,6 +199,11 @@ impl Drop for ApiWorld {
 
 impl ApiWorld {
     pub async fn start() -> ApiWorld {
+        Self::start_with("").await
+    }
+
+    /// Like [`ApiWorld::start`] with `mpesa_extra` added to the `[mpesa]` section.
+    pub async fn start_with(mpesa_extra: &str) -> ApiWorld {
         use malipo_sim::mpesa::{MpesaSim, SANDBOX_PASSKEY};
         use malipo_sim::paystack::{PaystackSim, TEST_SECRET_KEY};
         let dir = tempfile::tempdir().unwrap();
@@ -224,7 +229,7 @@ impl ApiWorld {
             "[server]\npublic_base_url = \"http://{public}\"\n[database]\nurl = \"sqlite://{db}\"\n\
              [paystack]\nsecret_key = \"{TEST_SECRET_KEY}\"\nbase_url = \"{ps}\"\nwebhook_ips = [\"127.0.0.0/8\"]\n\
              [mpesa]\nbase_url = \"{mp}\"\nshortcode = \"174379\"\nconsumer_key = \"sim-consumer-key\"\n\
-             consumer_secret = \"sim-consumer-secret\"\npasskey = \"{SANDBOX_PASSKEY}\"\ncallback_ips = [\"127.0.0.0/8\"]\n",
+             consumer_secret = \"sim-consumer-secret\"\npasskey = \"{SANDBOX_PASSKEY}\"\ncallback_ips = [\"127.0.0.0/8\"]\n{mpesa_extra}\n",
             db = dir.path().join("api.db").display(),
             ps = paystack.base_url(),
             mp = daraja.base_url(),
