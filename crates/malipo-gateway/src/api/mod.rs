@@ -36,8 +36,8 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use events::{mask_phones, mask_text, EventBody, EventPage, ReplayBody};
 pub use idempotency::{prune as prune_idempotency_keys, RETENTION as IDEMPOTENCY_RETENTION};
 pub use payments::{
-    parse_create, AmountBody, CreateCheckout, CreatePayment, CreateStkPush, PaymentBody, PaymentPage,
-    PaymentRequest,
+    parse_create, AmountBody, CreateCheckout, CreatePayment, CreateStkPush, MpesaProvider, PaymentBody,
+    PaymentPage, PaymentRequest, PaystackProvider,
 };
 
 use crate::AppState;

@@ -138,8 +138,10 @@ impl From<&PaymentRecord> for PaymentBody {
 }
 
 /// `POST /v1/payments`: the `provider` field chooses the kind.
+// For the document only: the handler dispatches on `provider` itself (see `parse_create`),
+// because serde's untagged and tagged enums lose the name of a bad field.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "provider", rename_all = "lowercase")]
+#[serde(untagged)]
 pub enum CreatePayment {
     /// An M-Pesa STK push.
     Mpesa(CreateStkPush),
@@ -147,10 +149,28 @@ pub enum CreatePayment {
     Paystack(CreateCheckout),
 }
 
+/// `"mpesa"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MpesaProvider {
+    /// M-Pesa.
+    Mpesa,
+}
+
+/// `"paystack"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaystackProvider {
+    /// Paystack.
+    Paystack,
+}
+
 /// An M-Pesa STK push: the customer's phone shows a PIN prompt.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStkPush {
+    /// `mpesa`.
+    pub provider: MpesaProvider,
     /// The paying phone: 07XXXXXXXX, 2547XXXXXXXX or +2547XXXXXXXX.
     #[schema(example = "0708374149")]
     pub phone: String,
@@ -176,6 +196,8 @@ pub struct CreateStkPush {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCheckout {
+    /// `paystack`.
+    pub provider: PaystackProvider,
     /// The customer's email.
     #[schema(example = "wanjiru@example.com")]
     pub email: String,
@@ -302,11 +324,7 @@ pub fn parse_create(value: &serde_json::Value) -> Result<PaymentRequest, ApiErro
             ))
         }
     };
-    let mut rest = value.clone();
-    if let Some(map) = rest.as_object_mut() {
-        map.remove("provider");
-    }
-    let rest = serde_json::to_vec(&rest).unwrap_or_default();
+    let rest = serde_json::to_vec(value).unwrap_or_default();
     match provider {
         "mpesa" => {
             let b: CreateStkPush = parse_json(&rest)?;
