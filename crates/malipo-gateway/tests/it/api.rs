@@ -540,3 +540,30 @@ async fn a_push_without_an_answer_is_202_with_the_pending_payment_and_retries_ge
     assert_eq!(w.post("/v1/payments", &stk(10_000), Some("slow")).await, first);
     assert_eq!(w.daraja.requests(Endpoint::StkPush), 1);
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_request_still_finds_its_answer_under_its_key() {
+    let w = ApiWorld::start().await;
+    w.daraja.inject_fault(
+        Endpoint::StkPush,
+        malipo_sim::mpesa::Fault::Delay(std::time::Duration::from_millis(600)),
+    );
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(w.api_url("/v1/payments"))
+        .bearer_auth(&w.key)
+        .header("Idempotency-Key", "hung-up")
+        .json(&stk(10_000))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client timed out");
+    // The request went on without its client; the retry waits for it and gets its answer.
+    let (status, body) = w.post("/v1/payments", &stk(10_000), Some("hung-up")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(w.daraja.requests(Endpoint::StkPush), 1);
+    let payments = w.state.store.list_payments(&Default::default()).await.unwrap();
+    assert_eq!(payments.len(), 1);
+}
