@@ -61,6 +61,9 @@ pub struct Config {
     pub paystack: Option<PaystackConfig>,
     /// Where verified events are forwarded.
     pub merchant: Option<MerchantConfig>,
+    /// The merchant API (`/v1`), on its own listener.
+    #[serde(default)]
+    pub api: ApiConfig,
 }
 
 /// `[server]`.
@@ -338,4 +341,52 @@ pub struct MerchantConfig {
     /// Allow private, loopback and link-local targets (development only).
     #[serde(default)]
     pub allow_private_targets: bool,
+}
+
+/// `[api]`: the merchant API (`/v1/…`, API keys, `Idempotency-Key`), served on its own listener
+/// so exposing the callback listener to the internet never exposes the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address the merchant API listens on (loopback by default: put it behind your own network
+    /// rules, never on the public callback address).
+    pub bind: SocketAddr,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod api_tests {
+    use std::path::Path;
+
+    use crate::Config;
+
+    #[test]
+    fn the_api_listens_on_loopback_8081_unless_told_otherwise() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.api.bind.to_string(), "127.0.0.1:8081");
+        let c = Config::from_toml("[api]\nbind = \"10.0.0.5:9000\"\n").unwrap();
+        assert_eq!(c.api.bind.to_string(), "10.0.0.5:9000");
+        let c = Config::from_toml_with_env(
+            "",
+            Path::new("t.toml"),
+            [("MALIPO_API__BIND".to_string(), "127.0.0.1:9100".to_string())],
+        )
+        .unwrap();
+        assert_eq!(c.api.bind.to_string(), "127.0.0.1:9100");
+        let sample = Config::from_toml(crate::SAMPLE).unwrap();
+        assert_eq!(sample.api.bind.to_string(), "127.0.0.1:8081");
+    }
+
+    #[test]
+    fn unknown_api_keys_are_refused() {
+        let err = Config::from_toml("[api]\nbnid = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(err.to_string().contains("api.bnid"), "{err}");
+    }
 }

@@ -33,6 +33,8 @@ pub mod kinds {
         Delivery => "dlv", DeliveryId;
         /// A queued job (`job_…`).
         Job => "job", JobId;
+        /// A merchant API key (`key_…`).
+        Key => "key", KeyId;
     }
 }
 

@@ -316,7 +316,9 @@ impl Gateway {
             paystack_secret,
             worker_wakeup: Arc::default(),
             providers: providers(config)?,
-        }))
+            connections: Arc::default(),
+        })
+        .with_listener_limits(listener_limits(config)))
     }
 }
 

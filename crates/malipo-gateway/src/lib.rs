@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 mod apply;
 mod build;
 mod error;
@@ -24,7 +25,6 @@ pub mod payments;
 mod worker;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -63,6 +63,8 @@ pub struct AppState {
     pub worker_wakeup: Arc<Notify>,
     /// The provider clients that start, query and refund payments.
     pub providers: Providers,
+    /// The listeners' connection counters, for `/metrics`.
+    pub connections: Arc<listener::ListenerCounters>,
 }
 
 /// The configured providers' API clients and the public URL callbacks are built from.
@@ -80,6 +82,7 @@ pub struct Providers {
 pub struct Gateway {
     state: AppState,
     run_worker: bool,
+    limits: listener::ListenerLimits,
 }
 
 impl Gateway {
@@ -88,6 +91,7 @@ impl Gateway {
         Gateway {
             state,
             run_worker: true,
+            limits: listener::ListenerLimits::default(),
         }
     }
 
@@ -129,17 +133,104 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.run(listener, None, shutdown).await
+    }
+
+    /// Sets the listeners' limits (header-read timeout, connection caps); `from_config` takes
+    /// them from `[server]`.
+    pub fn with_listener_limits(mut self, limits: listener::ListenerLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The merchant API's routes (`/v1/…`), for its own listener: never merged into
+    /// [`Gateway::router`], so exposing the callbacks to the internet does not expose the API.
+    pub fn api_router(&self) -> Router {
+        api::router(&self.state)
+    }
+
+    /// Serves the public routes on `public` and the merchant API on `api` until `shutdown`
+    /// resolves, with the worker and the hourly pruning of old idempotency keys beside them;
+    /// in-flight requests on both finish before it returns.
+    pub async fn serve_with_api(
+        self,
+        public: TcpListener,
+        api: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.run(public, Some(api), shutdown).await
+    }
+
+    /// The listeners (each under the gateway's limits) and the background tasks, until
+    /// `shutdown`; the tasks stop after the listeners have drained.
+    async fn run(
+        self,
+        public: TcpListener,
+        api: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let worker = self.run_worker.then(|| {
+        let mut tasks = Vec::new();
+        if self.run_worker {
             let name = format!("worker-{}", std::process::id());
-            tokio::spawn(worker::run(self.state.clone(), name, stop_rx))
-        });
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        let _ = stop_tx.send(true);
-        if let Some(w) = worker {
-            let _ = w.await;
+            tasks.push(tokio::spawn(worker::run(
+                self.state.clone(),
+                name,
+                stop_rx.clone(),
+            )));
         }
-        result
+        if api.is_some() {
+            tasks.push(tokio::spawn(prune_idempotency_keys(
+                self.state.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        // One shutdown signal, seen by every listener.
+        let (down_tx, down_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = down_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|down| *down).await;
+        };
+        let counters = self.state.connections.clone();
+        let public_server = listener::serve(
+            public,
+            self.router(),
+            self.limits.clone(),
+            counters.clone(),
+            stopped(down_rx.clone()),
+        );
+        let api_server = async {
+            match api {
+                Some(api) => {
+                    let app = self.api_router();
+                    listener::serve(api, app, self.limits.clone(), counters, stopped(down_rx)).await
+                }
+                None => Ok(()),
+            }
+        };
+        let (public_result, api_result) = tokio::join!(public_server, api_server);
+        let _ = stop_tx.send(true);
+        for task in tasks {
+            let _ = task.await;
+        }
+        public_result.and(api_result)
+    }
+}
+
+/// Deletes idempotency keys past their retention, at start and then hourly, until `stop`.
+async fn prune_idempotency_keys(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match api::prune_idempotency_keys(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "pruned expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "could not prune idempotency keys; retrying in an hour"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }

@@ -42,6 +42,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::with_capacity(8 * 1024);
     state.metrics.render(&mut out);
     state.guards.metrics().render_prometheus(&mut out);
+    state.connections.render_prometheus(&mut out);
     match state.store.stats().await {
         Ok(stats) => {
             out.push_str("# HELP malipo_queue_depth Processing jobs waiting or running.\n# TYPE malipo_queue_depth gauge\n");

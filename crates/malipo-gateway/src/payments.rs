@@ -81,6 +81,8 @@ pub struct CheckoutStart {
     pub callback_url: Option<Url>,
     /// The merchant's metadata, kept on the payment and sent to Paystack.
     pub metadata: Option<serde_json::Value>,
+    /// The merchant's own reference (order number), kept on the payment.
+    pub merchant_reference: Option<String>,
 }
 
 impl CheckoutStart {
@@ -92,6 +94,7 @@ impl CheckoutStart {
             reference: None,
             callback_url: None,
             metadata: None,
+            merchant_reference: None,
         }
     }
 }
@@ -325,6 +328,7 @@ pub async fn start_paystack_checkout(
             email: Some(req.email.clone()),
             provider_reference: Some(reference.clone()),
             metadata: req.metadata.clone(),
+            merchant_reference: req.merchant_reference.clone(),
             ..NewPayment::pending(Provider::Paystack, "charge", req.amount)
         })
         .await

@@ -258,6 +258,7 @@ mod tests {
             paystack_secret: None,
             worker_wakeup: Arc::default(),
             providers: Default::default(),
+            connections: Arc::default(),
         };
         Fixture {
             state,

@@ -74,8 +74,10 @@ mod port;
 mod sqlite;
 
 pub use error::{Cause, StoreError};
+pub use model::api_key::{ApiKeyRecord, NewApiKey, KEY_HASH_LEN};
 pub use model::delivery::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDelivery};
 pub use model::event::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent};
+pub use model::idempotency::{IdempotencyClaim, IdempotencyRecord, StoredResponse, REQUEST_HASH_LEN};
 pub use model::job::{Job, JobCompletion, JobOutcome};
 pub use model::payment::{
     NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition,

@@ -5,10 +5,15 @@ use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider};
 
 use crate::{
+    ApiKeyRecord, IdempotencyClaim, IdempotencyRecord, NewApiKey, StoredResponse, KEY_HASH_LEN,
+    REQUEST_HASH_LEN,
+};
+use crate::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
     JobCompletion, JobOutcome, NewDelivery, NewEvent, NewPayment, PaymentFilter, PaymentKey, PaymentRecord,
     PaymentTransition, StoreError, StoreStats, TransitionDetail,
 };
+use malipo_core::kinds::KeyId;
 
 /// What [`Store::replay`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,4 +200,84 @@ pub trait Store: Send + Sync + 'static {
     /// Commits every write already queued, then stops taking writes (later ones fail with
     /// [`StoreError::Closed`]); for a graceful shutdown. Reads keep working.
     async fn close(&self) -> Result<(), StoreError>;
+
+    // The merchant API: API keys and Idempotency-Key records. Each has a default that refuses
+    // (an adapter without these tables cannot serve the API) so adapters written before the
+    // API keep compiling; the SQLite adapter implements them all.
+
+    /// Records an API key (only its digest). A taken id or digest is [`StoreError::Conflict`].
+    async fn insert_api_key(&self, key: NewApiKey) -> Result<ApiKeyRecord, StoreError> {
+        let _ = key;
+        Err(unsupported("API keys"))
+    }
+
+    /// The key whose SHA-256 digest is `hash`, revoked or not.
+    async fn find_api_key_by_hash(
+        &self,
+        hash: &[u8; KEY_HASH_LEN],
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let _ = hash;
+        Err(unsupported("API keys"))
+    }
+
+    /// Every API key, newest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        Err(unsupported("API keys"))
+    }
+
+    /// Revokes a key (revoking twice keeps the first time); not found is an error.
+    async fn revoke_api_key(&self, id: KeyId) -> Result<ApiKeyRecord, StoreError> {
+        let _ = id;
+        Err(unsupported("API keys"))
+    }
+
+    /// Claims `key` in `scope` for a request with fingerprint `request_hash`: atomically, so of
+    /// any number of racing requests exactly one gets [`IdempotencyClaim::Claimed`] and the
+    /// others learn it is in progress, finished (with its answer) or used for another request.
+    async fn claim_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &[u8; REQUEST_HASH_LEN],
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let _ = (scope, key, request_hash);
+        Err(unsupported("idempotency keys"))
+    }
+
+    /// Records the answer of a key this caller claimed.
+    async fn complete_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<(), StoreError> {
+        let _ = (scope, key, response);
+        Err(unsupported("idempotency keys"))
+    }
+
+    /// Frees a key this caller claimed whose request did nothing (so a retry runs it).
+    async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        let _ = (scope, key);
+        Err(unsupported("idempotency keys"))
+    }
+
+    /// One idempotency record.
+    async fn get_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let _ = (scope, key);
+        Err(unsupported("idempotency keys"))
+    }
+
+    /// Deletes idempotency records claimed before `before`; returns how many.
+    async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(unsupported("idempotency keys"))
+    }
+}
+
+fn unsupported(what: &str) -> StoreError {
+    StoreError::Invalid(format!("this store adapter does not keep {what}"))
 }

@@ -82,6 +82,10 @@ pub enum Command {
     Paystack(cmd::paystack::PaystackArgs),
     /// Run a local simulator of Daraja or Paystack.
     Sim(cmd::sim::SimArgs),
+    /// List or show tracked payments, or start one (STK push, Paystack checkout) from the shell.
+    Payments(cmd::payments::PaymentsArgs),
+    /// Create, list or revoke the API keys of the merchant API (/v1).
+    ApiKey(cmd::api_key::ApiKeyArgs),
 }
 
 fn main() -> ExitCode {

@@ -171,3 +171,149 @@ pub fn count(events: &[EventSummary], provider: Provider, status: EventStatus) -
         .filter(|e| e.provider == provider && e.status == status)
         .count()
 }
+
+/// The gateway with both listeners (public callbacks and the merchant API) beside the Daraja
+/// and Paystack simulators, and one API key.
+pub struct ApiWorld {
+    pub public: SocketAddr,
+    pub api: SocketAddr,
+    pub state: AppState,
+    pub daraja: malipo_sim::mpesa::MpesaSimHandle,
+    pub paystack: malipo_sim::paystack::PaystackSimHandle,
+    /// A valid key (`mk_test_…`).
+    pub key: String,
+    /// Its id.
+    pub key_id: malipo_core::kinds::KeyId,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for ApiWorld {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl ApiWorld {
+    pub async fn start() -> ApiWorld {
+        Self::start_with("").await
+    }
+
+    /// Like [`ApiWorld::start`] with `mpesa_extra` added to the `[mpesa]` section.
+    pub async fn start_with(mpesa_extra: &str) -> ApiWorld {
+        use malipo_sim::mpesa::{MpesaSim, SANDBOX_PASSKEY};
+        use malipo_sim::paystack::{PaystackSim, TEST_SECRET_KEY};
+        let dir = tempfile::tempdir().unwrap();
+        let public_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public = public_listener.local_addr().unwrap();
+        let api = api_listener.local_addr().unwrap();
+        let daraja = MpesaSim::start(
+            malipo_sim::mpesa::SimConfig::default()
+                .callback_delay(Duration::from_millis(20))
+                .with_demo_outcomes(),
+        )
+        .await
+        .unwrap();
+        let paystack = PaystackSim::start(
+            malipo_sim::paystack::SimConfig::default()
+                .webhook_url(format!("http://{public}/webhooks/paystack").parse().unwrap())
+                .retry_interval(Duration::from_millis(50)),
+        )
+        .await
+        .unwrap();
+        let text = format!(
+            "[server]\npublic_base_url = \"http://{public}\"\n[database]\nurl = \"sqlite://{db}\"\n\
+             [paystack]\nsecret_key = \"{TEST_SECRET_KEY}\"\nbase_url = \"{ps}\"\nwebhook_ips = [\"127.0.0.0/8\"]\n\
+             [mpesa]\nbase_url = \"{mp}\"\nshortcode = \"174379\"\nconsumer_key = \"sim-consumer-key\"\n\
+             consumer_secret = \"sim-consumer-secret\"\npasskey = \"{SANDBOX_PASSKEY}\"\ncallback_ips = [\"127.0.0.0/8\"]\n{mpesa_extra}\n",
+            db = dir.path().join("api.db").display(),
+            ps = paystack.base_url(),
+            mp = daraja.base_url(),
+        );
+        let gateway = Gateway::from_config(&Config::from_toml(&text).unwrap())
+            .await
+            .unwrap();
+        let state = gateway.state().clone();
+        let made =
+            malipo_gateway::api::new_api_key(malipo_gateway::api::KeyEnvironment::Test, Some("tests".into()));
+        let key_id = made.record.id;
+        state.store.insert_api_key(made.record).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(gateway.serve_with_api(public_listener, api_listener, async {
+            let _ = stopped.await;
+        }));
+        ApiWorld {
+            public,
+            api,
+            state,
+            daraja,
+            paystack,
+            key: made.key.expose().clone(),
+            key_id,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            _dir: dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// A URL on the API listener.
+    pub fn api_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
+    }
+
+    /// GET on the API with the key; the status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .get(self.api_url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// POST of `body` on the API with the key and an optional Idempotency-Key; the status and
+    /// raw body.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        idempotency_key: Option<&str>,
+    ) -> (u16, String) {
+        let mut req = self
+            .http
+            .post(self.api_url(path))
+            .bearer_auth(&self.key)
+            .json(body);
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
+    /// Polls `GET /v1/payments/{id}` until its state is `state`.
+    pub async fn wait_for_payment(&self, id: &str, state: &str) -> serde_json::Value {
+        let mut last = serde_json::Value::Null;
+        for _ in 0..250 {
+            let (status, body) = self.get(&format!("/v1/payments/{id}")).await;
+            assert_eq!(status, 200, "{body}");
+            if body["state"] == state {
+                return body;
+            }
+            last = body;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("payment {id} never became {state}: {last}");
+    }
+}

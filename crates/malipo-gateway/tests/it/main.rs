@@ -1,5 +1,6 @@
 //! The gateway over real HTTP on loopback: one test binary, a module per endpoint group.
 
+mod api;
 mod common;
 mod listener;
 mod mpesa_callbacks;

@@ -1,7 +1,9 @@
 //! The values that cross the storage port.
 
+pub(crate) mod api_key;
 pub(crate) mod delivery;
 pub(crate) mod event;
+pub(crate) mod idempotency;
 pub(crate) mod job;
 pub(crate) mod payment;
 

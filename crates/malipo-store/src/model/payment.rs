@@ -187,6 +187,8 @@ pub struct PaymentFilter {
     pub before: Option<PaymentId>,
     /// At most this many (capped at 1,000).
     pub limit: usize,
+    /// Only created at or after this time.
+    pub since: Option<DateTime<Utc>>,
 }
 
 impl Default for PaymentFilter {
@@ -197,6 +199,7 @@ impl Default for PaymentFilter {
             merchant_reference: None,
             before: None,
             limit: 50,
+            since: None,
         }
     }
 }

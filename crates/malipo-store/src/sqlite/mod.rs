@@ -5,7 +5,9 @@ mod connection;
 mod deliveries;
 mod events;
 mod health;
+mod idempotency;
 mod jobs;
+mod keys;
 mod migrate;
 mod options;
 mod payments;
@@ -391,5 +393,72 @@ impl Store for SqliteStore {
 
     async fn close(&self) -> Result<(), StoreError> {
         self.inner.writer.shutdown().await
+    }
+
+    // The merchant API.
+
+    async fn insert_api_key(&self, key: crate::NewApiKey) -> Result<crate::ApiKeyRecord, StoreError> {
+        self.write_one_statement(move |conn, now| keys::insert(conn, &key, now))
+            .await
+    }
+
+    async fn find_api_key_by_hash(
+        &self,
+        hash: &[u8; crate::KEY_HASH_LEN],
+    ) -> Result<Option<crate::ApiKeyRecord>, StoreError> {
+        let hash = *hash;
+        self.read(move |conn| keys::find_by_hash(conn, &hash)).await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<crate::ApiKeyRecord>, StoreError> {
+        self.read(keys::list).await
+    }
+
+    async fn revoke_api_key(&self, id: malipo_core::kinds::KeyId) -> Result<crate::ApiKeyRecord, StoreError> {
+        self.write(move |conn, now| keys::revoke(conn, id, now)).await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &[u8; crate::REQUEST_HASH_LEN],
+    ) -> Result<crate::IdempotencyClaim, StoreError> {
+        let (scope, key, hash) = (scope.to_owned(), key.to_owned(), *request_hash);
+        // Through the writer: its single thread makes the read-then-insert atomic.
+        self.write(move |conn, now| idempotency::claim(conn, &scope, &key, &hash, now))
+            .await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        response: crate::StoredResponse,
+    ) -> Result<(), StoreError> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.write_one_statement(move |conn, now| idempotency::complete(conn, &scope, &key, &response, now))
+            .await
+    }
+
+    async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.write_one_statement(move |conn, _| idempotency::release(conn, &scope, &key))
+            .await
+    }
+
+    async fn get_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<crate::IdempotencyRecord>, StoreError> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.read(move |conn| idempotency::get(conn, &scope, &key)).await
+    }
+
+    async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let cutoff = to_ms(before);
+        self.write_one_statement(move |conn, _| idempotency::prune(conn, cutoff))
+            .await
     }
 }

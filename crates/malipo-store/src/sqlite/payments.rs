@@ -309,6 +309,9 @@ pub(crate) fn list(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<Paym
     if let Some(before) = filter.before {
         q.bound("id <", Value::Text(before.to_string()));
     }
+    if let Some(since) = filter.since {
+        q.bound("created_at >=", Value::Integer(rows::to_ms(since)));
+    }
     q.fetch(conn, filter.limit, OP, decode)
 }
 

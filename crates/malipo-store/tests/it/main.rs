@@ -56,3 +56,4 @@ pub fn count_rows(path: &std::path::Path, table: &str) -> i64 {
     conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .expect("count rows")
 }
+mod keys;

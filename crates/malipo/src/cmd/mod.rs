@@ -1,10 +1,12 @@
 //! One module per command group; each exports its clap arguments and a `run`.
 
+pub mod api_key;
 pub mod config;
 pub mod credential;
 pub mod demo;
 pub mod events;
 pub mod mpesa;
+pub mod payments;
 pub mod paystack;
 pub mod serve;
 pub mod sim;
@@ -30,5 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => events::replay(args, config).await,
         Command::SendTestWebhook(args) => test_webhook::run(args, config).await,
         Command::Demo(args) => demo::run(args, config).await,
+        Command::Payments(args) => payments::run(args, config).await,
+        Command::ApiKey(args) => api_key::run(args, config).await,
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use malipo_config::{Config, Database, Environment};
+use malipo_config::{ApiConfig, Config, Database, Environment};
 
 use crate::check::{self, CheckOptions, Level};
 
@@ -19,6 +19,12 @@ pub struct ServeArgs {
     /// Start even when the production checklist has FAILs (never do this with real money).
     #[arg(long)]
     ignore_check_failures: bool,
+    /// Address the merchant API (/v1) listens on [default: api.bind from the config,
+    /// 127.0.0.1:8081; with `--bind HOST:0` and api.bind left at its default, an ephemeral
+    /// loopback port, printed like the public one]. Never the same as --bind: the API must not
+    /// face the internet.
+    #[arg(long, value_name = "ADDR")]
+    api_bind: Option<SocketAddr>,
 }
 
 /// Arguments of `malipo migrate`.
@@ -62,17 +68,47 @@ pub async fn serve(args: ServeArgs, config_path: Option<&Path>) -> anyhow::Resul
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let local = listener.local_addr()?;
+    let api_bind = match args.api_bind {
+        Some(addr) => addr,
+        // An ephemeral public port (scripts, tests, several gateways on one host) would collide
+        // on the default API port: take an ephemeral loopback one too; the line below says which.
+        None if local_port_is_ephemeral(args.bind) && config.api.bind == ApiConfig::default().bind => {
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        }
+        None => config.api.bind,
+    };
+    if api_bind == local || (api_bind.port() == local.port() && api_bind.port() != 0) {
+        anyhow::bail!(
+            "the merchant API ({api_bind}) must listen apart from the public callback listener ({local}): set [api] bind or --api-bind to another address"
+        );
+    }
+    let api_listener = tokio::net::TcpListener::bind(api_bind)
+        .await
+        .with_context(|| format!("cannot listen on {api_bind} for the merchant API ([api] bind)"))?;
+    let api_local = api_listener.local_addr()?;
     tracing::info!(address = %local, environment = config.environment.as_str(), "malipo is listening");
-    // A line on stdout that scripts (and tests) can wait for.
-    println!("listening on http://{local}");
+    tracing::info!(address = %api_local, "the merchant API is listening");
+    // Lines on stdout that scripts (and tests) can wait for, in one write: a reader that
+    // stops after the first line must not make the second fail (a closed pipe is ignored).
+    {
+        use std::io::Write as _;
+        let _ = write!(
+            std::io::stdout().lock(),
+            "listening on http://{local}\napi listening on http://{api_local}\n"
+        );
+    }
     let store = gateway.state().store.clone();
     gateway
-        .serve(listener, shutdown_signal())
+        .serve_with_api(listener, api_listener, shutdown_signal())
         .await
         .context("the server failed")?;
     store.close().await.context("closing the database")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn local_port_is_ephemeral(bind: Option<SocketAddr>) -> bool {
+    bind.is_some_and(|b| b.port() == 0)
 }
 
 async fn shutdown_signal() {

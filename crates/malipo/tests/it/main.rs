@@ -1,5 +1,6 @@
 //! The `malipo` binary driven as a user drives it: one test binary, a module per command group.
 
+mod api;
 mod check_config;
 mod command_secrets;
 mod common;
