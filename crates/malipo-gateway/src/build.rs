@@ -220,6 +220,7 @@ impl Gateway {
             paystack_secret,
             worker_wakeup: Arc::default(),
             providers: providers(config)?,
-        }))
+        })
+        .with_reconcile(config.reconcile.clone()))
     }
 }

@@ -20,6 +20,8 @@ mod inbound;
 mod metrics;
 mod ops;
 pub mod payments;
+pub mod payouts;
+pub mod reconcile;
 mod worker;
 
 use std::future::Future;
@@ -78,6 +80,7 @@ pub struct Providers {
 pub struct Gateway {
     state: AppState,
     run_worker: bool,
+    reconcile: malipo_config::ReconcileConfig,
 }
 
 impl Gateway {
@@ -86,7 +89,14 @@ impl Gateway {
         Gateway {
             state,
             run_worker: true,
+            reconcile: malipo_config::ReconcileConfig::default(),
         }
+    }
+
+    /// Runs the reconciler with these settings (`[reconcile]`; `enabled = false` turns it off).
+    pub fn with_reconcile(mut self, config: malipo_config::ReconcileConfig) -> Self {
+        self.reconcile = config;
+        self
     }
 
     /// Turns the background worker off (for tests of the inbound path alone).
@@ -132,11 +142,21 @@ impl Gateway {
             let name = format!("worker-{}", std::process::id());
             tokio::spawn(worker::run(self.state.clone(), name, stop_rx))
         });
+        let reconciler = (self.run_worker && self.reconcile.enabled).then(|| {
+            tokio::spawn(reconcile::run(
+                self.state.clone(),
+                self.reconcile.clone(),
+                stop_tx.subscribe(),
+            ))
+        });
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         let _ = stop_tx.send(true);
         if let Some(w) = worker {
             let _ = w.await;
+        }
+        if let Some(r) = reconciler {
+            let _ = r.await;
         }
         result
     }

@@ -77,6 +77,7 @@ pub use error::{Cause, StoreError};
 pub use model::delivery::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDelivery};
 pub use model::event::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent};
 pub use model::job::{Job, JobCompletion, JobOutcome};
+pub use model::payment::{CheckSchedule, PaymentCheck, SettledBy};
 pub use model::payment::{
     NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition,
     TransitionDetail,
