@@ -2,6 +2,7 @@
 
 mod common;
 mod mpesa_callbacks;
+mod payouts;
 mod paystack_webhooks;
 mod rate_limit;
 mod reconcile;
