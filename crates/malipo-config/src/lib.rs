@@ -32,6 +32,7 @@ pub use command::CommandRef;
 pub use error::ConfigError;
 pub use load::DEFAULT_PATH;
 pub use schema::ApiConfig;
+pub use schema::{parse_duration, ReconcileConfig, ReconcileTiming};
 pub use schema::{
     Config, Database, DatabaseConfig, Durability, Environment, LoggingConfig, MerchantConfig, MpesaConfig,
     PaystackConfig, RateLimit, ServerConfig, MPESA_PRODUCTION_URL, MPESA_SANDBOX_URL, PAYSTACK_URL,

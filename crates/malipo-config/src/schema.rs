@@ -64,6 +64,9 @@ pub struct Config {
     /// The merchant API (`/v1`), on its own listener.
     #[serde(default)]
     pub api: ApiConfig,
+    /// The reconciler: asking the providers about payments whose callback never came.
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
 }
 
 /// `[server]`.
@@ -359,6 +362,120 @@ impl Default for ApiConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
         }
     }
+}
+
+/// `[reconcile]`: the reconciler asks the provider about a pending payment whose callback did
+/// not come in time (Daraja never resends a lost STK callback), again with backoff while the
+/// provider says it is still processing, and marks it expired at the deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileConfig {
+    /// Whether the gateway runs the reconciler.
+    pub enabled: bool,
+    /// How often it looks for payments due a check.
+    #[serde(deserialize_with = "duration")]
+    pub interval: std::time::Duration,
+    /// At most this many payments per look (the rest wait for the next one).
+    pub batch: usize,
+    /// The longest wait between two questions about one payment (the backoff doubles up to it).
+    #[serde(deserialize_with = "duration")]
+    pub max_backoff: std::time::Duration,
+    /// M-Pesa STK pushes.
+    pub stk_push: ReconcileTiming,
+    /// Paystack checkouts (`charge`): customers take longer on a payment page.
+    pub charge: ReconcileTiming,
+    /// M-Pesa B2C payouts.
+    pub b2c: ReconcileTiming,
+    /// Paystack transfers.
+    pub transfer: ReconcileTiming,
+    /// Paystack refunds.
+    pub refund: ReconcileTiming,
+    /// M-Pesa reversals.
+    pub reversal: ReconcileTiming,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        let mins = |m: u64| std::time::Duration::from_secs(m * 60);
+        ReconcileConfig {
+            enabled: true,
+            interval: std::time::Duration::from_secs(10),
+            batch: 100,
+            max_backoff: mins(10),
+            stk_push: ReconcileTiming::new(mins(2), mins(60)),
+            charge: ReconcileTiming::new(mins(15), mins(24 * 60)),
+            b2c: ReconcileTiming::new(mins(5), mins(24 * 60)),
+            transfer: ReconcileTiming::new(mins(10), mins(24 * 60)),
+            refund: ReconcileTiming::new(mins(30), mins(7 * 24 * 60)),
+            reversal: ReconcileTiming::new(mins(5), mins(24 * 60)),
+        }
+    }
+}
+
+impl ReconcileConfig {
+    /// The timing of a payment kind (`stk_push`, `charge`, `b2c`, `transfer`, `refund`,
+    /// `reversal`); `None` for kinds the reconciler does not ask about (`c2b` is only ever
+    /// learnt of from its confirmation).
+    pub fn timing(&self, kind: &str) -> Option<&ReconcileTiming> {
+        Some(match kind {
+            "stk_push" => &self.stk_push,
+            "charge" => &self.charge,
+            "b2c" => &self.b2c,
+            "transfer" => &self.transfer,
+            "refund" => &self.refund,
+            "reversal" => &self.reversal,
+            _ => return None,
+        })
+    }
+}
+
+/// When the reconciler first asks about a payment of one kind, and when it gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileTiming {
+    /// How long after the start a payment without a callback is first asked about.
+    #[serde(deserialize_with = "duration")]
+    pub after: std::time::Duration,
+    /// How long after the start a payment the provider still calls unfinished is marked
+    /// expired.
+    #[serde(deserialize_with = "duration")]
+    pub deadline: std::time::Duration,
+}
+
+impl ReconcileTiming {
+    /// First ask after `after`, give up at `deadline`.
+    pub fn new(after: std::time::Duration, deadline: std::time::Duration) -> Self {
+        ReconcileTiming { after, deadline }
+    }
+}
+
+/// Parses a duration written as a number and a unit: `500ms`, `90s`, `2m`, `1h`, `7d`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let expected = || {
+        format!(
+            "{text:?} is not a duration; expected a whole number and a unit, like 500ms, 90s, 2m, 1h or 7d"
+        )
+    };
+    let n: u64 = number.parse().map_err(|_| expected())?;
+    let unit_ms: u64 = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(expected()),
+    };
+    n.checked_mul(unit_ms)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("{text:?} is too long a duration"))
+}
+
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

@@ -338,3 +338,31 @@ mod command_secrets {
         assert!(format!("{r:?}").contains("echo"));
     }
 }
+
+#[test]
+fn the_sample_reconciler_settings_are_the_defaults() {
+    let c = Config::from_toml(SAMPLE).unwrap();
+    assert_eq!(c.reconcile, crate::ReconcileConfig::default());
+    let none = Config::from_toml("").unwrap();
+    assert_eq!(none.reconcile.stk_push.after, std::time::Duration::from_secs(120));
+    assert_eq!(
+        none.reconcile.stk_push.deadline,
+        std::time::Duration::from_secs(3600)
+    );
+}
+
+#[test]
+fn durations_need_a_number_and_a_unit() {
+    use crate::parse_duration;
+    use std::time::Duration;
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+    assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+    assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+    for bad in ["", "5", "m", "1.5s", "-1s", "2 weeks", "99999999999999999999d"] {
+        assert!(parse_duration(bad).is_err(), "{bad:?}");
+    }
+    let e = Config::from_toml("[reconcile]\nstk_push = { after = \"2 minutes\", deadline = \"1h\" }")
+        .unwrap_err();
+    assert!(e.to_string().contains("not a duration"), "{e}");
+}

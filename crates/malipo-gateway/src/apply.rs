@@ -118,6 +118,7 @@ fn decide_mpesa(
                 result_code: Some(cb.result_code.to_string()),
                 result_desc: Some(cb.result_desc.clone()),
                 receipt: cb.receipt(),
+                settled_by: Some(malipo_store::SettledBy::Callback),
             },
         ),
         (Callback::Result(r), Some(p)) => transition(
@@ -131,6 +132,7 @@ fn decide_mpesa(
                 result_code: Some(r.result_code.to_string()),
                 result_desc: Some(r.result_desc.clone()),
                 receipt: r.receipt(),
+                settled_by: Some(malipo_store::SettledBy::Callback),
             },
         ),
         (Callback::C2bConfirmation(c2b), _) => match c2b.amount() {
@@ -178,6 +180,7 @@ fn decide_paystack(
         result_code: parsed.status().map(str::to_string),
         result_desc: Some(parsed.name().to_string()),
         receipt: parsed.as_charge().and_then(|c| c.id).map(|id| id.to_string()),
+        settled_by: Some(malipo_store::SettledBy::Callback),
     };
     let target = match parsed.name() {
         "charge.success" | "transfer.success" => Some(PaymentState::Succeeded),

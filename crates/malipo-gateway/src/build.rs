@@ -318,7 +318,8 @@ impl Gateway {
             providers: providers(config)?,
             connections: Arc::default(),
         })
-        .with_listener_limits(listener_limits(config)))
+        .with_listener_limits(listener_limits(config))
+        .with_reconcile(config.reconcile.clone()))
     }
 }
 

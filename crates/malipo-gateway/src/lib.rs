@@ -22,6 +22,8 @@ pub mod listener;
 mod metrics;
 mod ops;
 pub mod payments;
+pub mod payouts;
+pub mod reconcile;
 mod worker;
 
 use std::future::Future;
@@ -83,6 +85,7 @@ pub struct Gateway {
     state: AppState,
     run_worker: bool,
     limits: listener::ListenerLimits,
+    reconcile: malipo_config::ReconcileConfig,
 }
 
 impl Gateway {
@@ -92,7 +95,14 @@ impl Gateway {
             state,
             run_worker: true,
             limits: listener::ListenerLimits::default(),
+            reconcile: malipo_config::ReconcileConfig::default(),
         }
+    }
+
+    /// Runs the reconciler with these settings (`[reconcile]`; `enabled = false` turns it off).
+    pub fn with_reconcile(mut self, config: malipo_config::ReconcileConfig) -> Self {
+        self.reconcile = config;
+        self
     }
 
     /// Turns the background worker off (for tests of the inbound path alone).
@@ -176,6 +186,13 @@ impl Gateway {
             tasks.push(tokio::spawn(worker::run(
                 self.state.clone(),
                 name,
+                stop_rx.clone(),
+            )));
+        }
+        if self.run_worker && self.reconcile.enabled {
+            tasks.push(tokio::spawn(reconcile::run(
+                self.state.clone(),
+                self.reconcile.clone(),
                 stop_rx.clone(),
             )));
         }

@@ -373,7 +373,7 @@ pub async fn start_paystack_checkout(
 }
 
 /// Daraja's code and message for a refusal, for the failed payment's detail.
-fn mpesa_refusal(e: &MpesaError) -> (String, String) {
+pub(crate) fn mpesa_refusal(e: &MpesaError) -> (String, String) {
     match e {
         MpesaError::Api {
             error_code,
@@ -392,7 +392,7 @@ fn mpesa_refusal(e: &MpesaError) -> (String, String) {
 
 /// A transport error may come after Paystack created the transaction; a 5xx or an unreadable
 /// answer too. A 4xx (429 included) means it did not.
-fn paystack_outcome_unknown(e: &malipo_paystack::Error) -> bool {
+pub(crate) fn paystack_outcome_unknown(e: &malipo_paystack::Error) -> bool {
     match e {
         malipo_paystack::Error::Transport { .. } => true,
         _ => e.status().is_some_and(|s| s >= 500) || matches!(e, malipo_paystack::Error::Decode { .. }),
@@ -401,11 +401,17 @@ fn paystack_outcome_unknown(e: &malipo_paystack::Error) -> bool {
 
 /// Marks a payment the provider refused as failed. If even that fails, the payment stays
 /// pending (the reconciler finds nothing at the provider and settles it) and the error is logged.
-async fn fail(state: &AppState, payment: PaymentRecord, code: String, message: String) -> PaymentRecord {
+pub(crate) async fn fail(
+    state: &AppState,
+    payment: PaymentRecord,
+    code: String,
+    message: String,
+) -> PaymentRecord {
     let detail = TransitionDetail {
         result_code: Some(code),
         result_desc: Some(message),
         receipt: None,
+        settled_by: None,
     };
     match state
         .store
@@ -420,7 +426,7 @@ async fn fail(state: &AppState, payment: PaymentRecord, code: String, message: S
     }
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> PaymentStartError {
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> PaymentStartError {
     PaymentStartError::Invalid {
         field,
         reason: reason.into(),
@@ -428,7 +434,7 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> PaymentStartError 
 }
 
 /// `base` with `segments` appended to its path (a base with a path prefix keeps it).
-fn join(base: &Url, segments: &[&str]) -> Result<Url, PaymentStartError> {
+pub(crate) fn join(base: &Url, segments: &[&str]) -> Result<Url, PaymentStartError> {
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);
@@ -458,7 +464,7 @@ fn check_email(email: &str) -> Result<(), PaymentStartError> {
 }
 
 /// Paystack accepts references of letters, digits, `-`, `.` and `=`.
-fn check_reference(reference: String) -> Result<String, PaymentStartError> {
+pub(crate) fn check_reference(reference: String) -> Result<String, PaymentStartError> {
     let ok = !reference.is_empty()
         && reference.len() <= 100
         && reference

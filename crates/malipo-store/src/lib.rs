@@ -79,6 +79,7 @@ pub use model::delivery::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDel
 pub use model::event::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent};
 pub use model::idempotency::{IdempotencyClaim, IdempotencyRecord, StoredResponse, REQUEST_HASH_LEN};
 pub use model::job::{Job, JobCompletion, JobOutcome};
+pub use model::payment::{CheckSchedule, PaymentCheck, SettledBy};
 pub use model::payment::{
     NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition,
     TransitionDetail,

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider};
 
+use crate::PaymentCheck;
 use crate::{
     ApiKeyRecord, IdempotencyClaim, IdempotencyRecord, NewApiKey, StoredResponse, KEY_HASH_LEN,
     REQUEST_HASH_LEN,
@@ -276,6 +277,34 @@ pub trait Store: Send + Sync + 'static {
         let _ = before;
         Err(unsupported("idempotency keys"))
     }
+
+    // Reconciliation, payouts and refunds.
+
+    /// Pending payments the reconciler should look at by `now`: those it never scheduled and
+    /// those whose next check is due, not held for a person; the longest waiting first.
+    async fn due_payment_checks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError>;
+
+    /// Records the reconciler's schedule on a pending payment. A payment that is no longer
+    /// pending (a callback settled it meanwhile) is returned as it is, unchanged.
+    async fn record_payment_check(
+        &self,
+        id: PaymentId,
+        check: PaymentCheck,
+    ) -> Result<PaymentRecord, StoreError>;
+
+    /// The refunds and reversals of `parent`, oldest first.
+    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError>;
+
+    /// Records a refund or reversal of `payment.parent_id`, checking in the same transaction
+    /// that the parent is succeeded (or partly refunded) and that the amount fits in what is
+    /// left of it (its amount less its refunds that are pending or succeeded), so two refunds
+    /// racing cannot give back more than was paid. A parent that does not exist is
+    /// [`StoreError::NotFound`]; the other refusals are [`StoreError::Invalid`].
+    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError>;
 }
 
 fn unsupported(what: &str) -> StoreError {

@@ -317,3 +317,148 @@ impl ApiWorld {
         panic!("payment {id} never became {state}: {last}");
     }
 }
+
+/// A gateway with both providers pointing at their simulators, for payments that go out to a
+/// provider and come back (reconciliation, payouts, refunds).
+pub struct SimWorld {
+    pub state: AppState,
+    pub public: reqwest::Url,
+    pub daraja: malipo_sim::mpesa::MpesaSimHandle,
+    pub paystack: malipo_sim::paystack::PaystackSimHandle,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for SimWorld {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl SimWorld {
+    /// The simulators and a gateway for both, with `reconcile` as its `[reconcile]` section.
+    /// `webhooks`: whether the Paystack simulator sends webhooks to the gateway (off, a
+    /// webhook "never comes").
+    pub async fn start(daraja: malipo_sim::mpesa::SimConfig, webhooks: bool, reconcile: &str) -> SimWorld {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public: reqwest::Url = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let daraja = malipo_sim::mpesa::MpesaSim::start(daraja).await.unwrap();
+        let mut paystack_config =
+            malipo_sim::paystack::SimConfig::default().retry_interval(Duration::from_millis(50));
+        if webhooks {
+            paystack_config = paystack_config.webhook_url(public.join("/webhooks/paystack").unwrap());
+        }
+        let paystack = malipo_sim::paystack::PaystackSim::start(paystack_config)
+            .await
+            .unwrap();
+        let text = format!(
+            r#"
+[server]
+public_base_url = "{public}"
+[database]
+url = "sqlite://{db}"
+[paystack]
+secret_key = "{key}"
+base_url = "{ps}"
+webhook_ips = ["127.0.0.0/8"]
+timeout_secs = 5
+[mpesa]
+base_url = "{mp}"
+shortcode = "174379"
+consumer_key = "sim-consumer-key"
+consumer_secret = "sim-consumer-secret"
+passkey = "{passkey}"
+initiator_name = "testapi"
+security_credential = "c2ltdWxhdGVkLWNyZWRlbnRpYWw="
+callback_ips = ["127.0.0.0/8"]
+timeout_secs = 5
+[reconcile]
+{reconcile}
+"#,
+            db = dir.path().join("world.db").display(),
+            key = malipo_sim::paystack::TEST_SECRET_KEY,
+            ps = paystack.base_url(),
+            mp = daraja.base_url(),
+            passkey = malipo_sim::mpesa::SANDBOX_PASSKEY,
+        );
+        let config = Config::from_toml(&text).unwrap();
+        let gateway = Gateway::from_config(&config).await.unwrap();
+        let state = gateway.state().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            gateway
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        SimWorld {
+            state,
+            public,
+            daraja,
+            paystack,
+            _dir: dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn mpesa(&self) -> &malipo_mpesa::MpesaClient {
+        self.state.providers.mpesa.as_ref().unwrap()
+    }
+
+    pub fn paystack_client(&self) -> &malipo_paystack::Client {
+        self.state.providers.paystack.as_ref().unwrap()
+    }
+
+    pub async fn payment(&self, id: malipo_core::PaymentId) -> malipo_store::PaymentRecord {
+        self.state.store.get_payment(id).await.unwrap().unwrap()
+    }
+
+    /// Waits (up to 10 s) until the payment satisfies `done`.
+    pub async fn wait_for(
+        &self,
+        id: malipo_core::PaymentId,
+        what: &str,
+        done: impl Fn(&malipo_store::PaymentRecord) -> bool,
+    ) -> malipo_store::PaymentRecord {
+        for _ in 0..500 {
+            let p = self.payment(id).await;
+            if done(&p) {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("payment {id} never became {what}: {:?}", self.payment(id).await);
+    }
+
+    /// Waits until the payment is in `state`.
+    pub async fn settled(
+        &self,
+        id: malipo_core::PaymentId,
+        state: malipo_core::PaymentState,
+    ) -> malipo_store::PaymentRecord {
+        self.wait_for(id, state.as_str(), |p| p.state == state).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Whole Kenyan shillings.
+pub fn kes(shillings: u64) -> malipo_core::Money {
+    malipo_core::Money::from_major(shillings, malipo_core::Currency::Kes).unwrap()
+}

@@ -4,6 +4,8 @@ mod api;
 mod common;
 mod listener;
 mod mpesa_callbacks;
+mod payouts;
 mod paystack_webhooks;
 mod rate_limit;
+mod reconcile;
 mod storage;

@@ -230,7 +230,7 @@ fn stk_push(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
         ?outcome,
         "simulated STK push accepted"
     );
-    if outcome != Outcome::NeverCallsBack {
+    if outcome.calls_back() {
         let body = callbacks::stk(&merchant_id, &checkout_id, &outcome, amount, &phone);
         callbacks::deliver_later(shared.clone(), delay, callback_url, body);
     }
@@ -252,7 +252,7 @@ fn stk_query(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
         .get(&checkout_id)
         .cloned()
         .ok_or_else(|| ApiError::invalid("CheckoutRequestID"))?;
-    if Instant::now() < push.decided_at {
+    if Instant::now() < push.decided_at || push.outcome == Outcome::Processing {
         return Err(ApiError::new(
             500,
             "500.001.1001",
@@ -382,7 +382,7 @@ fn finish(
 ) {
     let delay = shared.config.callback_delay;
     match outcome {
-        Outcome::NeverCallsBack => {}
+        o if !o.calls_back() => {}
         Outcome::Timeout => {
             let body = callbacks::queue_timeout(&target.originator, &target.conversation);
             callbacks::deliver_later(shared.clone(), delay, target.queue_timeout_url.clone(), body);

@@ -29,6 +29,12 @@ pub enum Outcome {
         /// The ResultDesc.
         desc: String,
     },
+    /// The customer never finishes: no callback, and the STK query answers "being processed"
+    /// for ever (for reconciliation deadline tests).
+    Processing,
+    /// The outcome happens but its callback is lost: the STK query reports it once it is
+    /// decided (`LostCallback(Box::new(Outcome::Paid))` is [`Outcome::NeverCallsBack`]).
+    LostCallback(Box<Outcome>),
 }
 
 impl Outcome {
@@ -40,6 +46,9 @@ impl Outcome {
             Outcome::InsufficientFunds => 1,
             Outcome::Timeout => 1037,
             Outcome::Code { code, .. } => *code,
+            // Never reported; Daraja's "still processing" has no ResultCode.
+            Outcome::Processing => 500,
+            Outcome::LostCallback(outcome) => outcome.result_code(),
         }
     }
 
@@ -53,12 +62,22 @@ impl Outcome {
             Outcome::InsufficientFunds => "The balance is insufficient for the transaction".into(),
             Outcome::Timeout => "DS timeout user cannot be reached".into(),
             Outcome::Code { desc, .. } => desc.clone(),
+            Outcome::Processing => "The transaction is being processed".into(),
+            Outcome::LostCallback(outcome) => outcome.result_desc(),
         }
     }
 
     /// True when money moves.
     pub fn is_paid(&self) -> bool {
         self.result_code() == 0
+    }
+
+    /// Whether a callback (or queue timeout) is sent for it.
+    pub fn calls_back(&self) -> bool {
+        !matches!(
+            self,
+            Outcome::NeverCallsBack | Outcome::Processing | Outcome::LostCallback(_)
+        )
     }
 }
 

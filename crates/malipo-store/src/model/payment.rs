@@ -29,6 +29,8 @@ pub struct NewPayment {
     pub description: Option<String>,
     /// The merchant's metadata, returned in deliveries.
     pub metadata: Option<serde_json::Value>,
+    /// The payment a refund or reversal gives money back from.
+    pub parent_id: Option<PaymentId>,
 }
 
 impl NewPayment {
@@ -46,6 +48,7 @@ impl NewPayment {
             provider_reference: None,
             description: None,
             metadata: None,
+            parent_id: None,
         }
     }
 }
@@ -85,6 +88,13 @@ pub struct PaymentRecord {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// How its final state was learnt; `None` while pending or when nothing was settled (a
+    /// provider refused the request at start).
+    pub settled_by: Option<SettledBy>,
+    /// The payment a refund or reversal gives money back from.
+    pub parent_id: Option<PaymentId>,
+    /// The reconciler's schedule while it is pending.
+    pub check: CheckSchedule,
 }
 
 /// What the provider said along with a state change; `None` fields leave the stored value.
@@ -96,6 +106,9 @@ pub struct TransitionDetail {
     pub result_desc: Option<String>,
     /// The provider's receipt.
     pub receipt: Option<String>,
+    /// How the state was learnt; kept only when the state actually changes, so a late callback
+    /// repeating what a query settled does not rewrite how it was settled.
+    pub settled_by: Option<SettledBy>,
 }
 
 /// A successful [`Store::transition_payment`](crate::Store::transition_payment).
@@ -202,4 +215,73 @@ impl Default for PaymentFilter {
             since: None,
         }
     }
+}
+
+/// How a payment's final state was learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettledBy {
+    /// The provider's callback or webhook said so.
+    Callback,
+    /// The reconciler asked the provider (STK query, Paystack verify, transfer or refund fetch)
+    /// because no callback came.
+    Query,
+}
+
+impl SettledBy {
+    /// The stored name: `callback` or `query`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettledBy::Callback => "callback",
+            SettledBy::Query => "query",
+        }
+    }
+}
+
+impl std::fmt::Display for SettledBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SettledBy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "callback" => Ok(SettledBy::Callback),
+            "query" => Ok(SettledBy::Query),
+            other => Err(format!(
+                "{other:?} is not how a payment is settled; expected callback or query"
+            )),
+        }
+    }
+}
+
+/// The reconciler's schedule of a pending payment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CheckSchedule {
+    /// When the provider is asked next; `None` before the reconciler first saw the payment.
+    pub next_at: Option<DateTime<Utc>>,
+    /// How many times the provider was asked.
+    pub attempts: u32,
+    /// What the last question brought, or why the payment is held.
+    pub note: Option<String>,
+    /// The provider's answer disagrees with the payment: the reconciler stops asking and a
+    /// person decides.
+    pub held: bool,
+}
+
+/// A change of a pending payment's schedule, for
+/// [`Store::record_payment_check`](crate::Store::record_payment_check).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentCheck {
+    /// The provider was asked (the attempt count goes up); false when only scheduling.
+    pub asked: bool,
+    /// When to ask next.
+    pub next_at: Option<DateTime<Utc>>,
+    /// What the provider said, kept as the payment's check note (`None` keeps the old one).
+    pub note: Option<String>,
+    /// Stop asking and leave the payment for a person.
+    pub hold: bool,
 }

@@ -19,6 +19,13 @@ const MIGRATIONS: &[(MigrationInfo, &str)] = &[
         },
         include_str!("../../migrations/0003_merchant_api.sql"),
     ),
+    (
+        MigrationInfo {
+            version: 4,
+            name: "reconciliation",
+        },
+        include_str!("../../migrations/0004_reconciliation.sql"),
+    ),
 ];
 
 /// The migrations this build knows.

@@ -461,4 +461,33 @@ impl Store for SqliteStore {
         self.write_one_statement(move |conn, _| idempotency::prune(conn, cutoff))
             .await
     }
+
+    // Reconciliation, payouts and refunds.
+
+    async fn due_payment_checks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.read(move |conn| payments::due_checks(conn, to_ms(now), limit))
+            .await
+    }
+
+    async fn record_payment_check(
+        &self,
+        id: PaymentId,
+        check: crate::PaymentCheck,
+    ) -> Result<PaymentRecord, StoreError> {
+        self.write(move |conn, now| payments::record_check(conn, id, &check, now))
+            .await
+    }
+
+    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.read(move |conn| payments::children(conn, parent)).await
+    }
+
+    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
+        self.write(move |conn, now| payments::insert_child(conn, &payment, now))
+            .await
+    }
 }

@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, Row};
 
 use super::rows::{self, col};
 use crate::error::Context;
+use crate::{CheckSchedule, PaymentCheck, SettledBy};
 use crate::{
     NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
     TransitionDetail,
@@ -13,7 +14,8 @@ use crate::{
 
 const COLUMNS: &str = "id, provider, kind, state, amount_minor, currency, msisdn, email, \
      merchant_reference, provider_reference, description, metadata, receipt, result_code, \
-     result_desc, created_at, updated_at";
+     result_desc, created_at, updated_at, settled_by, parent_id, next_check_at, check_attempts, \
+     check_note, check_held";
 
 fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "reading a payment";
@@ -55,6 +57,19 @@ fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
         result_desc: col(row, 14, OP)?,
         created_at: rows::from_ms(col(row, 15, OP)?, "payments.created_at")?,
         updated_at: rows::from_ms(col(row, 16, OP)?, "payments.updated_at")?,
+        settled_by: col::<Option<String>>(row, 17, OP)?
+            .map(|s| s.parse::<SettledBy>())
+            .transpose()
+            .map_err(|e| corrupt("payments.settled_by", e))?,
+        parent_id: rows::opt_id(col(row, 18, OP)?, "payments.parent_id")?,
+        check: CheckSchedule {
+            next_at: col::<Option<i64>>(row, 19, OP)?
+                .map(|ms| rows::from_ms(ms, "payments.next_check_at"))
+                .transpose()?,
+            attempts: rows::count(col(row, 20, OP)?),
+            note: col(row, 21, OP)?,
+            held: col::<i64>(row, 22, OP)? != 0,
+        },
     })
 }
 
@@ -74,11 +89,13 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| StoreError::Invalid(format!("payment metadata cannot be stored: {e}")))?;
+    let settled_by = (p.state != PaymentState::Pending).then_some(SettledBy::Callback.as_str());
     let result = conn
         .prepare_cached(
             "INSERT INTO payments (id, provider, kind, state, amount_minor, currency, msisdn, \
              email, merchant_reference, provider_reference, description, metadata, created_at, \
-             updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+             updated_at, parent_id, settled_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
         )
         .during(OP)?
         .execute(params![
@@ -95,6 +112,8 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
             p.description,
             metadata,
             now,
+            p.parent_id.map(|id| id.to_string()),
+            settled_by,
         ]);
     match result {
         Ok(_) => {}
@@ -120,6 +139,11 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         result_desc: None,
         created_at: at,
         updated_at: at,
+        // A payment recorded already settled was learnt of from the provider's own callback
+        // (a C2B confirmation, a Paystack charge malipo did not start).
+        settled_by: (p.state != PaymentState::Pending).then_some(SettledBy::Callback),
+        parent_id: p.parent_id,
+        check: CheckSchedule::default(),
     })
 }
 
@@ -227,7 +251,9 @@ pub(crate) fn transition(
         .prepare_cached(
             "UPDATE payments SET state = ?1, \
              result_code = COALESCE(?2, result_code), result_desc = COALESCE(?3, result_desc), \
-             receipt = COALESCE(?4, receipt), updated_at = ?5 WHERE id = ?6 AND state = ?7",
+             receipt = COALESCE(?4, receipt), updated_at = ?5, \
+             settled_by = CASE WHEN ?7 <> ?1 THEN COALESCE(?8, settled_by) ELSE settled_by END \
+             WHERE id = ?6 AND state = ?7",
         )
         .during(OP)?
         .execute(params![
@@ -238,6 +264,7 @@ pub(crate) fn transition(
             now,
             id.to_string(),
             previous.code(),
+            detail.settled_by.map(SettledBy::as_str),
         ])
         .during(OP)?;
     if changed == 0 {
@@ -246,10 +273,13 @@ pub(crate) fn transition(
             crate::error::Reason(format!("payment {id} changed state concurrently")),
         ));
     }
-    Ok(PaymentTransition {
-        payment: must_get(conn, id)?,
-        previous,
-    })
+    let payment = must_get(conn, id)?;
+    if previous != to && to == PaymentState::Succeeded {
+        if let Some(parent) = payment.parent_id {
+            refund_parent(conn, parent, now)?;
+        }
+    }
+    Ok(PaymentTransition { payment, previous })
 }
 
 /// Applies a job outcome's payment change.
@@ -329,4 +359,124 @@ pub(crate) fn pending_before(
         ))
         .during(OP)?;
     rows::all(&mut stmt, params![cutoff, rows::page(limit)], OP, decode)
+}
+
+/// Pending, unheld payments never scheduled or due by `now`, the longest waiting first.
+pub(crate) fn due_checks(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    const OP: &str = "listing payments due for a check";
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM payments WHERE state = 0 AND check_held = 0 \
+             AND (next_check_at IS NULL OR next_check_at <= ?1) \
+             ORDER BY COALESCE(next_check_at, created_at), id LIMIT ?2"
+        ))
+        .during(OP)?;
+    rows::all(&mut stmt, params![now, rows::page(limit)], OP, decode)
+}
+
+/// Records a check's schedule while the payment is pending.
+pub(crate) fn record_check(
+    conn: &Connection,
+    id: PaymentId,
+    check: &PaymentCheck,
+    now: i64,
+) -> Result<PaymentRecord, StoreError> {
+    const OP: &str = "recording a payment check";
+    conn.prepare_cached(
+        "UPDATE payments SET next_check_at = ?1, check_attempts = check_attempts + ?2, \
+         check_note = COALESCE(?3, check_note), check_held = ?4, updated_at = ?5 \
+         WHERE id = ?6 AND state = 0",
+    )
+    .during(OP)?
+    .execute(params![
+        check.next_at.map(rows::to_ms),
+        i64::from(check.asked),
+        check.note.as_deref().map(rows::clip),
+        i64::from(check.hold),
+        now,
+        id.to_string(),
+    ])
+    .during(OP)?;
+    must_get(conn, id)
+}
+
+/// The payments whose parent is `parent`, oldest first.
+pub(crate) fn children(conn: &Connection, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError> {
+    const OP: &str = "listing a payment's refunds";
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM payments WHERE parent_id = ?1 ORDER BY created_at, id"
+        ))
+        .during(OP)?;
+    rows::all(&mut stmt, [parent.to_string()], OP, decode)
+}
+
+/// What is left to give back of `parent`: its amount less its refunds that are pending or
+/// succeeded (a pending one may still go through, so it is spoken for).
+fn remaining(conn: &Connection, parent: &PaymentRecord) -> Result<u64, StoreError> {
+    let taken = children(conn, parent.id)?
+        .iter()
+        .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
+        .map(|c| c.amount.minor())
+        .fold(0u64, u64::saturating_add);
+    Ok(parent.amount.minor().saturating_sub(taken))
+}
+
+/// Records a refund or reversal after checking its parent, in the writer's transaction.
+pub(crate) fn insert_child(conn: &Connection, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
+    let parent_id = p.parent_id.ok_or_else(|| {
+        StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
+    })?;
+    let parent = must_get(conn, parent_id)?;
+    if !matches!(
+        parent.state,
+        PaymentState::Succeeded | PaymentState::PartiallyRefunded
+    ) {
+        return Err(StoreError::Invalid(format!(
+            "payment {parent_id} is {}; only a succeeded payment can be refunded",
+            parent.state
+        )));
+    }
+    if p.amount.currency() != parent.amount.currency() {
+        return Err(StoreError::Invalid(format!(
+            "the refund is in {} but payment {parent_id} was paid in {}",
+            p.amount.currency().code(),
+            parent.amount.currency().code()
+        )));
+    }
+    let left = remaining(conn, &parent)?;
+    if p.amount.minor() == 0 || p.amount.minor() > left {
+        return Err(StoreError::Invalid(format!(
+            "the refund of {} is more than the {} left to refund of payment {parent_id} (or zero)",
+            p.amount,
+            Money::from_minor(left, parent.amount.currency())
+        )));
+    }
+    insert(conn, p, now)
+}
+
+/// Moves a parent whose refund succeeded to partly or fully refunded, by the sum of its
+/// succeeded refunds.
+fn refund_parent(conn: &Connection, parent: PaymentId, now: i64) -> Result<(), StoreError> {
+    let Some(current) = get(conn, parent)? else {
+        return Ok(());
+    };
+    let refunded = children(conn, parent)?
+        .iter()
+        .filter(|c| c.state == PaymentState::Succeeded)
+        .map(|c| c.amount.minor())
+        .fold(0u64, u64::saturating_add);
+    let to = if refunded >= current.amount.minor() {
+        PaymentState::Refunded
+    } else {
+        PaymentState::PartiallyRefunded
+    };
+    if current.state.can_become(to) && current.state != to {
+        transition(conn, parent, to, &TransitionDetail::default(), now)?;
+    }
+    Ok(())
 }

@@ -128,6 +128,26 @@ impl Store for Plain {
     async fn close(&self) -> Result<(), StoreError> {
         self.0.close().await
     }
+    async fn due_payment_checks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.0.due_payment_checks(now, limit).await
+    }
+    async fn record_payment_check(
+        &self,
+        id: PaymentId,
+        check: malipo_store::PaymentCheck,
+    ) -> Result<PaymentRecord, StoreError> {
+        self.0.record_payment_check(id, check).await
+    }
+    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.0.child_payments(parent).await
+    }
+    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
+        self.0.insert_child_payment(payment).await
+    }
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod files;
 mod jobs;
 mod lifecycle;
 mod payments;
+mod reconciliation;
 
 use std::sync::Arc;
 

@@ -76,6 +76,7 @@ async fn transitions_follow_the_state_machine() {
         result_code: Some("0".into()),
         result_desc: Some("The service request is processed successfully.".into()),
         receipt: Some("NLJ7RT61SV".into()),
+        settled_by: None,
     };
     let moved = t
         .store

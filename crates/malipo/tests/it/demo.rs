@@ -41,6 +41,7 @@ fn the_demo_passes_and_says_what_happened() {
         "-> HTTP 403 source_not_allowed",
         "recognised by its dedup key, not stored again",
         "demo passed: 6 payments, 6 events stored, 3 forgeries refused",
+        "Reconciliation: the push whose callback never came",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
@@ -58,13 +59,15 @@ fn the_demo_passes_and_says_what_happened() {
         ("mpesa", "succeeded"),
         ("mpesa", "cancelled"),
         ("mpesa", "failed"),
-        ("mpesa", "pending"),
+        ("mpesa", "succeeded"),
         ("mpesa", "succeeded"),
         ("paystack", "succeeded"),
     ]) {
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(cells.get(1..3), Some(&[provider, state][..]), "{row}");
     }
+    // The push whose callback never came was settled by the reconciler's STK query.
+    assert!(table[3].contains("settled by query"), "{stdout}");
     assert!(stdout.contains("2547****4149"), "{stdout}");
     assert!(
         !stdout.contains("254708374149"),
@@ -88,6 +91,9 @@ fn the_json_summary_is_one_document_for_scripts() {
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
     assert_eq!(summary["passed"], true);
     assert_eq!(summary["payments"].as_array().map(Vec::len), Some(6));
+    let silent = &summary["payments"][3];
+    assert_eq!(silent["state"], "succeeded", "{stdout}");
+    assert_eq!(silent["settled_by"], "query", "{stdout}");
     assert_eq!(summary["events_stored"], 6);
     assert_eq!(summary["duplicates_acknowledged"], 1);
     let checks = summary["checks"].as_array().expect("checks");

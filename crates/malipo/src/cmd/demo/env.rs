@@ -211,6 +211,13 @@ base_url = "{paystack}"
 # The simulator sends webhooks from loopback.
 webhook_ips = ["127.0.0.0/8"]
 timeout_secs = 5
+
+[reconcile]
+# Production asks Daraja about a push with no callback after 2 minutes; the demo cannot wait
+# that long.
+interval = "200ms"
+stk_push = {{ after = "1s", deadline = "1h" }}
+charge = {{ after = "1m", deadline = "1d" }}
 "#,
         bind = gateway
             .host_str()

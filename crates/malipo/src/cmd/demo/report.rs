@@ -77,6 +77,7 @@ struct PaymentRow {
     customer: String,
     provider_reference: Option<String>,
     outcome: String,
+    settled_by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,6 +133,7 @@ impl Summary {
                 },
                 provider_reference: p.provider_reference.clone(),
                 outcome: outcome_text(&p),
+                settled_by: p.settled_by.map(|s| s.as_str().to_string()),
             });
         }
         let stats = store.stats().await.context("reading the demo's event counts")?;

@@ -33,6 +33,7 @@ pub async fn play(demo: &DemoEnv, out: &Printer) -> Played {
     daraja::paybill(demo, out, &mut played).await;
     paystack::checkout(demo, out, &mut played).await;
     forgeries::play(demo, out, &mut played, silent.as_ref()).await;
+    daraja::reconciled(demo, out, &mut played, silent.as_ref()).await;
     // The worker runs in the background: give it (bounded) time to finish the last jobs.
     let name = "every stored event was processed by the worker";
     let all_done = wait_until_async(|| async {
@@ -98,6 +99,14 @@ pub async fn wait_until_async<T, F: std::future::Future<Output = Option<T>>>(
 
 /// The provider's words on how a payment ended.
 pub fn outcome_text(p: &PaymentRecord) -> String {
+    let said = provider_said(p);
+    match p.settled_by {
+        Some(malipo_store::SettledBy::Query) => format!("settled by query: {said}"),
+        _ => said,
+    }
+}
+
+fn provider_said(p: &PaymentRecord) -> String {
     match (&p.receipt, &p.result_code, &p.result_desc) {
         (Some(receipt), _, _) => format!("receipt {receipt}"),
         // A C2B payment's TransID is its M-Pesa receipt number.

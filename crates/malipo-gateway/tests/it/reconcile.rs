@@ -1,0 +1,269 @@
+//! The reconciler over real HTTP: payments whose callback or webhook never came are asked about
+//! at the simulators (STK query, Paystack verify) and settled by query.
+
+use std::time::Duration;
+
+use crate::common::*;
+use malipo_core::{Currency, EventStatus, Money, PaymentState};
+use malipo_gateway::payments::{start_paystack_checkout, start_stk_push, CheckoutStart, StkPushStart};
+use malipo_gateway::reconcile::{reconcile_payment, Reconciled};
+use malipo_sim::mpesa::{Endpoint, Fault, Outcome, SimConfig};
+use malipo_store::{NewPayment, SettledBy};
+
+/// Short timings so a test takes a second or two: first question 300 ms after the start,
+/// expired at 2 s.
+const FAST: &str = r#"
+interval = "100ms"
+max_backoff = "400ms"
+stk_push = { after = "300ms", deadline = "2s" }
+charge = { after = "300ms", deadline = "2s" }
+"#;
+
+/// Amounts the Daraja simulator answers in particular ways.
+const NEVER_CALLS_BACK: u64 = 4040;
+const STILL_PROCESSING: u64 = 77;
+const CANCELLED_CALLBACK_LOST: u64 = 78;
+
+fn daraja() -> SimConfig {
+    SimConfig::default()
+        .callback_delay(Duration::from_millis(20))
+        .with_demo_outcomes()
+        .outcome_for_amount(STILL_PROCESSING, Outcome::Processing)
+        .outcome_for_amount(
+            CANCELLED_CALLBACK_LOST,
+            Outcome::LostCallback(Box::new(Outcome::Cancelled)),
+        )
+}
+
+async fn push(world: &SimWorld, shillings: u64) -> malipo_core::PaymentId {
+    let push = StkPushStart::new("0708374149".parse().unwrap(), kes(shillings), "INV-1", "Order 1");
+    start_stk_push(&world.state, world.mpesa(), &world.public, push)
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_callback_never_comes_is_settled_by_query() {
+    let world = SimWorld::start(daraja(), true, FAST).await;
+    let id = push(&world, NEVER_CALLS_BACK).await;
+    let paid = world.settled(id, PaymentState::Succeeded).await;
+    assert_eq!(paid.settled_by, Some(SettledBy::Query));
+    assert_eq!(paid.result_code.as_deref(), Some("0"));
+    assert!(paid.check.attempts >= 1, "{paid:?}");
+    assert!(world.daraja.requests(Endpoint::StkQuery) >= 1);
+    assert!(
+        world.daraja.sent_callbacks().is_empty(),
+        "the simulator was to lose the callback"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_still_processing_push_is_asked_again_then_expired_at_the_deadline() {
+    let world = SimWorld::start(daraja(), true, FAST).await;
+    let id = push(&world, STILL_PROCESSING).await;
+    // Asked, told "being processed", and scheduled again while the deadline is ahead.
+    let asked = world.wait_for(id, "asked once", |p| p.check.attempts >= 1).await;
+    assert_eq!(asked.state, PaymentState::Pending);
+    assert!(asked.check.next_at.is_some());
+    assert!(
+        asked
+            .check
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("being processed"),
+        "{asked:?}"
+    );
+    let expired = world.settled(id, PaymentState::Expired).await;
+    assert_eq!(expired.settled_by, Some(SettledBy::Query));
+    assert!(expired.check.attempts >= 2, "{expired:?}");
+    assert!(
+        expired.result_desc.as_deref().unwrap_or("").contains("deadline"),
+        "{expired:?}"
+    );
+    assert!(world.daraja.requests(Endpoint::StkQuery) >= 2);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_push_found_by_query_becomes_cancelled() {
+    let world = SimWorld::start(daraja(), true, FAST).await;
+    let id = push(&world, CANCELLED_CALLBACK_LOST).await;
+    let cancelled = world.settled(id, PaymentState::Cancelled).await;
+    assert_eq!(cancelled.settled_by, Some(SettledBy::Query));
+    assert_eq!(cancelled.result_code.as_deref(), Some("1032"));
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_start_had_no_answer_is_reconciled_and_expires() {
+    let world = SimWorld::start(daraja(), true, FAST).await;
+    world.daraja.inject_fault(
+        Endpoint::StkPush,
+        Fault::Raw {
+            status: 502,
+            body: "<html>bad gateway</html>".into(),
+        },
+    );
+    let push = StkPushStart::new("0708374149".parse().unwrap(), kes(10), "INV-2", "Order 2");
+    let err = start_stk_push(&world.state, world.mpesa(), &world.public, push)
+        .await
+        .unwrap_err();
+    assert!(err.may_have_been_sent(), "{err}");
+    let id = err.payment().unwrap().id;
+    // Without a CheckoutRequestID there is nothing to query: it waits for a callback that
+    // never comes, then expires at the deadline.
+    let expired = world.settled(id, PaymentState::Expired).await;
+    assert_eq!(expired.settled_by, Some(SettledBy::Query));
+    assert!(
+        expired
+            .result_desc
+            .as_deref()
+            .unwrap_or("")
+            .contains("CheckoutRequestID"),
+        "{expired:?}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_whose_webhook_never_came_is_settled_by_verify() {
+    let world = SimWorld::start(daraja(), false, FAST).await;
+    let amount = Money::from_minor(250_000, Currency::Ngn);
+    let started = start_paystack_checkout(
+        &world.state,
+        world.paystack_client(),
+        CheckoutStart::new("wanjiru@example.com", amount),
+    )
+    .await
+    .unwrap();
+    let reference = started.payment.provider_reference.clone().unwrap();
+    let paid_tx = world.paystack.authorize(&reference).unwrap();
+    let paid = world.settled(started.payment.id, PaymentState::Succeeded).await;
+    assert_eq!(paid.settled_by, Some(SettledBy::Query));
+    assert_eq!(paid.receipt.as_deref(), Some(paid_tx["id"].to_string().as_str()));
+    let events = world
+        .state
+        .store
+        .list_events(&malipo_store::EventFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        events.is_empty(),
+        "no webhook was to reach the gateway: {events:?}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_with_a_different_amount_does_not_settle() {
+    let world = SimWorld::start(daraja(), false, FAST).await;
+    // The checkout at Paystack is for 600 NGN; the payment malipo holds says 500.
+    let init = malipo_paystack::InitializeTransaction::new(
+        "wanjiru@example.com",
+        Money::from_minor(60_000, Currency::Ngn),
+    )
+    .reference("ref-mismatch");
+    world
+        .paystack_client()
+        .initialize_transaction(&init)
+        .await
+        .unwrap();
+    world.paystack.authorize("ref-mismatch").unwrap();
+    let payment = world
+        .state
+        .store
+        .insert_payment(NewPayment {
+            provider_reference: Some("ref-mismatch".into()),
+            ..NewPayment::pending(
+                malipo_core::Provider::Paystack,
+                "charge",
+                Money::from_minor(50_000, Currency::Ngn),
+            )
+        })
+        .await
+        .unwrap();
+    let held = world.wait_for(payment.id, "held", |p| p.check.held).await;
+    assert_eq!(held.state, PaymentState::Pending);
+    assert_eq!(held.settled_by, None);
+    let note = held.check.note.clone().unwrap_or_default();
+    assert!(note.contains("payment is for"), "{note}");
+    // Held means asked no more, past the deadline too.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let later = world.payment(payment.id).await;
+    assert_eq!(later.state, PaymentState::Pending);
+    assert_eq!(later.check.attempts, held.check.attempts);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_callback_agreeing_with_the_query_changes_nothing() {
+    let world = SimWorld::start(daraja(), true, FAST).await;
+    let id = push(&world, NEVER_CALLS_BACK).await;
+    let settled = world.settled(id, PaymentState::Succeeded).await;
+    assert_eq!(settled.settled_by, Some(SettledBy::Query));
+    let checkout = settled.provider_reference.clone().unwrap();
+    let token = world.state.callback_tokens.as_ref().unwrap().issue(id);
+    let body =
+        include_str!("../fixtures/stk-callback-paid.json").replace("ws_CO_191220191020363925", &checkout);
+    let res = client_from("127.0.0.2")
+        .post(
+            world
+                .public
+                .join(&format!("/callbacks/mpesa/stk/{token}"))
+                .unwrap(),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let events = world
+        .state
+        .store
+        .list_events(&malipo_store::EventFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    for _ in 0..250 {
+        let e = world.state.store.get_event(events[0].id).await.unwrap().unwrap();
+        if e.status == EventStatus::Processed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = world.payment(id).await;
+    assert_eq!(after.state, PaymentState::Succeeded);
+    assert_eq!(after.settled_by, Some(SettledBy::Query), "{after:?}");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_payment_asks_now_whatever_the_schedule() {
+    // The loop is off: only the explicit call asks.
+    let world = SimWorld::start(daraja(), true, "enabled = false").await;
+    let id = push(&world, NEVER_CALLS_BACK).await;
+    let processing = push(&world, STILL_PROCESSING).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let done = reconcile_payment(&world.state, id).await.unwrap();
+    assert!(matches!(done, Reconciled::Settled { .. }), "{done:?}");
+    assert_eq!(done.payment().state, PaymentState::Succeeded);
+    assert_eq!(done.payment().settled_by, Some(SettledBy::Query));
+    let again = reconcile_payment(&world.state, id).await.unwrap();
+    assert!(matches!(again, Reconciled::AlreadySettled(_)), "{again:?}");
+
+    let pending = reconcile_payment(&world.state, processing).await.unwrap();
+    assert!(matches!(pending, Reconciled::StillPending { .. }), "{pending:?}");
+    assert_eq!(pending.payment().check.attempts, 1);
+
+    let unknown = reconcile_payment(&world.state, malipo_core::PaymentId::new()).await;
+    assert!(matches!(
+        unknown,
+        Err(malipo_gateway::reconcile::ReconcileError::NotFound(_))
+    ));
+    world.stop().await;
+}
