@@ -152,7 +152,7 @@ struct Batch {
 impl Batch {
     fn push(&mut self, job: Job, outcome: JobOutcome) {
         match &outcome.payment {
-            Some(PaymentChange::Transition { id, .. }) => {
+            Some(PaymentChange::Transition { id, .. } | PaymentChange::Refund { id, .. }) => {
                 self.touched.insert(PaymentKey::Id(*id));
             }
             Some(PaymentChange::Record(p)) => {

@@ -195,4 +195,17 @@ pub trait Store: Send + Sync + 'static {
     /// Commits every write already queued, then stops taking writes (later ones fail with
     /// [`StoreError::Closed`]); for a graceful shutdown. Reads keep working.
     async fn close(&self) -> Result<(), StoreError>;
+
+    // Settlement: the ids a callback must repeat before it may move a payment.
+
+    /// Sets both ids the provider gave a request once it answered: the provider reference
+    /// (CheckoutRequestID) and the request id (MerchantRequestID), in one write. Setting the same
+    /// values again is fine; a reference used by another payment, or a request id other than the
+    /// one already stored, is [`StoreError::Conflict`].
+    async fn set_payment_references(
+        &self,
+        id: PaymentId,
+        reference: &str,
+        request_id: &str,
+    ) -> Result<PaymentRecord, StoreError>;
 }

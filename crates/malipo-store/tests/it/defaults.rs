@@ -128,6 +128,14 @@ impl Store for Plain {
     async fn close(&self) -> Result<(), StoreError> {
         self.0.close().await
     }
+    async fn set_payment_references(
+        &self,
+        id: PaymentId,
+        reference: &str,
+        request_id: &str,
+    ) -> Result<PaymentRecord, StoreError> {
+        self.0.set_payment_references(id, reference, request_id).await
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod events;
 mod jobs;
 mod lifecycle;
 mod payments;
+mod settlement;
 
 use std::sync::Arc;
 
