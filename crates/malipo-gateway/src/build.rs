@@ -220,6 +220,13 @@ impl Gateway {
             paystack_secret,
             worker_wakeup: Arc::default(),
             providers: providers(config)?,
+            mpesa_shortcodes: config
+                .mpesa
+                .iter()
+                .flat_map(|m| std::iter::once(&m.shortcode).chain(&m.till_number))
+                .map(|code| code.trim().to_string())
+                .filter(|code| !code.is_empty())
+                .collect(),
         }))
     }
 }

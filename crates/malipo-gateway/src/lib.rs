@@ -33,7 +33,7 @@ use malipo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-pub use apply::{decide, parse, provider_reference, Lookup, Parsed};
+pub use apply::{decide, parse, provider_reference, settle, Lookup, Parsed};
 pub use build::{
     callback_key_path, callback_token_key, mpesa_settings, open_store, paystack_client, providers,
 };
@@ -61,6 +61,9 @@ pub struct AppState {
     pub worker_wakeup: Arc<Notify>,
     /// The provider clients that start, query and refund payments.
     pub providers: Providers,
+    /// The M-Pesa accounts money may be paid into (`[mpesa] shortcode` and `till_number`): a
+    /// C2B payment to any other is suspicious and never recorded.
+    pub mpesa_shortcodes: Vec<String>,
 }
 
 /// The configured providers' API clients and the public URL callbacks are built from.

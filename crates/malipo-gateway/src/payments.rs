@@ -269,9 +269,11 @@ pub async fn start_stk_push(
     match client.stk_push(&push).await {
         Ok(accepted) => {
             tracing::info!(payment = %id, phone = %push.phone, checkout = %accepted.checkout_request_id, "STK push sent");
+            // Both ids Daraja gave the push: a callback settles the payment only if it repeats
+            // them.
             state
                 .store
-                .set_payment_provider_ref(id, &accepted.checkout_request_id)
+                .set_payment_references(id, &accepted.checkout_request_id, &accepted.merchant_request_id)
                 .await
                 .map_err(|source| PaymentStartError::ReferenceNotRecorded {
                     provider: Provider::Mpesa,
