@@ -245,7 +245,15 @@ pub async fn start_stk_push(
         })?;
     // The id comes first: the token in the callback URL is derived from it.
     let id = PaymentId::new();
-    let callback_url = join(public_base_url, &["callbacks", "mpesa", "stk", &tokens.issue(id)])?;
+    let callback_url = join(
+        public_base_url,
+        &[
+            "callbacks",
+            "mpesa",
+            "stk",
+            &tokens.issue_for(malipo_guard::CallbackRoute::Stk, id),
+        ],
+    )?;
     let push = StkPushRequest::paybill(
         req.amount,
         req.phone.clone(),

@@ -4,3 +4,4 @@ mod common;
 mod mpesa_callbacks;
 mod paystack_webhooks;
 mod rate_limit;
+mod settlement;

@@ -28,7 +28,12 @@ async fn pending_stk(gw: &TestGateway, checkout_id: &str) -> malipo_core::Paymen
 async fn stk_callback_with_a_valid_token_is_stored_and_pays_the_payment() {
     let gw = TestGateway::start("").await;
     let payment = pending_stk(&gw, "ws_CO_191220191020363925").await;
-    let token = gw.state.callback_tokens.as_ref().unwrap().issue(payment);
+    let token = gw
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, payment);
     let client = client_from("127.0.0.2");
     let res = client
         .post(gw.url(&format!("/callbacks/mpesa/stk/{token}")))
@@ -100,7 +105,12 @@ async fn unknown_token_is_404_and_foreign_source_403() {
         .unwrap();
     assert_eq!(res.status(), 404);
     let payment = pending_stk(&gw, "ws_x").await;
-    let token = gw.state.callback_tokens.as_ref().unwrap().issue(payment);
+    let token = gw
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, payment);
     let res = client_from("127.0.0.3")
         .post(gw.url(&format!("/callbacks/mpesa/stk/{token}")))
         .body(STK_PAID)
@@ -158,7 +168,12 @@ async fn c2b_validation_is_accepted_and_confirmation_records_a_payment() {
 async fn malformed_callback_with_a_valid_token_is_kept_as_failed() {
     let gw = TestGateway::start("").await;
     let payment = pending_stk(&gw, "ws_y").await;
-    let token = gw.state.callback_tokens.as_ref().unwrap().issue(payment);
+    let token = gw
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, payment);
     let res = client_from("127.0.0.2")
         .post(gw.url(&format!("/callbacks/mpesa/stk/{token}")))
         .body("{\"Body\": {\"stkCallback\": ")
