@@ -76,8 +76,8 @@ pub fn provider_reference(event: &EventRecord) -> Option<String> {
 
 /// Decides what a stored event does, from its body parsed by [`parse`], the payment the store
 /// has for it, and `payees`, the accounts money may be paid into (the configured M-Pesa
-/// shortcode and till). Errors mean the event cannot be decided now and is worth a retry: its
-/// stored body no longer parses, or its payment does not have its provider ids yet.
+/// shortcode and till). An error means the stored body no longer parses (it did when stored):
+/// worth a retry, then a person.
 pub fn decide(
     event: &EventRecord,
     parsed: Parsed,
@@ -86,7 +86,7 @@ pub fn decide(
 ) -> Result<JobOutcome, String> {
     let Lookup::Payment(payment) = lookup;
     match parsed {
-        Parsed::Outcome(outcome) => settle(event.payment_id, &outcome, payment.as_ref(), payees),
+        Parsed::Outcome(outcome) => Ok(settle(event.payment_id, &outcome, payment.as_ref(), payees)),
         Parsed::Unparseable(error) => Err(error),
         Parsed::Invalid(error) => Ok(JobOutcome {
             event_status: EventStatus::Failed,
@@ -103,50 +103,50 @@ pub fn settle(
     outcome: &Outcome,
     payment: Option<&PaymentRecord>,
     payees: &[String],
-) -> Result<JobOutcome, String> {
+) -> JobOutcome {
     if let Some(defect) = &outcome.defect {
-        return Ok(suspicious(defect.clone()));
+        return suspicious(defect.clone());
     }
     if let Some(payee) = &outcome.payee {
         if !payees.iter().any(|ours| ours == payee) {
-            return Ok(suspicious(format!(
+            return suspicious(format!(
                 "paid into {payee:?}, which is not one of ours ({})",
                 if payees.is_empty() {
                     "none configured".to_string()
                 } else {
                     payees.join(", ")
                 }
-            )));
+            ));
         }
     }
     if let Claim::Notice(note) = &outcome.claim {
-        return Ok(JobOutcome {
+        return JobOutcome {
             note: note.clone(),
             ..JobOutcome::processed()
-        });
+        };
     }
     let Some(p) = payment else {
-        return Ok(unknown_payment(named, outcome));
+        return unknown_payment(named, outcome);
     };
     if p.provider != outcome.provider {
-        return Ok(suspicious(format!(
+        return suspicious(format!(
             "a {} callback cannot move {}, a {} payment",
             outcome.provider, p.id, p.provider
-        )));
+        ));
     }
-    if let Some(reason) = mismatched_ids(named, outcome, p)? {
-        return Ok(suspicious(reason));
+    if let Some(reason) = mismatched_ids(named, outcome, p) {
+        return suspicious(reason);
     }
     let detail = TransitionDetail {
         result_code: outcome.result_code.clone(),
         result_desc: outcome.result_desc.clone(),
         receipt: outcome.receipt.clone(),
     };
-    Ok(match &outcome.claim {
+    match &outcome.claim {
         Claim::Settled(to) => settled(outcome, p, *to, detail),
         Claim::Refunded => refunded(outcome, p, detail),
         Claim::Notice(_) => JobOutcome::processed(),
-    })
+    }
 }
 
 fn suspicious(reason: String) -> JobOutcome {
@@ -190,43 +190,34 @@ fn unknown_payment(named: Option<PaymentId>, o: &Outcome) -> JobOutcome {
     )
 }
 
-/// Whether the callback names the request the provider answered for this payment; `Err` when
-/// the payment does not know its provider ids yet (the provider answered the request, the
-/// answer is being recorded): decided again on a retry.
-fn mismatched_ids(
-    named: Option<PaymentId>,
-    o: &Outcome,
-    p: &PaymentRecord,
-) -> Result<Option<String>, String> {
+/// Why the callback does not name the request the provider answered for this payment, if it
+/// does not.
+///
+/// A payment whose push was sent but whose answer was lost (a timeout: the ids were never
+/// recorded) can only be reached through its own callback URL: there the token is the binding,
+/// and the amount, phone and receipt are still compared.
+fn mismatched_ids(named: Option<PaymentId>, o: &Outcome, p: &PaymentRecord) -> Option<String> {
     let Some(stored) = &p.provider_reference else {
-        if named.is_some() && p.state == PaymentState::Pending {
-            return Err(format!(
-                "payment {} has no provider reference yet; decided once the request's answer is recorded",
-                p.id
-            ));
-        }
-        return Ok(Some(format!(
-            "payment {} has no provider reference to compare with",
-            p.id
-        )));
+        return (named != Some(p.id))
+            .then(|| format!("payment {} has no provider reference to compare with", p.id));
     };
     if o.reference.as_deref() != Some(stored.as_str()) {
-        return Ok(Some(format!(
+        return Some(format!(
             "reference {:?} is not payment {}'s ({stored:?})",
             o.reference.as_deref().unwrap_or(""),
             p.id
-        )));
+        ));
     }
     if let Some(stored) = &p.provider_request_id {
         if o.request_id.as_deref() != Some(stored.as_str()) {
-            return Ok(Some(format!(
+            return Some(format!(
                 "request id {:?} is not payment {}'s ({stored:?})",
                 o.request_id.as_deref().unwrap_or(""),
                 p.id
-            )));
+            ));
         }
     }
-    Ok(None)
+    None
 }
 
 fn settled(o: &Outcome, p: &PaymentRecord, to: PaymentState, detail: TransitionDetail) -> JobOutcome {
@@ -352,7 +343,7 @@ mod tests {
     #[test]
     fn a_callback_that_agrees_settles() {
         let p = stk_payment(kes(404_000));
-        let out = settle(Some(p.id), &paid(kes(404_000)), Some(&p), &[]).unwrap();
+        let out = settle(Some(p.id), &paid(kes(404_000)), Some(&p), &[]);
         assert_eq!(status(&out), EventStatus::Processed);
         assert!(matches!(
             out.payment,
@@ -386,7 +377,7 @@ mod tests {
         for (why, change) in cases {
             let mut o = paid(kes(404_000));
             change(&mut o);
-            let out = settle(Some(p.id), &o, Some(&p), &[]).unwrap();
+            let out = settle(Some(p.id), &o, Some(&p), &[]);
             assert_eq!(status(&out), EventStatus::Suspicious, "{why}");
             assert_eq!(out.payment, None, "{why}");
             assert!(
@@ -401,20 +392,28 @@ mod tests {
     fn a_success_after_a_cancel_is_suspicious_and_a_repeat_is_not() {
         let mut p = stk_payment(kes(100));
         p.state = PaymentState::Cancelled;
-        let out = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]).unwrap();
+        let out = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]);
         assert_eq!(status(&out), EventStatus::Suspicious);
         let mut cancel = paid(kes(100));
         cancel.claim = Claim::Settled(PaymentState::Cancelled);
         cancel.amount = None;
-        let out = settle(Some(p.id), &cancel, Some(&p), &[]).unwrap();
+        let out = settle(Some(p.id), &cancel, Some(&p), &[]);
         assert_eq!(status(&out), EventStatus::Processed);
     }
 
     #[test]
-    fn a_payment_without_its_ids_yet_is_decided_later() {
+    fn a_payment_whose_ids_were_never_recorded_is_bound_by_its_token_alone() {
         let mut p = stk_payment(kes(100));
         p.provider_reference = None;
-        assert!(settle(Some(p.id), &paid(kes(100)), Some(&p), &[]).is_err());
+        p.provider_request_id = None;
+        let out = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]);
+        assert!(out.payment.is_some());
+        // The rest is still compared.
+        let out = settle(Some(p.id), &paid(kes(1)), Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Suspicious);
+        // Without the token, nothing binds the callback to it.
+        let out = settle(None, &paid(kes(100)), Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Suspicious);
     }
 
     #[test]
@@ -427,10 +426,10 @@ mod tests {
             merchant_reference: None,
             description: None,
         });
-        let out = settle(None, &o, None, &["174379".to_string()]).unwrap();
+        let out = settle(None, &o, None, &["174379".to_string()]);
         assert_eq!(status(&out), EventStatus::Suspicious);
         assert_eq!(out.payment, None);
-        let out = settle(None, &o, None, &["600638".to_string()]).unwrap();
+        let out = settle(None, &o, None, &["600638".to_string()]);
         assert!(matches!(out.payment, Some(PaymentChange::Record(_))));
     }
 
@@ -445,13 +444,13 @@ mod tests {
             o.amount = Some(kes(minor));
             o
         };
-        let out = settle(None, &refund(4_000), Some(&p), &[]).unwrap();
+        let out = settle(None, &refund(4_000), Some(&p), &[]);
         assert!(matches!(out.payment, Some(PaymentChange::Refund { amount, .. }) if amount == kes(4_000)));
         p.state = PaymentState::PartiallyRefunded;
         p.refunded = kes(4_000);
-        let out = settle(None, &refund(6_001), Some(&p), &[]).unwrap();
+        let out = settle(None, &refund(6_001), Some(&p), &[]);
         assert_eq!(status(&out), EventStatus::Suspicious);
-        let out = settle(None, &refund(6_000), Some(&p), &[]).unwrap();
+        let out = settle(None, &refund(6_000), Some(&p), &[]);
         assert!(matches!(out.payment, Some(PaymentChange::Refund { .. })));
     }
 
@@ -490,7 +489,7 @@ mod tests {
             let mut o = paid(claimed);
             o.claim = claim;
             o.receipt = receipt;
-            let out = settle(named.then_some(p.id), &o, Some(&p), &[]).unwrap();
+            let out = settle(named.then_some(p.id), &o, Some(&p), &[]);
             prop_assert_eq!(out.payment, None);
             prop_assert_eq!(out.event_status, EventStatus::Suspicious);
         }
@@ -506,7 +505,7 @@ mod tests {
             let mut o = paid(kes(100));
             o.reference = Some(reference);
             o.request_id = Some(request_id);
-            let out = settle(Some(p.id), &o, Some(&p), &[]).unwrap();
+            let out = settle(Some(p.id), &o, Some(&p), &[]);
             prop_assert_eq!(out.payment, None);
         }
     }
