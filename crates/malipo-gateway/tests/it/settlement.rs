@@ -552,3 +552,89 @@ async fn suspicious_events_are_counted_in_metrics() {
     assert!(text.contains("malipo_events{status=\"suspicious\"} 1"), "{text}");
     gw.stop().await;
 }
+
+const B2C_PAID: &str = include_str!("../fixtures/b2c-result-success.json");
+
+/// A pending B2C payout of KES 10 (the fixture's amount) with the ids Daraja gave it.
+async fn payout(gw: &TestGateway, conversation: &str, originator: &str) -> PaymentId {
+    gw.store()
+        .insert_payment(NewPayment {
+            provider_reference: Some(conversation.into()),
+            provider_request_id: Some(originator.into()),
+            ..NewPayment::pending(
+                Provider::Mpesa,
+                "b2c",
+                Money::from_major(10, Currency::Kes).unwrap(),
+            )
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn b2c_result(gw: &TestGateway, payment: PaymentId, body: String, status: EventStatus) -> EventSummary {
+    let path = format!("/callbacks/mpesa/result/{}", token(gw, "result", payment));
+    let (code, event) = post(gw, &path, body).await;
+    assert_eq!(code, 200);
+    gw.wait_for_status(event.expect("stored").id, status).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b2c_result_for_another_amount_or_conversation_is_suspicious_and_the_genuine_settles() {
+    let gw = TestGateway::start("").await;
+    let id = payout(&gw, "AG_20191219_00004e48cf7e3533f581", "10571-7910404-1").await;
+    let forgeries = [
+        (
+            B2C_PAID.replace(
+                "{\"Key\":\"TransactionAmount\",\"Value\":10}",
+                "{\"Key\":\"TransactionAmount\",\"Value\":10000}",
+            ),
+            "amount KES 10000.00",
+        ),
+        (
+            B2C_PAID.replace("AG_20191219_00004e48cf7e3533f581", "AG_20191219_forged"),
+            "reference \"AG_20191219_forged\"",
+        ),
+        (
+            B2C_PAID.replace("10571-7910404-1", "10571-0000000-1"),
+            "request id \"10571-0000000-1\"",
+        ),
+        (
+            B2C_PAID.replace(
+                "\"TransactionReceipt\",\"Value\":\"NLJ41HAY6Q\"",
+                "\"TransactionReceipt\",\"Value\":\"nope\"",
+            ),
+            "is not a receipt",
+        ),
+    ];
+    for (body, why) in forgeries {
+        assert_ne!(body, B2C_PAID, "{why}: the forgery changed the fixture");
+        let event = b2c_result(&gw, id, body, EventStatus::Suspicious).await;
+        let reason = event.last_error.unwrap();
+        assert!(reason.contains(why), "{reason:?} should say {why:?}");
+        assert_eq!(payment(&gw, id).await.state, PaymentState::Pending);
+    }
+    b2c_result(&gw, id, B2C_PAID.to_string(), EventStatus::Processed).await;
+    let paid = payment(&gw, id).await;
+    assert_eq!(paid.state, PaymentState::Succeeded);
+    assert_eq!(paid.receipt.as_deref(), Some("NLJ41HAY6Q"));
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b2c_failure_must_name_the_payouts_own_ids() {
+    let gw = TestGateway::start("").await;
+    let id = payout(&gw, "AG_1", "orig-1").await;
+    let failed = |conversation: &str, originator: &str| {
+        json!({"Result": {"ResultType": 0, "ResultCode": 2001, "ResultDesc": "The initiator information is invalid.",
+            "OriginatorConversationID": originator, "ConversationID": conversation, "TransactionID": "NLJ0000000"}})
+        .to_string()
+    };
+    b2c_result(&gw, id, failed("AG_2", "orig-2"), EventStatus::Suspicious).await;
+    assert_eq!(payment(&gw, id).await.state, PaymentState::Pending);
+    b2c_result(&gw, id, failed("AG_1", "orig-1"), EventStatus::Processed).await;
+    let p = payment(&gw, id).await;
+    assert_eq!(p.state, PaymentState::Failed);
+    assert_eq!(p.result_code.as_deref(), Some("2001"));
+    gw.stop().await;
+}
