@@ -50,7 +50,7 @@ pub struct Outcome {
     /// Who sent it. A callback never touches another provider's payment.
     pub provider: Provider,
     /// The provider's identity of the event (CheckoutRequestID, TransID, ConversationID,
-    /// Paystack event + id); the inbound path scopes its dedup key with it.
+    /// Paystack event + id); a dedup key scoped to a payment is built from it.
     pub identity: String,
     /// The provider's reference of the payment: CheckoutRequestID, ConversationID, TransID,
     /// Paystack reference. Finds the payment when the URL names none, and must equal the stored

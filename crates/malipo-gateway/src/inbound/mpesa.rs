@@ -125,18 +125,17 @@ async fn handle(
 /// own event and cannot take the genuine callback's key. C2B keys name the shortcode paid, so a
 /// confirmation sent for a foreign till cannot take the key of ours with the same TransID.
 fn dedup_key(callback: &Callback, payment: Option<PaymentId>, body: &[u8]) -> String {
-    let key = callback.dedup_key();
+    let kind = callback.kind().as_str();
     match (payment, callback) {
         (Some(id), _) => {
-            let (kind, rest) = key.split_once(':').unwrap_or((key.as_str(), ""));
+            let identity = callback.outcome().identity;
             let digest = hex::encode(&Sha256::digest(body)[..8]);
-            format!("{kind}:{id}:{rest}:{digest}")
+            format!("{kind}:{id}:{identity}:{digest}")
         }
         (None, Callback::C2bConfirmation(p) | Callback::C2bValidation(p)) => {
-            let (kind, rest) = key.split_once(':').unwrap_or((key.as_str(), ""));
-            format!("{kind}:{}:{rest}", p.business_short_code.trim())
+            format!("{kind}:{}:{}", p.business_short_code.trim(), p.trans_id.trim())
         }
-        (None, _) => key,
+        (None, _) => callback.dedup_key(),
     }
 }
 
