@@ -1,20 +1,23 @@
-//! Per-payment M-Pesa callback URL tokens: `CallbackTokens::verify` on any string.
+//! Per-payment M-Pesa callback URL tokens: `CallbackTokens::verify_for` on any string.
 //!
-//! Only a token this key issued verifies: whatever the input (as a token, or written over the issued
-//! token at fuzzer-chosen positions), `verify` accepts it only if `issue` of the id it returns gives
-//! back exactly that text. Tokens of fuzzer-chosen payment ids verify back to those ids.
+//! Only a token this key issued for the route verifies: whatever the input (as a token, or written
+//! over the issued token at fuzzer-chosen positions), `verify_for` accepts it only if `issue_for`
+//! of the id it returns gives back exactly that text, and never on another route. Tokens of
+//! fuzzer-chosen payment ids verify back to those ids.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use malipo_core::{PaymentId, Secret};
-use malipo_guard::{CallbackTokens, MIN_TOKEN_KEY_BYTES, TOKEN_LEN};
+use malipo_guard::{CallbackRoute, CallbackTokens, MIN_TOKEN_KEY_BYTES, TOKEN_LEN};
+
+const ROUTE: CallbackRoute = CallbackRoute::Stk;
 
 const KEY: &[u8] = b"malipo fuzz token key, 32 bytes or more";
 
 fuzz_target!(|data: &[u8]| {
     let tokens = CallbackTokens::new(Secret::new(KEY.to_vec()));
     let payment = PaymentId::from_parts(1_732_780_800_000, 0x0123_4567_89ab_cdef_fedc);
-    let token = tokens.issue(payment);
+    let token = tokens.issue_for(ROUTE, payment);
     assert_eq!(token.len(), TOKEN_LEN);
 
     // The input itself as a token. (Below, the harness issues tokens for ids taken from the
@@ -37,8 +40,9 @@ fuzz_target!(|data: &[u8]| {
         let millis = u128::from_be_bytes(millis.try_into().expect("16 bytes"));
         let random = u128::from_be_bytes(random.try_into().expect("16 bytes"));
         let other = PaymentId::from_parts(millis, random);
-        let issued = tokens.issue(other);
-        assert_eq!(tokens.verify(&issued), Some(other));
+        let issued = tokens.issue_for(ROUTE, other);
+        assert_eq!(tokens.verify_for(ROUTE, &issued), Some(other));
+        assert_eq!(tokens.verify_for(CallbackRoute::Result, &issued), None);
         assert_eq!(issued == token, other == payment);
     }
 
@@ -47,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
     match CallbackTokens::try_new(Secret::new(data[..key_len].to_vec())) {
         Ok(t) => {
             assert!(key_len >= MIN_TOKEN_KEY_BYTES);
-            assert_eq!(t.verify(&t.issue(payment)), Some(payment));
+            assert_eq!(t.verify_for(ROUTE, &t.issue_for(ROUTE, payment)), Some(payment));
         }
         Err(e) => {
             assert!(key_len < MIN_TOKEN_KEY_BYTES);
@@ -59,15 +63,16 @@ fuzz_target!(|data: &[u8]| {
 /// `candidate` verifies only if it is exactly the token issued for the id it verifies to; the
 /// fixed payment's own token verifies to that payment.
 fn check(tokens: &CallbackTokens, candidate: &str, token: &str, payment: PaymentId) {
-    match tokens.verify(candidate) {
+    match tokens.verify_for(ROUTE, candidate) {
         Some(id) => assert_eq!(
-            tokens.issue(id),
+            tokens.issue_for(ROUTE, id),
             candidate,
             "verify({candidate:?}) accepted a token it did not issue"
         ),
         None => assert_ne!(candidate, token, "the issued token was refused"),
     }
     if candidate == token {
-        assert_eq!(tokens.verify(candidate), Some(payment));
+        assert_eq!(tokens.verify_for(ROUTE, candidate), Some(payment));
+        assert_eq!(tokens.verify_for(CallbackRoute::Timeout, candidate), None);
     }
 }

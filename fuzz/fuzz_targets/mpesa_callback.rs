@@ -54,6 +54,15 @@ fuzz_target!(|data: &[u8]| {
             callback.is_success(),
             callback.acknowledgement(),
         );
+        // What it claims: a success that passes as well-formed carries a receipt of the right
+        // form; any other claim of payment is flagged.
+        let outcome = callback.outcome();
+        if outcome.defect.is_none()
+            && outcome.claim == malipo_core::Claim::Settled(malipo_core::PaymentState::Succeeded)
+        {
+            let receipt = outcome.receipt.as_deref().unwrap_or_default();
+            assert!(malipo_mpesa::is_receipt(receipt), "success with receipt {receipt:?}");
+        }
         match &callback {
             Callback::Stk(cb) => {
                 let _ = (

@@ -41,6 +41,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let name = event.name();
     assert!(!name.is_empty(), "an accepted event has an empty name: {event:?}");
+    // What it claims, as the gateway decides on it: never panics, and is about Paystack.
+    assert_eq!(event.outcome().provider, malipo_core::Provider::Paystack);
 
     let key = event.dedup_key_or_digest(data);
     assert!(!key.is_empty());

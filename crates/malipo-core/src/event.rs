@@ -84,15 +84,20 @@ pub enum EventStatus {
     /// Authentic but refused (for example an unknown event kind); stored for the record, never
     /// processed.
     RejectedAuthentic,
+    /// Processed, but what it claims disagrees with the payment (another request's ids, another
+    /// amount, a malformed receipt, a foreign shortcode…): it moved nothing and blocks nothing;
+    /// the reason is its `last_error`.
+    Suspicious,
 }
 
 impl EventStatus {
     /// Every status, in code order.
-    pub const ALL: [EventStatus; 4] = [
+    pub const ALL: [EventStatus; 5] = [
         EventStatus::Received,
         EventStatus::Processed,
         EventStatus::Failed,
         EventStatus::RejectedAuthentic,
+        EventStatus::Suspicious,
     ];
 
     /// The small integer stored in the database.
@@ -102,6 +107,7 @@ impl EventStatus {
             EventStatus::Processed => 1,
             EventStatus::Failed => 2,
             EventStatus::RejectedAuthentic => 3,
+            EventStatus::Suspicious => 4,
         }
     }
 
@@ -117,6 +123,7 @@ impl EventStatus {
             EventStatus::Processed => "processed",
             EventStatus::Failed => "failed",
             EventStatus::RejectedAuthentic => "rejected_authentic",
+            EventStatus::Suspicious => "suspicious",
         }
     }
 }
@@ -136,7 +143,7 @@ impl FromStr for EventStatus {
                 st.as_str() == s || (s == "rejected-authentic" && *st == EventStatus::RejectedAuthentic)
             })
             .ok_or_else(|| {
-                format!("unknown status {s:?}: expected received, processed, failed or rejected_authentic")
+                format!("unknown status {s:?}: expected received, processed, failed, rejected_authentic or suspicious")
             })
     }
 }

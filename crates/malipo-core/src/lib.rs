@@ -41,3 +41,6 @@ mod payment;
 
 pub use event::{EventStatus, Provider, PAYSTACK_WEBHOOK_IPS, SAFARICOM_CALLBACK_IPS};
 pub use payment::{PaymentState, TransitionError};
+mod outcome;
+
+pub use outcome::{Claim, Outcome, Payer, Unsolicited};

@@ -1,9 +1,17 @@
-//! What an event means for a payment: the worker's decision, as a pure function of the event and
-//! the payment the store already has, so it is testable without a server.
+//! What an event means for a payment: the worker's decision, as a pure function of what the
+//! event claims and the payment the store already has, so it is testable without a server.
+//!
+//! The provider crates turn their payloads into a provider-neutral [`Outcome`]
+//! ([`malipo_mpesa::Callback::outcome`], [`malipo_paystack::Event::outcome`]); nothing here knows a
+//! Daraja result code or a Paystack event name. A callback moves a payment only when everything
+//! it claims agrees with the payment: the provider, the provider's ids of the request, the
+//! amount and currency, the payer's phone where it is sent in clear, the account paid into.
+//! Anything else is completed as [`EventStatus::Suspicious`] with the reason as its note: it
+//! moves nothing, and since its dedup key is its own, it blocks nothing either.
 
-use malipo_core::{PaymentState, Provider};
-use malipo_mpesa::{parse_callback, Callback, CallbackKind};
-use malipo_paystack::{Event, EventError};
+use malipo_core::{Claim, EventStatus, Outcome, PaymentId, PaymentState, Provider};
+use malipo_mpesa::{parse_callback, CallbackKind};
+use malipo_paystack::Event;
 use malipo_store::{EventRecord, JobOutcome, NewPayment, PaymentChange, PaymentRecord, TransitionDetail};
 
 /// What the worker needs to look up before deciding.
@@ -15,21 +23,41 @@ pub enum Lookup {
 
 /// An event's body parsed once, for both the payment lookup and the decision (parsing a
 /// Paystack body twice per job was a fifth of the worker's time).
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 // Each lives for one job of a batch and is consumed by `decide`; boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Parsed {
-    /// A Daraja callback, `None` when the stored body no longer parses as its kind.
-    Mpesa(Option<Callback>),
-    /// A Paystack event, or why its `data` is not in Paystack's shape.
-    Paystack(Result<Event, EventError>),
+    /// What the event claims.
+    Outcome(Outcome),
+    /// The stored body no longer parses as its kind (it did when stored): worth a retry, then a
+    /// person.
+    Unparseable(String),
+    /// Authentic, but not in the provider's shape: refused for good (a retry would read the same
+    /// bytes).
+    Invalid(String),
 }
 
-/// Parses a stored event's body.
+/// Parses a stored event's body into what it claims.
 pub fn parse(event: &EventRecord) -> Parsed {
     match event.provider {
-        Provider::Mpesa => Parsed::Mpesa(parse_mpesa(event)),
-        Provider::Paystack => Parsed::Paystack(Event::from_slice(&event.raw_body)),
+        Provider::Mpesa => {
+            let kind = match event.kind.as_str() {
+                "stk_callback" => CallbackKind::Stk,
+                "c2b_validation" => CallbackKind::C2bValidation,
+                "c2b_confirmation" => CallbackKind::C2bConfirmation,
+                "queue_timeout" => CallbackKind::Timeout,
+                k if k.ends_with("result") => CallbackKind::Result,
+                _ => return Parsed::Unparseable(format!("stored {} no longer parses", event.kind)),
+            };
+            match parse_callback(kind, &event.raw_body) {
+                Ok(callback) => Parsed::Outcome(callback.outcome()),
+                Err(_) => Parsed::Unparseable(format!("stored {} no longer parses", event.kind)),
+            }
+        }
+        Provider::Paystack => match Event::from_slice(&event.raw_body) {
+            Ok(parsed) => Parsed::Outcome(parsed.outcome()),
+            Err(e) => Parsed::Invalid(format!("not a valid Paystack event: {e}")),
+        },
     }
 }
 
@@ -37,13 +65,8 @@ impl Parsed {
     /// The provider reference the event is about, used to find its payment.
     pub fn provider_reference(&self) -> Option<String> {
         match self {
-            Parsed::Mpesa(callback) => match callback.as_ref()? {
-                Callback::Stk(cb) => Some(cb.checkout_request_id.clone()),
-                Callback::Result(r) => r.conversation_key().map(str::to_string),
-                Callback::Timeout(t) => t.conversation_key().map(str::to_string),
-                Callback::C2bConfirmation(p) | Callback::C2bValidation(p) => Some(p.trans_id.clone()),
-            },
-            Parsed::Paystack(event) => event.as_ref().ok()?.reference().map(str::to_string),
+            Parsed::Outcome(o) => o.reference.clone(),
+            Parsed::Unparseable(_) | Parsed::Invalid(_) => None,
         }
     }
 }
@@ -53,38 +76,88 @@ pub fn provider_reference(event: &EventRecord) -> Option<String> {
     parse(event).provider_reference()
 }
 
-fn parse_mpesa(event: &EventRecord) -> Option<Callback> {
-    let kind = match event.kind.as_str() {
-        "stk_callback" => CallbackKind::Stk,
-        "c2b_validation" => CallbackKind::C2bValidation,
-        "c2b_confirmation" => CallbackKind::C2bConfirmation,
-        "queue_timeout" => CallbackKind::Timeout,
-        k if k.ends_with("result") => CallbackKind::Result,
-        _ => return None,
-    };
-    parse_callback(kind, &event.raw_body).ok()
-}
-
-/// M-Pesa STK result codes (PROVIDERS.md): 0 paid, 1032 cancelled by the customer, 1037 and 1019
-/// no answer in time; anything else failed.
-fn stk_state(code: i64) -> PaymentState {
-    match code {
-        0 => PaymentState::Succeeded,
-        1032 => PaymentState::Cancelled,
-        1037 | 1019 => PaymentState::Expired,
-        _ => PaymentState::Failed,
+/// Decides what a stored event does, from its body parsed by [`parse`], the payment the store
+/// has for it, and `payees`, the accounts money may be paid into (the configured M-Pesa
+/// shortcode and till). An error means the stored body no longer parses (it did when stored):
+/// worth a retry, then a person.
+pub fn decide(
+    event: &EventRecord,
+    parsed: Parsed,
+    lookup: Lookup,
+    payees: &[String],
+) -> Result<JobOutcome, String> {
+    let Lookup::Payment(payment) = lookup;
+    match parsed {
+        Parsed::Outcome(outcome) => Ok(settle(event.payment_id, &outcome, payment.as_ref(), payees)),
+        Parsed::Unparseable(error) => Err(error),
+        Parsed::Invalid(error) => Ok(JobOutcome {
+            event_status: EventStatus::Failed,
+            note: Some(error),
+            ..JobOutcome::processed()
+        }),
     }
 }
 
-fn transition(payment: &PaymentRecord, to: PaymentState, detail: TransitionDetail) -> JobOutcome {
-    JobOutcome::apply(
-        PaymentChange::Transition {
-            id: payment.id,
-            to,
-            detail,
-        },
-        None,
-    )
+/// The decision itself: what `outcome` does to `payment`, the payment the callback URL names
+/// (`named`) or the one its provider reference found.
+pub fn settle(
+    named: Option<PaymentId>,
+    outcome: &Outcome,
+    payment: Option<&PaymentRecord>,
+    payees: &[String],
+) -> JobOutcome {
+    if let Some(defect) = &outcome.defect {
+        return suspicious(defect.clone());
+    }
+    if let Some(payee) = &outcome.payee {
+        if !payees.iter().any(|ours| ours == payee) {
+            return suspicious(format!(
+                "paid into {payee:?}, which is not one of ours ({})",
+                if payees.is_empty() {
+                    "none configured".to_string()
+                } else {
+                    payees.join(", ")
+                }
+            ));
+        }
+    }
+    if let Claim::Notice(note) = &outcome.claim {
+        return JobOutcome {
+            note: note.clone(),
+            ..JobOutcome::processed()
+        };
+    }
+    let Some(p) = payment else {
+        return unknown_payment(named, outcome);
+    };
+    if p.provider != outcome.provider {
+        return suspicious(format!(
+            "a {} callback cannot move {}, a {} payment",
+            outcome.provider, p.id, p.provider
+        ));
+    }
+    if let Some(reason) = mismatched_ids(named, outcome, p) {
+        return suspicious(reason);
+    }
+    let detail = TransitionDetail {
+        result_code: outcome.result_code.clone(),
+        result_desc: outcome.result_desc.clone(),
+        receipt: outcome.receipt.clone(),
+        settled_by: Some(malipo_store::SettledBy::Callback),
+    };
+    match &outcome.claim {
+        Claim::Settled(to) => settled(outcome, p, *to, detail),
+        Claim::Refunded => refunded(outcome, p, detail),
+        Claim::Notice(_) => JobOutcome::processed(),
+    }
+}
+
+fn suspicious(reason: String) -> JobOutcome {
+    JobOutcome {
+        event_status: EventStatus::Suspicious,
+        note: Some(reason),
+        ..JobOutcome::processed()
+    }
 }
 
 fn note(text: impl Into<String>) -> JobOutcome {
@@ -94,118 +167,353 @@ fn note(text: impl Into<String>) -> JobOutcome {
     }
 }
 
-/// Decides what a stored event does, from its body parsed by [`parse`]. Errors mean the body no
-/// longer parses (it did when stored), which is worth a failed job a person can look at.
-pub fn decide(event: &EventRecord, parsed: Parsed, lookup: Lookup) -> Result<JobOutcome, String> {
-    let Lookup::Payment(payment) = lookup;
-    match parsed {
-        Parsed::Mpesa(callback) => decide_mpesa(event, callback, payment),
-        Parsed::Paystack(parsed) => decide_paystack(parsed, payment),
+/// No stored payment: record one learnt of from the callback where that is what it is (a C2B
+/// payment, a charge malipo did not start), else there is nothing to move.
+fn unknown_payment(named: Option<PaymentId>, o: &Outcome) -> JobOutcome {
+    if let Some(id) = named {
+        return note(format!("payment {id}, named by the callback URL, is not stored"));
+    }
+    let (Claim::Settled(PaymentState::Succeeded), Some(u)) = (&o.claim, &o.unsolicited) else {
+        return note("no payment matches this event");
+    };
+    let (Some(amount), Some(reference)) = (o.amount, &o.reference) else {
+        return suspicious("a payment to record without a usable amount or reference".into());
+    };
+    JobOutcome::apply(
+        PaymentChange::Record(NewPayment {
+            state: PaymentState::Succeeded,
+            msisdn: o.payer_phone().cloned(),
+            email: o.payer_email().map(str::to_string),
+            merchant_reference: u.merchant_reference.clone(),
+            provider_reference: Some(reference.clone()),
+            description: u.description.clone(),
+            ..NewPayment::pending(o.provider, u.kind, amount)
+        }),
+        None,
+    )
+}
+
+/// Why the callback does not name the request the provider answered for this payment, if it
+/// does not.
+///
+/// A payment whose push was sent but whose answer was lost (a timeout: the ids were never
+/// recorded) can only be reached through its own callback URL: there the token is the binding,
+/// and the amount, phone and receipt are still compared.
+fn mismatched_ids(named: Option<PaymentId>, o: &Outcome, p: &PaymentRecord) -> Option<String> {
+    let Some(stored) = &p.provider_reference else {
+        return (named != Some(p.id))
+            .then(|| format!("payment {} has no provider reference to compare with", p.id));
+    };
+    if o.reference.as_deref() != Some(stored.as_str()) {
+        return Some(format!(
+            "reference {:?} is not payment {}'s ({stored:?})",
+            o.reference.as_deref().unwrap_or(""),
+            p.id
+        ));
+    }
+    if let Some(stored) = &p.provider_request_id {
+        if o.request_id.as_deref() != Some(stored.as_str()) {
+            return Some(format!(
+                "request id {:?} is not payment {}'s ({stored:?})",
+                o.request_id.as_deref().unwrap_or(""),
+                p.id
+            ));
+        }
+    }
+    None
+}
+
+fn settled(o: &Outcome, p: &PaymentRecord, to: PaymentState, detail: TransitionDetail) -> JobOutcome {
+    match (o.amount, to) {
+        (Some(amount), _) if amount != p.amount => {
+            return suspicious(format!("amount {amount} is not the payment's {}", p.amount));
+        }
+        (None, PaymentState::Succeeded) => {
+            return suspicious(format!(
+                "a success without an amount (the payment is {})",
+                p.amount
+            ));
+        }
+        _ => {}
+    }
+    if let (Some(paid_by), Some(phone)) = (o.payer_phone(), &p.msisdn) {
+        if paid_by != phone {
+            return suspicious(format!(
+                "paid from {}, not the payment's phone {}",
+                paid_by.masked(),
+                phone.masked()
+            ));
+        }
+    }
+    if p.state == to {
+        // A late copy that agrees: the store leaves the payment as it is.
+        return JobOutcome::apply(PaymentChange::Transition { id: p.id, to, detail }, None);
+    }
+    if to == PaymentState::Succeeded
+        && matches!(p.state, PaymentState::PartiallyRefunded | PaymentState::Refunded)
+    {
+        return note(format!("already succeeded, and {} since", p.state));
+    }
+    if p.state.can_become(to) {
+        JobOutcome::apply(PaymentChange::Transition { id: p.id, to, detail }, None)
+    } else {
+        suspicious(format!("claims {to}, but the payment is already {}", p.state))
     }
 }
 
-fn decide_mpesa(
-    event: &EventRecord,
-    callback: Option<Callback>,
-    payment: Option<PaymentRecord>,
-) -> Result<JobOutcome, String> {
-    let callback = callback.ok_or_else(|| format!("stored {} no longer parses", event.kind))?;
-    Ok(match (callback, payment) {
-        (Callback::Stk(cb), Some(p)) => transition(
-            &p,
-            stk_state(cb.result_code),
-            TransitionDetail {
-                result_code: Some(cb.result_code.to_string()),
-                result_desc: Some(cb.result_desc.clone()),
-                receipt: cb.receipt(),
-                settled_by: Some(malipo_store::SettledBy::Callback),
-            },
-        ),
-        (Callback::Result(r), Some(p)) => transition(
-            &p,
-            if r.is_success() {
-                PaymentState::Succeeded
-            } else {
-                PaymentState::Failed
-            },
-            TransitionDetail {
-                result_code: Some(r.result_code.to_string()),
-                result_desc: Some(r.result_desc.clone()),
-                receipt: r.receipt(),
-                settled_by: Some(malipo_store::SettledBy::Callback),
-            },
-        ),
-        (Callback::C2bConfirmation(c2b), _) => match c2b.amount() {
-            Some(amount) => JobOutcome::apply(
-                PaymentChange::Record(NewPayment {
-                    state: PaymentState::Succeeded,
-                    msisdn: c2b.phone(),
-                    merchant_reference: Some(c2b.bill_ref_number.clone()).filter(|s| !s.is_empty()),
-                    provider_reference: Some(c2b.trans_id.clone()),
-                    description: Some(format!("C2B {}", c2b.transaction_type)),
-                    ..NewPayment::pending(Provider::Mpesa, "c2b", amount)
-                }),
-                None,
-            ),
-            None => note(format!(
-                "C2B confirmation with an unreadable amount {:?}",
-                c2b.trans_amount
-            )),
+fn refunded(o: &Outcome, p: &PaymentRecord, detail: TransitionDetail) -> JobOutcome {
+    let Some(amount) = o.amount else {
+        return suspicious("a refund without an amount".into());
+    };
+    let remains = p.refundable();
+    if amount.currency() != p.amount.currency() {
+        return suspicious(format!(
+            "a refund of {amount} for a payment in {}",
+            p.amount.currency().code()
+        ));
+    }
+    if !matches!(p.state, PaymentState::Succeeded | PaymentState::PartiallyRefunded) {
+        return suspicious(format!("a refund of {amount} for a payment that is {}", p.state));
+    }
+    if amount.minor() == 0 || amount.minor() > remains.minor() {
+        return suspicious(format!("a refund of {amount} when {remains} remains to refund"));
+    }
+    JobOutcome::apply(
+        PaymentChange::Refund {
+            id: p.id,
+            amount,
+            detail,
         },
-        // A queue timeout says Daraja did not process the request in time; its outcome is
-        // unknown, so the reconciler's status query decides, not this event.
-        (Callback::Timeout(_), _) => note("queue timeout: left to reconciliation"),
-        (Callback::C2bValidation(_), _) => JobOutcome::processed(),
-        (_, None) => note("no payment matches this callback"),
-    })
+        None,
+    )
 }
 
-fn decide_paystack(
-    parsed: Result<Event, EventError>,
-    payment: Option<PaymentRecord>,
-) -> Result<JobOutcome, String> {
-    // Ingestion only identified the event; a body whose `data` is not in Paystack's shape is
-    // refused here, for good (a retry would read the same bytes).
-    let parsed = match parsed {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            return Ok(JobOutcome {
-                event_status: malipo_core::EventStatus::Failed,
-                note: Some(format!("not a valid Paystack event: {e}")),
-                ..JobOutcome::processed()
+#[cfg(test)]
+mod tests {
+    use malipo_core::{Currency, Money, Msisdn};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn kes(minor: u64) -> Money {
+        Money::from_minor(minor, Currency::Kes)
+    }
+
+    fn stk_payment(amount: Money) -> PaymentRecord {
+        let now = chrono::Utc::now();
+        PaymentRecord {
+            id: PaymentId::new(),
+            provider: Provider::Mpesa,
+            kind: "stk_push".into(),
+            state: PaymentState::Pending,
+            amount,
+            msisdn: Some("254708374149".parse().unwrap()),
+            email: None,
+            merchant_reference: None,
+            provider_reference: Some("ws_CO_1".into()),
+            description: None,
+            metadata: None,
+            receipt: None,
+            result_code: None,
+            result_desc: None,
+            created_at: now,
+            updated_at: now,
+            provider_request_id: Some("29115-1-1".into()),
+            refunded: Money::from_minor(0, amount.currency()),
+            settled_by: None,
+            parent_id: None,
+            check: Default::default(),
+        }
+    }
+
+    fn paid(amount: Money) -> Outcome {
+        let mut o = Outcome::new(
+            Provider::Mpesa,
+            "ws_CO_1",
+            Claim::Settled(PaymentState::Succeeded),
+        );
+        o.reference = Some("ws_CO_1".into());
+        o.request_id = Some("29115-1-1".into());
+        o.amount = Some(amount);
+        o.receipt = Some("NLJ7RT61SV".into());
+        o.payer = Some(malipo_core::Payer::Phone(
+            "254708374149".parse::<Msisdn>().unwrap(),
+        ));
+        o
+    }
+
+    fn status(outcome: &JobOutcome) -> EventStatus {
+        outcome.event_status
+    }
+
+    #[test]
+    fn a_callback_that_agrees_settles() {
+        let p = stk_payment(kes(404_000));
+        let out = settle(Some(p.id), &paid(kes(404_000)), Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Processed);
+        assert!(matches!(
+            out.payment,
+            Some(PaymentChange::Transition {
+                to: PaymentState::Succeeded,
+                ..
             })
+        ));
+    }
+
+    #[test]
+    fn each_disagreement_is_suspicious_and_moves_nothing() {
+        let p = stk_payment(kes(404_000));
+        type Forge = Box<dyn Fn(&mut Outcome)>;
+        let cases: Vec<(&str, Forge)> = vec![
+            ("amount", Box::new(|o| o.amount = Some(kes(100)))),
+            (
+                "amount",
+                Box::new(|o| o.amount = Some(Money::from_minor(404_000, Currency::Ngn))),
+            ),
+            ("without an amount", Box::new(|o| o.amount = None)),
+            ("reference", Box::new(|o| o.reference = Some("ws_CO_2".into()))),
+            ("request id", Box::new(|o| o.request_id = Some("other".into()))),
+            ("request id", Box::new(|o| o.request_id = None)),
+            (
+                "paid from",
+                Box::new(|o| o.payer = Some(malipo_core::Payer::Phone("254711111111".parse().unwrap()))),
+            ),
+            ("defect", Box::new(|o| o.flag("defect"))),
+            ("cannot move", Box::new(|o| o.provider = Provider::Paystack)),
+        ];
+        for (why, change) in cases {
+            let mut o = paid(kes(404_000));
+            change(&mut o);
+            let out = settle(Some(p.id), &o, Some(&p), &[]);
+            assert_eq!(status(&out), EventStatus::Suspicious, "{why}");
+            assert_eq!(out.payment, None, "{why}");
+            assert!(
+                out.note.as_deref().unwrap().contains(why),
+                "{why}: {:?}",
+                out.note
+            );
         }
-    };
-    let detail = TransitionDetail {
-        result_code: parsed.status().map(str::to_string),
-        result_desc: Some(parsed.name().to_string()),
-        receipt: parsed.as_charge().and_then(|c| c.id).map(|id| id.to_string()),
-        settled_by: Some(malipo_store::SettledBy::Callback),
-    };
-    let target = match parsed.name() {
-        "charge.success" | "transfer.success" => Some(PaymentState::Succeeded),
-        "transfer.failed" => Some(PaymentState::Failed),
-        "transfer.reversed" | "refund.processed" => Some(PaymentState::Refunded),
-        _ => None,
-    };
-    Ok(match (target, payment) {
-        (Some(to), Some(p)) => transition(&p, to, detail),
-        // A charge malipo did not start (a payment page, the dashboard): record it as paid.
-        (Some(PaymentState::Succeeded), None) if parsed.name() == "charge.success" => {
-            match (parsed.amount(), parsed.reference()) {
-                (Some(amount), Some(reference)) => JobOutcome::apply(
-                    PaymentChange::Record(NewPayment {
-                        state: PaymentState::Succeeded,
-                        email: parsed.customer_email().map(str::to_string),
-                        provider_reference: Some(reference.to_string()),
-                        ..NewPayment::pending(Provider::Paystack, "charge", amount)
-                    }),
-                    None,
-                ),
-                _ => note("charge.success without a usable amount or reference"),
-            }
+    }
+
+    #[test]
+    fn a_success_after_a_cancel_is_suspicious_and_a_repeat_is_not() {
+        let mut p = stk_payment(kes(100));
+        p.state = PaymentState::Cancelled;
+        let out = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Suspicious);
+        let mut cancel = paid(kes(100));
+        cancel.claim = Claim::Settled(PaymentState::Cancelled);
+        cancel.amount = None;
+        let out = settle(Some(p.id), &cancel, Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Processed);
+    }
+
+    #[test]
+    fn a_payment_whose_ids_were_never_recorded_is_bound_by_its_token_alone() {
+        let mut p = stk_payment(kes(100));
+        p.provider_reference = None;
+        p.provider_request_id = None;
+        let out = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]);
+        assert!(out.payment.is_some());
+        // The rest is still compared.
+        let out = settle(Some(p.id), &paid(kes(1)), Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Suspicious);
+        // Without the token, nothing binds the callback to it.
+        let out = settle(None, &paid(kes(100)), Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Suspicious);
+    }
+
+    #[test]
+    fn money_into_a_foreign_account_is_suspicious() {
+        let mut o = paid(kes(100));
+        o.reference = Some("RKTQDM7W6S".into());
+        o.payee = Some("600638".into());
+        o.unsolicited = Some(malipo_core::Unsolicited {
+            kind: "c2b",
+            merchant_reference: None,
+            description: None,
+        });
+        let out = settle(None, &o, None, &["174379".to_string()]);
+        assert_eq!(status(&out), EventStatus::Suspicious);
+        assert_eq!(out.payment, None);
+        let out = settle(None, &o, None, &["600638".to_string()]);
+        assert!(matches!(out.payment, Some(PaymentChange::Record(_))));
+    }
+
+    #[test]
+    fn refunds_keep_a_total() {
+        let mut p = stk_payment(kes(10_000));
+        p.state = PaymentState::Succeeded;
+        let refund = |minor| {
+            let mut o = Outcome::new(Provider::Mpesa, "r", Claim::Refunded);
+            o.reference = Some("ws_CO_1".into());
+            o.request_id = Some("29115-1-1".into());
+            o.amount = Some(kes(minor));
+            o
+        };
+        let out = settle(None, &refund(4_000), Some(&p), &[]);
+        assert!(matches!(out.payment, Some(PaymentChange::Refund { amount, .. }) if amount == kes(4_000)));
+        p.state = PaymentState::PartiallyRefunded;
+        p.refunded = kes(4_000);
+        let out = settle(None, &refund(6_001), Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Suspicious);
+        let out = settle(None, &refund(6_000), Some(&p), &[]);
+        assert!(matches!(out.payment, Some(PaymentChange::Refund { .. })));
+    }
+
+    fn any_money() -> impl Strategy<Value = Money> {
+        (
+            any::<u64>(),
+            prop::sample::select(vec![Currency::Kes, Currency::Ngn, Currency::Usd]),
+        )
+            .prop_map(|(minor, c)| Money::from_minor(minor, c))
+    }
+
+    fn any_claim() -> impl Strategy<Value = Claim> {
+        prop::sample::select(vec![
+            Claim::Settled(PaymentState::Succeeded),
+            Claim::Settled(PaymentState::Failed),
+            Claim::Settled(PaymentState::Cancelled),
+            Claim::Settled(PaymentState::Expired),
+        ])
+    }
+
+    proptest! {
+        /// Whatever else it says, a callback whose amount differs from the payment's never
+        /// moves it.
+        #[test]
+        fn a_different_amount_never_settles(
+            stored in any_money(),
+            claimed in any_money(),
+            claim in any_claim(),
+            state in prop::sample::select(PaymentState::ALL.to_vec()),
+            named in any::<bool>(),
+            receipt in proptest::option::of("[A-Z0-9]{10}"),
+        ) {
+            prop_assume!(stored != claimed);
+            let mut p = stk_payment(stored);
+            p.state = state;
+            let mut o = paid(claimed);
+            o.claim = claim;
+            o.receipt = receipt;
+            let out = settle(named.then_some(p.id), &o, Some(&p), &[]);
+            prop_assert_eq!(out.payment, None);
+            prop_assert_eq!(out.event_status, EventStatus::Suspicious);
         }
-        (Some(_), None) => note("no payment matches this event"),
-        (None, _) => JobOutcome::processed(),
-    })
+
+        /// Without the payment's own ids, nothing moves it either.
+        #[test]
+        fn another_requests_ids_never_settle(
+            reference in "[a-zA-Z0-9_]{0,30}",
+            request_id in "[0-9-]{0,20}",
+        ) {
+            let p = stk_payment(kes(100));
+            prop_assume!(reference != "ws_CO_1" || request_id != "29115-1-1");
+            let mut o = paid(kes(100));
+            o.reference = Some(reference);
+            o.request_id = Some(request_id);
+            let out = settle(Some(p.id), &o, Some(&p), &[]);
+            prop_assert_eq!(out.payment, None);
+        }
+    }
 }

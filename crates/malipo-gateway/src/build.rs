@@ -317,6 +317,13 @@ impl Gateway {
             worker_wakeup: Arc::default(),
             providers: providers(config)?,
             connections: Arc::default(),
+            mpesa_shortcodes: config
+                .mpesa
+                .iter()
+                .flat_map(|m| std::iter::once(&m.shortcode).chain(&m.till_number))
+                .map(|code| code.trim().to_string())
+                .filter(|code| !code.is_empty())
+                .collect(),
         })
         .with_listener_limits(listener_limits(config))
         .with_reconcile(config.reconcile.clone()))

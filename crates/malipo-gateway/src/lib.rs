@@ -36,7 +36,7 @@ use malipo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-pub use apply::{decide, parse, provider_reference, Lookup, Parsed};
+pub use apply::{decide, parse, provider_reference, settle, Lookup, Parsed};
 pub use build::{
     callback_key_path, callback_token_key, database_marker_path, listener_limits, mpesa_settings, open_store,
     paystack_client, providers,
@@ -67,6 +67,9 @@ pub struct AppState {
     pub providers: Providers,
     /// The listeners' connection counters, for `/metrics`.
     pub connections: Arc<listener::ListenerCounters>,
+    /// The M-Pesa accounts money may be paid into (`[mpesa] shortcode` and `till_number`): a
+    /// C2B payment to any other is suspicious and never recorded.
+    pub mpesa_shortcodes: Vec<String>,
 }
 
 /// The configured providers' API clients and the public URL callbacks are built from.

@@ -96,6 +96,7 @@ pub struct Metrics {
     commit_micros: AtomicU64,
     jobs_processed: AtomicU64,
     jobs_failed: AtomicU64,
+    suspicious: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -107,6 +108,7 @@ impl Default for Metrics {
             commit_micros: AtomicU64::new(0),
             jobs_processed: AtomicU64::new(0),
             jobs_failed: AtomicU64::new(0),
+            suspicious: AtomicU64::new(0),
         }
     }
 }
@@ -146,6 +148,16 @@ impl Metrics {
         } else {
             self.jobs_failed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts an event completed as suspicious (it disagreed with its payment).
+    pub fn suspicious(&self) {
+        self.suspicious.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many events were completed as suspicious since the start.
+    pub fn suspicious_total(&self) -> u64 {
+        self.suspicious.load(Ordering::Relaxed)
     }
 
     /// Appends the gateway's metrics in the Prometheus text format.
@@ -188,5 +200,8 @@ impl Metrics {
             "malipo_jobs_total{{result=\"failed_attempt\"}} {}",
             self.jobs_failed.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP malipo_events_suspicious_total Callbacks and webhooks that disagreed with their payment (ids, amount, receipt, account) and moved nothing.\n");
+        out.push_str("# TYPE malipo_events_suspicious_total counter\n");
+        let _ = writeln!(out, "malipo_events_suspicious_total {}", self.suspicious_total());
     }
 }

@@ -248,7 +248,15 @@ pub async fn start_stk_push(
         })?;
     // The id comes first: the token in the callback URL is derived from it.
     let id = PaymentId::new();
-    let callback_url = join(public_base_url, &["callbacks", "mpesa", "stk", &tokens.issue(id)])?;
+    let callback_url = join(
+        public_base_url,
+        &[
+            "callbacks",
+            "mpesa",
+            "stk",
+            &tokens.issue_for(malipo_guard::CallbackRoute::Stk, id),
+        ],
+    )?;
     let push = StkPushRequest::paybill(
         req.amount,
         req.phone.clone(),
@@ -272,9 +280,11 @@ pub async fn start_stk_push(
     match client.stk_push(&push).await {
         Ok(accepted) => {
             tracing::info!(payment = %id, phone = %push.phone, checkout = %accepted.checkout_request_id, "STK push sent");
+            // Both ids Daraja gave the push: a callback settles the payment only if it repeats
+            // them.
             state
                 .store
-                .set_payment_provider_ref(id, &accepted.checkout_request_id)
+                .set_payment_references(id, &accepted.checkout_request_id, &accepted.merchant_request_id)
                 .await
                 .map_err(|source| PaymentStartError::ReferenceNotRecorded {
                     provider: Provider::Mpesa,

@@ -18,6 +18,7 @@
 //! atomically, one larger than what is left of the parent.
 
 use malipo_core::{Money, Msisdn, PaymentId, PaymentState, Provider};
+use malipo_guard::CallbackRoute;
 use malipo_mpesa::{B2cCommand, B2cRequest, MpesaClient, ResultUrls, ReversalRequest};
 use malipo_paystack::{CreateRefund, InitiateTransfer};
 use malipo_store::{NewPayment, PaymentRecord, StoreError};
@@ -163,9 +164,14 @@ pub async fn start_b2c_payout(
         ));
     }
     let id = PaymentId::new();
-    let token = tokens.issue(id);
-    let result_url = join(public_base_url, &["callbacks", "mpesa", "result", &token])?;
-    let timeout_url = join(public_base_url, &["callbacks", "mpesa", "timeout", &token])?;
+    // A token is valid only on the route it was issued for.
+    let result_token = tokens.issue_for(CallbackRoute::Result, id);
+    let timeout_token = tokens.issue_for(CallbackRoute::Timeout, id);
+    let result_url = join(public_base_url, &["callbacks", "mpesa", "result", &result_token])?;
+    let timeout_url = join(
+        public_base_url,
+        &["callbacks", "mpesa", "timeout", &timeout_token],
+    )?;
     let mut request = B2cRequest::new(
         req.command,
         req.amount,
@@ -469,7 +475,8 @@ async fn mpesa_reversal(
     )
     .await?;
     let id = payment.id;
-    let token = tokens.issue(id);
+    let result_token = tokens.issue_for(CallbackRoute::Result, id);
+    let timeout_token = tokens.issue_for(CallbackRoute::Timeout, id);
     let request = ReversalRequest {
         transaction_id: receipt,
         amount,
@@ -477,8 +484,8 @@ async fn mpesa_reversal(
         remarks,
         occasion: None,
         urls: ResultUrls {
-            result_url: join(base, &["callbacks", "mpesa", "result", &token])?,
-            queue_timeout_url: join(base, &["callbacks", "mpesa", "timeout", &token])?,
+            result_url: join(base, &["callbacks", "mpesa", "result", &result_token])?,
+            queue_timeout_url: join(base, &["callbacks", "mpesa", "timeout", &timeout_token])?,
         },
     };
     match client.reversal(&request).await {

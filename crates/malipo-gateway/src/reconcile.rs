@@ -488,8 +488,13 @@ async fn transaction_status(state: &AppState, payment: &PaymentRecord) -> Result
         )));
     };
     let originator = (payment.kind == "b2c").then(|| payment.id.to_string());
-    let token = tokens.issue(payment.id);
     let url = |kind: &str| {
+        // A token is valid only on the route it was issued for.
+        let route = match kind {
+            "timeout" => malipo_guard::CallbackRoute::Timeout,
+            _ => malipo_guard::CallbackRoute::Result,
+        };
+        let token = tokens.issue_for(route, payment.id);
         let mut url = base.clone();
         url.set_query(None);
         url.path_segments_mut()
@@ -735,6 +740,8 @@ mod tests {
             settled_by: None,
             parent_id: None,
             check: Default::default(),
+            provider_request_id: None,
+            refunded: Money::from_minor(0, amount.currency()),
         }
     }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::FutureExt as _;
+use malipo_core::EventStatus;
 use malipo_store::{Job, JobOutcome, PaymentChange, PaymentKey, PaymentRecord, StoreError};
 
 use crate::apply::{decide, parse, Lookup, Parsed};
@@ -91,20 +92,38 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
     let mut batch = Batch::default();
     for ((job, key), parsed) in jobs.into_iter().zip(keys).zip(parsed) {
         let mut payment = found.next().flatten();
-        // `decide` must see what processing the jobs one by one would show it: when an earlier
-        // job of this batch changes or records the payment this one is about, complete the
-        // batch so far and look the payment up again.
-        if batch.affects(key.as_ref(), payment.as_ref()) {
-            batch.complete(state).await;
+        // `decide` must see what processing the jobs one by one would show it. The lookup above
+        // was made before any job of this batch: when an earlier job changed or recorded the
+        // payment this one is about, that answer is stale, so complete the jobs waiting (if
+        // they touch it) and look the payment up again.
+        // The payment found again may itself be one the waiting jobs change (found by its
+        // reference the first time, before an earlier job recorded it): then once more, after
+        // completing them.
+        let mut fresh = !batch.stale(key.as_ref(), payment.as_ref());
+        while !fresh {
+            let waiting = batch.affects(key.as_ref(), payment.as_ref());
+            if waiting {
+                batch.complete(state).await;
+            }
             payment = match lookup(state, std::slice::from_ref(&key)).await {
                 Ok(found) => found.into_iter().next().flatten(),
                 Err(error) => {
                     failed(state, &job, error).await;
-                    continue;
+                    break;
                 }
             };
+            // After a completion nothing waits, so the answer is final.
+            fresh = waiting || !batch.affects(key.as_ref(), payment.as_ref());
         }
-        match decide(&job.event, parsed, Lookup::Payment(payment)) {
+        if !fresh {
+            continue;
+        }
+        match decide(
+            &job.event,
+            parsed,
+            Lookup::Payment(payment),
+            &state.mpesa_shortcodes,
+        ) {
             Ok(outcome) => batch.push(job, outcome),
             Err(error) => failed(state, &job, error).await,
         }
@@ -146,23 +165,31 @@ async fn lookup(state: &AppState, keys: &[Option<PaymentKey>]) -> Result<Vec<Opt
 struct Batch {
     jobs: Vec<Job>,
     outcomes: Vec<JobOutcome>,
+    /// The payments the waiting jobs change or record.
     touched: HashSet<PaymentKey>,
+    /// Every payment changed or recorded since the batch's first lookup, completed or not: the
+    /// first lookup's answer for any of them is stale.
+    changed: HashSet<PaymentKey>,
 }
 
 impl Batch {
     fn push(&mut self, job: Job, outcome: JobOutcome) {
-        match &outcome.payment {
-            Some(PaymentChange::Transition { id, .. }) => {
-                self.touched.insert(PaymentKey::Id(*id));
+        let keys = match &outcome.payment {
+            Some(PaymentChange::Transition { id, .. } | PaymentChange::Refund { id, .. }) => {
+                vec![PaymentKey::Id(*id)]
             }
             Some(PaymentChange::Record(p)) => {
-                self.touched.insert(PaymentKey::Id(p.id));
+                let mut keys = vec![PaymentKey::Id(p.id)];
                 if let Some(r) = &p.provider_reference {
-                    self.touched
-                        .insert(PaymentKey::ProviderRef(p.provider, r.clone()));
+                    keys.push(PaymentKey::ProviderRef(p.provider, r.clone()));
                 }
+                keys
             }
-            None => {}
+            None => Vec::new(),
+        };
+        for key in keys {
+            self.changed.insert(key.clone());
+            self.touched.insert(key);
         }
         self.jobs.push(job);
         self.outcomes.push(outcome);
@@ -171,8 +198,16 @@ impl Batch {
     /// Whether a job looking its payment up by `key` (and finding `found`) would find something
     /// else once the jobs waiting here are completed.
     fn affects(&self, key: Option<&PaymentKey>, found: Option<&PaymentRecord>) -> bool {
-        key.is_some_and(|k| self.touched.contains(k))
-            || found.is_some_and(|p| self.touched.contains(&PaymentKey::Id(p.id)))
+        Self::names(&self.touched, key, found)
+    }
+
+    /// Whether the batch's first lookup for `key` (which found `found`) may be out of date.
+    fn stale(&self, key: Option<&PaymentKey>, found: Option<&PaymentRecord>) -> bool {
+        Self::names(&self.changed, key, found)
+    }
+
+    fn names(set: &HashSet<PaymentKey>, key: Option<&PaymentKey>, found: Option<&PaymentRecord>) -> bool {
+        key.is_some_and(|k| set.contains(k)) || found.is_some_and(|p| set.contains(&PaymentKey::Id(p.id)))
     }
 
     /// Completes the waiting jobs in one store call; failed ones go through `fail_job`.
@@ -183,6 +218,7 @@ impl Batch {
         }
         let jobs = std::mem::take(&mut self.jobs);
         let outcomes = std::mem::take(&mut self.outcomes);
+        let statuses: Vec<EventStatus> = outcomes.iter().map(|o| o.event_status).collect();
         let request = jobs.iter().map(|j| j.id).zip(outcomes).collect();
         let mut results = match state.store.complete_jobs(request).await {
             Ok(results) => results.into_iter(),
@@ -194,13 +230,17 @@ impl Batch {
                 return;
             }
         };
-        for job in &jobs {
+        for (job, status) in jobs.iter().zip(statuses) {
             let result = results
                 .next()
                 .unwrap_or_else(|| Err(StoreError::Task("the store gave no answer for this job".into())));
             match result {
                 Ok(done) => {
                     state.metrics.job_done(true);
+                    if status == EventStatus::Suspicious {
+                        state.metrics.suspicious();
+                        tracing::warn!(event = %job.event.id, provider = %job.event.provider, "suspicious callback: stored, moved nothing");
+                    }
                     if let Some(effect) = done.payment {
                         tracing::info!(event = %job.event.id, payment = %effect.payment().id, state = %effect.payment().state, "applied");
                     }
@@ -259,6 +299,7 @@ mod tests {
             worker_wakeup: Arc::default(),
             providers: Default::default(),
             connections: Arc::default(),
+            mpesa_shortcodes: Vec::new(),
         };
         Fixture {
             state,
@@ -276,15 +317,22 @@ mod tests {
         NewEvent::received(Provider::Paystack, "charge.success", format!("charge:{id}"), body)
     }
 
+    /// The fixture's charge amount, NGN 100.00.
+    const CHARGED: u64 = 10_000;
+
     fn refund(reference: &str) -> NewEvent {
+        refund_event("refund.processed", reference, CHARGED)
+    }
+
+    fn refund_event(name: &str, reference: &str, amount: u64) -> NewEvent {
         let body = serde_json::json!({
-            "event": "refund.processed",
-            "data": {"status": "processed", "transaction_reference": reference, "amount": "20000", "currency": "NGN"},
+            "event": name,
+            "data": {"status": name.trim_start_matches("refund."), "transaction_reference": reference, "amount": amount.to_string(), "currency": "NGN"},
         });
         NewEvent::received(
             Provider::Paystack,
-            "refund.processed",
-            format!("refund:{reference}"),
+            name,
+            format!("{name}:{reference}"),
             serde_json::to_vec(&body).unwrap(),
         )
     }
@@ -361,6 +409,62 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(other.state, PaymentState::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn a_refund_after_a_notice_in_the_same_batch_is_decided_on_the_recorded_payment() {
+        let f = fixture();
+        // The charge records R; the notice about R forces a completion and a fresh lookup; the
+        // refund after it must not reuse the batch's first lookup (made before R existed), or it
+        // is decided as "no payment matches" and the refund is lost.
+        let ids = process_all(
+            &f,
+            vec![
+                charge(9, "ref-9"),
+                refund_event("refund.pending", "ref-9", CHARGED),
+                refund_event("refund.processed", "ref-9", CHARGED),
+            ],
+        )
+        .await;
+        for id in &ids {
+            assert_eq!(event(&f, *id).await, (EventStatus::Processed, None));
+        }
+        let p = f
+            .state
+            .store
+            .find_payment_by_provider_ref(Provider::Paystack, "ref-9")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.state, PaymentState::Refunded);
+        assert_eq!(p.refunded.minor(), CHARGED);
+    }
+
+    #[tokio::test]
+    async fn partial_refunds_in_one_batch_add_up() {
+        let f = fixture();
+        let mut first = refund_event("refund.processed", "ref-3", 4_000);
+        first.dedup_key = "refund.processed:r1".into();
+        let mut second = refund_event("refund.processed", "ref-3", 6_000);
+        second.dedup_key = "refund.processed:r2".into();
+        let mut third = refund_event("refund.processed", "ref-3", 1);
+        third.dedup_key = "refund.processed:r3".into();
+        let ids = process_all(&f, vec![charge(3, "ref-3"), first, second, third]).await;
+        for id in &ids[..3] {
+            assert_eq!(event(&f, *id).await, (EventStatus::Processed, None));
+        }
+        let (status, reason) = event(&f, ids[3]).await;
+        assert_eq!(status, EventStatus::Suspicious);
+        assert!(reason.unwrap().contains("refunded"));
+        let p = f
+            .state
+            .store
+            .find_payment_by_provider_ref(Provider::Paystack, "ref-3")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.state, PaymentState::Refunded);
+        assert_eq!(f.state.metrics.suspicious_total(), 1);
     }
 
     #[tokio::test]

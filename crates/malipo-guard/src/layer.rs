@@ -13,8 +13,8 @@ use tower::{Layer, Service};
 
 use crate::body::read_limited;
 use crate::{
-    CallbackTokens, ClientIp, ClientIpResolver, GuardMetrics, IpAllowlist, IpRateLimiter, RejectReason,
-    Rejection, VerifiedBody,
+    CallbackRoute, CallbackTokens, ClientIp, ClientIpResolver, GuardMetrics, IpAllowlist, IpRateLimiter,
+    RejectReason, Rejection, VerifiedBody,
 };
 
 /// The payment whose callback URL token the request carried (M-Pesa STK, B2C and other result
@@ -253,5 +253,15 @@ async fn token_payment(parts: &mut Parts, tokens: &CallbackTokens) -> Result<Pay
         .iter()
         .find_map(|(name, value)| (name == TOKEN_PARAM).then_some(value))
         .ok_or_else(unknown)?;
-    tokens.verify(token).ok_or_else(unknown)
+    // The route is the path segment before the token (`…/stk/{token}`): a token is valid on the
+    // route it was issued for only.
+    let route = parts
+        .uri
+        .path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .nth(1)
+        .and_then(CallbackRoute::from_segment)
+        .ok_or_else(unknown)?;
+    tokens.verify_for(route, token).ok_or_else(unknown)
 }

@@ -11,7 +11,8 @@
 //! 3. **Rate limit** ([`RateLimit`], per client address, per provider): **429** with
 //!    `Retry-After`.
 //! 4. **Callback token** (M-Pesa routes with `{token}`, DESIGN invariant 3, [`CallbackTokens`]):
-//!    **404** when unknown; the payment goes in the extensions as [`CallbackPayment`].
+//!    **404** when unknown or issued for another route (the path segment before the token,
+//!    [`CallbackRoute`]); the payment goes in the extensions as [`CallbackPayment`].
 //! 5. **Body limit** (64 KiB by default): **413** as soon as the body is known to be too large,
 //!    from `Content-Length` or while streaming a chunked body, never buffering it whole; **400**
 //!    when it cannot be read.
@@ -68,7 +69,7 @@
 //!
 //! // When starting an STK push, give Daraja this payment's own URL:
 //! let payment = malipo_core::PaymentId::new();
-//! let url = format!("https://pay.example.com/callbacks/mpesa/stk/{}", tokens.issue(payment));
+//! let url = format!("https://pay.example.com/callbacks/mpesa/stk/{}", tokens.issue_for(malipo_guard::CallbackRoute::Stk, payment));
 //! # assert!(url.len() > 64);
 //! ```
 
@@ -96,4 +97,4 @@ pub use metrics::GuardMetrics;
 pub use net::parse_net;
 pub use rate_limit::{IpRateLimiter, RateLimit};
 pub use rejection::{RejectReason, Rejection};
-pub use token::{CallbackTokens, MIN_TOKEN_KEY_BYTES, TOKEN_LEN};
+pub use token::{CallbackRoute, CallbackTokens, MIN_TOKEN_KEY_BYTES, TOKEN_LEN};

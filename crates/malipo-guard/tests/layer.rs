@@ -14,8 +14,8 @@ use axum::{Extension, Json, Router};
 use http_body_util::BodyExt;
 use malipo_core::{PaymentId, Provider, Secret};
 use malipo_guard::{
-    parse_net, CallbackPayment, CallbackTokens, ClientIp, GuardConfig, Guards, IpAllowlist, RateLimit,
-    RejectReason, SourceCheck, VerifiedBody,
+    parse_net, CallbackPayment, CallbackRoute, CallbackTokens, ClientIp, GuardConfig, Guards, IpAllowlist,
+    RateLimit, RejectReason, SourceCheck, VerifiedBody,
 };
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -376,7 +376,7 @@ fn stk_request(token: &str) -> Request<Body> {
 async fn good_token_names_its_payment() {
     let app = app(GuardConfig::default());
     let payment = PaymentId::new();
-    let token = tokens().issue(payment);
+    let token = tokens().issue_for(CallbackRoute::Stk, payment);
     let (status, r) = app.send(SAFARICOM_IP, stk_request(&token)).await;
     assert_eq!(status, StatusCode::OK);
     let seen = json_body(r).await;
@@ -384,7 +384,8 @@ async fn good_token_names_its_payment() {
     assert_eq!(seen["client_ip"], SAFARICOM_IP);
     assert_eq!(seen["body_matches"], true);
 
-    let request = Request::post(format!("/callbacks/mpesa/result/{token}"))
+    let result = tokens().issue_for(CallbackRoute::Result, payment);
+    let request = Request::post(format!("/callbacks/mpesa/result/{result}"))
         .body(Body::from("{}"))
         .unwrap();
     let (status, _) = app.send(SAFARICOM_IP, request).await;
@@ -393,10 +394,27 @@ async fn good_token_names_its_payment() {
 }
 
 #[tokio::test]
+async fn a_token_is_refused_on_another_route() {
+    let app = app(GuardConfig::default());
+    let payment = PaymentId::new();
+    let stk = tokens().issue_for(CallbackRoute::Stk, payment);
+    let request = Request::post(format!("/callbacks/mpesa/result/{stk}"))
+        .body(Body::from("{}"))
+        .unwrap();
+    let (_, r) = app.send(SAFARICOM_IP, request).await;
+    assert_rejected(r, StatusCode::NOT_FOUND, "unknown_callback_token").await;
+    let result = tokens().issue_for(CallbackRoute::Result, payment);
+    let (_, r) = app.send(SAFARICOM_IP, stk_request(&result)).await;
+    assert_rejected(r, StatusCode::NOT_FOUND, "unknown_callback_token").await;
+    assert_eq!(app.calls(), 0);
+}
+
+#[tokio::test]
 async fn bad_token_is_404() {
     let app = app(GuardConfig::default());
-    let token = tokens().issue(PaymentId::new());
-    let other_key = CallbackTokens::new(Secret::new(vec![9u8; 32])).issue(PaymentId::new());
+    let token = tokens().issue_for(CallbackRoute::Stk, PaymentId::new());
+    let other_key =
+        CallbackTokens::new(Secret::new(vec![9u8; 32])).issue_for(CallbackRoute::Stk, PaymentId::new());
     let mut tampered = token.clone().into_bytes();
     // Another hex digit, so the URI stays valid.
     tampered[40] = if tampered[40] == b'0' { b'1' } else { b'0' };
@@ -417,7 +435,7 @@ async fn bad_token_is_404() {
 #[tokio::test]
 async fn good_token_from_a_foreign_address_is_403() {
     let app = app(GuardConfig::default());
-    let token = tokens().issue(PaymentId::new());
+    let token = tokens().issue_for(CallbackRoute::Stk, PaymentId::new());
     let (_, r) = app.send("203.0.113.50", stk_request(&token)).await;
     assert_rejected(r, StatusCode::FORBIDDEN, "source_not_allowed").await;
     assert_eq!(app.calls(), 0);

@@ -110,7 +110,7 @@ async fn rejections_are_logged_once_without_body_signature_or_secrets() {
     let body = format!("{{\"event\":\"charge.success\",\"note\":\"{secret_marker}\"}}");
     let good_signature = sign(body.as_bytes());
     let wrong_signature = sign(b"something else");
-    let token = tokens().issue(PaymentId::new());
+    let token = tokens().issue_for(malipo_guard::CallbackRoute::Stk, PaymentId::new());
 
     let (s1, _) = app
         .send(PAYSTACK_IP, paystack_request(&body, Some(&wrong_signature)))

@@ -93,6 +93,7 @@ pub use callback::{
     CallbackKind, CallbackMetadata, KeyValue, MetadataItem, OneOrMany, QueueTimeout, ReferenceData,
     ResultCallback, ResultKind, ResultParameters, StkCallback, CALLBACK_ACK,
 };
+pub use callback::{is_receipt, stk_claim, ResultCode, RECEIPT_LEN};
 pub use client::{AccessToken, MpesaClient};
 pub use credential::{check_ciphertext_len, CertEnvironment, CredentialError, DarajaCertificate};
 pub use error::{MpesaError, INVALID_ACCESS_TOKEN, SPIKE_ARREST, STILL_PROCESSING, SYSTEM_BUSY};

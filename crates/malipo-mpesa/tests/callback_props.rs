@@ -3,7 +3,7 @@
 
 use malipo_mpesa::{
     parse_callback, Callback, CallbackKind, CallbackMetadata, KeyValue, MetadataItem, OneOrMany,
-    ResultCallback, ResultParameters, StkCallback,
+    ResultCallback, ResultCode, ResultParameters, StkCallback,
 };
 use proptest::prelude::*;
 
@@ -64,7 +64,7 @@ fn stk_callback() -> impl Strategy<Value = StkCallback> {
         .prop_map(|(m, c, code, desc, items)| StkCallback {
             merchant_request_id: m,
             checkout_request_id: c,
-            result_code: code,
+            result_code: ResultCode::Integer(code),
             result_desc: desc,
             callback_metadata: items.map(|v| CallbackMetadata { item: OneOrMany(v) }),
         })

@@ -1,6 +1,6 @@
 //! Typed Paystack webhook events: `{"event": "<name>", "data": {…}}`.
 
-use malipo_core::Money;
+use malipo_core::{Claim, Money, Outcome, Payer, PaymentState, Provider, Unsolicited};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -454,5 +454,79 @@ impl Data for CustomerIdentification {
     }
     fn email(&self) -> Option<&str> {
         self.email.as_deref()
+    }
+}
+
+impl Event {
+    /// What the event claims, in the provider-neutral words the gateway decides on:
+    /// `charge.success` paid (recorded when malipo did not start the charge), `transfer.success`
+    /// and `transfer.failed` settle a transfer, `refund.processed` and `transfer.reversed` give
+    /// money back; every other event is a notice that moves nothing.
+    pub fn outcome(&self) -> Outcome {
+        let claim = match self {
+            Event::ChargeSuccess(_) | Event::TransferSuccess(_) => Claim::Settled(PaymentState::Succeeded),
+            Event::TransferFailed(_) => Claim::Settled(PaymentState::Failed),
+            Event::RefundProcessed(_) | Event::TransferReversed(_) => Claim::Refunded,
+            _ => Claim::Notice(None),
+        };
+        let mut o = Outcome::new(
+            Provider::Paystack,
+            self.dedup_key().unwrap_or_else(|| self.name().to_string()),
+            claim,
+        );
+        o.reference = self
+            .reference()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
+        o.amount = self.amount();
+        o.payer = self.customer_email().map(|e| Payer::Email(e.to_string()));
+        o.result_code = self.status().map(str::to_string);
+        o.result_desc = Some(self.name().to_string());
+        match self {
+            Event::ChargeSuccess(charge) => {
+                o.receipt = charge.id.map(|id| id.to_string());
+                o.unsolicited = Some(Unsolicited {
+                    kind: "charge",
+                    merchant_reference: None,
+                    description: None,
+                });
+            }
+            Event::TransferSuccess(t) | Event::TransferFailed(t) | Event::TransferReversed(t) => {
+                o.request_id = t
+                    .transfer_code
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string);
+            }
+            _ => {}
+        }
+        // An amount in a currency malipo does not know cannot be compared: say so, rather than
+        // treat it as absent.
+        if o.amount.is_none() && matches!(o.claim, Claim::Settled(_) | Claim::Refunded) {
+            if let Some(currency) = self
+                .currency()
+                .filter(|c| c.parse::<malipo_core::Currency>().is_err())
+            {
+                o.flag(format!("amount in {currency:?}, a currency malipo does not know"));
+            }
+        }
+        o
+    }
+
+    /// The `data.currency` field as sent.
+    fn currency(&self) -> Option<&str> {
+        match self {
+            Event::ChargeSuccess(t) => t.currency.as_deref(),
+            Event::TransferSuccess(t) | Event::TransferFailed(t) | Event::TransferReversed(t) => {
+                t.currency.as_deref()
+            }
+            Event::RefundPending(r)
+            | Event::RefundProcessing(r)
+            | Event::RefundProcessed(r)
+            | Event::RefundFailed(r) => r.currency.as_deref(),
+            _ => None,
+        }
     }
 }

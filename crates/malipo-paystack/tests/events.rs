@@ -403,3 +403,60 @@ mod identify_agrees {
         }
     }
 }
+
+mod outcome {
+    //! What each event claims, in the provider-neutral words the gateway settles on.
+
+    use malipo_core::{Claim, Currency, Money, Payer, PaymentState, Provider};
+    use malipo_paystack::Event;
+
+    use super::{fixture, parse};
+
+    #[test]
+    fn a_charge_claims_its_reference_paid_for_its_amount_and_may_be_recorded() {
+        let o = parse("charge-success.json").outcome();
+        assert_eq!(o.provider, Provider::Paystack);
+        assert_eq!(o.claim, Claim::Settled(PaymentState::Succeeded));
+        assert_eq!(o.reference.as_deref(), Some("qTPrJoy9Bx"));
+        assert_eq!(o.amount, Some(Money::from_minor(10_000, Currency::Ngn)));
+        assert_eq!(o.receipt.as_deref(), Some("302961"));
+        assert!(matches!(o.payer, Some(Payer::Email(_))));
+        assert_eq!(o.unsolicited.map(|u| u.kind), Some("charge"));
+        assert_eq!(o.defect, None);
+        assert_eq!(o.identity, "charge.success:302961");
+    }
+
+    #[test]
+    fn a_processed_refund_claims_its_amount_back() {
+        let o = parse("refund-processed.json").outcome();
+        assert_eq!(o.claim, Claim::Refunded);
+        assert_eq!(o.reference.as_deref(), Some("dqckpvtjy36aqqba9x0kd3cxc4acgz"));
+        assert_eq!(o.amount, Some(Money::from_minor(7_500, Currency::Kes)));
+        assert_eq!(o.unsolicited, None);
+        // Not yet processed: a notice.
+        assert_eq!(parse("refund-pending.json").outcome().claim, Claim::Notice(None));
+    }
+
+    #[test]
+    fn transfers_name_their_transfer_code() {
+        let o = parse("transfer-success.json").outcome();
+        assert_eq!(o.claim, Claim::Settled(PaymentState::Succeeded));
+        assert_eq!(o.request_id.as_deref(), Some("TRF_wpl1dem4967avzm"));
+        assert_eq!(o.amount, Some(Money::from_minor(30_000, Currency::Ngn)));
+        assert_eq!(
+            parse("transfer-failed.json").outcome().claim,
+            Claim::Settled(PaymentState::Failed)
+        );
+    }
+
+    #[test]
+    fn an_amount_in_a_currency_malipo_does_not_know_is_a_defect() {
+        let mut v: serde_json::Value = serde_json::from_slice(&fixture("charge-success.json")).unwrap();
+        v["data"]["currency"] = "XYZ".into();
+        let o = Event::from_slice(&serde_json::to_vec(&v).unwrap())
+            .unwrap()
+            .outcome();
+        assert_eq!(o.amount, None);
+        assert!(o.defect.unwrap().contains("XYZ"));
+    }
+}

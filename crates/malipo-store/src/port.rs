@@ -305,6 +305,19 @@ pub trait Store: Send + Sync + 'static {
     /// racing cannot give back more than was paid. A parent that does not exist is
     /// [`StoreError::NotFound`]; the other refusals are [`StoreError::Invalid`].
     async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError>;
+
+    // Settlement: the ids a callback must repeat before it may move a payment.
+
+    /// Sets both ids the provider gave a request once it answered: the provider reference
+    /// (CheckoutRequestID) and the request id (MerchantRequestID), in one write. Setting the same
+    /// values again is fine; a reference used by another payment, or a request id other than the
+    /// one already stored, is [`StoreError::Conflict`].
+    async fn set_payment_references(
+        &self,
+        id: PaymentId,
+        reference: &str,
+        request_id: &str,
+    ) -> Result<PaymentRecord, StoreError>;
 }
 
 fn unsupported(what: &str) -> StoreError {

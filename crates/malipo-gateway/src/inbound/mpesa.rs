@@ -4,10 +4,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, MethodRouter};
 use axum::{Extension, Json, Router};
-use malipo_core::{EventStatus, Provider};
+use malipo_core::{EventStatus, PaymentId, Provider};
 use malipo_guard::{CallbackPayment, ClientIp, VerifiedBody};
-use malipo_mpesa::{callback_ack, parse_callback, CallbackKind};
+use malipo_mpesa::{
+    callback_ack, parse_callback, C2bRejection, C2bValidationResponse, Callback, CallbackKind,
+};
 use malipo_store::NewEvent;
+use sha2::{Digest, Sha256};
 
 use super::{digest_key, store};
 use crate::metrics::Endpoint;
@@ -76,15 +79,16 @@ async fn handle(
     VerifiedBody(body): VerifiedBody,
     ClientIp(ip): ClientIp,
 ) -> Response {
+    let payment = payment.map(|CallbackPayment(id)| id);
     let (event, answer) = match parse_callback(kind, &body) {
         Ok(callback) => (
             NewEvent::received(
                 Provider::Mpesa,
                 callback.kind_name(),
-                callback.dedup_key(),
+                dedup_key(&callback, payment, &body),
                 body.clone(),
             ),
-            callback.acknowledgement(),
+            answer(state, &callback),
         ),
         // Authentic (right source, right token) but unreadable: keep it for a person to look at,
         // and acknowledge so Daraja does not resend garbage.
@@ -104,11 +108,49 @@ async fn handle(
     };
     let event = NewEvent {
         source_ip: Some(ip),
-        payment_id: payment.map(|CallbackPayment(id)| id),
+        payment_id: payment,
         ..event
     };
     match store(state, endpoint, event).await {
         Ok(_) => Json(answer).into_response(),
         Err(response) => response,
+    }
+}
+
+/// The event's dedup key, scoped so that no callback can make another's a duplicate.
+///
+/// On a token route the key names the payment the URL names and ends with a digest of the exact
+/// body: a retried delivery (the same bytes) is stored once, while a callback naming another
+/// payment's CheckoutRequestID, or junk posted before the genuine callback, is stored as its
+/// own event and cannot take the genuine callback's key. C2B keys name the shortcode paid, so a
+/// confirmation sent for a foreign till cannot take the key of ours with the same TransID.
+fn dedup_key(callback: &Callback, payment: Option<PaymentId>, body: &[u8]) -> String {
+    let kind = callback.kind().as_str();
+    match (payment, callback) {
+        (Some(id), _) => {
+            let identity = callback.outcome().identity;
+            let digest = hex::encode(&Sha256::digest(body)[..8]);
+            format!("{kind}:{id}:{identity}:{digest}")
+        }
+        (None, Callback::C2bConfirmation(p) | Callback::C2bValidation(p)) => {
+            format!("{kind}:{}:{}", p.business_short_code.trim(), p.trans_id.trim())
+        }
+        (None, _) => callback.dedup_key(),
+    }
+}
+
+/// The answer Daraja expects; a validation request for a shortcode that is not ours is refused
+/// (and stored, to be marked suspicious by the worker).
+fn answer(state: &AppState, callback: &Callback) -> serde_json::Value {
+    match callback {
+        Callback::C2bValidation(p)
+            if !state
+                .mpesa_shortcodes
+                .iter()
+                .any(|s| *s == p.business_short_code.trim()) =>
+        {
+            C2bValidationResponse::Reject(C2bRejection::InvalidShortcode).to_json()
+        }
+        _ => callback.acknowledgement(),
     }
 }

@@ -8,4 +8,5 @@ mod payouts;
 mod paystack_webhooks;
 mod rate_limit;
 mod reconcile;
+mod settlement;
 mod storage;

@@ -8,9 +8,13 @@ use malipo_store::NewPayment;
 const STK_PAID: &str = include_str!("../fixtures/stk-callback-paid.json");
 const STK_CANCELLED: &str = include_str!("../fixtures/stk-callback-cancelled.json");
 
+/// A pending STK push of KES 1 to the fixtures' phone, with the ids Daraja gave it (the
+/// fixtures' MerchantRequestID).
 async fn pending_stk(gw: &TestGateway, checkout_id: &str) -> malipo_core::PaymentId {
     let payment = NewPayment {
         provider_reference: Some(checkout_id.to_string()),
+        provider_request_id: Some("29115-34620561-1".to_string()),
+        msisdn: Some("254708374149".parse().unwrap()),
         ..NewPayment::pending(
             Provider::Mpesa,
             "stk_push",
@@ -24,7 +28,12 @@ async fn pending_stk(gw: &TestGateway, checkout_id: &str) -> malipo_core::Paymen
 async fn stk_callback_with_a_valid_token_is_stored_and_pays_the_payment() {
     let gw = TestGateway::start("").await;
     let payment = pending_stk(&gw, "ws_CO_191220191020363925").await;
-    let token = gw.state.callback_tokens.as_ref().unwrap().issue(payment);
+    let token = gw
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, payment);
     let client = client_from("127.0.0.2");
     let res = client
         .post(gw.url(&format!("/callbacks/mpesa/stk/{token}")))
@@ -41,23 +50,42 @@ async fn stk_callback_with_a_valid_token_is_stored_and_pays_the_payment() {
     );
     let events = gw.events().await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].dedup_key, "stk:ws_CO_191220191020363925");
+    assert!(
+        events[0]
+            .dedup_key
+            .starts_with(&format!("stk:{payment}:ws_CO_191220191020363925:")),
+        "scoped to the payment the URL names: {}",
+        events[0].dedup_key
+    );
     assert_eq!(events[0].payment_id, Some(payment));
     gw.wait_for_status(events[0].id, EventStatus::Processed).await;
     let paid = gw.store().get_payment(payment).await.unwrap().unwrap();
     assert_eq!(paid.state, PaymentState::Succeeded);
     assert_eq!(paid.receipt.as_deref(), Some("NLJ7RT61SV"));
 
-    // A late "cancelled" for the same checkout is a different body but the same event identity:
-    // acknowledged, stored once, and it cannot flip the settled payment.
+    // The same delivery again: acknowledged, stored once.
     let res = client
         .post(gw.url(&format!("/callbacks/mpesa/stk/{token}")))
-        .body(STK_CANCELLED.replace("ws_CO_DMZ_123212312_2342347678234", "ws_CO_191220191020363925"))
+        .body(STK_PAID)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(gw.events().await.len(), 1);
+
+    // A late "cancelled" for the same checkout disagrees with the settled payment: acknowledged,
+    // stored as suspicious, and it cannot flip the payment.
+    let res = client
+        .post(gw.url(&format!("/callbacks/mpesa/stk/{token}")))
+        .body(STK_CANCELLED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let events = gw.events().await;
+    assert_eq!(events.len(), 2);
+    let late = gw.wait_for_status(events[0].id, EventStatus::Suspicious).await;
+    assert!(late.last_error.unwrap().contains("already succeeded"));
     assert_eq!(
         gw.store().get_payment(payment).await.unwrap().unwrap().state,
         PaymentState::Succeeded
@@ -77,7 +105,12 @@ async fn unknown_token_is_404_and_foreign_source_403() {
         .unwrap();
     assert_eq!(res.status(), 404);
     let payment = pending_stk(&gw, "ws_x").await;
-    let token = gw.state.callback_tokens.as_ref().unwrap().issue(payment);
+    let token = gw
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, payment);
     let res = client_from("127.0.0.3")
         .post(gw.url(&format!("/callbacks/mpesa/stk/{token}")))
         .body(STK_PAID)
@@ -91,7 +124,8 @@ async fn unknown_token_is_404_and_foreign_source_403() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c2b_validation_is_accepted_and_confirmation_records_a_payment() {
-    let gw = TestGateway::start("").await;
+    // The fixtures pay till 600638.
+    let gw = TestGateway::start("till_number = \"600638\"").await;
     let client = client_from("127.0.0.2");
     let confirmation = include_str!("../fixtures/c2b-confirmation.json");
     let res = client
@@ -134,7 +168,12 @@ async fn c2b_validation_is_accepted_and_confirmation_records_a_payment() {
 async fn malformed_callback_with_a_valid_token_is_kept_as_failed() {
     let gw = TestGateway::start("").await;
     let payment = pending_stk(&gw, "ws_y").await;
-    let token = gw.state.callback_tokens.as_ref().unwrap().issue(payment);
+    let token = gw
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, payment);
     let res = client_from("127.0.0.2")
         .post(gw.url(&format!("/callbacks/mpesa/stk/{token}")))
         .body("{\"Body\": {\"stkCallback\": ")

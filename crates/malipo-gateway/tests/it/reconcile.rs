@@ -205,7 +205,12 @@ async fn a_late_callback_agreeing_with_the_query_changes_nothing() {
     let settled = world.settled(id, PaymentState::Succeeded).await;
     assert_eq!(settled.settled_by, Some(SettledBy::Query));
     let checkout = settled.provider_reference.clone().unwrap();
-    let token = world.state.callback_tokens.as_ref().unwrap().issue(id);
+    let token = world
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, id);
     let body =
         include_str!("../fixtures/stk-callback-paid.json").replace("ws_CO_191220191020363925", &checkout);
     let res = client_from("127.0.0.2")

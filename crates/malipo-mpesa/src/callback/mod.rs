@@ -1,13 +1,15 @@
 //! Typed Daraja callbacks, one entry point: [`parse_callback`].
 
 mod c2b;
+mod outcome;
 mod result;
 mod stk;
 mod values;
 
 pub use c2b::{callback_ack, C2bPayment, C2bRejection, C2bValidationResponse, CALLBACK_ACK};
+pub use outcome::{is_receipt, stk_claim, RECEIPT_LEN};
 pub use result::{KeyValue, QueueTimeout, ReferenceData, ResultCallback, ResultKind, ResultParameters};
-pub use stk::{CallbackMetadata, MetadataItem, StkCallback};
+pub use stk::{CallbackMetadata, MetadataItem, ResultCode, StkCallback};
 pub use values::OneOrMany;
 
 use serde::de::DeserializeOwned;

@@ -3,7 +3,7 @@
 use malipo_core::{Currency, Money, Msisdn};
 use serde::{Deserialize, Serialize};
 
-use super::values::{int_or_numeric_string, value_to_money, value_to_text, OneOrMany};
+use super::values::{value_to_money, value_to_text, OneOrMany};
 
 /// `{"Body":{"stkCallback":{…}}}`.
 #[derive(Debug, Deserialize, Serialize)]
@@ -27,9 +27,11 @@ pub struct StkCallback {
     /// The push's id, as returned by the STK push call.
     #[serde(rename = "CheckoutRequestID")]
     pub checkout_request_id: String,
-    /// 0 paid; any other code (1, 1032, 1037, 2001, unknown ones) is kept as sent.
-    #[serde(rename = "ResultCode", deserialize_with = "int_or_numeric_string")]
-    pub result_code: i64,
+    /// 0 paid; any other code (1, 1032, 1037, 2001, unknown ones) is kept as sent. Daraja sends
+    /// a JSON integer here; anything else (`"0"`, `false`, `null`, missing) is kept as
+    /// [`ResultCode::Irregular`] so it can be refused rather than read as a result.
+    #[serde(rename = "ResultCode", default)]
+    pub result_code: ResultCode,
     /// Daraja's description of the result.
     #[serde(rename = "ResultDesc", default)]
     pub result_desc: String,
@@ -57,8 +59,69 @@ pub struct MetadataItem {
     pub value: Option<serde_json::Value>,
 }
 
+/// An STK callback's `ResultCode`: the integer Daraja sends, or whatever else arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultCode {
+    /// A JSON integer, as Daraja sends it (0 paid, 1032 cancelled, …).
+    Integer(i64),
+    /// Anything else (a string such as `"0"`, a boolean, `null`, a fraction, nothing at all):
+    /// not a result, whatever it looks like.
+    Irregular(serde_json::Value),
+}
+
+impl Default for ResultCode {
+    /// A missing `ResultCode` is irregular.
+    fn default() -> Self {
+        ResultCode::Irregular(serde_json::Value::Null)
+    }
+}
+
+impl ResultCode {
+    /// The code, when it is a JSON integer.
+    pub fn integer(&self) -> Option<i64> {
+        match self {
+            ResultCode::Integer(code) => Some(*code),
+            ResultCode::Irregular(_) => None,
+        }
+    }
+}
+
+impl PartialEq<i64> for ResultCode {
+    fn eq(&self, other: &i64) -> bool {
+        self.integer() == Some(*other)
+    }
+}
+
+impl std::fmt::Display for ResultCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResultCode::Integer(code) => write!(f, "{code}"),
+            ResultCode::Irregular(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ResultCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(match value.as_i64() {
+            Some(code) if value.is_i64() || value.is_u64() => ResultCode::Integer(code),
+            _ => ResultCode::Irregular(value),
+        })
+    }
+}
+
+impl Serialize for ResultCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ResultCode::Integer(code) => s.serialize_i64(*code),
+            ResultCode::Irregular(value) => value.serialize(s),
+        }
+    }
+}
+
 impl StkCallback {
-    /// True when the customer paid (ResultCode 0).
+    /// True when the customer paid (ResultCode the integer 0).
     pub fn is_paid(&self) -> bool {
         self.result_code == 0
     }

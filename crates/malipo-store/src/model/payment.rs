@@ -31,6 +31,9 @@ pub struct NewPayment {
     pub metadata: Option<serde_json::Value>,
     /// The payment a refund or reversal gives money back from.
     pub parent_id: Option<PaymentId>,
+    /// The provider's second id of the request (MerchantRequestID, OriginatorConversationID,
+    /// transfer code), compared with every callback along with the provider reference.
+    pub provider_request_id: Option<String>,
 }
 
 impl NewPayment {
@@ -49,6 +52,7 @@ impl NewPayment {
             description: None,
             metadata: None,
             parent_id: None,
+            provider_request_id: None,
         }
     }
 }
@@ -95,6 +99,21 @@ pub struct PaymentRecord {
     pub parent_id: Option<PaymentId>,
     /// The reconciler's schedule while it is pending.
     pub check: CheckSchedule,
+    /// The provider's second id of the request (MerchantRequestID of an STK push,
+    /// OriginatorConversationID of a B2C payment, transfer code of a Paystack transfer).
+    pub provider_request_id: Option<String>,
+    /// How much of it went back to the payer (zero unless refunded), in its currency.
+    pub refunded: Money,
+}
+
+impl PaymentRecord {
+    /// What a refund may still return: the amount less what was refunded already.
+    pub fn refundable(&self) -> Money {
+        Money::from_minor(
+            self.amount.minor().saturating_sub(self.refunded.minor()),
+            self.amount.currency(),
+        )
+    }
 }
 
 /// What the provider said along with a state change; `None` fields leave the stored value.
@@ -152,6 +171,17 @@ pub enum PaymentChange {
     /// Record a payment learnt of from the event (a C2B confirmation), unless one with the same
     /// provider reference exists already (a replayed event).
     Record(NewPayment),
+    /// Give `amount` back to the payer: the refunded total grows by it and the payment becomes
+    /// [`PaymentState::PartiallyRefunded`], or [`PaymentState::Refunded`] once nothing is left.
+    /// A refund above what remains, or of a payment that did not succeed, is refused.
+    Refund {
+        /// The payment.
+        id: PaymentId,
+        /// How much went back, in the payment's currency.
+        amount: Money,
+        /// What the provider said.
+        detail: TransitionDetail,
+    },
 }
 
 /// What a [`PaymentChange`] did.

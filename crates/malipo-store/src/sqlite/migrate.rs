@@ -14,6 +14,13 @@ const MIGRATIONS: &[(MigrationInfo, &str)] = &[
     ),
     (
         MigrationInfo {
+            version: 2,
+            name: "settlement",
+        },
+        include_str!("../../migrations/0002_settlement.sql"),
+    ),
+    (
+        MigrationInfo {
             version: 3,
             name: "merchant_api",
         },

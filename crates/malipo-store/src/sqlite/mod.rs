@@ -490,4 +490,15 @@ impl Store for SqliteStore {
         self.write(move |conn, now| payments::insert_child(conn, &payment, now))
             .await
     }
+
+    async fn set_payment_references(
+        &self,
+        id: PaymentId,
+        reference: &str,
+        request_id: &str,
+    ) -> Result<PaymentRecord, StoreError> {
+        let (reference, request_id) = (reference.to_owned(), request_id.to_owned());
+        self.write(move |conn, now| payments::set_references(conn, id, &reference, &request_id, now))
+            .await
+    }
 }

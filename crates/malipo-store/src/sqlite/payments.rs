@@ -15,7 +15,7 @@ use crate::{
 const COLUMNS: &str = "id, provider, kind, state, amount_minor, currency, msisdn, email, \
      merchant_reference, provider_reference, description, metadata, receipt, result_code, \
      result_desc, created_at, updated_at, settled_by, parent_id, next_check_at, check_attempts, \
-     check_note, check_held";
+     check_note, check_held, provider_request_id, refunded_minor";
 
 fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "reading a payment";
@@ -26,7 +26,11 @@ fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
     let currency: String = col(row, 5, OP)?;
     let msisdn: Option<String> = col(row, 6, OP)?;
     let metadata: Option<String> = col(row, 11, OP)?;
+    let refunded: i64 = col(row, 24, OP)?;
     let corrupt = |what: &'static str, detail: String| StoreError::Corrupt { what, detail };
+    let currency = currency
+        .parse::<Currency>()
+        .map_err(|e| corrupt("payments.currency", e.to_string()))?;
     Ok(PaymentRecord {
         id: rows::id(&id, "payments.id")?,
         provider: rows::provider(&provider)?,
@@ -36,9 +40,13 @@ fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
         amount: Money::from_minor(
             u64::try_from(minor)
                 .map_err(|_| corrupt("payments.amount_minor", format!("{minor} is negative")))?,
-            currency
-                .parse::<Currency>()
-                .map_err(|e| corrupt("payments.currency", e.to_string()))?,
+            currency,
+        ),
+        provider_request_id: col(row, 23, OP)?,
+        refunded: Money::from_minor(
+            u64::try_from(refunded)
+                .map_err(|_| corrupt("payments.refunded_minor", format!("{refunded} is negative")))?,
+            currency,
         ),
         msisdn: msisdn
             .map(|m| m.parse::<Msisdn>())
@@ -94,8 +102,8 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         .prepare_cached(
             "INSERT INTO payments (id, provider, kind, state, amount_minor, currency, msisdn, \
              email, merchant_reference, provider_reference, description, metadata, created_at, \
-             updated_at, parent_id, settled_by) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
+             updated_at, parent_id, settled_by, provider_request_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16)",
         )
         .during(OP)?
         .execute(params![
@@ -114,6 +122,7 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
             now,
             p.parent_id.map(|id| id.to_string()),
             settled_by,
+            p.provider_request_id,
         ]);
     match result {
         Ok(_) => {}
@@ -144,6 +153,8 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         settled_by: (p.state != PaymentState::Pending).then_some(SettledBy::Callback),
         parent_id: p.parent_id,
         check: CheckSchedule::default(),
+        provider_request_id: p.provider_request_id.clone(),
+        refunded: Money::from_minor(0, p.amount.currency()),
     })
 }
 
@@ -231,6 +242,91 @@ pub(crate) fn set_provider_ref(
     }
 }
 
+/// Sets both ids the provider gave the request, once it answered; a reference already held by
+/// another payment is a conflict, and a payment's ids, once set, never change to others.
+pub(crate) fn set_references(
+    conn: &Connection,
+    id: PaymentId,
+    reference: &str,
+    request_id: &str,
+    now: i64,
+) -> Result<PaymentRecord, StoreError> {
+    const OP: &str = "setting a payment's provider ids";
+    let current = must_get(conn, id)?;
+    if let Some(stored) = current
+        .provider_request_id
+        .as_deref()
+        .filter(|s| *s != request_id)
+    {
+        return Err(StoreError::Conflict {
+            what: format!("payment {id}'s request id (it is {stored:?}, not {request_id:?})"),
+            holder: id.to_string(),
+        });
+    }
+    let current = set_provider_ref(conn, id, reference, now)?;
+    if current.provider_request_id.as_deref() == Some(request_id) {
+        return Ok(current);
+    }
+    conn.prepare_cached("UPDATE payments SET provider_request_id = ?1, updated_at = ?2 WHERE id = ?3")
+        .during(OP)?
+        .execute(params![request_id, now, id.to_string()])
+        .during(OP)?;
+    must_get(conn, id)
+}
+
+/// Gives part or all of a succeeded payment back; the state follows the refunded total.
+fn refund(
+    conn: &Connection,
+    id: PaymentId,
+    amount: Money,
+    detail: &TransitionDetail,
+    now: i64,
+) -> Result<PaymentEffect, StoreError> {
+    const OP: &str = "refunding a payment";
+    let current = must_get(conn, id)?;
+    let refundable = current.refundable();
+    if amount.currency() != current.amount.currency()
+        || amount.minor() > refundable.minor()
+        || amount.minor() == 0
+    {
+        return Err(StoreError::Invalid(format!(
+            "a refund of {amount} does not fit payment {id}: {refundable} remains to refund"
+        )));
+    }
+    let to = if amount == refundable {
+        PaymentState::Refunded
+    } else {
+        PaymentState::PartiallyRefunded
+    };
+    if let Err(error) = current.state.transition(to) {
+        return Ok(PaymentEffect::Refused {
+            payment: current,
+            error,
+        });
+    }
+    let refunded = i64::try_from(current.refunded.minor().saturating_add(amount.minor())).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "UPDATE payments SET state = ?1, refunded_minor = ?2, \
+         result_code = COALESCE(?3, result_code), result_desc = COALESCE(?4, result_desc), \
+         updated_at = ?5 WHERE id = ?6 AND state = ?7",
+    )
+    .during(OP)?
+    .execute(params![
+        to.code(),
+        refunded,
+        detail.result_code,
+        detail.result_desc,
+        now,
+        id.to_string(),
+        current.state.code(),
+    ])
+    .during(OP)?;
+    Ok(PaymentEffect::Changed {
+        previous: Some(current.state),
+        payment: must_get(conn, id)?,
+    })
+}
+
 /// Moves a payment; the writer thread serialises writes, so read-check-update is atomic here.
 pub(crate) fn transition(
     conn: &Connection,
@@ -303,6 +399,7 @@ pub(crate) fn apply(
                 Err(e) => Err(e),
             }
         }
+        crate::PaymentChange::Refund { id, amount, detail } => refund(conn, *id, *amount, detail, now),
         crate::PaymentChange::Record(p) => {
             let existing = match &p.provider_reference {
                 Some(r) => find_by_provider_ref(conn, p.provider, r)?,

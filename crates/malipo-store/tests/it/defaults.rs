@@ -148,6 +148,14 @@ impl Store for Plain {
     async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
         self.0.insert_child_payment(payment).await
     }
+    async fn set_payment_references(
+        &self,
+        id: PaymentId,
+        reference: &str,
+        request_id: &str,
+    ) -> Result<PaymentRecord, StoreError> {
+        self.0.set_payment_references(id, reference, request_id).await
+    }
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod jobs;
 mod lifecycle;
 mod payments;
 mod reconciliation;
+mod settlement;
 
 use std::sync::Arc;
 

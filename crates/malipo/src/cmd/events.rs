@@ -33,7 +33,8 @@ struct ListArgs {
     /// Only this provider's events: mpesa or paystack.
     #[arg(long)]
     provider: Option<Provider>,
-    /// Only events in this status: received, processed, failed or rejected_authentic.
+    /// Only events in this status: received, processed, failed, rejected_authentic or suspicious
+    /// (processed, but disagreeing with its payment; the reason is its last error).
     #[arg(long)]
     status: Option<EventStatus>,
     /// Only events received since: an RFC 3339 time (2026-11-28T07:00:00Z) or an age (30m, 2h, 7d).

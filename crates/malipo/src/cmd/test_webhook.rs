@@ -176,7 +176,10 @@ fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
             let gateway_key =
                 malipo_gateway::callback_token_key(&config).context("cannot read the callback token key")?;
             let tokens = malipo_guard::CallbackTokens::try_new(gateway_key)?;
-            a.to.join(&format!("/callbacks/mpesa/stk/{}", tokens.issue(payment)))?
+            a.to.join(&format!(
+                "/callbacks/mpesa/stk/{}",
+                tokens.issue_for(malipo_guard::CallbackRoute::Stk, payment)
+            ))?
         }
         None => a.to,
     };

@@ -5,6 +5,7 @@ mod check_config;
 mod command_secrets;
 mod common;
 mod demo;
+mod events;
 mod kill9;
 mod no_secrets_in_logs;
 mod operator_commands;

@@ -181,7 +181,10 @@ async fn an_stk_push_is_recorded_sent_with_its_token_url_and_settled_by_its_call
         ))
         .expect("the callback URL is under public_base_url");
     let tokens = world.state.callback_tokens.as_ref().unwrap();
-    assert_eq!(tokens.verify(token), Some(payment.id));
+    assert_eq!(
+        tokens.verify_for(malipo_guard::CallbackRoute::Stk, token),
+        Some(payment.id)
+    );
     assert_eq!(sent[0].status, Some(200));
 }
 
@@ -261,7 +264,12 @@ async fn a_push_without_an_answer_stays_pending_and_a_late_callback_still_settle
 
     // Had the push gone out, its result would come to the payment's token URL; the token names
     // the payment, so the result settles it although no CheckoutRequestID was recorded.
-    let token = world.state.callback_tokens.as_ref().unwrap().issue(id);
+    let token = world
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, id);
     let body = serde_json::json!({ "Body": { "stkCallback": {
         "MerchantRequestID": "29115-34620561-1",
         "CheckoutRequestID": "ws_CO_191220191020363925",

@@ -55,7 +55,8 @@ pub async fn play(demo: &DemoEnv, out: &Printer, played: &mut Played, target: Op
     let forged = forged_paid_callback(target);
 
     // 2. A "paid" callback for the pending payment, with a token made without the server key.
-    let guessed = CallbackTokens::new(Secret::new(rand::random::<[u8; 32]>().to_vec())).issue(target.id);
+    let guessed = CallbackTokens::new(Secret::new(rand::random::<[u8; 32]>().to_vec()))
+        .issue_for(malipo_guard::CallbackRoute::Stk, target.id);
     let result = post(
         demo,
         &format!("callbacks/mpesa/stk/{guessed}"),
@@ -74,7 +75,10 @@ pub async fn play(demo: &DemoEnv, out: &Printer, played: &mut Played, target: Op
     // 3. The same "paid" callback at the payment's real callback URL, from a stranger.
     let result = match &demo.state.callback_tokens {
         Some(tokens) => {
-            let path = format!("callbacks/mpesa/stk/{}", tokens.issue(target.id));
+            let path = format!(
+                "callbacks/mpesa/stk/{}",
+                tokens.issue_for(malipo_guard::CallbackRoute::Stk, target.id)
+            );
             post(demo, &path, forged, &[("x-forwarded-for", STRANGER)]).await
         }
         None => Err("the gateway has no callback tokens".into()),
