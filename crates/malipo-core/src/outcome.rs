@@ -82,6 +82,10 @@ pub struct Outcome {
     /// an integer, a success without its receipt, a malformed receipt); such a callback is
     /// suspicious and moves nothing.
     pub defect: Option<String>,
+    /// The answer is about a transaction named by its receipt (an M-Pesa transaction status
+    /// query), not by the request's ids: it matches only the payment its URL names, and only
+    /// when that payment's stored receipt equals [`Outcome::receipt`].
+    pub by_receipt: bool,
 }
 
 impl Outcome {
@@ -101,6 +105,7 @@ impl Outcome {
             result_code: None,
             result_desc: None,
             defect: None,
+            by_receipt: false,
         }
     }
 

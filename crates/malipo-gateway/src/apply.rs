@@ -200,6 +200,17 @@ fn unknown_payment(named: Option<PaymentId>, o: &Outcome) -> JobOutcome {
 /// recorded) can only be reached through its own callback URL: there the token is the binding,
 /// and the amount, phone and receipt are still compared.
 fn mismatched_ids(named: Option<PaymentId>, o: &Outcome, p: &PaymentRecord) -> Option<String> {
+    if o.by_receipt {
+        return match (&o.receipt, &p.receipt) {
+            (Some(asked), Some(stored)) if named == Some(p.id) && asked == stored => None,
+            _ => Some(format!(
+                "an answer about receipt {:?}, not payment {}'s ({:?}) on its own URL",
+                o.receipt.as_deref().unwrap_or(""),
+                p.id,
+                p.receipt.as_deref().unwrap_or("")
+            )),
+        };
+    }
     let Some(stored) = &p.provider_reference else {
         return (named != Some(p.id))
             .then(|| format!("payment {} has no provider reference to compare with", p.id));

@@ -328,7 +328,7 @@ async fn a_pending_payout_with_a_receipt_is_asked_by_transaction_status() {
             started.id,
             PaymentState::Pending,
             malipo_store::TransitionDetail {
-                receipt: Some("SKL7RT61SV".into()),
+                receipt: world.daraja.b2c_receipt(&started.id.to_string()),
                 ..Default::default()
             },
         )

@@ -87,12 +87,28 @@ impl ResultCallback {
     pub fn outcome(&self) -> Outcome {
         let kind = self.kind();
         let claim = match kind {
-            ResultKind::B2c | ResultKind::B2b | ResultKind::Unknown => Claim::Settled(if self.is_success() {
-                PaymentState::Succeeded
-            } else {
-                PaymentState::Failed
-            }),
-            ResultKind::TransactionStatus | ResultKind::AccountBalance | ResultKind::Reversal => {
+            // A reversal's result is the outcome of the reversal malipo requested (on that
+            // reversal's own result URL), like a payout's.
+            ResultKind::B2c | ResultKind::B2b | ResultKind::Reversal | ResultKind::Unknown => {
+                Claim::Settled(if self.is_success() {
+                    PaymentState::Succeeded
+                } else {
+                    PaymentState::Failed
+                })
+            }
+            // A status query answers about the transaction it names: its `TransactionStatus`
+            // is the outcome, when the query itself succeeded and the status is a final one.
+            ResultKind::TransactionStatus => match self.parameter_text("TransactionStatus").as_deref() {
+                Some("Completed") if self.is_success() => Claim::Settled(PaymentState::Succeeded),
+                Some("Failed" | "Cancelled" | "Declined") if self.is_success() => {
+                    Claim::Settled(PaymentState::Failed)
+                }
+                status => Claim::Notice(Some(format!(
+                    "transaction status result: {}",
+                    status.unwrap_or("no TransactionStatus")
+                ))),
+            },
+            ResultKind::AccountBalance => {
                 Claim::Notice(Some(format!("{kind:?} result: not a payment's outcome")))
             }
         };
@@ -106,6 +122,12 @@ impl ResultCallback {
         o.result_code = Some(self.result_code.clone());
         o.result_desc = non_empty(&self.result_desc);
         o.amount = self.amount();
+        if kind == ResultKind::TransactionStatus {
+            // Its ids are the query's, not the transaction's; the receipt asked about names it.
+            o.by_receipt = true;
+            o.receipt = self.receipt();
+            return o;
+        }
         if o.claim == Claim::Settled(PaymentState::Succeeded) {
             check_receipt(&mut o, self.receipt(), "TransactionReceipt");
         }

@@ -416,6 +416,10 @@ fn b2c(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
         invalid_initiator()
     };
     let receipt = super::state::receipt();
+    shared
+        .lock()
+        .b2c_receipts
+        .insert(target.originator.clone(), (receipt.clone(), amount));
     let params = vec![
         ("TransactionAmount", json!(amount)),
         ("TransactionReceipt", json!(receipt)),
@@ -494,6 +498,13 @@ fn status(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
     f.len("Remarks", 2, 100)?;
     let target = result_target(f, None)?;
     let outcome = if ok { Outcome::Paid } else { invalid_initiator() };
+    // The amount of the transaction asked about, when this simulator issued its receipt.
+    let amount = shared
+        .lock()
+        .b2c_receipts
+        .values()
+        .find(|(r, _)| *r == transaction_id)
+        .map_or(1, |(_, amount)| *amount);
     let now = nairobi_now().format("%Y%m%d%H%M%S").to_string();
     let params = vec![
         ("DebitPartyName", json!("254708374149 - Simulated Customer")),
@@ -508,7 +519,7 @@ fn status(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
         ("ReasonType", json!("Pay Bill Online")),
         ("TransactionStatus", json!("Completed")),
         ("FinalisedTime", json!(now.parse::<u64>().unwrap_or(0))),
-        ("Amount", json!(1.0)),
+        ("Amount", json!(amount as f64)),
         ("ConversationID", json!(target.conversation.clone())),
         ("ReceiptNo", json!(transaction_id)),
     ];

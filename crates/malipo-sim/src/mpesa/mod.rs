@@ -270,6 +270,16 @@ impl MpesaSimHandle {
             .push_back(fault);
     }
 
+    /// The receipt this simulator issued for the B2C payment with this
+    /// OriginatorConversationID, whether or not its result callback was sent.
+    pub fn b2c_receipt(&self, originator_conversation_id: &str) -> Option<String> {
+        self.shared
+            .lock()
+            .b2c_receipts
+            .get(originator_conversation_id)
+            .map(|(receipt, _)| receipt.clone())
+    }
+
     /// The callbacks POSTed so far, in the order they were sent.
     pub fn sent_callbacks(&self) -> Vec<SentCallback> {
         self.shared.lock().sent.clone()

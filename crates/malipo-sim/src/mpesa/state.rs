@@ -96,6 +96,9 @@ pub(crate) struct State {
     pub outcomes_by_phone: HashMap<String, Outcome>,
     pub outcomes_by_amount: HashMap<u64, Outcome>,
     pub sent: Vec<SentCallback>,
+    /// B2C receipts issued, by OriginatorConversationID, with their amounts (whole KES): a
+    /// transaction status query about a receipt answers with its real amount.
+    pub b2c_receipts: HashMap<String, (String, u64)>,
 }
 
 impl State {

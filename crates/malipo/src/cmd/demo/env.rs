@@ -19,13 +19,14 @@ use url::Url;
 use super::report::Printer;
 
 /// Every file the demo writes in its directory (a kept directory is cleared of these only).
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "malipo.toml",
     "demo.db",
     "demo.db-wal",
     "demo.db-shm",
     "demo.db-journal",
     "demo.db.callback-key",
+    "demo.db.created",
 ];
 
 /// The address a request relayed by the "reverse proxy" (loopback) claims to come from: a
