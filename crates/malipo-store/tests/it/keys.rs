@@ -22,6 +22,8 @@ fn key(hash_byte: u8, name: &str) -> NewApiKey {
 async fn a_key_is_found_by_its_digest_listed_and_revoked_once() {
     let t = TestStore::open();
     let a = t.store.insert_api_key(key(1, "shop")).await.unwrap();
+    // Ids are ordered by their millisecond; two made in the same one have no order to check.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let b = t.store.insert_api_key(key(2, "backoffice")).await.unwrap();
     assert!(a.is_active());
 
