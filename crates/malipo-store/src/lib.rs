@@ -75,6 +75,10 @@ mod sqlite;
 
 pub use error::{Cause, StoreError};
 pub use model::delivery::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDelivery};
+pub use model::endpoint::{
+    check_event_type, EndpointId, EndpointKind, EndpointRecord, NewEndpoint, DEFAULT_EVENT_PREFIXES,
+    EVENT_SUSPICIOUS,
+};
 pub use model::event::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent};
 pub use model::job::{Job, JobCompletion, JobOutcome};
 pub use model::payment::{
@@ -83,4 +87,5 @@ pub use model::payment::{
 };
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
 pub use port::{Replayed, Store};
+pub use sqlite::{delivery_event_type, PAYLOAD_VERSION};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};

@@ -1,6 +1,7 @@
 //! The values that cross the storage port.
 
 pub(crate) mod delivery;
+pub(crate) mod endpoint;
 pub(crate) mod event;
 pub(crate) mod job;
 pub(crate) mod payment;

@@ -4,13 +4,22 @@ use crate::error::Context;
 use crate::{MigrationInfo, MigrationReport, StoreError};
 
 /// The SQLite schema's migrations, in order. Never edit one that shipped: add the next.
-const MIGRATIONS: &[(MigrationInfo, &str)] = &[(
-    MigrationInfo {
-        version: 1,
-        name: "init",
-    },
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(MigrationInfo, &str)] = &[
+    (
+        MigrationInfo {
+            version: 1,
+            name: "init",
+        },
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        MigrationInfo {
+            version: 5,
+            name: "delivery",
+        },
+        include_str!("../../migrations/0005_delivery.sql"),
+    ),
+];
 
 /// The migrations this build knows.
 pub(crate) fn known() -> impl Iterator<Item = MigrationInfo> {

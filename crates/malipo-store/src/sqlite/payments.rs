@@ -101,6 +101,7 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         Err(e) if rows::is_unique_violation(&e) => return Err(conflict(conn, p)?),
         Err(e) => return Err(StoreError::database(OP, e)),
     }
+    super::outbox::payment_changed(conn, p.id, None, p.state, now)?;
     // The row is exactly what was bound; reading it back would only cost a lookup.
     let at = rows::from_ms(now, "payments.created_at")?;
     Ok(PaymentRecord {
@@ -246,6 +247,7 @@ pub(crate) fn transition(
             crate::error::Reason(format!("payment {id} changed state concurrently")),
         ));
     }
+    super::outbox::payment_changed(conn, id, Some(previous), to, now)?;
     Ok(PaymentTransition {
         payment: must_get(conn, id)?,
         previous,
