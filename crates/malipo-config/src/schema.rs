@@ -328,4 +328,8 @@ pub struct MerchantConfig {
     /// Allow private, loopback and link-local targets (development only).
     #[serde(default)]
     pub allow_private_targets: bool,
+    /// Event types the endpoint receives (`payment.succeeded`, `payout.*`, `event.suspicious`);
+    /// empty (the default): every payment, payout and refund event.
+    #[serde(default)]
+    pub event_types: Vec<String>,
 }

@@ -212,6 +212,7 @@ impl Gateway {
             Some(p) => Some(p.secret_key.resolve()?),
             None => None,
         };
+        crate::delivery::seed_from_config(&*store, config).await?;
         Ok(Gateway::new(AppState {
             store,
             metrics: Arc::new(Metrics::default()),
@@ -220,6 +221,7 @@ impl Gateway {
             paystack_secret,
             worker_wakeup: Arc::default(),
             providers: providers(config)?,
-        }))
+        })
+        .with_delivery(Some(crate::delivery::DeliverySettings::from_config(config))))
     }
 }

@@ -15,6 +15,7 @@
 
 mod apply;
 mod build;
+pub mod delivery;
 mod error;
 mod inbound;
 mod metrics;
@@ -78,6 +79,7 @@ pub struct Providers {
 pub struct Gateway {
     state: AppState,
     run_worker: bool,
+    delivery: Option<delivery::DeliverySettings>,
 }
 
 impl Gateway {
@@ -86,7 +88,14 @@ impl Gateway {
         Gateway {
             state,
             run_worker: true,
+            delivery: Some(delivery::DeliverySettings::default()),
         }
+    }
+
+    /// Sets how deliveries to the merchant's endpoints are sent; `None` turns the sender off.
+    pub fn with_delivery(mut self, settings: Option<delivery::DeliverySettings>) -> Self {
+        self.delivery = settings;
+        self
     }
 
     /// Turns the background worker off (for tests of the inbound path alone).
@@ -130,13 +139,20 @@ impl Gateway {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let worker = self.run_worker.then(|| {
             let name = format!("worker-{}", std::process::id());
-            tokio::spawn(worker::run(self.state.clone(), name, stop_rx))
+            tokio::spawn(worker::run(self.state.clone(), name, stop_rx.clone()))
+        });
+        let sender = self.delivery.clone().map(|settings| {
+            let name = format!("sender-{}", std::process::id());
+            tokio::spawn(delivery::run(self.state.clone(), settings, name, stop_rx.clone()))
         });
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         let _ = stop_tx.send(true);
         if let Some(w) = worker {
             let _ = w.await;
+        }
+        if let Some(s) = sender {
+            let _ = s.await;
         }
         result
     }

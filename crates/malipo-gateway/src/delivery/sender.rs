@@ -1,0 +1,290 @@
+//! The sender: one lane per endpoint, each claiming its due deliveries and POSTing them signed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use malipo_store::{DeliveryRecord, EndpointId, EndpointRecord, Store};
+use malipo_webhooks::{Signer, WebhookSecret};
+use reqwest::{StatusCode, Url};
+use tokio::sync::watch;
+
+use super::target::{check_url, CheckedResolver, TargetPolicy};
+use super::{DeliverySettings, MAX_RESPONSE_BYTES};
+use crate::AppState;
+
+/// Sends deliveries until `shutdown` turns true: a lane per endpoint, started as endpoints
+/// appear. Returns once every lane finished its in-flight attempts.
+pub async fn run(
+    state: AppState,
+    settings: DeliverySettings,
+    name: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let clients = match Clients::new(&settings) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            tracing::error!(error = %e, "the delivery sender cannot build its HTTP client; nothing will be delivered");
+            return;
+        }
+    };
+    let settings = Arc::new(settings);
+    let mut lanes: HashMap<EndpointId, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        match state.store.list_endpoints().await {
+            Ok(endpoints) => {
+                for e in endpoints {
+                    lanes.entry(e.id).or_insert_with(|| {
+                        let lane = Lane {
+                            store: state.store.clone(),
+                            settings: settings.clone(),
+                            clients: clients.clone(),
+                            endpoint: e.id,
+                            worker: format!("{name}/{}", e.id),
+                        };
+                        tokio::spawn(lane.run(shutdown.clone()))
+                    });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the delivery sender cannot list endpoints; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(settings.poll_interval.max(Duration::from_millis(10)) * 4) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    for (_, lane) in lanes {
+        let _ = lane.await;
+    }
+}
+
+/// Two clients: one whose resolver drops internal addresses, one that connects anywhere (for
+/// endpoints allowed to be private). Neither follows redirects nor uses a proxy.
+struct Clients {
+    checked: reqwest::Client,
+    open: reqwest::Client,
+}
+
+impl Clients {
+    fn new(settings: &DeliverySettings) -> Result<Self, reqwest::Error> {
+        let base = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(settings.timeout)
+                .connect_timeout(settings.timeout)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .user_agent(concat!(
+                    "malipo/",
+                    env!("CARGO_PKG_VERSION"),
+                    " (Standard Webhooks)"
+                ))
+        };
+        Ok(Clients {
+            checked: base().dns_resolver(Arc::new(CheckedResolver)).build()?,
+            open: base().build()?,
+        })
+    }
+}
+
+struct Lane {
+    store: Arc<dyn Store>,
+    settings: Arc<DeliverySettings>,
+    clients: Arc<Clients>,
+    endpoint: EndpointId,
+    worker: String,
+}
+
+impl Lane {
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let lease = self.settings.timeout + Duration::from_secs(30);
+        let limit = self.settings.per_endpoint_concurrency.max(1);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let batch = match self.store.get_endpoint(&self.endpoint.to_string()).await {
+                Ok(Some(endpoint)) if endpoint.enabled => {
+                    match self
+                        .store
+                        .claim_endpoint_deliveries(endpoint.id, &self.worker, limit, lease)
+                        .await
+                    {
+                        Ok(batch) => Some((endpoint, batch)),
+                        Err(e) => {
+                            tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot claim deliveries; retrying");
+                            None
+                        }
+                    }
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot read the endpoint; retrying");
+                    None
+                }
+            };
+            match batch {
+                Some((endpoint, batch)) if !batch.is_empty() => {
+                    let endpoint = Arc::new(endpoint);
+                    let attempts = batch.into_iter().map(|d| self.attempt(endpoint.clone(), d));
+                    futures::future::join_all(attempts).await;
+                }
+                _ => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt, recorded: delivered, to retry, or dead.
+    async fn attempt(&self, endpoint: Arc<EndpointRecord>, d: DeliveryRecord) {
+        let result = send(&self.clients, &self.settings, &endpoint, &d).await;
+        let recorded = match result {
+            Ok(status) => {
+                tracing::info!(delivery = %d.id, endpoint = %endpoint.id, status, attempts = d.attempts, "delivered");
+                self.store.complete_delivery(d.id, status).await.map(|_| ())
+            }
+            Err(failure) => {
+                let next = self.settings.next_delay(d.attempts).map(|delay| {
+                    Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+                });
+                tracing::warn!(
+                    delivery = %d.id,
+                    endpoint = %endpoint.id,
+                    status = failure.status,
+                    error = %failure.error,
+                    attempts = d.attempts,
+                    dead = next.is_none(),
+                    "delivery attempt failed"
+                );
+                self.store
+                    .fail_delivery(d.id, failure.status, &failure.error, next)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        if let Err(e) = recorded {
+            // The lease runs out and the delivery is attempted again: at least once.
+            tracing::error!(delivery = %d.id, error = %e, "cannot record a delivery attempt");
+        }
+    }
+}
+
+/// Why an attempt did not deliver.
+#[derive(Debug)]
+struct Failure {
+    status: Option<u16>,
+    error: String,
+}
+
+impl Failure {
+    fn new(error: impl Into<String>) -> Self {
+        Failure {
+            status: None,
+            error: error.into(),
+        }
+    }
+}
+
+/// Signs and POSTs one delivery; `Ok` with the 2xx status it got.
+async fn send(
+    clients: &Clients,
+    settings: &DeliverySettings,
+    endpoint: &EndpointRecord,
+    d: &DeliveryRecord,
+) -> Result<u16, Failure> {
+    let url =
+        Url::parse(&endpoint.url).map_err(|e| Failure::new(format!("the endpoint URL is not valid: {e}")))?;
+    let policy = TargetPolicy {
+        require_https: settings.policy.require_https,
+        allow_private: settings.policy.allow_private || endpoint.allow_private,
+    };
+    check_url(&url, policy).map_err(|e| Failure::new(e.to_string()))?;
+    let secrets = endpoint
+        .signing_secrets(Utc::now())
+        .into_iter()
+        .map(|s| s.expose().parse::<WebhookSecret>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::new(format!("the endpoint's signing secret cannot be used: {e}")))?;
+    let signed = Signer::with_secrets(secrets).sign_now(&d.id.to_string(), &d.payload);
+    let client = if policy.allow_private {
+        &clients.open
+    } else {
+        &clients.checked
+    };
+    let mut request = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    for (name, value) in signed.iter() {
+        request = request.header(name, value);
+    }
+    let mut response = request
+        .body(d.payload.clone())
+        .send()
+        .await
+        .map_err(|e| Failure::new(describe(&e, settings.timeout)))?;
+    let status = response.status();
+    // Read (a bounded part of) the body so the connection can be reused; its content is unused.
+    let mut read = 0usize;
+    while read < MAX_RESPONSE_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(None) => break,
+            Err(e) if status.is_success() => {
+                tracing::debug!(delivery = %d.id, error = %e, "reading a 2xx response's body failed");
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    if status.is_success() {
+        return Ok(status.as_u16());
+    }
+    let error = if status.is_redirection() {
+        format!("refused: the endpoint answered {status} (a redirect), which is not followed; update the endpoint's URL")
+    } else {
+        format!("the endpoint answered {}", describe_status(status))
+    };
+    Err(Failure {
+        status: Some(status.as_u16()),
+        error,
+    })
+}
+
+fn describe_status(status: StatusCode) -> String {
+    status.to_string()
+}
+
+/// An error's text with its causes, which hold the useful part (the resolver's refusal, the
+/// connection's "refused").
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {} ms", timeout.as_millis());
+    }
+    let mut text = if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let piece = cause.to_string();
+        if !text.contains(&piece) {
+            text.push_str(": ");
+            text.push_str(&piece);
+        }
+        source = cause.source();
+    }
+    if let Some(at) = text.find("refused: ") {
+        // The resolver's refusal reads better on its own.
+        return text[at..].to_string();
+    }
+    text
+}

@@ -1,0 +1,514 @@
+//! Signed delivery to merchant endpoints, over real HTTP: the real gateway (its sender) and an
+//! in-process receiver that records what it gets and can be told to fail, redirect or be down.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use malipo_core::{Currency, Money, PaymentId, PaymentState, Provider, Secret};
+use malipo_gateway::delivery::{self, CreateEndpoint, DeliverySettings, TargetPolicy};
+use malipo_store::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewPayment};
+use malipo_webhooks::{Verifier, WebhookSecret};
+
+use crate::common::TestGateway;
+
+/// Short waits so retries happen within a test; enough of them that nothing goes dead.
+fn settings() -> DeliverySettings {
+    DeliverySettings {
+        retry_schedule: vec![Duration::from_millis(100); 60],
+        jitter: 0.1,
+        timeout: Duration::from_secs(3),
+        per_endpoint_concurrency: 4,
+        poll_interval: Duration::from_millis(20),
+        policy: TargetPolicy {
+            require_https: false,
+            allow_private: false,
+        },
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub headers: HashMap<String, String>,
+    pub body: Bytes,
+    /// What the receiver answered.
+    pub answered: u16,
+}
+
+impl Captured {
+    pub fn id(&self) -> &str {
+        &self.headers["webhook-id"]
+    }
+    pub fn event_type(&self) -> String {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap();
+        v["type"].as_str().unwrap().to_string()
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    captured: Mutex<Vec<Captured>>,
+    /// Answer 500 to this many requests first.
+    fail_next: Mutex<usize>,
+}
+
+/// A recording receiver on loopback.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    state: Arc<ReceiverState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn record(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let answered = {
+        let mut fail = state.fail_next.lock().unwrap();
+        if *fail > 0 {
+            *fail -= 1;
+            500
+        } else {
+            200
+        }
+    };
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    state.captured.lock().unwrap().push(Captured {
+        headers,
+        body,
+        answered,
+    });
+    StatusCode::from_u16(answered).unwrap().into_response()
+}
+
+async fn redirect() -> Response {
+    (StatusCode::FOUND, [("location", "/hook")]).into_response()
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        Self::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Starts on a given address (to come back on the port of one that was down).
+    pub async fn start_on(addr: SocketAddr) -> Receiver {
+        let state = Arc::new(ReceiverState::default());
+        let app = axum::Router::new()
+            .route("/hook", post(record))
+            .route("/redirect", post(redirect))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { addr, state, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn fail_next(&self, n: usize) {
+        *self.state.fail_next.lock().unwrap() = n;
+    }
+
+    pub fn captured(&self) -> Vec<Captured> {
+        self.state.captured.lock().unwrap().clone()
+    }
+
+    /// The requests answered 2xx.
+    pub fn accepted(&self) -> Vec<Captured> {
+        self.captured()
+            .into_iter()
+            .filter(|c| c.answered == 200)
+            .collect()
+    }
+
+    /// Waits until `n` requests were answered 2xx.
+    pub async fn wait_accepted(&self, n: usize) -> Vec<Captured> {
+        for _ in 0..500 {
+            let got = self.accepted();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "the receiver got {} of {n} deliveries: {:?}",
+            self.accepted().len(),
+            self.captured()
+        );
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn add_endpoint(
+    gw: &TestGateway,
+    name: &str,
+    url: &str,
+    types: &[&str],
+    allow_private: bool,
+) -> Secret<String> {
+    let created = delivery::create_endpoint(
+        &gw.state,
+        CreateEndpoint {
+            name: name.into(),
+            url: url.into(),
+            event_types: types.iter().map(|s| s.to_string()).collect(),
+            allow_private,
+            secret: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(created.secret.expose().starts_with("whsec_"));
+    created.secret
+}
+
+/// A payment that moves through `states` (from pending), each move its own committed change.
+async fn payment_through(gw: &TestGateway, kind: &str, states: &[PaymentState]) -> PaymentId {
+    let p = gw
+        .store()
+        .insert_payment(NewPayment::pending(
+            Provider::Paystack,
+            kind,
+            Money::from_minor(250_000, Currency::Kes),
+        ))
+        .await
+        .unwrap();
+    for s in states {
+        gw.store()
+            .transition_payment(p.id, *s, Default::default())
+            .await
+            .unwrap();
+    }
+    p.id
+}
+
+async fn deliveries(gw: &TestGateway) -> Vec<DeliveryRecord> {
+    gw.store()
+        .list_deliveries(&DeliveryFilter {
+            limit: 1000,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// Waits until every delivery satisfies `done`.
+async fn wait_deliveries(gw: &TestGateway, done: impl Fn(&DeliveryRecord) -> bool) -> Vec<DeliveryRecord> {
+    for _ in 0..500 {
+        let all = deliveries(gw).await;
+        if !all.is_empty() && all.iter().all(&done) {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("deliveries never got there: {:?}", deliveries(gw).await);
+}
+
+fn verifies(secret: &Secret<String>, c: &Captured) -> bool {
+    let secret: WebhookSecret = secret.expose().parse().unwrap();
+    Verifier::new(secret).verify(&c.headers, &c.body).is_ok()
+}
+
+#[tokio::test]
+async fn a_receiver_failing_twice_gets_the_delivery_on_the_third_attempt_with_the_same_id() {
+    let gw = TestGateway::start_delivering("", settings()).await;
+    let rx = Receiver::start().await;
+    rx.fail_next(2);
+    let secret = add_endpoint(&gw, "shop", &rx.url("/hook"), &[], true).await;
+    let payment = payment_through(&gw, "charge", &[PaymentState::Succeeded]).await;
+
+    rx.wait_accepted(1).await;
+    let all = rx.captured();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(
+        all.iter().map(|c| c.answered).collect::<Vec<_>>(),
+        [500, 500, 200]
+    );
+    assert!(
+        all.iter().all(|c| c.id() == all[0].id()),
+        "one webhook-id on every attempt"
+    );
+    assert!(all.iter().all(|c| verifies(&secret, c)));
+    assert_eq!(all[0].headers["content-type"], "application/json");
+    let body: serde_json::Value = serde_json::from_slice(&all[2].body).unwrap();
+    assert_eq!(body["type"], "payment.succeeded");
+    assert_eq!(body["data"]["id"], payment.to_string());
+    assert_eq!(body["data"]["amount"]["minor"], 250_000);
+
+    let done = wait_deliveries(&gw, |d| d.status == DeliveryStatus::Delivered).await;
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].id.to_string(), all[0].id());
+    assert_eq!(done[0].attempts, 3);
+    assert_eq!(done[0].last_status, Some(200));
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_receiver_down_for_the_whole_run_gets_every_delivery_once_when_back() {
+    let gw = TestGateway::start_delivering("", settings()).await;
+    // Reserve a port and close it: connections are refused until the receiver comes up there.
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    add_endpoint(&gw, "shop", &format!("http://{addr}/hook"), &[], true).await;
+    const N: usize = 12;
+    for i in 0..N {
+        let to = if i % 2 == 0 {
+            PaymentState::Succeeded
+        } else {
+            PaymentState::Failed
+        };
+        payment_through(&gw, "charge", &[to]).await;
+    }
+    // Several attempts fail while it is down.
+    for _ in 0..200 {
+        if deliveries(&gw).await.iter().all(|d| d.attempts >= 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failing = deliveries(&gw).await;
+    assert_eq!(failing.len(), N);
+    assert!(failing
+        .iter()
+        .all(|d| d.status == DeliveryStatus::Pending && d.attempts >= 2));
+    assert!(
+        failing[0].last_error.as_deref().unwrap().contains("connection"),
+        "{failing:?}"
+    );
+
+    let rx = Receiver::start_on(addr).await;
+    let got = rx.wait_accepted(N).await;
+    wait_deliveries(&gw, |d| d.status == DeliveryStatus::Delivered).await;
+    // A little longer: nothing arrives twice.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_now = rx.captured();
+    let mut ids: Vec<&str> = got_now.iter().map(Captured::id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), N);
+    assert_eq!(got_now.len(), N, "no delivery arrived twice");
+    assert_eq!(got.len(), N);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn redirects_and_internal_targets_are_refused_and_recorded() {
+    let gw = TestGateway::start_delivering("", settings()).await;
+    let rx = Receiver::start().await;
+    let redirecting = add_endpoint(&gw, "redirecting", &rx.url("/redirect"), &[], true).await;
+    let _ = redirecting;
+    // No allow flag: a loopback literal and a name resolving to loopback.
+    add_endpoint(&gw, "literal", &rx.url("/hook"), &[], false).await;
+    add_endpoint(
+        &gw,
+        "named",
+        &format!("http://localhost:{}/hook", rx.addr.port()),
+        &[],
+        false,
+    )
+    .await;
+    payment_through(&gw, "charge", &[PaymentState::Succeeded]).await;
+
+    let all = wait_deliveries(&gw, |d| d.attempts >= 2).await;
+    let endpoints = gw.store().list_endpoints().await.unwrap();
+    let by_name = |name: &str| {
+        let id = endpoints.iter().find(|e| e.name == name).unwrap().id;
+        all.iter().find(|d| d.endpoint_id == Some(id)).unwrap().clone()
+    };
+    let r = by_name("redirecting");
+    assert_eq!(r.status, DeliveryStatus::Pending);
+    assert_eq!(r.last_status, Some(302));
+    assert!(r.last_error.as_deref().unwrap().contains("redirect"), "{r:?}");
+    let l = by_name("literal");
+    assert_eq!(l.last_status, None);
+    assert!(
+        l.last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("refused: 127.0.0.1 is a loopback"),
+        "{l:?}"
+    );
+    let n = by_name("named");
+    assert!(
+        n.last_error
+            .as_deref()
+            .unwrap()
+            .contains("refused: localhost resolves to no public address"),
+        "{n:?}"
+    );
+    // Nothing reached the receiver's recording route: the redirect was not followed.
+    assert!(rx.captured().is_empty(), "{:?}", rx.captured());
+    gw.stop().await;
+
+    // Production: http is refused even where internal addresses are allowed.
+    let mut prod = settings();
+    prod.policy.require_https = true;
+    let gw = TestGateway::start_delivering("", prod).await;
+    add_endpoint(&gw, "plain-http", &rx.url("/hook"), &[], true).await;
+    payment_through(&gw, "charge", &[PaymentState::Succeeded]).await;
+    let all = wait_deliveries(&gw, |d| d.attempts >= 1 && d.last_error.is_some()).await;
+    assert!(
+        all[0].last_error.as_deref().unwrap().contains("only https"),
+        "{all:?}"
+    );
+    assert!(rx.captured().is_empty());
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn one_payments_deliveries_arrive_in_order() {
+    let gw = TestGateway::start_delivering("", settings()).await;
+    let rx = Receiver::start().await;
+    // The first attempt fails: the later changes must wait behind it, not overtake it.
+    rx.fail_next(1);
+    add_endpoint(&gw, "shop", &rx.url("/hook"), &[], true).await;
+    payment_through(
+        &gw,
+        "charge",
+        &[
+            PaymentState::Succeeded,
+            PaymentState::PartiallyRefunded,
+            PaymentState::Refunded,
+        ],
+    )
+    .await;
+    let got = rx.wait_accepted(3).await;
+    let types: Vec<String> = got.iter().map(Captured::event_type).collect();
+    assert_eq!(
+        types,
+        [
+            "payment.succeeded",
+            "payment.partially_refunded",
+            "payment.refunded"
+        ]
+    );
+    let all = rx.captured();
+    assert_eq!(all[0].answered, 500);
+    assert_eq!(
+        all[0].event_type(),
+        "payment.succeeded",
+        "nothing went out before the first"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_with_both_old_and_new() {
+    let gw = TestGateway::start_delivering("", settings()).await;
+    let rx = Receiver::start().await;
+    let old = add_endpoint(&gw, "shop", &rx.url("/hook"), &[], true).await;
+    let rotated = delivery::rotate_endpoint_secret(&gw.state, "shop", None)
+        .await
+        .unwrap();
+    assert!(rotated.endpoint.previous_secret_until.is_some());
+    payment_through(&gw, "charge", &[PaymentState::Succeeded]).await;
+    let got = rx.wait_accepted(1).await;
+    assert!(verifies(&old, &got[0]), "the old secret still verifies");
+    assert!(verifies(&rotated.secret, &got[0]), "the new secret verifies");
+    assert_eq!(got[0].headers["webhook-signature"].split(' ').count(), 2);
+    assert!(!verifies(
+        &Secret::new(WebhookSecret::generate().expose_whsec()),
+        &got[0]
+    ));
+
+    // A zero overlap: only the new secret signs.
+    let again = delivery::rotate_endpoint_secret(&gw.state, "shop", Some(Duration::ZERO))
+        .await
+        .unwrap();
+    payment_through(&gw, "charge", &[PaymentState::Failed]).await;
+    let got = rx.wait_accepted(2).await;
+    assert!(verifies(&again.secret, &got[1]));
+    assert!(!verifies(&rotated.secret, &got[1]));
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_endpoints_event_filter_is_honoured_and_a_dead_endpoint_does_not_hold_others() {
+    let gw = TestGateway::start_delivering("", settings()).await;
+    let failures = Receiver::start().await;
+    let payouts = Receiver::start().await;
+    add_endpoint(&gw, "failures", &failures.url("/hook"), &["payment.failed"], true).await;
+    add_endpoint(&gw, "payouts", &payouts.url("/hook"), &["payout.*"], true).await;
+    // An endpoint that never answers: connection refused on every attempt.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    add_endpoint(&gw, "dead", &format!("http://{dead}/hook"), &[], true).await;
+
+    payment_through(&gw, "charge", &[PaymentState::Succeeded]).await;
+    payment_through(&gw, "stk_push", &[PaymentState::Failed]).await;
+    payment_through(&gw, "b2c", &[PaymentState::Succeeded]).await;
+
+    let f = failures.wait_accepted(1).await;
+    let p = payouts.wait_accepted(1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(failures.captured().len(), 1);
+    assert_eq!(f[0].event_type(), "payment.failed");
+    assert_eq!(payouts.captured().len(), 1);
+    assert_eq!(p[0].event_type(), "payout.succeeded");
+
+    // Disabling keeps the dead endpoint's deliveries, and stops attempts.
+    delivery::set_endpoint_enabled(&gw.state, "dead", false)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before: Vec<u32> = deliveries(&gw)
+        .await
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Pending)
+        .map(|d| d.attempts)
+        .collect();
+    assert_eq!(before.len(), 3, "the dead endpoint's three deliveries are kept");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after: Vec<u32> = deliveries(&gw)
+        .await
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Pending)
+        .map(|d| d.attempts)
+        .collect();
+    assert_eq!(before, after, "no attempt while disabled");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn retries_running_out_dead_letter_and_a_retry_delivers() {
+    let mut s = settings();
+    s.retry_schedule = vec![Duration::from_millis(50); 2];
+    let gw = TestGateway::start_delivering("", s).await;
+    let rx = Receiver::start().await;
+    rx.fail_next(3);
+    add_endpoint(&gw, "shop", &rx.url("/hook"), &[], true).await;
+    payment_through(&gw, "charge", &[PaymentState::Cancelled]).await;
+    let dead = wait_deliveries(&gw, |d| d.status == DeliveryStatus::DeadLetter).await;
+    assert_eq!(dead[0].attempts, 3);
+    assert_eq!(dead[0].last_status, Some(500));
+    assert_eq!(gw.store().stats().await.unwrap().deliveries_dead, 1);
+
+    let view = delivery::retry_delivery(&gw.state, dead[0].id).await.unwrap();
+    // The sender may already have delivered it by the time the view is read back.
+    assert_ne!(view.status, DeliveryStatus::DeadLetter);
+    let got = rx.wait_accepted(1).await;
+    assert_eq!(got[0].id(), dead[0].id.to_string());
+    assert_eq!(got[0].event_type(), "payment.cancelled");
+    wait_deliveries(&gw, |d| d.status == DeliveryStatus::Delivered).await;
+    gw.stop().await;
+}
