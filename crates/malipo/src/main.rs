@@ -82,6 +82,10 @@ pub enum Command {
     Paystack(cmd::paystack::PaystackArgs),
     /// Run a local simulator of Daraja or Paystack.
     Sim(cmd::sim::SimArgs),
+    /// List, show or retry deliveries to the merchant's endpoints.
+    Deliveries(cmd::deliveries::DeliveriesArgs),
+    /// Add, list, disable or rotate the secret of the merchant's endpoints.
+    Endpoints(cmd::endpoints::EndpointsArgs),
 }
 
 fn main() -> ExitCode {

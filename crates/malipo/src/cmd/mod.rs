@@ -2,7 +2,9 @@
 
 pub mod config;
 pub mod credential;
+pub mod deliveries;
 pub mod demo;
+pub mod endpoints;
 pub mod events;
 pub mod mpesa;
 pub mod paystack;
@@ -30,5 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => events::replay(args, config).await,
         Command::SendTestWebhook(args) => test_webhook::run(args, config).await,
         Command::Demo(args) => demo::run(args, config).await,
+        Command::Deliveries(args) => deliveries::run(args, config).await,
+        Command::Endpoints(args) => endpoints::run(args, config).await,
     }
 }

@@ -3,6 +3,7 @@
 mod check_config;
 mod command_secrets;
 mod common;
+mod deliveries;
 mod demo;
 mod kill9;
 mod no_secrets_in_logs;
