@@ -512,3 +512,140 @@ async fn retries_running_out_dead_letter_and_a_retry_delivers() {
     wait_deliveries(&gw, |d| d.status == DeliveryStatus::Delivered).await;
     gw.stop().await;
 }
+
+/// The Python interpreter of the virtualenv `scripts/test` makes with PyPI's `standardwebhooks`,
+/// or `None` (with the reason printed) when it is missing and `CI` is not `true`.
+fn python_standardwebhooks() -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("MALIPO_PY_SW")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/py-sw"))
+        .join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "{} is missing and CI=true: run `python3 -m venv target/py-sw && target/py-sw/bin/pip install standardwebhooks` (scripts/test does)",
+            python.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: the standardwebhooks interop test needs {} (make it with `python3 -m venv target/py-sw && target/py-sw/bin/pip install standardwebhooks`, as scripts/test does)",
+        python.display()
+    );
+    None
+}
+
+/// Runs `script` with `input` on standard input; its standard output.
+fn run_python(python: &std::path::Path, script: &str, input: &serde_json::Value) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const PY_VERIFY: &str = r#"
+import base64, json, sys
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+results = []
+for case in json.load(sys.stdin):
+    try:
+        Webhook(case["secret"]).verify(base64.b64decode(case["body"]), case["headers"])
+        results.append("ok")
+    except WebhookVerificationError as e:
+        results.append("refused: " + str(e))
+print(json.dumps(results))
+"#;
+
+const PY_SIGN: &str = r#"
+import base64, json, sys
+from datetime import datetime, timezone
+from standardwebhooks.webhooks import Webhook
+case = json.load(sys.stdin)
+ts = datetime.fromtimestamp(case["timestamp"], tz=timezone.utc)
+print(Webhook(case["secret"]).sign(case["id"], ts, base64.b64decode(case["body"])))
+"#;
+
+#[tokio::test]
+async fn every_captured_delivery_verifies_with_pythons_standardwebhooks() {
+    use base64::Engine as _;
+    let Some(python) = python_standardwebhooks() else {
+        return;
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let gw = TestGateway::start_delivering("", settings()).await;
+    let rx = Receiver::start().await;
+    rx.fail_next(1);
+    let plain = add_endpoint(&gw, "plain", &rx.url("/hook"), &[], true).await;
+    let rotating = add_endpoint(&gw, "rotating", &rx.url("/hook"), &[], true).await;
+    let rotated = delivery::rotate_endpoint_secret(&gw.state, "rotating", None)
+        .await
+        .unwrap();
+    payment_through(&gw, "charge", &[PaymentState::Succeeded, PaymentState::Refunded]).await;
+    payment_through(&gw, "b2c", &[PaymentState::Failed]).await;
+    rx.wait_accepted(6).await;
+    let captured = rx.captured();
+    assert_eq!(captured.len(), 7, "six deliveries and one failed attempt");
+
+    let mut cases = Vec::new();
+    let mut expected = Vec::new();
+    for c in &captured {
+        let signature = &c.headers["webhook-signature"];
+        let secrets = if signature.contains(' ') {
+            vec![&rotating, &rotated.secret]
+        } else {
+            vec![&plain]
+        };
+        for s in secrets {
+            cases.push(
+                serde_json::json!({"secret": s.expose(), "headers": c.headers, "body": b64.encode(&c.body)}),
+            );
+            expected.push("ok".to_string());
+        }
+        // And a tampered body is refused by the Python library too.
+        let mut tampered = c.body.to_vec();
+        tampered.push(b' ');
+        let s = if signature.contains(' ') {
+            &rotating
+        } else {
+            &plain
+        };
+        cases.push(
+            serde_json::json!({"secret": s.expose(), "headers": c.headers, "body": b64.encode(&tampered)}),
+        );
+        expected.push("refused: No matching signature found".to_string());
+    }
+    let results: Vec<String> =
+        serde_json::from_str(&run_python(&python, PY_VERIFY, &serde_json::Value::Array(cases))).unwrap();
+    assert_eq!(results, expected);
+
+    // The other way: what Python signs, Rust verifies, byte for byte the same signature.
+    let body = br#"{"type":"payment.succeeded","data":{"id":"pay_x"}}"#;
+    let now = chrono::Utc::now().timestamp();
+    let py_sig = run_python(
+        &python,
+        PY_SIGN,
+        &serde_json::json!({"secret": plain.expose(), "id": "dlv_interop", "timestamp": now, "body": b64.encode(body)}),
+    );
+    let ours = malipo_webhooks::Signer::new(plain.expose().parse().unwrap()).sign("dlv_interop", now, body);
+    assert_eq!(py_sig.trim(), ours.signature);
+    gw.stop().await;
+}
