@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use malipo_store::{DeliveryRecord, EndpointId, EndpointRecord, Store};
 use malipo_webhooks::{Signer, WebhookSecret};
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use tokio::sync::watch;
 
 use super::target::{check_url, CheckedResolver, TargetPolicy};
@@ -250,16 +250,12 @@ async fn send(
     let error = if status.is_redirection() {
         format!("refused: the endpoint answered {status} (a redirect), which is not followed; update the endpoint's URL")
     } else {
-        format!("the endpoint answered {}", describe_status(status))
+        format!("the endpoint answered {status}")
     };
     Err(Failure {
         status: Some(status.as_u16()),
         error,
     })
-}
-
-fn describe_status(status: StatusCode) -> String {
-    status.to_string()
 }
 
 /// An error's text with its causes, which hold the useful part (the resolver's refusal, the

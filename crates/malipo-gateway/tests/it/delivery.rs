@@ -313,8 +313,7 @@ async fn a_receiver_down_for_the_whole_run_gets_every_delivery_once_when_back() 
 async fn redirects_and_internal_targets_are_refused_and_recorded() {
     let gw = TestGateway::start_delivering("", settings()).await;
     let rx = Receiver::start().await;
-    let redirecting = add_endpoint(&gw, "redirecting", &rx.url("/redirect"), &[], true).await;
-    let _ = redirecting;
+    add_endpoint(&gw, "redirecting", &rx.url("/redirect"), &[], true).await;
     // No allow flag: a loopback literal and a name resolving to loopback.
     add_endpoint(&gw, "literal", &rx.url("/hook"), &[], false).await;
     add_endpoint(
