@@ -71,7 +71,7 @@ impl Default for DeliverySettings {
                 .collect(),
             jitter: 0.2,
             timeout: Duration::from_secs(15),
-            per_endpoint_concurrency: 4,
+            per_endpoint_concurrency: 8,
             poll_interval: Duration::from_millis(250),
             policy: TargetPolicy {
                 require_https: false,

@@ -8,7 +8,7 @@ use chrono::Utc;
 use malipo_store::{DeliveryRecord, EndpointId, EndpointRecord, Store};
 use malipo_webhooks::{Signer, WebhookSecret};
 use reqwest::Url;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use super::target::{check_url, CheckedResolver, TargetPolicy};
 use super::{DeliverySettings, MAX_RESPONSE_BYTES};
@@ -46,7 +46,7 @@ pub async fn run(
                             endpoint: e.id,
                             worker: format!("{name}/{}", e.id),
                         };
-                        tokio::spawn(lane.run(shutdown.clone()))
+                        tokio::spawn(Arc::new(lane).run(shutdown.clone()))
                     });
                 }
             }
@@ -100,45 +100,72 @@ struct Lane {
 }
 
 impl Lane {
-    async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let lease = self.settings.timeout + Duration::from_secs(30);
-        let limit = self.settings.per_endpoint_concurrency.max(1);
+    /// Claims as many due deliveries as there are free slots and sends each in its own task, so
+    /// a slow attempt holds one slot, not the lane; returns after the in-flight ones finished.
+    async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let limit = self.settings.per_endpoint_concurrency.clamp(1, 1024);
+        let slots = Arc::new(Semaphore::new(limit));
         loop {
             if *shutdown.borrow() {
-                return;
+                break;
             }
-            let batch = match self.store.get_endpoint(&self.endpoint.to_string()).await {
-                Ok(Some(endpoint)) if endpoint.enabled => {
-                    match self
-                        .store
-                        .claim_endpoint_deliveries(endpoint.id, &self.worker, limit, lease)
-                        .await
-                    {
-                        Ok(batch) => Some((endpoint, batch)),
-                        Err(e) => {
-                            tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot claim deliveries; retrying");
-                            None
-                        }
-                    }
-                }
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot read the endpoint; retrying");
-                    None
-                }
+            let first = tokio::select! {
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                _ = shutdown.changed() => continue,
             };
-            match batch {
+            let mut held = vec![first];
+            while let Ok(slot) = slots.clone().try_acquire_owned() {
+                held.push(slot);
+            }
+            match self.claim(held.len()).await {
                 Some((endpoint, batch)) if !batch.is_empty() => {
                     let endpoint = Arc::new(endpoint);
-                    let attempts = batch.into_iter().map(|d| self.attempt(endpoint.clone(), d));
-                    futures::future::join_all(attempts).await;
+                    for (d, slot) in batch.into_iter().zip(held.drain(..)) {
+                        let lane = self.clone();
+                        let endpoint = endpoint.clone();
+                        tokio::spawn(async move {
+                            lane.attempt(endpoint, d).await;
+                            drop(slot);
+                        });
+                    }
                 }
                 _ => {
+                    drop(held);
                     tokio::select! {
                         _ = tokio::time::sleep(self.settings.poll_interval) => {}
                         _ = shutdown.changed() => {}
                     }
                 }
+            }
+        }
+        // Every slot back means every attempt in flight was recorded.
+        let _ = slots.acquire_many(u32::try_from(limit).unwrap_or(u32::MAX)).await;
+    }
+
+    /// Up to `n` due deliveries of this endpoint, with the endpoint as it is now (its secrets
+    /// after a rotation); `None` when it is disabled or gone or the store failed.
+    async fn claim(&self, n: usize) -> Option<(EndpointRecord, Vec<DeliveryRecord>)> {
+        let lease = self.settings.timeout + Duration::from_secs(30);
+        let endpoint = match self.store.get_endpoint(&self.endpoint.to_string()).await {
+            Ok(Some(endpoint)) if endpoint.enabled => endpoint,
+            Ok(_) => return None,
+            Err(e) => {
+                tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot read the endpoint; retrying");
+                return None;
+            }
+        };
+        match self
+            .store
+            .claim_endpoint_deliveries(endpoint.id, &self.worker, n, lease)
+            .await
+        {
+            Ok(batch) => Some((endpoint, batch)),
+            Err(e) => {
+                tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot claim deliveries; retrying");
+                None
             }
         }
     }
