@@ -84,13 +84,17 @@ async fn main() -> anyhow::Result<()> {
                 let received = received.clone();
                 let verifiers = verifiers.clone();
                 async move {
-                    received.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    received
+                        .requests
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let ok = verifiers
                         .lock()
                         .map(|v| v.iter().any(|v| v.verify(&headers, &body).is_ok()))
                         .unwrap_or(false);
                     if !ok {
-                        received.bad_signatures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        received
+                            .bad_signatures
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         return StatusCode::UNAUTHORIZED;
                     }
                     if let (Some(id), Ok(mut ids)) = (headers.get("webhook-id"), received.ids.lock()) {
@@ -148,7 +152,10 @@ async fn main() -> anyhow::Result<()> {
         done??;
     }
     let total = args.deliveries * args.endpoints;
-    eprintln!("queued {total} deliveries in {:.1} s", queued.elapsed().as_secs_f64());
+    eprintln!(
+        "queued {total} deliveries in {:.1} s",
+        queued.elapsed().as_secs_f64()
+    );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -175,7 +175,7 @@ impl Lane {
         let result = send(&self.clients, &self.settings, &endpoint, &d).await;
         let recorded = match result {
             Ok(status) => {
-                tracing::info!(delivery = %d.id, endpoint = %endpoint.id, status, attempts = d.attempts, "delivered");
+                tracing::debug!(delivery = %d.id, endpoint = %endpoint.id, status, attempts = d.attempts, "delivered");
                 self.store.complete_delivery(d.id, status).await.map(|_| ())
             }
             Err(failure) => {
