@@ -23,6 +23,8 @@
 //! | after | now | 5 s | 5 min | 30 min | 2 h | 5 h | 10 h | 10 h | dead letter |
 //!
 //! Each wait varies by ±20 % so endpoints that failed together do not retry together.
+//! An endpoint answering with `Retry-After: <seconds>` (a 429 or 503) lengthens a wait, up to an
+//! hour; it cannot make one shorter.
 
 mod manage;
 mod sender;

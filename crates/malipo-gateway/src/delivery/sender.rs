@@ -180,6 +180,7 @@ impl Lane {
             }
             Err(failure) => {
                 let next = self.settings.next_delay(d.attempts).map(|delay| {
+                    let delay = retry_after_clamped(delay, failure.retry_after);
                     Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
                 });
                 tracing::warn!(
@@ -209,6 +210,8 @@ impl Lane {
 struct Failure {
     status: Option<u16>,
     error: String,
+    /// The endpoint's `Retry-After`, in seconds.
+    retry_after: Option<Duration>,
 }
 
 impl Failure {
@@ -216,6 +219,7 @@ impl Failure {
         Failure {
             status: None,
             error: error.into(),
+            retry_after: None,
         }
     }
 }
@@ -258,6 +262,12 @@ async fn send(
         .await
         .map_err(|e| Failure::new(describe(&e, settings.timeout)))?;
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     // Read (a bounded part of) the body so the connection can be reused; its content is unused.
     let mut read = 0usize;
     while read < MAX_RESPONSE_BYTES {
@@ -282,6 +292,7 @@ async fn send(
     Err(Failure {
         status: Some(status.as_u16()),
         error,
+        retry_after,
     })
 }
 
@@ -310,4 +321,31 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
         return text[at..].to_string();
     }
     text
+}
+
+/// The longest wait an endpoint's `Retry-After` can impose.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// The wait before the next attempt: the schedule's, or longer when the endpoint asked for it
+/// with `Retry-After` (a 429 or 503), but never more than an hour: an endpoint cannot park its
+/// deliveries for days, nor make them come sooner than the schedule.
+fn retry_after_clamped(scheduled: Duration, retry_after: Option<Duration>) -> Duration {
+    match retry_after {
+        Some(asked) => scheduled.max(asked.min(MAX_RETRY_AFTER)),
+        None => scheduled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_lengthens_the_wait_within_an_hour() {
+        let s = Duration::from_secs;
+        assert_eq!(retry_after_clamped(s(5), None), s(5));
+        assert_eq!(retry_after_clamped(s(5), Some(s(120))), s(120));
+        assert_eq!(retry_after_clamped(s(300), Some(s(1))), s(300));
+        assert_eq!(retry_after_clamped(s(5), Some(s(86_400))), s(3600));
+    }
 }
