@@ -88,6 +88,11 @@ async fn record(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bod
     StatusCode::from_u16(answered).unwrap().into_response()
 }
 
+async fn hang() -> Response {
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    StatusCode::OK.into_response()
+}
+
 async fn redirect() -> Response {
     (StatusCode::FOUND, [("location", "/hook")]).into_response()
 }
@@ -103,6 +108,7 @@ impl Receiver {
         let app = axum::Router::new()
             .route("/hook", post(record))
             .route("/redirect", post(redirect))
+            .route("/hang", post(hang))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -646,5 +652,54 @@ async fn every_captured_delivery_verifies_with_pythons_standardwebhooks() {
     );
     let ours = malipo_webhooks::Signer::new(plain.expose().parse().unwrap()).sign("dlv_interop", now, body);
     assert_eq!(py_sig.trim(), ours.signature);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_hanging_endpoint_times_out_without_slowing_another() {
+    let mut s = settings();
+    s.timeout = Duration::from_millis(300);
+    s.per_endpoint_concurrency = 2;
+    let gw = TestGateway::start_delivering("", s).await;
+    let rx = Receiver::start().await;
+    add_endpoint(&gw, "hanging", &rx.url("/hang"), &[], true).await;
+    add_endpoint(&gw, "fine", &rx.url("/hook"), &[], true).await;
+    const N: usize = 20;
+    let started = std::time::Instant::now();
+    for _ in 0..N {
+        payment_through(&gw, "charge", &[PaymentState::Succeeded]).await;
+    }
+    rx.wait_accepted(N).await;
+    // Twenty deliveries through a lane of two while the other lane's attempts each take the whole
+    // timeout: had they shared a queue, this would take 20 / 2 × 300 ms at least.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        started.elapsed()
+    );
+    let hanging = gw.store().get_endpoint("hanging").await.unwrap().unwrap();
+    let filter = DeliveryFilter {
+        endpoint_id: Some(hanging.id),
+        limit: 1000,
+        ..DeliveryFilter::default()
+    };
+    let mut stuck = Vec::new();
+    for _ in 0..200 {
+        stuck = gw.store().list_deliveries(&filter).await.unwrap();
+        if stuck.iter().any(|d| d.last_error.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stuck.len(), N);
+    assert!(stuck.iter().all(|d| d.status == DeliveryStatus::Pending));
+    let tried: Vec<_> = stuck.iter().filter(|d| d.last_error.is_some()).collect();
+    assert!(!tried.is_empty());
+    assert!(
+        tried
+            .iter()
+            .all(|d| d.last_error.as_deref() == Some("timed out after 300 ms")),
+        "{tried:?}"
+    );
     gw.stop().await;
 }
