@@ -183,6 +183,15 @@ fn check_new(req: &CreateEndpoint) -> Result<Secret<String>, DeliveryError> {
             message: format!("{:?} is not an http(s) URL with a host", req.url),
         });
     }
+    // An internal IP literal can be refused now; names are checked when resolved, at send time.
+    let policy = super::TargetPolicy {
+        require_https: false,
+        allow_private: req.allow_private,
+    };
+    super::check_url(&url, policy).map_err(|e| DeliveryError::Invalid {
+        field: "url",
+        message: e.to_string(),
+    })?;
     for t in &req.event_types {
         malipo_store::check_event_type(t).map_err(|message| DeliveryError::Invalid {
             field: "event_types",

@@ -320,8 +320,38 @@ async fn redirects_and_internal_targets_are_refused_and_recorded() {
     let gw = TestGateway::start_delivering("", settings()).await;
     let rx = Receiver::start().await;
     add_endpoint(&gw, "redirecting", &rx.url("/redirect"), &[], true).await;
-    // No allow flag: a loopback literal and a name resolving to loopback.
-    add_endpoint(&gw, "literal", &rx.url("/hook"), &[], false).await;
+    // No allow flag: a loopback literal and a name resolving to loopback. The literal is refused
+    // at creation too, so it goes straight into the store (as an older malipo may have left it).
+    let refused = delivery::create_endpoint(
+        &gw.state,
+        CreateEndpoint {
+            name: "literal".into(),
+            url: rx.url("/hook"),
+            ..CreateEndpoint::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("url: refused: 127.0.0.1 is a loopback"),
+        "{refused}"
+    );
+    gw.store()
+        .upsert_endpoint(
+            malipo_store::NewEndpoint {
+                name: "literal".into(),
+                url: rx.url("/hook"),
+                secret: Secret::new(WebhookSecret::generate().expose_whsec()),
+                event_types: vec![],
+                enabled: true,
+                allow_private: false,
+            },
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
     add_endpoint(
         &gw,
         "named",
