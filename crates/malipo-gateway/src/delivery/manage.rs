@@ -318,8 +318,8 @@ pub async fn get_delivery_in(store: &dyn Store, id: DeliveryId) -> Result<Delive
         })
 }
 
-/// Queues a delivered or dead-lettered delivery again, due now (same id, so receivers that saw it
-/// deduplicate).
+/// Queues a delivered or dead-lettered delivery again, due now, its retry schedule started over
+/// (same id, so receivers that saw it deduplicate).
 pub async fn retry_delivery_in(store: &dyn Store, id: DeliveryId) -> Result<DeliveryView, DeliveryError> {
     store.redeliver(id).await?;
     get_delivery_in(store, id).await

@@ -544,7 +544,8 @@ async fn retries_running_out_dead_letter_and_a_retry_delivers() {
     let got = rx.wait_accepted(1).await;
     assert_eq!(got[0].id(), dead[0].id.to_string());
     assert_eq!(got[0].event_type(), "payment.cancelled");
-    wait_deliveries(&gw, |d| d.status == DeliveryStatus::Delivered).await;
+    let done = wait_deliveries(&gw, |d| d.status == DeliveryStatus::Delivered).await;
+    assert_eq!(done[0].attempts, 1, "the retry started the schedule over");
     gw.stop().await;
 }
 

@@ -243,12 +243,13 @@ pub(crate) fn fail(
     Ok(status)
 }
 
-/// Queues a finished delivery again, due now.
+/// Queues a finished delivery again, due now, with its retry schedule started over (an operator
+/// retries after fixing the endpoint; one more blip should not dead-letter it at once).
 pub(crate) fn redeliver(conn: &Connection, id: DeliveryId, now: i64) -> Result<(), StoreError> {
     update(
         conn,
         "UPDATE deliveries SET status = ?1, next_attempt_at = ?2, lease_owner = NULL, \
-         updated_at = ?2 WHERE id = ?3",
+         attempts = 0, updated_at = ?2 WHERE id = ?3",
         params![DeliveryStatus::Pending.code(), now, id.to_string()],
         id,
         "queueing a delivery again",

@@ -80,7 +80,14 @@ async fn retries_running_out_dead_letter_and_redeliver_brings_it_back() {
     assert!(t.store.claim_deliveries("d", 1, LEASE).await.unwrap().is_empty());
 
     t.store.redeliver(id).await.unwrap();
-    assert_eq!(t.store.claim_deliveries("d", 1, LEASE).await.unwrap().len(), 1);
+    let again = t.store.claim_deliveries("d", 1, LEASE).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1, "a manual retry starts the schedule over");
+    assert_eq!(
+        again[0].last_error.as_deref(),
+        Some("connection refused"),
+        "the last failure stays visible"
+    );
     assert!(matches!(
         t.store.redeliver(malipo_core::DeliveryId::new()).await,
         Err(StoreError::NotFound { what: "delivery", .. })
