@@ -499,3 +499,84 @@ async fn endpoints_rotate_keep_disable_across_upserts_and_redact_secrets() {
         Err(StoreError::NotFound { what: "endpoint", .. })
     ));
 }
+
+#[tokio::test]
+async fn the_workers_job_completions_announce_in_their_own_transaction() {
+    use malipo_store::{JobOutcome, PaymentChange};
+    let t = TestStore::open();
+    t.store
+        .upsert_endpoint(endpoint("all", &[]), OVERLAP)
+        .await
+        .unwrap();
+    let p = t.store.insert_payment(pending("stk_push")).await.unwrap();
+    let change = |to| PaymentChange::Transition {
+        id: p.id,
+        to,
+        detail: Default::default(),
+    };
+    for key in ["a", "b", "c"] {
+        t.store.ingest(crate::paystack_event(key)).await.unwrap();
+    }
+    let jobs = t.store.claim_jobs("w", 10, LEASE).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    // One batch: succeeded, the same again (a repeat), then an illegal move back to failed.
+    let done = t
+        .store
+        .complete_jobs(vec![
+            (
+                jobs[0].id,
+                JobOutcome::apply(change(malipo_core::PaymentState::Succeeded), None),
+            ),
+            (
+                jobs[1].id,
+                JobOutcome::apply(change(malipo_core::PaymentState::Succeeded), None),
+            ),
+            (
+                jobs[2].id,
+                JobOutcome::apply(change(malipo_core::PaymentState::Failed), None),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert!(done.iter().all(Result::is_ok));
+    let ds = all_deliveries(&t).await;
+    assert_eq!(
+        ds.len(),
+        1,
+        "announced once, by the change that took effect: {ds:?}"
+    );
+    assert_eq!(ds[0].event_type, "payment.succeeded");
+
+    // A job that fails in a batch is undone alone: its neighbour's change and announcement stay.
+    let q = t.store.insert_payment(pending("stk_push")).await.unwrap();
+    for key in ["d", "e"] {
+        t.store.ingest(crate::paystack_event(key)).await.unwrap();
+    }
+    let jobs = t.store.claim_jobs("w", 10, LEASE).await.unwrap();
+    let done = t
+        .store
+        .complete_jobs(vec![
+            (
+                jobs[0].id,
+                JobOutcome::apply(
+                    PaymentChange::Transition {
+                        id: q.id,
+                        to: malipo_core::PaymentState::Expired,
+                        detail: Default::default(),
+                    },
+                    None,
+                ),
+            ),
+            // Completed "by another worker" already: NotFound, undone alone.
+            (malipo_core::JobId::new(), JobOutcome::processed()),
+        ])
+        .await
+        .unwrap();
+    assert!(done[0].is_ok() && done[1].is_err());
+    let types: Vec<_> = all_deliveries(&t)
+        .await
+        .into_iter()
+        .map(|d| d.event_type)
+        .collect();
+    assert_eq!(types, ["payment.succeeded", "payment.expired"]);
+}
