@@ -344,6 +344,10 @@ pub struct MerchantConfig {
     /// Allow private, loopback and link-local targets (development only).
     #[serde(default)]
     pub allow_private_targets: bool,
+    /// Event types the endpoint receives (`payment.succeeded`, `payout.*`, `event.suspicious`);
+    /// empty (the default): every payment, payout and refund event.
+    #[serde(default)]
+    pub event_types: Vec<String>,
 }
 
 /// `[api]`: the merchant API (`/v1/…`, API keys, `Idempotency-Key`), served on its own listener

@@ -308,6 +308,7 @@ impl Gateway {
             Some(p) => Some(p.secret_key.resolve()?),
             None => None,
         };
+        crate::delivery::seed_from_config(&*store, config).await?;
         Ok(Gateway::new(AppState {
             store,
             metrics: Arc::new(Metrics::default()),
@@ -326,7 +327,8 @@ impl Gateway {
                 .collect(),
         })
         .with_listener_limits(listener_limits(config))
-        .with_reconcile(config.reconcile.clone()))
+        .with_reconcile(config.reconcile.clone())
+        .with_delivery(Some(crate::delivery::DeliverySettings::from_config(config))))
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod api;
 mod apply;
 mod build;
+pub mod delivery;
 mod error;
 mod inbound;
 pub mod listener;
@@ -89,6 +90,7 @@ pub struct Gateway {
     run_worker: bool,
     limits: listener::ListenerLimits,
     reconcile: malipo_config::ReconcileConfig,
+    delivery: Option<delivery::DeliverySettings>,
 }
 
 impl Gateway {
@@ -99,7 +101,14 @@ impl Gateway {
             run_worker: true,
             limits: listener::ListenerLimits::default(),
             reconcile: malipo_config::ReconcileConfig::default(),
+            delivery: Some(delivery::DeliverySettings::default()),
         }
+    }
+
+    /// Sets how deliveries to the merchant's endpoints are sent; `None` turns the sender off.
+    pub fn with_delivery(mut self, settings: Option<delivery::DeliverySettings>) -> Self {
+        self.delivery = settings;
+        self
     }
 
     /// Runs the reconciler with these settings (`[reconcile]`; `enabled = false` turns it off).
@@ -196,6 +205,15 @@ impl Gateway {
             tasks.push(tokio::spawn(reconcile::run(
                 self.state.clone(),
                 self.reconcile.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        if let Some(settings) = self.delivery.clone() {
+            let name = format!("sender-{}", std::process::id());
+            tasks.push(tokio::spawn(delivery::run(
+                self.state.clone(),
+                settings,
+                name,
                 stop_rx.clone(),
             )));
         }

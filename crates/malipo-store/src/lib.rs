@@ -76,6 +76,10 @@ mod sqlite;
 pub use error::{Cause, StoreError};
 pub use model::api_key::{ApiKeyRecord, NewApiKey, KEY_HASH_LEN};
 pub use model::delivery::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDelivery};
+pub use model::endpoint::{
+    check_event_type, EndpointId, EndpointKind, EndpointRecord, NewEndpoint, DEFAULT_EVENT_PREFIXES,
+    EVENT_SUSPICIOUS,
+};
 pub use model::event::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent};
 pub use model::idempotency::{IdempotencyClaim, IdempotencyRecord, StoredResponse, REQUEST_HASH_LEN};
 pub use model::job::{Job, JobCompletion, JobOutcome};
@@ -86,4 +90,5 @@ pub use model::payment::{
 };
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
 pub use port::{Replayed, Store};
+pub use sqlite::{delivery_event_type, PAYLOAD_VERSION};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider};
+use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider, Secret};
 
 use crate::PaymentCheck;
 use crate::{
@@ -14,6 +14,7 @@ use crate::{
     JobCompletion, JobOutcome, NewDelivery, NewEvent, NewPayment, PaymentFilter, PaymentKey, PaymentRecord,
     PaymentTransition, StoreError, StoreStats, TransitionDetail,
 };
+use crate::{EndpointId, EndpointRecord, NewEndpoint};
 use malipo_core::kinds::KeyId;
 
 /// What [`Store::replay`] did.
@@ -318,6 +319,71 @@ pub trait Store: Send + Sync + 'static {
         reference: &str,
         request_id: &str,
     ) -> Result<PaymentRecord, StoreError>;
+
+    // Delivery to merchant endpoints (signed webhooks, the outbox's fan-out). The defaults refuse,
+    // for adapters and test doubles that do not keep endpoints.
+
+    /// Creates the endpoint named `endpoint.name`, or updates its URL, event filter and
+    /// private-address flag; a different secret is rotated in, the current one signing for
+    /// `overlap` more. `enabled` is only applied on creation (an operator's `disable` survives a
+    /// restart).
+    async fn upsert_endpoint(
+        &self,
+        endpoint: NewEndpoint,
+        overlap: Duration,
+    ) -> Result<EndpointRecord, StoreError> {
+        let _ = (endpoint, overlap);
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// One endpoint, by id (`ep_…`) or name.
+    async fn get_endpoint(&self, id_or_name: &str) -> Result<Option<EndpointRecord>, StoreError> {
+        let _ = id_or_name;
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// Every endpoint, oldest first.
+    async fn list_endpoints(&self) -> Result<Vec<EndpointRecord>, StoreError> {
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// Enables or disables an endpoint. A disabled one gets no new deliveries and its queued ones
+    /// wait (they are kept, and go out once it is enabled again).
+    async fn set_endpoint_enabled(
+        &self,
+        id_or_name: &str,
+        enabled: bool,
+    ) -> Result<EndpointRecord, StoreError> {
+        let _ = (id_or_name, enabled);
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// Makes `secret` the endpoint's signing secret; the current one keeps signing beside it for
+    /// `overlap`, so receivers can switch without losing a delivery.
+    async fn rotate_endpoint_secret(
+        &self,
+        id_or_name: &str,
+        secret: Secret<String>,
+        overlap: Duration,
+    ) -> Result<EndpointRecord, StoreError> {
+        let _ = (id_or_name, secret, overlap);
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// Claims up to `limit` due deliveries of one endpoint for `worker`, leasing each for
+    /// `lease`. A payment's delivery is held back while an earlier one of the same payment to
+    /// the same endpoint is pending, so they arrive in order; a disabled endpoint's are not
+    /// claimed.
+    async fn claim_endpoint_deliveries(
+        &self,
+        endpoint: EndpointId,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let _ = (endpoint, worker, limit, lease);
+        Err(unsupported("merchant endpoints"))
+    }
 }
 
 fn unsupported(what: &str) -> StoreError {

@@ -86,6 +86,10 @@ pub enum Command {
     Payments(cmd::payments::PaymentsArgs),
     /// Create, list or revoke the API keys of the merchant API (/v1).
     ApiKey(cmd::api_key::ApiKeyArgs),
+    /// List, show or retry deliveries to the merchant's endpoints.
+    Deliveries(cmd::deliveries::DeliveriesArgs),
+    /// Add, list, disable or rotate the secret of the merchant's endpoints.
+    Endpoints(cmd::endpoints::EndpointsArgs),
 }
 
 fn main() -> ExitCode {

@@ -462,3 +462,42 @@ timeout_secs = 5
 pub fn kes(shillings: u64) -> malipo_core::Money {
     malipo_core::Money::from_major(shillings, malipo_core::Currency::Kes).unwrap()
 }
+
+impl TestGateway {
+    /// Starts a gateway with only a database and `extra` configured, sending deliveries with
+    /// `settings` (short retry waits in tests).
+    pub async fn start_delivering(
+        extra: &str,
+        settings: malipo_gateway::delivery::DeliverySettings,
+    ) -> TestGateway {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[database]\nurl = \"sqlite://{db}\"\n{extra}\n",
+            db = dir.path().join("gw.db").display()
+        );
+        let config = Config::from_toml(&text).unwrap();
+        let gateway = Gateway::from_config(&config)
+            .await
+            .unwrap()
+            .with_delivery(Some(settings));
+        let state = gateway.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            gateway
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestGateway {
+            addr,
+            state,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 mod api;
 mod common;
+mod delivery;
 mod listener;
 mod mpesa_callbacks;
 mod payouts;

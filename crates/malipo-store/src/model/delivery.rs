@@ -5,6 +5,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, PaymentId};
 
+use super::endpoint::EndpointId;
 use super::Withheld;
 
 /// Where an outbound delivery to the merchant stands. Stored as a small integer
@@ -112,6 +113,8 @@ pub struct DeliveryRecord {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The merchant endpoint it goes to (`None`: queued when no endpoint took it; never sent).
+    pub endpoint_id: Option<EndpointId>,
 }
 
 impl fmt::Debug for NewDelivery {
@@ -141,6 +144,7 @@ impl fmt::Debug for DeliveryRecord {
             .field("last_error", &self.last_error)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
+            .field("endpoint_id", &self.endpoint_id)
             .finish()
     }
 }
@@ -157,6 +161,8 @@ pub struct DeliveryFilter {
     pub before: Option<DeliveryId>,
     /// At most this many (capped at 1,000).
     pub limit: usize,
+    /// Only to this endpoint.
+    pub endpoint_id: Option<EndpointId>,
 }
 
 impl Default for DeliveryFilter {
@@ -166,6 +172,7 @@ impl Default for DeliveryFilter {
             payment_id: None,
             before: None,
             limit: 50,
+            endpoint_id: None,
         }
     }
 }

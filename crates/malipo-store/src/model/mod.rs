@@ -2,6 +2,7 @@
 
 pub(crate) mod api_key;
 pub(crate) mod delivery;
+pub(crate) mod endpoint;
 pub(crate) mod event;
 pub(crate) mod idempotency;
 pub(crate) mod job;

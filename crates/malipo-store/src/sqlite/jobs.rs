@@ -104,6 +104,7 @@ pub(crate) fn complete(
         event
     ])
     .during(OP)?;
+    super::outbox::event_completed(conn, &event, outcome, payment_id.as_deref(), now)?;
     let deliver = match &payment {
         None => true,
         Some(effect) => matches!(effect, PaymentEffect::Changed { .. }),

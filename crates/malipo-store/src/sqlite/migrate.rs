@@ -33,6 +33,13 @@ const MIGRATIONS: &[(MigrationInfo, &str)] = &[
         },
         include_str!("../../migrations/0004_reconciliation.sql"),
     ),
+    (
+        MigrationInfo {
+            version: 5,
+            name: "delivery",
+        },
+        include_str!("../../migrations/0005_delivery.sql"),
+    ),
 ];
 
 /// The migrations this build knows.

@@ -3,6 +3,7 @@
 mod checkpoint;
 mod connection;
 mod deliveries;
+mod endpoints;
 mod events;
 mod health;
 mod idempotency;
@@ -10,6 +11,7 @@ mod jobs;
 mod keys;
 mod migrate;
 mod options;
+mod outbox;
 mod payments;
 mod readers;
 mod rows;
@@ -22,9 +24,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider};
+use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider, Secret};
 
 pub use options::{Durability, SqliteOptions};
+pub use outbox::{event_type as delivery_event_type, PAYLOAD_VERSION};
 pub use writer::WriterStats;
 
 use self::readers::Readers;
@@ -37,6 +40,7 @@ use crate::{
     JobCompletion, JobOutcome, MigrationInfo, MigrationReport, NewDelivery, NewEvent, NewPayment,
     PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError, StoreStats, TransitionDetail,
 };
+use crate::{EndpointId, EndpointRecord, NewEndpoint};
 
 /// The SQLite adapter of [`Store`]: one file in WAL mode, one writer thread doing group commit,
 /// a few read-only connections for reads. Cheap to clone (all clones share the same threads).
@@ -500,5 +504,62 @@ impl Store for SqliteStore {
         let (reference, request_id) = (reference.to_owned(), request_id.to_owned());
         self.write(move |conn, now| payments::set_references(conn, id, &reference, &request_id, now))
             .await
+    }
+
+    // Delivery to merchant endpoints.
+
+    async fn upsert_endpoint(
+        &self,
+        endpoint: NewEndpoint,
+        overlap: Duration,
+    ) -> Result<EndpointRecord, StoreError> {
+        endpoints::check(&endpoint)?;
+        self.write(move |conn, now| endpoints::upsert(conn, &endpoint, duration_ms(overlap), now))
+            .await
+    }
+
+    async fn get_endpoint(&self, id_or_name: &str) -> Result<Option<EndpointRecord>, StoreError> {
+        let key = id_or_name.to_owned();
+        self.read(move |conn| endpoints::get(conn, &key)).await
+    }
+
+    async fn list_endpoints(&self) -> Result<Vec<EndpointRecord>, StoreError> {
+        self.read(endpoints::list).await
+    }
+
+    async fn set_endpoint_enabled(
+        &self,
+        id_or_name: &str,
+        enabled: bool,
+    ) -> Result<EndpointRecord, StoreError> {
+        let key = id_or_name.to_owned();
+        self.write(move |conn, now| endpoints::set_enabled(conn, &key, enabled, now))
+            .await
+    }
+
+    async fn rotate_endpoint_secret(
+        &self,
+        id_or_name: &str,
+        secret: Secret<String>,
+        overlap: Duration,
+    ) -> Result<EndpointRecord, StoreError> {
+        endpoints::check_secret(&secret)?;
+        let key = id_or_name.to_owned();
+        self.write(move |conn, now| endpoints::rotate(conn, &key, &secret, duration_ms(overlap), now))
+            .await
+    }
+
+    async fn claim_endpoint_deliveries(
+        &self,
+        endpoint: EndpointId,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let worker = worker.to_owned();
+        self.write(move |conn, now| {
+            deliveries::claim_for_endpoint(conn, endpoint, &worker, limit, duration_ms(lease), now)
+        })
+        .await
     }
 }

@@ -129,6 +129,7 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         Err(e) if rows::is_unique_violation(&e) => return Err(conflict(conn, p)?),
         Err(e) => return Err(StoreError::database(OP, e)),
     }
+    super::outbox::payment_changed(conn, p.id, None, p.state, now)?;
     // The row is exactly what was bound; reading it back would only cost a lookup.
     let at = rows::from_ms(now, "payments.created_at")?;
     Ok(PaymentRecord {
@@ -321,6 +322,7 @@ fn refund(
         current.state.code(),
     ])
     .during(OP)?;
+    super::outbox::payment_changed(conn, id, Some(current.state), to, now)?;
     Ok(PaymentEffect::Changed {
         previous: Some(current.state),
         payment: must_get(conn, id)?,
@@ -369,6 +371,7 @@ pub(crate) fn transition(
             crate::error::Reason(format!("payment {id} changed state concurrently")),
         ));
     }
+    super::outbox::payment_changed(conn, id, Some(previous), to, now)?;
     let payment = must_get(conn, id)?;
     if previous != to && to == PaymentState::Succeeded {
         if let Some(parent) = payment.parent_id {

@@ -3,7 +3,9 @@
 pub mod api_key;
 pub mod config;
 pub mod credential;
+pub mod deliveries;
 pub mod demo;
+pub mod endpoints;
 pub mod events;
 pub mod mpesa;
 pub mod payments;
@@ -34,5 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args, config).await,
         Command::Payments(args) => payments::run(args, config).await,
         Command::ApiKey(args) => api_key::run(args, config).await,
+        Command::Deliveries(args) => deliveries::run(args, config).await,
+        Command::Endpoints(args) => endpoints::run(args, config).await,
     }
 }

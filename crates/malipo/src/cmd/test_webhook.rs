@@ -24,6 +24,32 @@ enum Kind {
     Paystack(PaystackArgs),
     /// A Daraja STK push callback (`{"Body":{"stkCallback":…}}`).
     MpesaStk(StkArgs),
+    /// A delivery as malipo sends it to the merchant's app (Standard Webhooks signed
+    /// `payment.succeeded`), to test the receiving endpoint.
+    Merchant(MerchantArgs),
+}
+
+#[derive(Debug, Args)]
+struct MerchantArgs {
+    /// The merchant app's endpoint, e.g. http://127.0.0.1:3000/webhooks/malipo.
+    #[arg(long)]
+    to: Url,
+    /// The signing secret (whsec_…) [default: merchant.signing_secret from the config]. Prefer
+    /// --secret-env: a secret on the command line is visible to other users of the machine.
+    #[arg(long, conflicts_with = "secret_env")]
+    secret: Option<String>,
+    /// Environment variable holding the signing secret.
+    #[arg(long, value_name = "VAR")]
+    secret_env: Option<String>,
+    /// The event type to send.
+    #[arg(long, default_value = "payment.succeeded")]
+    event: String,
+    /// Amount in major units ("150.50").
+    #[arg(long, default_value = "150.50")]
+    amount: String,
+    /// Currency.
+    #[arg(long, default_value = "KES")]
+    currency: Currency,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +118,7 @@ pub async fn run(args: TestWebhookArgs, config_path: Option<&Path>) -> anyhow::R
     let (url, body, headers) = match args.kind {
         Kind::Paystack(a) => paystack(a, config_path)?,
         Kind::MpesaStk(a) => stk(a, config_path)?,
+        Kind::Merchant(a) => merchant(a, config_path)?,
     };
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(15))
@@ -213,4 +240,58 @@ fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
     let body = serde_json::to_vec(&serde_json::json!({ "Body": { "stkCallback": callback } }))?;
     println!("STK callback {checkout}, ResultCode {code}, phone {}", a.phone);
     Ok((url, body, vec![]))
+}
+
+fn merchant(a: MerchantArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
+    let secret = match (a.secret, &a.secret_env) {
+        (Some(s), _) => Secret::new(s),
+        (None, Some(var)) => {
+            Secret::new(std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?)
+        }
+        (None, None) => load_config(config_path)?
+            .merchant
+            .context("no [merchant] section in the config; pass --secret or --secret-env VAR")?
+            .signing_secret
+            .resolve()?,
+    };
+    let secret: malipo_webhooks::WebhookSecret = secret.expose().parse()?;
+    malipo_store::check_event_type(&a.event).map_err(anyhow::Error::msg)?;
+    let amount = Money::parse(&a.amount, a.currency)?;
+    let id = malipo_core::DeliveryId::new();
+    let now = chrono::Utc::now();
+    let (state, kind) = match a.event.split_once('.') {
+        Some(("payout", s)) => (s.to_string(), "b2c"),
+        Some(("refund", s)) => (s.to_string(), "refund"),
+        Some((_, s)) => (s.to_string(), "stk_push"),
+        None => ("succeeded".to_string(), "stk_push"),
+    };
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let body = serde_json::json!({
+        "type": a.event,
+        "version": malipo_store::PAYLOAD_VERSION,
+        "timestamp": at,
+        "data": {
+            "id": PaymentId::new(),
+            "object": "payment",
+            "state": state,
+            "provider": "mpesa",
+            "kind": kind,
+            "amount": { "minor": amount.minor(), "currency": amount.currency().code(), "decimal": amount.decimal() },
+            "msisdn": "254708374149",
+            "email": null,
+            "merchant_reference": "test-order-1",
+            "provider_reference": "ws_CO_TEST",
+            "description": "malipo send-test-webhook",
+            "receipt": "TEST000000",
+            "result_code": "0",
+            "result_desc": "The service request is processed successfully.",
+            "metadata": { "test": true },
+            "created_at": at,
+            "updated_at": at,
+        }
+    });
+    let body = serde_json::to_vec(&body)?;
+    let signed = malipo_webhooks::Signer::new(secret).sign(&id.to_string(), now.timestamp(), &body);
+    println!("event {}, webhook-id {id}", a.event);
+    Ok((a.to, body, signed.iter().collect()))
 }

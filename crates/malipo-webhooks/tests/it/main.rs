@@ -1,0 +1,3 @@
+//! Integration tests of malipo-webhooks: properties of signing and verification.
+
+mod properties;

@@ -1,0 +1,169 @@
+//! `malipo deliveries list|show|retry`: what was sent to the merchant's endpoints, and sending a
+//! dead-lettered one again.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use malipo_core::{DeliveryId, PaymentId};
+use malipo_gateway::delivery::{self, DeliveryView};
+use malipo_store::{DeliveryFilter, DeliveryStatus, Store};
+
+use super::endpoints::open;
+use crate::Format;
+
+/// Arguments of `malipo deliveries`.
+#[derive(Debug, Args)]
+pub struct DeliveriesArgs {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// List deliveries, newest first.
+    List(ListArgs),
+    /// Show one delivery with its payload.
+    Show(ShowArgs),
+    /// Queue a delivered or dead-lettered delivery again, due now (same webhook-id).
+    Retry(RetryArgs),
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Only in this status: pending, delivered or dead_letter.
+    #[arg(long)]
+    status: Option<DeliveryStatus>,
+    /// Only about this payment (pay_…).
+    #[arg(long)]
+    payment: Option<PaymentId>,
+    /// Only to this endpoint (id or name).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// The delivery's id (dlv_…).
+    id: DeliveryId,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct RetryArgs {
+    /// The delivery to send again (dlv_…).
+    id: DeliveryId,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Runs `malipo deliveries`.
+pub async fn run(args: DeliveriesArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let store = open(config_path).await?;
+    let result = match args.action {
+        Action::List(a) => list(&*store, a).await,
+        Action::Show(a) => {
+            let d = delivery::get_delivery_in(&*store, a.id).await?;
+            print_one(&d, a.format)
+        }
+        Action::Retry(a) => {
+            let d = delivery::retry_delivery_in(&*store, a.id).await?;
+            if a.format == Format::Text {
+                println!("queued {} again; a running gateway sends it shortly", d.id);
+            }
+            print_one(&d, a.format)
+        }
+    };
+    store.close().await?;
+    result
+}
+
+async fn list(store: &dyn Store, a: ListArgs) -> anyhow::Result<ExitCode> {
+    let endpoint_id = match &a.endpoint {
+        Some(key) => Some(
+            store
+                .get_endpoint(key)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no endpoint {key:?}: see `malipo endpoints list`"))?
+                .id,
+        ),
+        None => None,
+    };
+    let filter = DeliveryFilter {
+        status: a.status,
+        payment_id: a.payment,
+        limit: a.limit,
+        endpoint_id,
+        ..DeliveryFilter::default()
+    };
+    let all = delivery::list_deliveries_in(store, &filter).await?;
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+        Format::Text if all.is_empty() => println!("no deliveries match"),
+        Format::Text => {
+            println!(
+                "{:<30}  {:<28}  {:<26}  {:<11}  {:>3}  {:>4}  ERROR",
+                "ID", "ENDPOINT", "TYPE", "STATUS", "TRY", "HTTP"
+            );
+            for d in &all {
+                println!(
+                    "{:<30}  {:<28}  {:<26}  {:<11}  {:>3}  {:>4}  {}",
+                    d.id.to_string(),
+                    d.endpoint_id.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
+                    d.event_type,
+                    d.status.as_str(),
+                    d.attempts,
+                    d.last_status.map(|s| s.to_string()).unwrap_or_default(),
+                    d.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!(
+                "\n{} deliver{}",
+                all.len(),
+                if all.len() == 1 { "y" } else { "ies" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_one(d: &DeliveryView, format: Format) -> anyhow::Result<ExitCode> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(d)?),
+        Format::Text => {
+            println!("id            {}", d.id);
+            println!(
+                "endpoint      {}",
+                d.endpoint_id.map(|e| e.to_string()).unwrap_or_else(|| "-".into())
+            );
+            println!("type          {}", d.event_type);
+            println!(
+                "payment       {}",
+                d.payment_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+            );
+            println!("status        {}", d.status);
+            println!("attempts      {}", d.attempts);
+            if let Some(next) = d.next_attempt_at {
+                println!("next attempt  {}", next.format("%Y-%m-%d %H:%M:%S UTC"));
+            }
+            if let Some(s) = d.last_status {
+                println!("last status   {s}");
+            }
+            if let Some(e) = &d.last_error {
+                println!("last error    {e}");
+            }
+            println!("created       {}", d.created_at.format("%Y-%m-%d %H:%M:%S UTC"));
+            println!("payload\n{}", serde_json::to_string_pretty(&d.payload)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

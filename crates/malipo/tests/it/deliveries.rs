@@ -1,0 +1,282 @@
+//! `malipo endpoints …`, `malipo deliveries …` and `send-test-webhook merchant` against a running
+//! `malipo serve` whose `[merchant]` endpoint is a recording receiver on loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use malipo_webhooks::{verify, WebhookSecret};
+
+const PAYSTACK_KEY: &str = "sk_test_deliveries_obviously_fake";
+const MERCHANT_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// One request: lower-case headers and body.
+type Request = (Vec<(String, String)>, Vec<u8>);
+
+/// A minimal HTTP/1.1 receiver on a thread: records every POST and answers 204.
+fn receiver() -> (String, Arc<Mutex<Vec<Request>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let store = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                }
+            }
+            let len: usize = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            store.lock().unwrap().push((headers, body));
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    config: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(merchant_url: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("malipo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[paystack]\nsecret_key = {{ env = \"T_PAYSTACK_KEY\" }}\nwebhook_ips = [\"127.0.0.0/8\"]\n\
+             [merchant]\nwebhook_url = \"{merchant_url}\"\nsigning_secret = {{ env = \"T_MERCHANT_SECRET\" }}\nallow_private_targets = true\n",
+            dir.path().join("dl.db").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_malipo"))
+        .args(["--log", "warn", "serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("T_PAYSTACK_KEY", PAYSTACK_KEY)
+        .env("T_MERCHANT_SECRET", MERCHANT_SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    Server {
+        child,
+        base,
+        config,
+        _dir: dir,
+    }
+}
+
+fn malipo(server: &Server, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_malipo"))
+        .args(["--config", server.config.to_str().unwrap()])
+        .args(args)
+        .env("T_PAYSTACK_KEY", PAYSTACK_KEY)
+        .env("T_MERCHANT_SECRET", MERCHANT_SECRET)
+        .env_remove("MALIPO_LOG")
+        .output()
+        .unwrap()
+}
+
+fn ok_json(server: &Server, args: &[&str]) -> serde_json::Value {
+    let out = malipo(server, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn header<'a>(r: &'a Request, name: &str) -> &'a str {
+    &r.0.iter().find(|(k, _)| k == name).unwrap().1
+}
+
+fn wait_for(got: &Arc<Mutex<Vec<Request>>>, n: usize) -> Vec<Request> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let all = got.lock().unwrap().clone();
+        if all.len() >= n {
+            return all;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the receiver got {} of {n}", got.lock().unwrap().len());
+}
+
+#[test]
+fn a_provider_webhook_reaches_the_merchant_signed_and_operators_can_inspect_it() {
+    let (url, got) = receiver();
+    let server = serve(&url);
+    let secret: WebhookSecret = MERCHANT_SECRET.parse().unwrap();
+
+    // [merchant] became the endpoint "merchant".
+    let endpoints = ok_json(&server, &["endpoints", "list", "--format", "json"]);
+    assert_eq!(endpoints[0]["name"], "merchant");
+    assert_eq!(endpoints[0]["url"], url.as_str());
+    assert!(
+        !endpoints.to_string().contains("MfKQ9r8"),
+        "no secret in listings"
+    );
+
+    // A Paystack charge.success for a payment malipo did not start: recorded, then announced.
+    let out = malipo(
+        &server,
+        &[
+            "send-test-webhook",
+            "paystack",
+            "--to",
+            &format!("{}/webhooks/paystack", server.base),
+            "--id",
+            "777",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let delivered = wait_for(&got, 1);
+    let first = &delivered[0];
+    let headers: Vec<(&str, &str)> = first.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    verify(&secret, &headers, &first.1).expect("signed with the merchant secret");
+    let body: serde_json::Value = serde_json::from_slice(&first.1).unwrap();
+    assert_eq!(body["type"], "payment.succeeded");
+    assert_eq!(body["data"]["provider"], "paystack");
+
+    // The delivery, as operators see it.
+    let id = header(first, "webhook-id").to_string();
+    let start = Instant::now();
+    let list = loop {
+        let list = ok_json(&server, &["deliveries", "list", "--format", "json"]);
+        if list[0]["status"] == "delivered" || start.elapsed() > Duration::from_secs(10) {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["status"], "delivered");
+    assert_eq!(list[0]["last_status"], 204);
+    let text = String::from_utf8_lossy(&malipo(&server, &["deliveries", "show", &id]).stdout).into_owned();
+    assert!(
+        text.contains("payment.succeeded") && text.contains("delivered"),
+        "{text}"
+    );
+
+    // Retry: the same id again.
+    let retried = ok_json(&server, &["deliveries", "retry", &id, "--format", "json"]);
+    assert_eq!(retried["id"], id.as_str());
+    let again = wait_for(&got, 2);
+    assert_eq!(header(&again[1], "webhook-id"), id);
+
+    // A second endpoint: its secret is printed once, listed never.
+    let out = malipo(
+        &server,
+        &[
+            "endpoints",
+            "add",
+            "audit",
+            "--url",
+            &url,
+            "--event",
+            "payment.failed,refund.*",
+            "--allow-private",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let new_secret = printed
+        .lines()
+        .find(|l| l.starts_with("whsec_"))
+        .expect("the secret is printed");
+    assert!(new_secret.parse::<WebhookSecret>().is_ok());
+    let listed = String::from_utf8_lossy(&malipo(&server, &["endpoints", "list"]).stdout).into_owned();
+    assert!(
+        listed.contains("audit") && listed.contains("payment.failed refund.*"),
+        "{listed}"
+    );
+    assert!(!listed.contains(new_secret));
+
+    let rotated = ok_json(
+        &server,
+        &["endpoints", "rotate-secret", "audit", "--format", "json"],
+    );
+    assert!(rotated["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_ne!(rotated["secret"].as_str().unwrap(), new_secret);
+    assert!(rotated["previous_secret_until"].is_string());
+    let disabled = ok_json(&server, &["endpoints", "disable", "audit", "--format", "json"]);
+    assert_eq!(disabled["enabled"], false);
+
+    let out = malipo(&server, &["endpoints", "disable", "nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
+
+#[test]
+fn send_test_webhook_merchant_is_correctly_signed() {
+    let (url, got) = receiver();
+    let out = Command::new(env!("CARGO_BIN_EXE_malipo"))
+        .args([
+            "send-test-webhook",
+            "merchant",
+            "--to",
+            &url,
+            "--secret-env",
+            "T_SECRET",
+            "--event",
+            "payout.failed",
+        ])
+        .env("T_SECRET", MERCHANT_SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let got = wait_for(&got, 1);
+    let headers: Vec<(&str, &str)> = got[0].0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    verify(&MERCHANT_SECRET.parse().unwrap(), &headers, &got[0].1).expect("verifies");
+    let body: serde_json::Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(body["type"], "payout.failed");
+    assert_eq!(body["data"]["state"], "failed");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_malipo"))
+        .args([
+            "send-test-webhook",
+            "merchant",
+            "--to",
+            &url,
+            "--secret",
+            "not-a-secret!",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not-a-secret!"));
+}
