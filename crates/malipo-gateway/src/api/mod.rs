@@ -21,6 +21,7 @@ mod extract;
 mod idempotency;
 mod openapi;
 mod payments;
+mod reconcile;
 
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ pub use payments::{
     parse_create, AmountBody, CreateCheckout, CreatePayment, CreateStkPush, MpesaProvider, PaymentBody,
     PaymentPage, PaymentRequest, PaystackProvider,
 };
+pub use reconcile::ReconcileBody;
 
 use crate::AppState;
 
@@ -53,6 +55,7 @@ fn protected() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(payments::router())
         .merge(events::router())
+        .merge(reconcile::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

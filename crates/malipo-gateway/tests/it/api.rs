@@ -460,6 +460,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/payments/{id}"),
     ("post", "/v1/events/{id}/replay"),
     ("post", "/v1/payments"),
+    ("post", "/v1/payments/{id}/reconcile"),
 ];
 
 #[tokio::test]
@@ -566,4 +567,43 @@ async fn a_client_that_hangs_up_mid_request_still_finds_its_answer_under_its_key
     assert_eq!(w.daraja.requests(Endpoint::StkPush), 1);
     let payments = w.state.store.list_payments(&Default::default()).await.unwrap();
     assert_eq!(payments.len(), 1);
+}
+
+#[tokio::test]
+async fn a_payment_whose_callback_never_came_is_settled_by_reconcile_on_request() {
+    let w = ApiWorld::start().await;
+    // KES 4,040: the simulator takes the payment and never calls back.
+    let (status, body) = w.post("/v1/payments", &stk(404_000), None).await;
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/payments/{id}/reconcile");
+    let mut answer = Value::Null;
+    // The simulator's STK query says "still processing" until the push is decided.
+    for _ in 0..100 {
+        let (status, body) = w.post(&path, &json!({}), None).await;
+        assert_eq!(status, 200, "{body}");
+        answer = serde_json::from_str(&body).unwrap();
+        if answer["result"] == "settled" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(answer["result"], "settled", "{answer}");
+    assert_eq!(answer["payment"]["state"], "succeeded", "{answer}");
+    let (_, shown) = w.get(&format!("/v1/payments/{id}")).await;
+    assert_eq!(shown["state"], "succeeded");
+    // Asking again is harmless.
+    let (status, body) = w.post(&path, &json!({}), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["result"],
+        "already_settled"
+    );
+    // An unknown payment is 404 in the API's error shape.
+    let (status, body) = w.post("/v1/payments/pay_nope/reconcile", &json!({}), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(error_of(&body)["code"], "not_found");
 }

@@ -35,6 +35,10 @@ enum Action {
     /// Start a Paystack checkout and print the URL the customer pays at. The payment settles
     /// when Paystack's webhook reaches the running `malipo serve`.
     Checkout(CheckoutArgs),
+    /// Ask the provider about a payment now (STK query, Paystack verify, M-Pesa transaction
+    /// status) and settle it from the answer, as the reconciler does for a callback that never
+    /// came. Safe to repeat.
+    Reconcile(ShowArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +158,27 @@ pub async fn run(args: PaymentsArgs, config_path: Option<&Path>) -> anyhow::Resu
         }
         Action::StkPush(a) => stk_push(&config, a).await,
         Action::Checkout(a) => checkout(&config, a).await,
+        Action::Reconcile(a) => reconcile(&config, a).await,
     }
+}
+
+async fn reconcile(config: &malipo_config::Config, args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let state = parts(config).await?;
+    let result = malipo_gateway::reconcile::reconcile_payment(&state, args.id).await;
+    state.store.close().await?;
+    let done = result.with_context(|| format!("cannot reconcile payment {}", args.id))?;
+    let body = malipo_gateway::api::ReconcileBody::from(&done);
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&body)?),
+        Format::Text => {
+            println!("result:  {}", body.result);
+            if let Some(detail) = &body.detail {
+                println!("detail:  {detail}");
+            }
+            print_payment(done.payment(), None, Format::Text)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn open(config: &malipo_config::Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {

@@ -195,6 +195,13 @@ async fn a_merchant_backend_starts_and_tracks_payments_with_a_key_from_the_cli()
     assert_eq!(listed[0]["id"], id.as_str());
     let shown = ok_json(malipo(&s, &["payments", "show", &id, "--format", "json"]));
     assert_eq!(shown["state"], "succeeded");
+    // Reconciling a settled payment asks nobody and says so.
+    let again = ok_json(malipo(&s, &["payments", "reconcile", &id, "--format", "json"]));
+    assert_eq!(again["result"], "already_settled", "{again}");
+    assert_eq!(again["payment"]["state"], "succeeded");
+    let unknown = malipo(&s, &["payments", "reconcile", "pay_01JD3W8Q6M2K4X7V9B5N1R0T2Y"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no payment"));
     let text = String::from_utf8_lossy(&malipo(&s, &["payments", "show", &id]).stdout).into_owned();
     assert!(
         text.contains("succeeded") && text.contains("KES 100.00"),
@@ -301,7 +308,10 @@ fn every_new_command_has_complete_help() {
             &["--name", "--format", "print it once"],
         ),
         (&["api-key", "revoke", "--help"], &["<ID>", "401"]),
-        (&["payments", "--help"], &["list", "show", "stk-push", "checkout"]),
+        (
+            &["payments", "--help"],
+            &["list", "show", "stk-push", "checkout", "reconcile"],
+        ),
         (
             &["payments", "list", "--help"],
             &[
