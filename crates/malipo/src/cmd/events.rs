@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use malipo_core::{EventId, EventStatus, Msisdn, Provider};
-use malipo_store::{EventFilter, Replayed, Store};
+use malipo_store::{EventFilter, EventSummary, Replayed, Store};
 
 use super::serve::load_config;
 use crate::Format;
@@ -40,9 +40,13 @@ struct ListArgs {
     /// Only events received since: an RFC 3339 time (2026-11-28T07:00:00Z) or an age (30m, 2h, 7d).
     #[arg(long, value_parser = parse_since)]
     since: Option<DateTime<Utc>>,
-    /// At most this many.
+    /// At most this many (any number: they are read a page at a time). When more match, a line
+    /// on standard error says how to get the next ones.
     #[arg(long, default_value_t = 50)]
     limit: usize,
+    /// Only events older than this one (evt_…): the last id of the previous listing.
+    #[arg(long, value_name = "ID")]
+    before: Option<EventId>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -101,15 +105,49 @@ pub async fn run(args: EventsArgs, config_path: Option<&Path>) -> anyhow::Result
 }
 
 async fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
-    let filter = EventFilter {
-        provider: args.provider,
-        status: args.status,
-        since: args.since,
-        limit: args.limit,
-        ..EventFilter::default()
-    };
-    let events = store.list_events(&filter).await?;
-    match args.format {
+    let events = collect(store, &args).await?;
+    print_list(events, args.format)
+}
+
+/// The events `args` ask for, up to `--limit`, however many pages that takes; says on standard
+/// error how to get the next ones when more match.
+async fn collect(store: &dyn Store, args: &ListArgs) -> anyhow::Result<Vec<EventSummary>> {
+    // The store answers at most a page at a time: read pages until the limit, one more row
+    // telling whether anything was left out (never a silent cut).
+    let mut events = Vec::new();
+    let mut before = args.before;
+    let wanted = args.limit.saturating_add(1);
+    loop {
+        let filter = EventFilter {
+            provider: args.provider,
+            status: args.status,
+            since: args.since,
+            before,
+            limit: (wanted - events.len()).min(EventFilter::MAX_LIMIT),
+        };
+        let page = store.list_events(&filter).await?;
+        let full = page.len() == filter.limit;
+        before = page.last().map(|e| e.id);
+        events.extend(page);
+        if !full || events.len() >= wanted {
+            break;
+        }
+    }
+    let more = events.len() > args.limit;
+    events.truncate(args.limit);
+    if more {
+        if let Some(last) = events.last() {
+            eprintln!(
+                "more events match than --limit {}: list the next ones with --before {}",
+                args.limit, last.id
+            );
+        }
+    }
+    Ok(events)
+}
+
+fn print_list(events: Vec<EventSummary>, format: Format) -> anyhow::Result<ExitCode> {
+    match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&events)?),
         Format::Text => {
             if events.is_empty() {
@@ -242,6 +280,47 @@ pub async fn replay(args: ReplayArgs, config_path: Option<&Path>) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(limit: usize, before: Option<EventId>) -> ListArgs {
+        ListArgs {
+            provider: None,
+            status: None,
+            since: None,
+            limit,
+            before,
+            format: Format::Json,
+        }
+    }
+
+    /// Regression: a listing stopped at 1,000 rows whatever `--limit` said, without saying so.
+    #[tokio::test]
+    async fn a_listing_is_never_cut_at_the_page_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            malipo_store::SqliteStore::open(dir.path().join("e.db"), malipo_store::SqliteOptions::default())
+                .unwrap();
+        let n = EventFilter::MAX_LIMIT + 205;
+        for i in 0..n {
+            let event = malipo_store::NewEvent::received(
+                Provider::Paystack,
+                "charge.success",
+                format!("charge.success:{i}"),
+                &b"{}"[..],
+            );
+            store.ingest(event).await.unwrap();
+        }
+        let all = collect(&store, &args(5_000, None)).await.unwrap();
+        assert_eq!(all.len(), n, "every event, over several pages");
+        let mut ids: Vec<_> = all.iter().map(|e| e.id).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "no event twice");
+        // A limit below the total gives that many, and the next listing picks up after it.
+        let first = collect(&store, &args(700, None)).await.unwrap();
+        let rest = collect(&store, &args(5_000, first.last().map(|e| e.id))).await.unwrap();
+        assert_eq!(first.len() + rest.len(), n);
+        assert_eq!(first[0].id, all[0].id);
+        assert_eq!(rest[0].id, all[700].id);
+    }
 
     #[test]
     fn masks_phone_numbers_in_json_and_text() {
