@@ -2,7 +2,7 @@
 //!
 //! Each rule gives one [`Finding`] line; a FAIL says what to change.
 
-mod rules;
+pub(crate) mod rules;
 
 use serde::Serialize;
 

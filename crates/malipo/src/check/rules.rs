@@ -36,7 +36,8 @@ pub fn run_all(config: &Config, emit: &mut dyn FnMut(Finding) -> bool) {
     }
 }
 
-fn production(config: &Config) -> bool {
+/// Whether real money moves: the deployment or its M-Pesa section is in production.
+pub(crate) fn production(config: &Config) -> bool {
     config.environment == Environment::Production
         || config
             .mpesa

@@ -316,7 +316,9 @@ mod tests {
         assert_eq!(ids.len(), n, "no event twice");
         // A limit below the total gives that many, and the next listing picks up after it.
         let first = collect(&store, &args(700, None)).await.unwrap();
-        let rest = collect(&store, &args(5_000, first.last().map(|e| e.id))).await.unwrap();
+        let rest = collect(&store, &args(5_000, first.last().map(|e| e.id)))
+            .await
+            .unwrap();
         assert_eq!(first.len() + rest.len(), n);
         assert_eq!(first[0].id, all[0].id);
         assert_eq!(rest[0].id, all[700].id);

@@ -21,6 +21,7 @@ use crate::{Cli, Command};
 /// Runs the chosen command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
+    let log = cli.log.clone();
     match cli.command {
         Command::Init(args) => config::init(args, config),
         Command::CheckConfig(args) => config::check(args, config).await,
@@ -28,7 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mpesa(args) => mpesa::run(args, config).await,
         Command::Paystack(args) => paystack::run(args, config).await,
         Command::Sim(args) => sim::run(args).await,
-        Command::Serve(args) => serve::serve(args, config).await,
+        Command::Serve(args) => serve::serve(args, config, log.as_deref()).await,
         Command::Migrate(args) => serve::migrate(args, config),
         Command::Events(args) => events::run(args, config).await,
         Command::Replay(args) => events::replay(args, config).await,

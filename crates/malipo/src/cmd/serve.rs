@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use malipo_config::{ApiConfig, Config, Database, Environment};
+use malipo_config::{ApiConfig, Config, Database};
 
 use crate::check::{self, CheckOptions, Level};
 
@@ -41,15 +41,35 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 }
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
-pub async fn serve(args: ServeArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn serve(
+    args: ServeArgs,
+    config_path: Option<&Path>,
+    log: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path)?;
-    let findings = check::check(&config, CheckOptions::default());
+    let mut findings = check::check(&config, CheckOptions::default());
+    // `--log` is under the same rule as `logging.level` and MALIPO_LOG (which the checklist
+    // reads itself): debug logs carry request details.
+    let production = check::rules::production(&config);
+    if let Some(filter) = log.filter(|l| {
+        let l = l.to_ascii_lowercase();
+        l.contains("debug") || l.contains("trace")
+    }) {
+        if production {
+            findings.push(check::Finding::fail(
+                "debug-logging-off",
+                format!("--log is {filter:?} in production"),
+                "use --log info (debug logs carry request details)",
+            ));
+        }
+    }
     let fails: Vec<_> = findings.iter().filter(|f| f.level == Level::Fail).collect();
     if !fails.is_empty() {
         for f in &fails {
             eprintln!("{}", f.render());
         }
-        if config.environment == Environment::Production && !args.ignore_check_failures {
+        // Production is the deployment's or its M-Pesa section's: either moves real money.
+        if production && !args.ignore_check_failures {
             anyhow::bail!(
                 "refusing to start in production with {} checklist failure(s); fix them (see `malipo check-config`)",
                 fails.len()

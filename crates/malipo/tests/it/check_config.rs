@@ -285,3 +285,49 @@ fn init_writes_a_sample_that_checks_in_sandbox() {
     let (code, out) = run_check(dir.path(), &sample, &env, &[]);
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// `malipo serve` with `config` in a fresh directory (and extra arguments); it must refuse to
+/// start, so the call returns.
+fn serve_refused(config: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("malipo.toml");
+    let db = dir.path().join("m.db");
+    std::fs::write(
+        &path,
+        format!("{config}\n[database]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    let mut args = vec![
+        "serve",
+        "--config",
+        path.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let out = malipo(&args, &[], None);
+    let (stdout, stderr) = text(&out);
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(1), "serve must refuse: {all}");
+    assert!(!db.exists(), "nothing is created before the refusal");
+    all
+}
+
+/// Regression: the start-up gate looked at the top-level environment only, so an `[mpesa]`
+/// section in production with its source checks off started anyway.
+#[test]
+fn serve_refuses_an_mpesa_section_in_production_whatever_the_top_level_says() {
+    let out = serve_refused(
+        "environment = \"sandbox\"\n[mpesa]\nenvironment = \"production\"\nshortcode = \"600999\"\nconsumer_key = \"k\"\nconsumer_secret = \"s\"\npasskey = \"p\"\nverify_callback_source_ip = false\n",
+        &[],
+    );
+    assert!(out.contains("refusing to start in production"), "{out}");
+    assert!(out.contains("callback-source-ip-verification"), "{out}");
+}
+
+/// Regression: `--log debug` started in production while `MALIPO_LOG=debug` was refused.
+#[test]
+fn serve_refuses_debug_logs_from_the_command_line_in_production() {
+    let out = serve_refused("environment = \"production\"\n", &["--log", "debug"]);
+    assert!(out.contains("--log is \"debug\" in production"), "{out}");
+}
