@@ -3,6 +3,7 @@
 mod api;
 mod common;
 mod delivery;
+mod hostile;
 mod listener;
 mod mpesa_callbacks;
 mod payouts;
