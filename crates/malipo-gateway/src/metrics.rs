@@ -97,6 +97,9 @@ pub struct Metrics {
     jobs_processed: AtomicU64,
     jobs_failed: AtomicU64,
     suspicious: AtomicU64,
+    /// 1 while the last readiness check passed; starts ready.
+    not_ready: AtomicU64,
+    readiness_changes: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -109,6 +112,8 @@ impl Default for Metrics {
             jobs_processed: AtomicU64::new(0),
             jobs_failed: AtomicU64::new(0),
             suspicious: AtomicU64::new(0),
+            not_ready: AtomicU64::new(0),
+            readiness_changes: AtomicU64::new(0),
         }
     }
 }
@@ -160,8 +165,26 @@ impl Metrics {
         self.suspicious.load(Ordering::Relaxed)
     }
 
-    /// Appends the gateway's metrics in the Prometheus text format.
+    /// Records a readiness check; returns whether readiness changed with it.
+    pub fn record_readiness(&self, ready: bool) -> bool {
+        let was_not_ready = self.not_ready.swap(u64::from(!ready), Ordering::Relaxed) == 1;
+        let changed = was_not_ready == ready;
+        if changed {
+            self.readiness_changes.fetch_add(1, Ordering::Relaxed);
+        }
+        changed
+    }
+
+    /// Appends the gateway's counters in Prometheus text format.
     pub fn render(&self, out: &mut String) {
+        out.push_str("# HELP malipo_ready 1 when the last readiness check found the database taking writes.\n# TYPE malipo_ready gauge\n");
+        let _ = writeln!(out, "malipo_ready {}", 1 - self.not_ready.load(Ordering::Relaxed));
+        out.push_str("# HELP malipo_readiness_changes_total Times readiness flipped.\n# TYPE malipo_readiness_changes_total counter\n");
+        let _ = writeln!(
+            out,
+            "malipo_readiness_changes_total {}",
+            self.readiness_changes.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP malipo_inbound_requests_total Inbound callbacks and webhooks that passed the guard, by endpoint and outcome.\n");
         out.push_str("# TYPE malipo_inbound_requests_total counter\n");
         for e in Endpoint::ALL {

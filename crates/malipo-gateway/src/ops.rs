@@ -24,10 +24,21 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// The database answers: a load balancer should send traffic here.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+    let ping = state.store.ping().await;
+    let changed = state.metrics.record_readiness(ping.is_ok());
+    match ping {
+        Ok(()) => {
+            if changed {
+                tracing::info!("ready again: the database takes writes");
+            }
+            Json(serde_json::json!({ "status": "ready" })).into_response()
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "not ready: the database does not answer");
+            if changed {
+                tracing::error!(error = %e, "not ready: the database does not take writes");
+            } else {
+                tracing::warn!(error = %e, "not ready: the database does not answer");
+            }
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(serde_json::json!({ "status": "unavailable", "code": "database_unreachable", "detail": "the database does not answer" })),

@@ -182,6 +182,14 @@ async fn a_full_disk_is_not_ready_acknowledges_nothing_it_cannot_keep_and_recove
     }
     assert!(refused >= 5, "the disk never filled");
     assert_eq!(gw.ready().await, 503, "not ready while writes fail");
+    let metrics = reqwest::get(format!("{}/metrics", gw.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("malipo_ready 0"), "{metrics}");
+    assert!(metrics.contains("malipo_readiness_changes_total 1"), "{metrics}");
     // Space comes back: ready again without a restart, and storing again.
     std::fs::remove_file(&filler).unwrap();
     let mut ready = 0;

@@ -40,9 +40,13 @@ struct ListArgs {
     /// Only to this endpoint (id or name).
     #[arg(long)]
     endpoint: Option<String>,
-    /// At most this many.
-    #[arg(long, default_value_t = 50)]
-    limit: usize,
+    /// At most this many (1 to 1000; continue with --before, which a line on standard error
+    /// gives when more may follow).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    limit: u16,
+    /// Only deliveries older than this one (dlv_…): the last id of the previous listing.
+    #[arg(long, value_name = "ID")]
+    before: Option<malipo_core::DeliveryId>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -101,11 +105,19 @@ async fn list(store: &dyn Store, a: ListArgs) -> anyhow::Result<ExitCode> {
     let filter = DeliveryFilter {
         status: a.status,
         payment_id: a.payment,
-        limit: a.limit,
+        before: a.before,
+        limit: usize::from(a.limit),
         endpoint_id,
-        ..DeliveryFilter::default()
     };
     let all = delivery::list_deliveries_in(store, &filter).await?;
+    if all.len() == filter.limit {
+        if let Some(last) = all.last() {
+            eprintln!(
+                "more deliveries may match: list the next ones with --before {}",
+                last.id
+            );
+        }
+    }
     match a.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&all)?),
         Format::Text if all.is_empty() => println!("no deliveries match"),

@@ -59,9 +59,10 @@ struct ListArgs {
     /// Only payments older than this one (pay_…): the last id of the previous page.
     #[arg(long, value_name = "ID")]
     before: Option<PaymentId>,
-    /// At most this many.
-    #[arg(long, default_value_t = 50)]
-    limit: usize,
+    /// At most this many (1 to 1000; continue with --before, which a line on standard error
+    /// gives when more may follow).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    limit: u16,
     /// Output format (json: the API's payment shape).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -194,9 +195,18 @@ async fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
         merchant_reference: args.merchant_reference,
         before: args.before,
         since: args.since,
-        limit: args.limit,
+        limit: usize::from(args.limit),
     };
     let payments = store.list_payments(&filter).await?;
+    // Said on standard error, so it shows with --format json too and never breaks the JSON.
+    if payments.len() == filter.limit {
+        if let Some(last) = payments.last() {
+            eprintln!(
+                "more payments may match: list the next ones with --before {}",
+                last.id
+            );
+        }
+    }
     match args.format {
         Format::Json => {
             let bodies: Vec<PaymentBody> = payments.iter().map(PaymentBody::from).collect();
@@ -221,11 +231,6 @@ async fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             println!("\n{} payment(s)", payments.len());
-            if payments.len() == args.limit {
-                if let Some(last) = payments.last() {
-                    println!("more may follow: add --before {}", last.id);
-                }
-            }
         }
     }
     Ok(ExitCode::SUCCESS)

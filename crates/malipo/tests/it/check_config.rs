@@ -331,3 +331,18 @@ fn serve_refuses_debug_logs_from_the_command_line_in_production() {
     let out = serve_refused("environment = \"production\"\n", &["--log", "debug"]);
     assert!(out.contains("--log is \"debug\" in production"), "{out}");
 }
+
+/// Regression: a listing silently stopped at the store's page size whatever `--limit` said.
+/// Listings either read every page (`events list`) or refuse a limit above one page and point
+/// at `--before`.
+#[test]
+fn listings_never_cut_silently() {
+    for command in [["payments", "list"], ["deliveries", "list"]] {
+        let out = malipo(&[command[0], command[1], "--limit", "5000"], &[], None);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(stderr.contains("1..=1000"), "{command:?}: {stderr}");
+        let help = text(&malipo(&[command[0], command[1], "--help"], &[], None)).0;
+        assert!(help.contains("--before"), "{command:?}: {help}");
+    }
+}
