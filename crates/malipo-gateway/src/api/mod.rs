@@ -15,6 +15,7 @@
 //! (payouts, refunds) is one more module and one more `.merge` line.
 
 mod auth;
+mod deliveries;
 mod error;
 mod events;
 mod extract;
@@ -33,6 +34,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{key_hash, new_api_key, Caller, CreatedKey, KeyEnvironment};
+pub use deliveries::{DeliveryBody, DeliveryPage, EndpointList, ListDeliveries};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use events::{mask_phones, mask_text, EventBody, EventPage, ReplayBody};
 pub use idempotency::{prune as prune_idempotency_keys, RETENTION as IDEMPOTENCY_RETENTION};
@@ -56,6 +58,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(payments::router())
         .merge(events::router())
         .merge(reconcile::router())
+        .merge(deliveries::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -453,11 +453,15 @@ async fn events_are_listed_shown_with_phones_masked_and_replayed() {
 /// Every route the API serves, as (method, path template); kept by hand on purpose: the test
 /// below fails when the router and the OpenAPI document disagree with it or each other.
 const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/deliveries"),
+    ("get", "/v1/deliveries/{id}"),
+    ("get", "/v1/endpoints"),
     ("get", "/v1/events"),
     ("get", "/v1/events/{id}"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/payments"),
     ("get", "/v1/payments/{id}"),
+    ("post", "/v1/deliveries/{id}/retry"),
     ("post", "/v1/events/{id}/replay"),
     ("post", "/v1/payments"),
     ("post", "/v1/payments/{id}/reconcile"),
@@ -606,4 +610,61 @@ async fn a_payment_whose_callback_never_came_is_settled_by_reconcile_on_request(
     let (status, body) = w.post("/v1/payments/pay_nope/reconcile", &json!({}), None).await;
     assert_eq!(status, 404);
     assert_eq!(error_of(&body)["code"], "not_found");
+}
+
+#[tokio::test]
+async fn endpoints_and_deliveries_are_listed_shown_and_retried() {
+    let w = ApiWorld::start().await;
+    // An endpoint nobody listens on: its deliveries stay pending (or dead) for us to look at.
+    let made = malipo_gateway::delivery::create_endpoint(
+        &w.state,
+        malipo_gateway::delivery::CreateEndpoint {
+            name: "shop".into(),
+            url: "http://127.0.0.1:9/hooks".into(),
+            allow_private: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (status, endpoints) = w.get("/v1/endpoints").await;
+    assert_eq!(status, 200, "{endpoints}");
+    assert_eq!(endpoints["data"][0]["name"], "shop");
+    let text = endpoints.to_string();
+    assert!(!text.contains("whsec_"), "a secret was listed: {text}");
+    let _ = made;
+
+    let (status, body) = w.post("/v1/payments", &stk(10_000), None).await;
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.wait_for_payment(&id, "succeeded").await;
+    let mut page = Value::Null;
+    for _ in 0..100 {
+        let (status, body) = w.get(&format!("/v1/deliveries?payment={id}")).await;
+        assert_eq!(status, 200, "{body}");
+        page = body;
+        if page["data"].as_array().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let delivery = &page["data"][0];
+    assert_eq!(delivery["event_type"], "payment.succeeded", "{page}");
+    assert!(page["next_cursor"].is_null(), "{page}");
+    let dlv = delivery["id"].as_str().unwrap();
+    let (status, shown) = w.get(&format!("/v1/deliveries/{dlv}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["delivery"]["id"], dlv);
+    let (status, retried) = w
+        .post(&format!("/v1/deliveries/{dlv}/retry"), &json!({}), None)
+        .await;
+    assert_eq!(status, 202, "{retried}");
+    let (status, _) = w.get("/v1/deliveries/dlv_nope").await;
+    assert_eq!(status, 404);
+    let (status, body) = w.get("/v1/deliveries?status=lost").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "status");
 }
