@@ -7,8 +7,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use malipo_core::{EventId, EventStatus, Msisdn, Provider};
+use malipo_core::{EventId, EventStatus, Provider};
 use malipo_store::{EventFilter, EventSummary, Replayed, Store};
+
+use malipo_gateway::api::{mask_phones, mask_text};
 
 use super::serve::load_config;
 use crate::Format;
@@ -217,46 +219,6 @@ async fn show(store: &dyn Store, args: ShowArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Replaces every value that reads as a Kenyan phone number with its masked form.
-fn mask_phones(value: &mut serde_json::Value) {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => *s = mask_text(s),
-        Value::Number(n) => {
-            if let Some(m) = n.as_u64().and_then(|n| Msisdn::try_from(n).ok()) {
-                *value = Value::String(m.masked());
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(mask_phones),
-        Value::Object(map) => map.values_mut().for_each(mask_phones),
-        _ => {}
-    }
-}
-
-/// Masks runs of 9 to 13 digits (with an optional +) that parse as a Kenyan mobile number.
-fn mask_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        let digits = run.trim_start_matches('+').len();
-        match run.parse::<Msisdn>() {
-            Ok(m) if (9..=13).contains(&digits) => out.push_str(&m.masked()),
-            _ => out.push_str(run),
-        }
-        run.clear();
-    };
-    for c in s.chars() {
-        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
 }
 
 /// Runs `malipo replay`.
