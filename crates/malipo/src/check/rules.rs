@@ -21,6 +21,7 @@ const RULES: &[Rule] = &[
     certificate_environment,
     paystack_key_environment,
     merchant_webhook,
+    api_listener,
     debug_logging,
     database,
 ];
@@ -231,6 +232,34 @@ fn secret_refs(config: &Config) -> Vec<(&'static str, &SecretRef)> {
         refs.push(("merchant.signing_secret", &m.signing_secret));
     }
     refs
+}
+
+/// The merchant API starts payments and refunds: it belongs on a private address, apart from
+/// the callback listener the providers reach.
+fn api_listener(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "api-listener-private";
+    let api = config.api.bind;
+    let public = config.server.bind;
+    let finding = if api == public
+        || (api.port() == public.port() && (api.ip().is_unspecified() || public.ip().is_unspecified()))
+    {
+        Finding::fail(
+            RULE,
+            format!("api.bind {api} is the callback listener's address ({public})"),
+            "give [api] bind its own address, such as 127.0.0.1:8081",
+        )
+    } else if api.ip().is_loopback() {
+        Finding::pass(RULE, format!("the merchant API listens on {api} (loopback)"))
+    } else if production(config) {
+        Finding::warn(
+            RULE,
+            format!("the merchant API listens on {api}, beyond loopback"),
+            "keep it reachable only from your own backend (a private network, a firewall rule)",
+        )
+    } else {
+        Finding::pass(RULE, format!("the merchant API listens on {api}"))
+    };
+    vec![finding]
 }
 
 fn rate_limits(config: &Config) -> Vec<Finding> {

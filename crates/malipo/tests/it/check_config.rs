@@ -346,3 +346,18 @@ fn listings_never_cut_silently() {
         assert!(help.contains("--before"), "{command:?}: {help}");
     }
 }
+
+#[test]
+fn the_merchant_api_must_not_share_the_callback_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = run_check(
+        dir.path(),
+        "[server]\nbind = \"0.0.0.0:8080\"\n[api]\nbind = \"0.0.0.0:8080\"\n",
+        &[],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("[FAIL] api-listener-private"), "{out}");
+    let (_, out) = run_check(dir.path(), "", &[], &[]);
+    assert!(out.contains("[PASS] api-listener-private"), "{out}");
+}
