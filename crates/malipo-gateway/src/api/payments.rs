@@ -43,6 +43,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(show))
+        .routes(routes!(refund))
 }
 
 /// An amount: integer minor units and the ISO 4217 currency.
@@ -295,6 +296,97 @@ async fn create(
     let work_state = state.clone();
     let work = async move { create_payment(&work_state, request).await };
     idempotency::run(&state, caller, key, fingerprint, idempotency::WAIT, work).await
+}
+
+/// A `POST /v1/payments/{id}/refund` request; an empty object refunds what is left.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefund {
+    /// Minor units to give back, in the payment's currency; absent: all that is left.
+    #[schema(example = 5000)]
+    pub amount: Option<u64>,
+    /// Why (shown to the customer by Paystack; Daraja's `Remarks`).
+    pub reason: Option<String>,
+    /// Your own reference for the refund.
+    pub merchant_reference: Option<String>,
+}
+
+/// Refund a succeeded payment, in full or in part: a Paystack refund, or an M-Pesa reversal.
+/// The refund is a payment of its own (`kind` `refund` or `reversal`, `parent_id` the
+/// payment), settled by the provider's answer or the reconciler.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{id}/refund",
+    tag = "payments",
+    request_body = CreateRefund,
+    params(
+        ("id" = String, Path, description = "The payment to refund (pay_…)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body return the first answer and reach the provider once (kept 24 h)"),
+    ),
+    responses(
+        (status = 201, description = "The refund, pending until the provider settles it", body = PaymentBody),
+        (status = 202, description = "Outcome unknown: may have reached the provider; pending, do not resend", body = PaymentBody),
+        (status = 400, description = "Malformed JSON or header", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "The same Idempotency-Key is still running", body = ErrorBody),
+        (status = 422, description = "Not refundable (not succeeded), more than is left, or the Idempotency-Key was used for another body", body = ErrorBody),
+        (status = 502, description = "The provider refused; the failed refund is in `payment`", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; nothing was sent", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+async fn refund(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let prepared = (|| {
+        check_content_type(&headers)?;
+        let body = body.map_err(|e| ApiError::new(e.status(), "invalid_request", e.body_text()))?;
+        let key = idempotency::key_of(&headers)?;
+        let value: serde_json::Value = parse_json(&body)?;
+        let request: CreateRefund = parse_json(&body)?;
+        let parsed: PaymentId = id.parse().map_err(|_| ApiError::not_found("payment", &id))?;
+        Ok::<_, ApiError>((
+            key,
+            idempotency::fingerprint("POST", &format!("/v1/payments/{parsed}/refund"), &value),
+            parsed,
+            request,
+        ))
+    })();
+    let (key, fingerprint, parsed, request) = match prepared {
+        Ok(p) => p,
+        Err(e) => return Answer::error(&e),
+    };
+    let work_state = state.clone();
+    let work = async move { refund_payment(&work_state, parsed, request).await };
+    idempotency::run(&state, caller, key, fingerprint, idempotency::WAIT, work).await
+}
+
+async fn refund_payment(state: &AppState, id: PaymentId, request: CreateRefund) -> Outcome {
+    let parent = match state.store.get_payment(id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return nothing_done(ApiError::not_found("payment", &id.to_string())),
+        Err(e) => return nothing_done(ApiError::from(e)),
+    };
+    let start = crate::payouts::RefundStart {
+        payment: id,
+        amount: request
+            .amount
+            .map(|minor| Money::from_minor(minor, parent.amount.currency())),
+        reason: request.reason,
+        merchant_reference: request.merchant_reference,
+    };
+    match crate::payouts::start_refund(state, start).await {
+        Ok(refund) => Outcome {
+            answer: Answer::json(StatusCode::CREATED, &PaymentBody::from(&refund)),
+            nothing_done: false,
+        },
+        Err(e) => start_error(state, e).await,
+    }
 }
 
 /// A checked `POST /v1/payments` request.

@@ -465,6 +465,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/events/{id}/replay"),
     ("post", "/v1/payments"),
     ("post", "/v1/payments/{id}/reconcile"),
+    ("post", "/v1/payments/{id}/refund"),
 ];
 
 #[tokio::test]
@@ -667,4 +668,40 @@ async fn endpoints_and_deliveries_are_listed_shown_and_retried() {
     let (status, body) = w.get("/v1/deliveries?status=lost").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], "status");
+}
+
+#[tokio::test]
+async fn a_paid_checkout_is_refunded_in_part_once_per_idempotency_key() {
+    let w = ApiWorld::start().await;
+    let body = json!({"provider": "paystack", "email": "wanjiru@example.com", "amount": 500000, "currency": "NGN", "reference": "order-refund-1"});
+    let (status, text) = w.post("/v1/payments", &body, None).await;
+    assert_eq!(status, 201, "{text}");
+    let id = serde_json::from_str::<Value>(&text).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A pending payment cannot be refunded; the key is freed for a corrected retry.
+    let path = format!("/v1/payments/{id}/refund");
+    let (status, text) = w.post(&path, &json!({"amount": 200000}), Some("refund-1")).await;
+    assert_eq!(status, 422, "{text}");
+    // The customer pays; Paystack's webhook settles it.
+    w.paystack.authorize("order-refund-1").unwrap();
+    w.wait_for_payment(&id, "succeeded").await;
+    let (first_status, first) = w.post(&path, &json!({"amount": 200000}), Some("refund-1")).await;
+    assert_eq!(first_status, 201, "{first}");
+    let refund: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(
+        refund["amount"],
+        json!({"minor": 200000, "currency": "NGN"}),
+        "{refund}"
+    );
+    // A retry gets the same answer and no second refund.
+    let (again_status, again) = w.post(&path, &json!({"amount": 200000}), Some("refund-1")).await;
+    assert_eq!((again_status, again.as_str()), (first_status, first.as_str()));
+    // More than is left is refused, naming the field.
+    let (status, text) = w.post(&path, &json!({"amount": 400000}), Some("refund-2")).await;
+    assert_eq!(status, 422, "{text}");
+    assert_eq!(error_of(&text)["field"], "amount", "{text}");
+    let (status, _) = w.post("/v1/payments/pay_nope/refund", &json!({}), None).await;
+    assert_eq!(status, 404);
 }
