@@ -44,6 +44,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(show))
         .routes(routes!(refund))
+        .routes(routes!(payout))
 }
 
 /// An amount: integer minor units and the ISO 4217 currency.
@@ -383,6 +384,163 @@ async fn refund_payment(state: &AppState, id: PaymentId, request: CreateRefund) 
     match crate::payouts::start_refund(state, start).await {
         Ok(refund) => Outcome {
             answer: Answer::json(StatusCode::CREATED, &PaymentBody::from(&refund)),
+            nothing_done: false,
+        },
+        Err(e) => start_error(state, e).await,
+    }
+}
+
+/// A `POST /v1/payouts` request: an M-Pesa B2C payment (`provider`, `phone`, `amount`,
+/// `remarks`, `occasion`) or a Paystack transfer (`provider`, `recipient`, `amount`, `currency`,
+/// `reason`, `reference`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayout {
+    /// `mpesa` (B2C) or `paystack` (transfer).
+    #[schema(example = "mpesa")]
+    pub provider: String,
+    /// M-Pesa: the receiving phone.
+    pub phone: Option<String>,
+    /// Paystack: the transfer recipient code (`RCP_…`).
+    pub recipient: Option<String>,
+    /// Minor units (M-Pesa: whole shillings, so a multiple of 100).
+    #[schema(example = 100000)]
+    pub amount: u64,
+    /// Paystack: the currency (M-Pesa pays in KES).
+    pub currency: Option<String>,
+    /// M-Pesa: the remarks Daraja requires (2 to 100 characters).
+    pub remarks: Option<String>,
+    /// M-Pesa: the occasion.
+    pub occasion: Option<String>,
+    /// Paystack: the transfer's reason.
+    pub reason: Option<String>,
+    /// Paystack: the transfer reference (derived from the payout's id when absent).
+    pub reference: Option<String>,
+    /// Your own reference (a payroll line, say).
+    pub merchant_reference: Option<String>,
+    /// Kept on the payout and returned in deliveries.
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Send money out: an M-Pesa B2C payment or a Paystack transfer. The payout is a payment of its
+/// own kind (`b2c`, `transfer`), settled only by a result that agrees with it, or by the
+/// reconciler.
+#[utoipa::path(
+    post,
+    path = "/v1/payouts",
+    tag = "payments",
+    request_body = CreatePayout,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body return the first answer and reach the provider once (kept 24 h)")),
+    responses(
+        (status = 201, description = "Accepted by the provider; pending until its result", body = PaymentBody),
+        (status = 202, description = "Outcome unknown: may have reached the provider; pending, do not resend", body = PaymentBody),
+        (status = 400, description = "Malformed JSON or header", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 409, description = "The same Idempotency-Key is still running", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable, the provider is not configured, or the Idempotency-Key was used for another body", body = ErrorBody),
+        (status = 502, description = "The provider refused; the failed payout is in `payment`", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; nothing was sent", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+async fn payout(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let prepared = (|| {
+        check_content_type(&headers)?;
+        let body = body.map_err(|e| ApiError::new(e.status(), "invalid_request", e.body_text()))?;
+        let key = idempotency::key_of(&headers)?;
+        let value: serde_json::Value = parse_json(&body)?;
+        let request: CreatePayout = parse_json(&body)?;
+        Ok::<_, ApiError>((
+            key,
+            idempotency::fingerprint("POST", "/v1/payouts", &value),
+            request,
+        ))
+    })();
+    let (key, fingerprint, request) = match prepared {
+        Ok(p) => p,
+        Err(e) => return Answer::error(&e),
+    };
+    let work_state = state.clone();
+    let work = async move { send_payout(&work_state, request).await };
+    idempotency::run(&state, caller, key, fingerprint, idempotency::WAIT, work).await
+}
+
+fn required<T>(value: Option<T>, field: &'static str, what: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::invalid_field(field, format!("missing field `{field}`: {what}")))
+}
+
+async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
+    let started = match r.provider.as_str() {
+        "mpesa" => {
+            let checked = (|| {
+                let phone: Msisdn = required(r.phone, "phone", "the receiving phone, like 0708374149")?
+                    .parse()
+                    .map_err(|e: malipo_core::MsisdnError| ApiError::invalid_field("phone", e.to_string()))?;
+                let amount = Money::from_minor(r.amount, Currency::Kes);
+                if amount.whole_major().is_none() || r.amount == 0 {
+                    return Err(ApiError::invalid_field(
+                        "amount",
+                        "M-Pesa pays whole shillings: give a positive multiple of 100 minor units",
+                    ));
+                }
+                let remarks = required(r.remarks, "remarks", "2 to 100 characters Daraja requires")?;
+                Ok((phone, amount, remarks))
+            })();
+            let (phone, amount, remarks) = match checked {
+                Ok(c) => c,
+                Err(e) => return nothing_done(e),
+            };
+            let (Some(client), Some(base)) = (&state.providers.mpesa, &state.providers.public_base_url)
+            else {
+                return nothing_done(not_configured(state, Provider::Mpesa));
+            };
+            let start = crate::payouts::B2cPayoutStart {
+                occasion: r.occasion,
+                merchant_reference: r.merchant_reference,
+                metadata: r.metadata,
+                ..crate::payouts::B2cPayoutStart::new(phone, amount, remarks)
+            };
+            crate::payouts::start_b2c_payout(state, client, base, start).await
+        }
+        "paystack" => {
+            let checked = (|| {
+                let recipient = required(r.recipient, "recipient", "the transfer recipient code (RCP_…)")?;
+                let currency = parse_currency(&required(r.currency, "currency", "such as NGN or KES")?)?;
+                if r.amount == 0 {
+                    return Err(ApiError::invalid_field("amount", "expected a positive amount"));
+                }
+                Ok((recipient, Money::from_minor(r.amount, currency)))
+            })();
+            let (recipient, amount) = match checked {
+                Ok(c) => c,
+                Err(e) => return nothing_done(e),
+            };
+            let Some(client) = &state.providers.paystack else {
+                return nothing_done(not_configured(state, Provider::Paystack));
+            };
+            let start = crate::payouts::TransferStart {
+                reason: r.reason,
+                reference: r.reference,
+                metadata: r.metadata,
+                ..crate::payouts::TransferStart::new(recipient, amount)
+            };
+            crate::payouts::start_paystack_transfer(state, client, start).await
+        }
+        _ => {
+            return nothing_done(ApiError::invalid_field(
+                "provider",
+                "expected \"mpesa\" or \"paystack\"",
+            ))
+        }
+    };
+    match started {
+        Ok(payout) => Outcome {
+            answer: Answer::json(StatusCode::CREATED, &PaymentBody::from(&payout)),
             nothing_done: false,
         },
         Err(e) => start_error(state, e).await,

@@ -466,6 +466,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/payments"),
     ("post", "/v1/payments/{id}/reconcile"),
     ("post", "/v1/payments/{id}/refund"),
+    ("post", "/v1/payouts"),
 ];
 
 #[tokio::test]
@@ -704,4 +705,47 @@ async fn a_paid_checkout_is_refunded_in_part_once_per_idempotency_key() {
     assert_eq!(error_of(&text)["field"], "amount", "{text}");
     let (status, _) = w.post("/v1/payments/pay_nope/refund", &json!({}), None).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_b2c_payout_through_the_api_is_settled_by_its_result() {
+    let w = ApiWorld::start_with(
+        "initiator_name = \"testapi\"\nsecurity_credential = \"c2ltdWxhdGVkLWNyZWRlbnRpYWw=\"\n",
+    )
+    .await;
+    let body = json!({"provider": "mpesa", "phone": "0708374149", "amount": 150000, "remarks": "Salary", "merchant_reference": "payroll-7"});
+    let (status, text) = w.post("/v1/payouts", &body, Some("payroll-7")).await;
+    assert_eq!(status, 201, "{text}");
+    let p: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(p["kind"], "b2c", "{p}");
+    let done = w.wait_for_payment(p["id"].as_str().unwrap(), "succeeded").await;
+    assert_eq!(done["amount"], json!({"minor": 150000, "currency": "KES"}));
+    // The retry returns the first answer; one B2C request reached Daraja.
+    let (again, again_text) = w.post("/v1/payouts", &body, Some("payroll-7")).await;
+    assert_eq!((again, again_text.as_str()), (status, text.as_str()));
+    assert_eq!(w.daraja.requests(malipo_sim::mpesa::Endpoint::B2c), 1);
+    // Fields are checked before anything is sent.
+    for (bad, field) in [
+        (
+            json!({"provider": "mpesa", "phone": "12", "amount": 100, "remarks": "x1"}),
+            "phone",
+        ),
+        (
+            json!({"provider": "mpesa", "phone": "0708374149", "amount": 150, "remarks": "x1"}),
+            "amount",
+        ),
+        (
+            json!({"provider": "mpesa", "phone": "0708374149", "amount": 100}),
+            "remarks",
+        ),
+        (
+            json!({"provider": "paystack", "amount": 100, "currency": "NGN"}),
+            "recipient",
+        ),
+        (json!({"provider": "cash", "amount": 100}), "provider"),
+    ] {
+        let (status, text) = w.post("/v1/payouts", &bad, None).await;
+        assert_eq!(status, 422, "{bad}: {text}");
+        assert_eq!(error_of(&text)["field"], field, "{bad}: {text}");
+    }
 }
