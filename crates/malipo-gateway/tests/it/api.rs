@@ -523,7 +523,7 @@ async fn the_openapi_document_and_the_router_agree() {
         }
     }
     // A route the document does not have is the router's 404.
-    let (status, body) = w.get("/v1/payouts").await;
+    let (status, body) = w.get("/v1/transfers").await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (404, json!("route_not_found"))
