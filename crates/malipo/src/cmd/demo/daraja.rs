@@ -1,7 +1,6 @@
 //! The M-Pesa part of the story: STK pushes with every ending, and a C2B paybill payment.
 
-use malipo_core::{Currency, Money, Msisdn, PaymentState, Provider};
-use malipo_gateway::payments::{start_stk_push, StkPushStart};
+use malipo_core::{Currency, Money, PaymentState, Provider};
 use malipo_mpesa::{stk_result_meaning, C2bSimulateRequest, RegisterUrlsRequest, StkQueryOutcome};
 use malipo_store::{PaymentRecord, SettledBy};
 
@@ -48,18 +47,26 @@ const PUSHES: [Push; 4] = [
 /// The STK pushes; returns the payment that never gets a callback (the forgeries target it).
 pub async fn stk_pushes(demo: &DemoEnv, out: &Printer, played: &mut Played) -> Option<PaymentRecord> {
     out.section("M-Pesa: four STK pushes (the Daraja simulator chooses each ending by the amount)");
+    out.line("  started as a merchant's backend does: POST /v1/payments on the merchant API, with a key");
     out.line("  sent: payment, amount, phone, Daraja's CheckoutRequestID, what the customer will do");
     let mut started: Vec<(&Push, PaymentRecord)> = Vec::new();
     for push in &PUSHES {
         let name = format!("KES {} STK push: {}", push.shillings, push.story);
         let result = async {
-            let phone: Msisdn = push.phone.parse()?;
-            let amount = Money::from_major(push.shillings, Currency::Kes)?;
-            let mut start = StkPushStart::new(phone, amount, "DEMO-1042", "Demo order");
-            start.merchant_reference = Some(format!("order-{}", push.shillings));
-            Ok::<_, anyhow::Error>(
-                start_stk_push(&demo.state, &demo.mpesa_client, &demo.public_base_url, start).await?,
-            )
+            let (payment, _) = demo
+                .create_payment(
+                    &format!("demo-order-{}", push.shillings),
+                    serde_json::json!({
+                        "provider": "mpesa",
+                        "phone": push.phone,
+                        "amount": push.shillings * 100,
+                        "account_reference": "DEMO-1042",
+                        "description": "Demo order",
+                        "merchant_reference": format!("order-{}", push.shillings),
+                    }),
+                )
+                .await?;
+            Ok::<_, anyhow::Error>(payment)
         }
         .await;
         match result {

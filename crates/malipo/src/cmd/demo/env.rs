@@ -45,8 +45,11 @@ pub struct DemoEnv {
     pub daraja: MpesaSimHandle,
     pub paystack: PaystackSimHandle,
     pub mpesa_client: MpesaClient,
-    pub paystack_client: malipo_paystack::Client,
     pub http: reqwest::Client,
+    /// The merchant API's base URL (its own loopback listener).
+    pub api_url: Url,
+    /// The demo's merchant API key, made at start.
+    api_key: Secret<String>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -89,13 +92,25 @@ impl DemoEnv {
 
         let mpesa_client = MpesaClient::new(crate::cmd::mpesa::settings_from_config(&config)?)
             .context("cannot build the Daraja client")?;
-        let paystack_client = paystack_client(&config)?;
         let gateway = Gateway::from_config(&config)
             .await
             .context("cannot build the gateway")?;
         let state = gateway.state().clone();
+        // The demo's payments start the way a merchant's backend starts them: through the
+        // merchant API, on its own listener, with a key.
+        let api_listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("cannot listen for the merchant API")?;
+        let api_url = Url::parse(&format!("http://{}/", api_listener.local_addr()?))?;
+        let made =
+            malipo_gateway::api::new_api_key(malipo_gateway::api::KeyEnvironment::Test, Some("demo".into()));
+        state
+            .store
+            .insert_api_key(made.record)
+            .await
+            .context("cannot store the demo's API key")?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve(listener, async {
+        let task = tokio::spawn(gateway.serve_with_api(listener, api_listener, async {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder()
@@ -110,11 +125,50 @@ impl DemoEnv {
             daraja,
             paystack,
             mpesa_client,
-            paystack_client,
             http,
+            api_url,
+            api_key: made.key,
             stop,
             task,
         })
+    }
+
+    /// `POST /v1/payments` on the merchant API with the demo's key and an Idempotency-Key;
+    /// the payment as stored, and the API's answer (for the checkout URL).
+    pub async fn create_payment(
+        &self,
+        idempotency_key: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(malipo_store::PaymentRecord, serde_json::Value)> {
+        let res = self
+            .http
+            .post(self.api_url.join("v1/payments")?)
+            .bearer_auth(self.api_key.expose())
+            .header("Idempotency-Key", idempotency_key)
+            .json(&body)
+            .send()
+            .await
+            .context("the merchant API did not answer")?;
+        let status = res.status();
+        let answer: serde_json::Value = res
+            .json()
+            .await
+            .context("the merchant API's answer is not JSON")?;
+        if status != reqwest::StatusCode::CREATED {
+            anyhow::bail!("the merchant API answered {status}: {answer}");
+        }
+        let id: malipo_core::PaymentId = answer["id"]
+            .as_str()
+            .context("the merchant API's answer has no id")?
+            .parse()
+            .map_err(|e| anyhow::anyhow!("the merchant API's payment id: {e}"))?;
+        let payment = self
+            .state
+            .store
+            .get_payment(id)
+            .await?
+            .context("the payment the merchant API started is not stored")?;
+        Ok((payment, answer))
     }
 
     /// Prints where everything runs and why the allowlists are what they are.
@@ -234,17 +288,4 @@ charge = {{ after = "1m", deadline = "1d" }}
 /// A path inside a TOML basic string: backslashes (Windows) and quotes escaped.
 fn toml_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-fn paystack_client(config: &Config) -> anyhow::Result<malipo_paystack::Client> {
-    let p = config
-        .paystack
-        .as_ref()
-        .context("the generated configuration has no [paystack] section")?;
-    let key: Secret<String> = p.secret_key.resolve().context("paystack.secret_key")?;
-    malipo_paystack::Client::builder(key)
-        .base_url(p.api_base_url())
-        .timeout(Duration::from_secs(p.timeout_secs.max(1)))
-        .build()
-        .context("cannot build the Paystack client")
 }

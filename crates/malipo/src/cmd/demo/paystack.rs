@@ -1,7 +1,6 @@
 //! The Paystack part of the story: a checkout paid by card, its webhook, and a redelivery.
 
-use malipo_core::{Currency, Money, PaymentState};
-use malipo_gateway::payments::{start_paystack_checkout, CheckoutStart};
+use malipo_core::PaymentState;
 use malipo_gateway::{Endpoint, Outcome};
 
 use super::env::DemoEnv;
@@ -12,24 +11,29 @@ use super::scenario::{email_of, events, outcome_text, settle, Played, WAIT};
 pub async fn checkout(demo: &DemoEnv, out: &Printer, played: &mut Played) {
     out.section("Paystack: a checkout, paid by card, and its webhook delivered twice");
     let name = "Paystack checkout: paid, webhook verified, payment succeeded";
-    let amount = Money::from_major(2_500, Currency::Kes);
-    let start = match amount {
-        Ok(amount) => CheckoutStart {
-            metadata: Some(serde_json::json!({ "order": "A-1042" })),
-            ..CheckoutStart::new("wanjiru@example.com", amount)
-        },
-        Err(e) => return played.checks.push(Check::new(name, false, e.to_string())),
-    };
-    let started = match start_paystack_checkout(&demo.state, &demo.paystack_client, start).await {
+    let started = match demo
+        .create_payment(
+            "demo-checkout-A-1042",
+            serde_json::json!({
+                "provider": "paystack",
+                "email": "wanjiru@example.com",
+                "amount": 250_000,
+                "currency": "KES",
+                "metadata": { "order": "A-1042" },
+            }),
+        )
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
-            out.line(&format!("  !! checkout not started: {:#}", anyhow::Error::new(e)));
+            out.line(&format!("  !! checkout not started: {e:#}"));
             return played
                 .checks
                 .push(Check::new(name, false, "checkout not started".into()));
         }
     };
-    let payment = started.payment;
+    let (payment, answer) = started;
+    let authorization_url = answer["authorization_url"].as_str().unwrap_or("-").to_string();
     played.payments.push(payment.id);
     let reference = payment.provider_reference.clone().unwrap_or_default();
     out.line(&format!(
@@ -37,7 +41,7 @@ pub async fn checkout(demo: &DemoEnv, out: &Printer, played: &mut Played) {
         payment.id,
         payment.amount.to_string(),
         email_of(&payment),
-        started.authorization_url
+        authorization_url
     ));
     if let Err(e) = demo.paystack.authorize(&reference) {
         out.line(&format!("  !! the simulated customer could not pay: {e}"));
