@@ -3,10 +3,22 @@
 //! Exit codes: 0 success, 1 a check or an operation failed, 2 the configuration or the command
 //! line could not be used.
 
+/// `println!` for what commands print: a reader that closes the pipe early (`malipo events
+/// list | head -1`) ends the command quietly, as `head` expects, instead of a panic.
+macro_rules! outln {
+    () => {
+        $crate::out::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::line(format_args!($($arg)*))
+    };
+}
+
 mod check;
 mod cmd;
 mod db;
 mod logging;
+mod out;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -74,15 +74,15 @@ pub async fn run(args: ApiKeyArgs, config_path: Option<&Path>) -> anyhow::Result
                 Format::Json => {
                     let mut doc = serde_json::to_value(&record)?;
                     doc["key"] = made.key.expose().clone().into();
-                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                    outln!("{}", serde_json::to_string_pretty(&doc)?);
                 }
                 Format::Text => {
-                    println!("created API key {} ({})", record.id, record.environment);
+                    outln!("created API key {} ({})", record.id, record.environment);
                     if let Some(name) = &record.name {
-                        println!("name: {name}");
+                        outln!("name: {name}");
                     }
-                    println!("key (shown once; malipo keeps only its digest, so store it now):");
-                    println!("{}", made.key.expose());
+                    outln!("key (shown once; malipo keeps only its digest, so store it now):");
+                    outln!("{}", made.key.expose());
                 }
             }
             Ok(())
@@ -95,8 +95,8 @@ pub async fn run(args: ApiKeyArgs, config_path: Option<&Path>) -> anyhow::Result
         Action::Revoke(a) => match store.revoke_api_key(a.id).await {
             Ok(record) => {
                 match a.format {
-                    Format::Json => println!("{}", serde_json::to_string_pretty(&record)?),
-                    Format::Text => println!(
+                    Format::Json => outln!("{}", serde_json::to_string_pretty(&record)?),
+                    Format::Text => outln!(
                         "revoked API key {}; requests with it are refused from now on",
                         record.id
                     ),
@@ -116,15 +116,19 @@ pub async fn run(args: ApiKeyArgs, config_path: Option<&Path>) -> anyhow::Result
 
 fn print_keys(keys: &[ApiKeyRecord], format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(keys)?),
-        Format::Text if keys.is_empty() => println!("no API keys (create one with `malipo api-key create`)"),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(keys)?),
+        Format::Text if keys.is_empty() => outln!("no API keys (create one with `malipo api-key create`)"),
         Format::Text => {
-            println!(
+            outln!(
                 "{:<30}  {:<16}  {:<4}  {:<14}  {:<20}  STATUS",
-                "ID", "NAME", "ENV", "PREFIX", "CREATED"
+                "ID",
+                "NAME",
+                "ENV",
+                "PREFIX",
+                "CREATED"
             );
             for k in keys {
-                println!(
+                outln!(
                     "{:<30}  {:<16}  {:<4}  {:<14}  {:<20}  {}",
                     k.id.to_string(),
                     k.name.as_deref().unwrap_or("-"),

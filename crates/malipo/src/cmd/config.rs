@@ -42,8 +42,8 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     std::fs::write(&path, malipo_config::SAMPLE)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!("wrote {}", path.display());
-    println!(
+    outln!("wrote {}", path.display());
+    outln!(
         "next: set the secrets it references, then run `malipo check-config --config {}`",
         path.display()
     );
@@ -58,7 +58,7 @@ pub async fn check(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<Exi
         Err(e) => {
             match args.format {
                 Format::Text => eprintln!("error: {e}"),
-                Format::Json => println!("{}", serde_json::json!({ "ok": false, "error": e.to_string() })),
+                Format::Json => outln!("{}", serde_json::json!({ "ok": false, "error": e.to_string() })),
             }
             return Ok(ExitCode::from(2));
         }
@@ -74,9 +74,9 @@ pub async fn check(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<Exi
     match args.format {
         Format::Text => {
             for f in &findings {
-                println!("{}", f.render());
+                outln!("{}", f.render());
             }
-            println!(
+            outln!(
                 "\n{} environment: {pass} passed, {warn} warnings, {fail} failed",
                 config.environment.as_str()
             );
@@ -88,7 +88,7 @@ pub async fn check(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<Exi
                 "summary": { "pass": pass, "warn": warn, "fail": fail },
                 "results": findings,
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            outln!("{}", serde_json::to_string_pretty(&doc)?);
         }
     }
     Ok(if fail == 0 {

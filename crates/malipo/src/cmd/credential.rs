@@ -59,6 +59,6 @@ pub fn run(args: CredentialArgs) -> anyhow::Result<ExitCode> {
         bits = cert.modulus_len() * 8,
         "encrypted the initiator password"
     );
-    println!("{}", credential.expose());
+    outln!("{}", credential.expose());
     Ok(ExitCode::SUCCESS)
 }

@@ -82,7 +82,7 @@ pub async fn run(args: DeliveriesArgs, config_path: Option<&Path>) -> anyhow::Re
         Action::Retry(a) => {
             let d = delivery::retry_delivery_in(&*store, a.id).await?;
             if a.format == Format::Text {
-                println!("queued {} again; a running gateway sends it shortly", d.id);
+                outln!("queued {} again; a running gateway sends it shortly", d.id);
             }
             print_one(&d, a.format)
         }
@@ -119,15 +119,20 @@ async fn list(store: &dyn Store, a: ListArgs) -> anyhow::Result<ExitCode> {
         }
     }
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&all)?),
-        Format::Text if all.is_empty() => println!("no deliveries match"),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
+        Format::Text if all.is_empty() => outln!("no deliveries match"),
         Format::Text => {
-            println!(
+            outln!(
                 "{:<30}  {:<28}  {:<26}  {:<11}  {:>3}  {:>4}  ERROR",
-                "ID", "ENDPOINT", "TYPE", "STATUS", "TRY", "HTTP"
+                "ID",
+                "ENDPOINT",
+                "TYPE",
+                "STATUS",
+                "TRY",
+                "HTTP"
             );
             for d in &all {
-                println!(
+                outln!(
                     "{:<30}  {:<28}  {:<26}  {:<11}  {:>3}  {:>4}  {}",
                     d.id.to_string(),
                     d.endpoint_id.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
@@ -138,7 +143,7 @@ async fn list(store: &dyn Store, a: ListArgs) -> anyhow::Result<ExitCode> {
                     d.last_error.as_deref().unwrap_or("")
                 );
             }
-            println!(
+            outln!(
                 "\n{} deliver{}",
                 all.len(),
                 if all.len() == 1 { "y" } else { "ies" }
@@ -150,31 +155,31 @@ async fn list(store: &dyn Store, a: ListArgs) -> anyhow::Result<ExitCode> {
 
 fn print_one(d: &DeliveryView, format: Format) -> anyhow::Result<ExitCode> {
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(d)?),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(d)?),
         Format::Text => {
-            println!("id            {}", d.id);
-            println!(
+            outln!("id            {}", d.id);
+            outln!(
                 "endpoint      {}",
                 d.endpoint_id.map(|e| e.to_string()).unwrap_or_else(|| "-".into())
             );
-            println!("type          {}", d.event_type);
-            println!(
+            outln!("type          {}", d.event_type);
+            outln!(
                 "payment       {}",
                 d.payment_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
             );
-            println!("status        {}", d.status);
-            println!("attempts      {}", d.attempts);
+            outln!("status        {}", d.status);
+            outln!("attempts      {}", d.attempts);
             if let Some(next) = d.next_attempt_at {
-                println!("next attempt  {}", next.format("%Y-%m-%d %H:%M:%S UTC"));
+                outln!("next attempt  {}", next.format("%Y-%m-%d %H:%M:%S UTC"));
             }
             if let Some(s) = d.last_status {
-                println!("last status   {s}");
+                outln!("last status   {s}");
             }
             if let Some(e) = &d.last_error {
-                println!("last error    {e}");
+                outln!("last error    {e}");
             }
-            println!("created       {}", d.created_at.format("%Y-%m-%d %H:%M:%S UTC"));
-            println!("payload\n{}", serde_json::to_string_pretty(&d.payload)?);
+            outln!("created       {}", d.created_at.format("%Y-%m-%d %H:%M:%S UTC"));
+            outln!("payload\n{}", serde_json::to_string_pretty(&d.payload)?);
         }
     }
     Ok(ExitCode::SUCCESS)

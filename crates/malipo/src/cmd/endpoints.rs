@@ -128,17 +128,20 @@ async fn run_on(store: &dyn Store, args: EndpointsArgs) -> anyhow::Result<ExitCo
         Action::List(a) => {
             let all = delivery::list_endpoints_in(store).await?;
             match a.format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
                 Format::Text if all.is_empty() => {
-                    println!("no endpoints: add one with `malipo endpoints add`")
+                    outln!("no endpoints: add one with `malipo endpoints add`")
                 }
                 Format::Text => {
-                    println!(
+                    outln!(
                         "{:<29}  {:<16}  {:<8}  {:<40}  EVENTS",
-                        "ID", "NAME", "STATE", "URL"
+                        "ID",
+                        "NAME",
+                        "STATE",
+                        "URL"
                     );
                     for e in &all {
-                        println!(
+                        outln!(
                             "{:<29}  {:<16}  {:<8}  {:<40}  {}",
                             e.id.to_string(),
                             e.name,
@@ -177,8 +180,8 @@ fn events_text(e: &EndpointView) -> String {
 
 fn print_one(e: &EndpointView, format: Format, what: &str) -> anyhow::Result<ExitCode> {
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(e)?),
-        Format::Text => println!("{} {} ({}): {what}", e.id, e.name, e.url),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(e)?),
+        Format::Text => outln!("{} {} ({}): {what}", e.id, e.name, e.url),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -189,22 +192,24 @@ fn print_with_secret(e: &EndpointWithSecret, format: Format, what: &str) -> anyh
         Format::Json => {
             let mut v = serde_json::to_value(&e.endpoint)?;
             v["secret"] = serde_json::Value::String(e.secret.expose().clone());
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Text => {
-            println!(
+            outln!(
                 "{} {} ({}): {what}",
-                e.endpoint.id, e.endpoint.name, e.endpoint.url
+                e.endpoint.id,
+                e.endpoint.name,
+                e.endpoint.url
             );
-            println!("events: {}", events_text(&e.endpoint));
+            outln!("events: {}", events_text(&e.endpoint));
             if let Some(until) = e.endpoint.previous_secret_until {
-                println!(
+                outln!(
                     "the previous secret keeps signing until {}",
                     until.format("%Y-%m-%d %H:%M:%S UTC")
                 );
             }
-            println!("signing secret (shown once, keep it in the receiving app's configuration):");
-            println!("{}", e.secret.expose());
+            outln!("signing secret (shown once, keep it in the receiving app's configuration):");
+            outln!("{}", e.secret.expose());
         }
     }
     Ok(ExitCode::SUCCESS)

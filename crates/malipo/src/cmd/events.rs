@@ -150,17 +150,21 @@ async fn collect(store: &dyn Store, args: &ListArgs) -> anyhow::Result<Vec<Event
 
 fn print_list(events: Vec<EventSummary>, format: Format) -> anyhow::Result<ExitCode> {
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&events)?),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&events)?),
         Format::Text => {
             if events.is_empty() {
-                println!("no events match");
+                outln!("no events match");
             } else {
-                println!(
+                outln!(
                     "{:<30}  {:<8}  {:<24}  {:<18}  {:<20}  ERROR",
-                    "ID", "PROVIDER", "KIND", "STATUS", "RECEIVED"
+                    "ID",
+                    "PROVIDER",
+                    "KIND",
+                    "STATUS",
+                    "RECEIVED"
                 );
                 for e in &events {
-                    println!(
+                    outln!(
                         "{:<30}  {:<8}  {:<24}  {:<18}  {:<20}  {}",
                         e.id.to_string(),
                         e.provider.as_str(),
@@ -170,7 +174,7 @@ fn print_list(events: Vec<EventSummary>, format: Format) -> anyhow::Result<ExitC
                         e.last_error.as_deref().unwrap_or("")
                     );
                 }
-                println!("\n{} event(s)", events.len());
+                outln!("\n{} event(s)", events.len());
             }
         }
     }
@@ -192,30 +196,30 @@ async fn show(store: &dyn Store, args: ShowArgs) -> anyhow::Result<ExitCode> {
         Format::Json => {
             let mut doc = serde_json::to_value(&event.summary)?;
             doc["body"] = body;
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            outln!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Format::Text => {
             let e = &event.summary;
-            println!("id:          {}", e.id);
-            println!("provider:    {}", e.provider);
-            println!("kind:        {}", e.kind);
-            println!("dedup key:   {}", e.dedup_key);
-            println!("status:      {}", e.status);
-            println!("received:    {}", e.received_at.to_rfc3339());
-            println!(
+            outln!("id:          {}", e.id);
+            outln!("provider:    {}", e.provider);
+            outln!("kind:        {}", e.kind);
+            outln!("dedup key:   {}", e.dedup_key);
+            outln!("status:      {}", e.status);
+            outln!("received:    {}", e.received_at.to_rfc3339());
+            outln!(
                 "source ip:   {}",
                 e.source_ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into())
             );
-            println!("attempts:    {}", e.attempts);
-            println!(
+            outln!("attempts:    {}", e.attempts);
+            outln!(
                 "payment:     {}",
                 e.payment_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
             );
             if let Some(err) = &e.last_error {
-                println!("last error:  {err}");
+                outln!("last error:  {err}");
             }
-            println!("body ({} bytes, phone numbers masked):", e.body_len);
-            println!("{}", serde_json::to_string_pretty(&body)?);
+            outln!("body ({} bytes, phone numbers masked):", e.body_len);
+            outln!("{}", serde_json::to_string_pretty(&body)?);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -229,11 +233,11 @@ pub async fn replay(args: ReplayArgs, config_path: Option<&Path>) -> anyhow::Res
         .await
         .with_context(|| format!("cannot replay {}", args.id))?;
     match result {
-        Replayed::Queued => println!(
+        Replayed::Queued => outln!(
             "{}: queued for processing again (a running `malipo serve` picks it up)",
             args.id
         ),
-        Replayed::AlreadyQueued => println!("{}: already waiting for processing; nothing changed", args.id),
+        Replayed::AlreadyQueued => outln!("{}: already waiting for processing; nothing changed", args.id),
     }
     store.close().await?;
     Ok(ExitCode::SUCCESS)

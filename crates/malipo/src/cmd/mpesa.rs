@@ -266,8 +266,8 @@ impl Output {
 
     fn print(&self, format: Format) -> anyhow::Result<()> {
         match format {
-            Format::Text => println!("{}", self.text),
-            Format::Json => println!("{}", serde_json::to_string_pretty(&self.json)?),
+            Format::Text => outln!("{}", self.text),
+            Format::Json => outln!("{}", serde_json::to_string_pretty(&self.json)?),
         }
         Ok(())
     }
@@ -342,7 +342,7 @@ fn report(e: &MpesaError, format: Format) {
             "error_code": e.error_code(),
             "outcome_unknown": e.outcome_unknown(),
         }});
-        println!("{doc:#}");
+        outln!("{doc:#}");
     }
 }
 
@@ -551,35 +551,36 @@ pub async fn run_sim(args: SimMpesaArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
     let c = sim.config();
     let base = sim.base_url();
-    println!("Daraja simulator listening on {base}");
-    println!("test credentials it accepts (fake, for local use only):");
-    println!("  consumer key     {}", c.consumer_key);
-    println!("  consumer secret  {}", c.consumer_secret);
-    println!("  shortcode        {}", c.shortcode);
-    println!(
+    outln!("Daraja simulator listening on {base}");
+    outln!("test credentials it accepts (fake, for local use only):");
+    outln!("  consumer key     {}", c.consumer_key);
+    outln!("  consumer secret  {}", c.consumer_secret);
+    outln!("  shortcode        {}", c.shortcode);
+    outln!(
         "  passkey          {} (Safaricom's public sandbox passkey)",
         c.passkey
     );
-    println!(
+    outln!(
         "  initiator name   {} (any non-empty security credential)",
         c.initiator_name
     );
-    println!(
+    outln!(
         "callbacks are POSTed {} ms after each accepted request; outcomes by amount:",
         args.callback_delay_ms
     );
-    println!("  KES 1032 cancelled (1032), 1037 timeout (1037), 1111 insufficient funds (1),");
-    println!("  4040 paid but never calls back (find it with stk-query); any other amount is paid");
-    println!("point malipo at it with:");
-    println!(
+    outln!("  KES 1032 cancelled (1032), 1037 timeout (1037), 1111 insufficient funds (1),");
+    outln!("  4040 paid but never calls back (find it with stk-query); any other amount is paid");
+    outln!("point malipo at it with:");
+    outln!(
         "  [mpesa]\n  base_url = \"{base}\"\n  shortcode = \"{}\"",
         c.shortcode
     );
-    println!(
+    outln!(
         "  consumer_key = \"{}\"\n  consumer_secret = \"{}\"",
-        c.consumer_key, c.consumer_secret
+        c.consumer_key,
+        c.consumer_secret
     );
-    println!("  passkey = \"{}\"", c.passkey);
+    outln!("  passkey = \"{}\"", c.passkey);
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)

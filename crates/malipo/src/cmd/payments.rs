@@ -170,11 +170,11 @@ async fn reconcile(config: &malipo_config::Config, args: ShowArgs) -> anyhow::Re
     let done = result.with_context(|| format!("cannot reconcile payment {}", args.id))?;
     let body = malipo_gateway::api::ReconcileBody::from(&done);
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&body)?),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&body)?),
         Format::Text => {
-            println!("result:  {}", body.result);
+            outln!("result:  {}", body.result);
             if let Some(detail) = &body.detail {
-                println!("detail:  {detail}");
+                outln!("detail:  {detail}");
             }
             print_payment(done.payment(), None, Format::Text)?;
         }
@@ -210,16 +210,21 @@ async fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Json => {
             let bodies: Vec<PaymentBody> = payments.iter().map(PaymentBody::from).collect();
-            println!("{}", serde_json::to_string_pretty(&bodies)?);
+            outln!("{}", serde_json::to_string_pretty(&bodies)?);
         }
-        Format::Text if payments.is_empty() => println!("no payments match"),
+        Format::Text if payments.is_empty() => outln!("no payments match"),
         Format::Text => {
-            println!(
+            outln!(
                 "{:<30}  {:<8}  {:<9}  {:>16}  {:<20}  {:<24}  CREATED",
-                "ID", "PROVIDER", "STATE", "AMOUNT", "MERCHANT REF", "PROVIDER REF"
+                "ID",
+                "PROVIDER",
+                "STATE",
+                "AMOUNT",
+                "MERCHANT REF",
+                "PROVIDER REF"
             );
             for p in &payments {
-                println!(
+                outln!(
                     "{:<30}  {:<8}  {:<9}  {:>16}  {:<20}  {:<24}  {}",
                     p.id.to_string(),
                     p.provider.as_str(),
@@ -230,7 +235,7 @@ async fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
                     p.created_at.format("%Y-%m-%d %H:%M:%S")
                 );
             }
-            println!("\n{} payment(s)", payments.len());
+            outln!("\n{} payment(s)", payments.len());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -252,37 +257,37 @@ fn print_payment(p: &PaymentRecord, checkout: Option<(&str, &str)>, format: Form
                 body.authorization_url = Some(url.to_string());
                 body.access_code = Some(code.to_string());
             }
-            println!("{}", serde_json::to_string_pretty(&body)?);
+            outln!("{}", serde_json::to_string_pretty(&body)?);
         }
         Format::Text => {
             let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
-            println!("id:                 {}", p.id);
-            println!("provider:           {} ({})", p.provider, p.kind);
-            println!("state:              {}", p.state);
-            println!("amount:             {}", p.amount);
-            println!(
+            outln!("id:                 {}", p.id);
+            outln!("provider:           {} ({})", p.provider, p.kind);
+            outln!("state:              {}", p.state);
+            outln!("amount:             {}", p.amount);
+            outln!(
                 "phone:              {}",
                 p.msisdn.as_ref().map_or_else(|| "-".into(), Msisdn::masked)
             );
-            println!("email:              {}", dash(p.email.as_deref()));
-            println!("merchant reference: {}", dash(p.merchant_reference.as_deref()));
-            println!("provider reference: {}", dash(p.provider_reference.as_deref()));
-            println!("receipt:            {}", dash(p.receipt.as_deref()));
+            outln!("email:              {}", dash(p.email.as_deref()));
+            outln!("merchant reference: {}", dash(p.merchant_reference.as_deref()));
+            outln!("provider reference: {}", dash(p.provider_reference.as_deref()));
+            outln!("receipt:            {}", dash(p.receipt.as_deref()));
             if p.result_code.is_some() || p.result_desc.is_some() {
-                println!(
+                outln!(
                     "result:             {} {}",
                     dash(p.result_code.as_deref()),
                     dash(p.result_desc.as_deref())
                 );
             }
-            println!("created:            {}", p.created_at.to_rfc3339());
-            println!("updated:            {}", p.updated_at.to_rfc3339());
+            outln!("created:            {}", p.created_at.to_rfc3339());
+            outln!("updated:            {}", p.updated_at.to_rfc3339());
             if let Some(m) = &p.metadata {
-                println!("metadata:           {m}");
+                outln!("metadata:           {m}");
             }
             if let Some((url, code)) = checkout {
-                println!("pay at:             {url}");
-                println!("access code:        {code}");
+                outln!("pay at:             {url}");
+                outln!("access code:        {code}");
             }
         }
     }
@@ -328,7 +333,7 @@ async fn stk_push(config: &malipo_config::Config, args: StkPushArgs) -> anyhow::
             .context("the STK push was not started")?;
         print_payment(&payment, None, args.format)?;
         if args.format == Format::Text {
-            println!(
+            outln!(
                 "\nthe customer now has a PIN prompt; follow it with `malipo payments show {}`",
                 payment.id
             );

@@ -357,8 +357,8 @@ fn run_sign(args: &SignArgs, format: Format, stdin: &mut dyn std::io::Read) -> a
         .context("cannot read the body from standard input")?;
     let signature = malipo_paystack::sign(&body, &secret);
     match format {
-        Format::Text => println!("X-Paystack-Signature: {signature}"),
-        Format::Json => println!(
+        Format::Text => outln!("X-Paystack-Signature: {signature}"),
+        Format::Json => outln!(
             "{}",
             serde_json::json!({ "header": "X-Paystack-Signature", "value": signature })
         ),
@@ -394,8 +394,8 @@ impl Output {
 
     fn print(&self, format: Format) -> anyhow::Result<()> {
         match format {
-            Format::Text => println!("{}", self.text),
-            Format::Json => println!(
+            Format::Text => outln!("{}", self.text),
+            Format::Json => outln!(
                 "{}",
                 serde_json::to_string_pretty(&self.json).context("cannot print JSON")?
             ),
@@ -476,18 +476,18 @@ pub async fn run_sim(args: SimPaystackArgs) -> anyhow::Result<ExitCode> {
     }
     let sim = PaystackSim::serve(listener, config).context("cannot start the simulator")?;
     let base = sim.base_url().clone();
-    println!("Paystack simulator listening on {base}");
-    println!("secret key it accepts (fake): {TEST_SECRET_KEY}");
+    outln!("Paystack simulator listening on {base}");
+    outln!("secret key it accepts (fake): {TEST_SECRET_KEY}");
     match &args.webhook_url {
-        Some(url) => println!("signed webhooks go to {url}"),
-        None => println!("webhooks are recorded, not sent (pass --webhook-url to send them)"),
+        Some(url) => outln!("signed webhooks go to {url}"),
+        None => outln!("webhooks are recorded, not sent (pass --webhook-url to send them)"),
     }
     if args.otp {
-        println!("transfers wait for the OTP {TEST_OTP}");
+        outln!("transfers wait for the OTP {TEST_OTP}");
     }
-    println!("point malipo at it with:\n  [paystack]\n  base_url = \"{base}\"\n  secret_key = {{ env = \"PAYSTACK_SECRET_KEY\" }}");
-    println!("pay a checkout: open its authorization_url, or POST {base}sim/authorize/<reference>");
-    println!("webhook log: GET {base}sim/deliveries");
+    outln!("point malipo at it with:\n  [paystack]\n  base_url = \"{base}\"\n  secret_key = {{ env = \"PAYSTACK_SECRET_KEY\" }}");
+    outln!("pay a checkout: open its authorization_url, or POST {base}sim/authorize/<reference>");
+    outln!("webhook log: GET {base}sim/deliveries");
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -157,7 +157,7 @@ async fn shutdown_signal() {
 pub fn migrate(args: MigrateArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     if args.list {
         for m in malipo_store::SqliteStore::migrations() {
-            println!("{:>4}  {}", m.version, m.name);
+            outln!("{:>4}  {}", m.version, m.name);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -167,16 +167,16 @@ pub fn migrate(args: MigrateArgs, config_path: Option<&Path>) -> anyhow::Result<
             let report = malipo_store::SqliteStore::migrate(&path)
                 .with_context(|| format!("cannot migrate {}", path.display()))?;
             if report.applied.is_empty() {
-                println!(
+                outln!(
                     "{}: schema is up to date (version {})",
                     path.display(),
                     report.version
                 );
             } else {
                 for m in &report.applied {
-                    println!("applied {:>4}  {}", m.version, m.name);
+                    outln!("applied {:>4}  {}", m.version, m.name);
                 }
-                println!("{}: schema version {}", path.display(), report.version);
+                outln!("{}: schema version {}", path.display(), report.version);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -129,7 +129,7 @@ pub async fn run(args: TestWebhookArgs, config_path: Option<&Path>) -> anyhow::R
     for (k, v) in headers {
         request = request.header(k, v);
     }
-    println!("POST {url} ({} bytes)", body.len());
+    outln!("POST {url} ({} bytes)", body.len());
     let response = request
         .body(body)
         .send()
@@ -137,9 +137,9 @@ pub async fn run(args: TestWebhookArgs, config_path: Option<&Path>) -> anyhow::R
         .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    println!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    outln!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
     if !text.is_empty() {
-        println!("{text}");
+        outln!("{text}");
     }
     Ok(if status.is_success() {
         ExitCode::SUCCESS
@@ -192,7 +192,7 @@ fn paystack(a: PaystackArgs, config_path: Option<&Path>) -> anyhow::Result<Prepa
     });
     let body = serde_json::to_vec(&body)?;
     let signature = malipo_paystack::sign(&body, &secret);
-    println!("event charge.success, id {id}, reference {reference}, {amount}");
+    outln!("event charge.success, id {id}, reference {reference}, {amount}");
     Ok((a.to, body, vec![(malipo_paystack::SIGNATURE_HEADER, signature)]))
 }
 
@@ -238,7 +238,7 @@ fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
         ]});
     }
     let body = serde_json::to_vec(&serde_json::json!({ "Body": { "stkCallback": callback } }))?;
-    println!("STK callback {checkout}, ResultCode {code}, phone {}", a.phone);
+    outln!("STK callback {checkout}, ResultCode {code}, phone {}", a.phone);
     Ok((url, body, vec![]))
 }
 
@@ -292,6 +292,6 @@ fn merchant(a: MerchantArgs, config_path: Option<&Path>) -> anyhow::Result<Prepa
     });
     let body = serde_json::to_vec(&body)?;
     let signed = malipo_webhooks::Signer::new(secret).sign(&id.to_string(), now.timestamp(), &body);
-    println!("event {}, webhook-id {id}", a.event);
+    outln!("event {}, webhook-id {id}", a.event);
     Ok((a.to, body, signed.iter().collect()))
 }

@@ -361,3 +361,25 @@ fn the_merchant_api_must_not_share_the_callback_listener() {
     let (_, out) = run_check(dir.path(), "", &[], &[]);
     assert!(out.contains("[PASS] api-listener-private"), "{out}");
 }
+
+/// Regression: `malipo events list … | head -1` panicked ("failed printing to stdout: Broken
+/// pipe", exit 101). A reader that closes the pipe early ends the command quietly.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "malipo.toml", "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_malipo"))
+        .args(["check-config", "--config", &path])
+        .env_remove("MALIPO_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before a line is read, as `head` does after its first line.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
