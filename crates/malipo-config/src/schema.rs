@@ -396,6 +396,9 @@ pub struct ReconcileConfig {
     pub refund: ReconcileTiming,
     /// M-Pesa reversals.
     pub reversal: ReconcileTiming,
+    /// Strict settlement: confirm every callback's success with the provider (STK query,
+    /// Paystack verify) before the payment is succeeded. Unset: on in production, off elsewhere.
+    pub confirm_successes: Option<bool>,
 }
 
 impl Default for ReconcileConfig {
@@ -412,6 +415,7 @@ impl Default for ReconcileConfig {
             transfer: ReconcileTiming::new(mins(10), mins(24 * 60)),
             refund: ReconcileTiming::new(mins(30), mins(7 * 24 * 60)),
             reversal: ReconcileTiming::new(mins(5), mins(24 * 60)),
+            confirm_successes: None,
         }
     }
 }

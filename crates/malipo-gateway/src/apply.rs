@@ -199,6 +199,32 @@ fn unknown_payment(named: Option<PaymentId>, o: &Outcome) -> JobOutcome {
 /// A payment whose push was sent but whose answer was lost (a timeout: the ids were never
 /// recorded) can only be reached through its own callback URL: there the token is the binding,
 /// and the amount, phone and receipt are still compared.
+/// Strict settlement: a callback that would move a pending payment to `succeeded` only asks for
+/// the provider's confirmation (STK query, Paystack verify), which the reconciler makes at once
+/// and settles by query. `kind` is the pending payment's kind; kinds no provider can be asked
+/// about (C2B, known only from its confirmation) settle as before.
+pub fn confirm_first(outcome: JobOutcome, kind: Option<&str>) -> JobOutcome {
+    let askable = matches!(
+        kind,
+        Some("stk_push" | "charge" | "b2c" | "transfer" | "refund" | "reversal")
+    );
+    match &outcome.payment {
+        Some(PaymentChange::Transition {
+            id,
+            to: PaymentState::Succeeded,
+            ..
+        }) if askable => JobOutcome {
+            payment: Some(PaymentChange::Confirm {
+                id: *id,
+                note: "a callback says it succeeded; confirming with the provider (strict settlement)".into(),
+            }),
+            note: Some("success awaiting the provider's confirmation".into()),
+            ..outcome
+        },
+        _ => outcome,
+    }
+}
+
 fn mismatched_ids(named: Option<PaymentId>, o: &Outcome, p: &PaymentRecord) -> Option<String> {
     if o.by_receipt {
         return match (&o.receipt, &p.receipt) {

@@ -325,6 +325,13 @@ impl Gateway {
                 .map(|code| code.trim().to_string())
                 .filter(|code| !code.is_empty())
                 .collect(),
+            confirm_successes: config.reconcile.confirm_successes.unwrap_or(
+                config.environment == malipo_config::Environment::Production
+                    || config
+                        .mpesa
+                        .as_ref()
+                        .is_some_and(|m| m.environment == Some(malipo_config::Environment::Production)),
+            ),
         })
         .with_listener_limits(listener_limits(config))
         .with_reconcile(config.reconcile.clone())

@@ -71,6 +71,10 @@ pub struct AppState {
     /// The M-Pesa accounts money may be paid into (`[mpesa] shortcode` and `till_number`): a
     /// C2B payment to any other is suspicious and never recorded.
     pub mpesa_shortcodes: Vec<String>,
+    /// Strict settlement: a callback's success is confirmed with the provider (by the
+    /// reconciler's query) before the payment is `succeeded` (`[reconcile] confirm_successes`,
+    /// on by default in production).
+    pub confirm_successes: bool,
 }
 
 /// The configured providers' API clients and the public URL callbacks are built from.

@@ -118,12 +118,19 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
         if !fresh {
             continue;
         }
+        let pending_kind = payment
+            .as_ref()
+            .filter(|p| p.state == malipo_core::PaymentState::Pending)
+            .map(|p| p.kind.clone());
         match decide(
             &job.event,
             parsed,
             Lookup::Payment(payment),
             &state.mpesa_shortcodes,
         ) {
+            Ok(outcome) if state.confirm_successes => {
+                batch.push(job, crate::apply::confirm_first(outcome, pending_kind.as_deref()))
+            }
             Ok(outcome) => batch.push(job, outcome),
             Err(error) => failed(state, &job, error).await,
         }
@@ -175,7 +182,11 @@ struct Batch {
 impl Batch {
     fn push(&mut self, job: Job, outcome: JobOutcome) {
         let keys = match &outcome.payment {
-            Some(PaymentChange::Transition { id, .. } | PaymentChange::Refund { id, .. }) => {
+            Some(
+                PaymentChange::Transition { id, .. }
+                | PaymentChange::Refund { id, .. }
+                | PaymentChange::Confirm { id, .. },
+            ) => {
                 vec![PaymentKey::Id(*id)]
             }
             Some(PaymentChange::Record(p)) => {
@@ -299,6 +310,7 @@ mod tests {
             worker_wakeup: Arc::default(),
             providers: Default::default(),
             connections: Arc::default(),
+            confirm_successes: false,
             mpesa_shortcodes: Vec::new(),
         };
         Fixture {

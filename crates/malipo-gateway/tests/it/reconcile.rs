@@ -272,3 +272,66 @@ async fn reconcile_payment_asks_now_whatever_the_schedule() {
     ));
     world.stop().await;
 }
+
+/// Strict settlement with the reconciler's own schedule far away (1 h): only the callback's
+/// request for confirmation can bring the query forward.
+const STRICT: &str = r#"
+interval = "100ms"
+max_backoff = "400ms"
+stk_push = { after = "1h", deadline = "2h" }
+confirm_successes = true
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_settlement_confirms_a_callbacks_success_by_query() {
+    let world = SimWorld::start(daraja(), true, STRICT).await;
+    let id = push(&world, 100).await;
+    let paid = world.settled(id, PaymentState::Succeeded).await;
+    assert_eq!(paid.settled_by, Some(SettledBy::Query), "{paid:?}");
+    assert!(world.daraja.requests(Endpoint::StkQuery) >= 1);
+    assert!(
+        !world.daraja.sent_callbacks().is_empty(),
+        "the success came by callback first"
+    );
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_settlement_does_not_believe_a_success_the_provider_denies() {
+    let world = SimWorld::start(daraja(), true, STRICT).await;
+    // Daraja will say "cancelled" when asked, and its own callback is lost.
+    let id = push(&world, CANCELLED_CALLBACK_LOST).await;
+    let p = world.payment(id).await;
+    // A well-formed success for this very payment, on its own URL, with its ids and amount.
+    let body = include_str!("../fixtures/stk-callback-paid.json")
+        .replace("29115-34620561-1", p.provider_request_id.as_deref().unwrap())
+        .replace(
+            "ws_CO_191220191020363925",
+            p.provider_reference.as_deref().unwrap(),
+        )
+        .replace(
+            "\"Value\":1.00",
+            &format!("\"Value\":{CANCELLED_CALLBACK_LOST}.00"),
+        );
+    let token = world
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, id);
+    let res = client_from("127.0.0.2")
+        .post(
+            world
+                .public
+                .join(&format!("/callbacks/mpesa/stk/{token}"))
+                .unwrap(),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let settled = world.settled(id, PaymentState::Cancelled).await;
+    assert_eq!(settled.settled_by, Some(SettledBy::Query), "{settled:?}");
+    world.stop().await;
+}

@@ -159,6 +159,14 @@ pub enum PaymentKey {
 /// A payment change carried by a [`JobOutcome`](crate::JobOutcome).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentChange {
+    /// A callback says a pending payment succeeded, but settlement is strict: leave it pending
+    /// and have the reconciler confirm it with the provider now (it is settled by query).
+    Confirm {
+        /// The payment.
+        id: PaymentId,
+        /// Why, kept as the payment's check note.
+        note: String,
+    },
     /// Move an existing payment.
     Transition {
         /// The payment.

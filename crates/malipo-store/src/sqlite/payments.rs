@@ -403,6 +403,15 @@ pub(crate) fn apply(
             }
         }
         crate::PaymentChange::Refund { id, amount, detail } => refund(conn, *id, *amount, detail, now),
+        crate::PaymentChange::Confirm { id, note } => {
+            let check = PaymentCheck {
+                asked: false,
+                next_at: Some(rows::from_ms(now, "now")?),
+                note: Some(note.clone()),
+                hold: false,
+            };
+            Ok(PaymentEffect::Unchanged(record_check(conn, *id, &check, now)?))
+        }
         crate::PaymentChange::Record(p) => {
             let existing = match &p.provider_reference {
                 Some(r) => find_by_provider_ref(conn, p.provider, r)?,
