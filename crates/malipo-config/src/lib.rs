@@ -31,8 +31,8 @@ mod secret_ref;
 pub use command::CommandRef;
 pub use error::ConfigError;
 pub use load::DEFAULT_PATH;
-pub use schema::ApiConfig;
 pub use schema::{parse_duration, ReconcileConfig, ReconcileTiming};
+pub use schema::{ApiConfig, C2bValidationConfig, ValidationFallback};
 pub use schema::{
     Config, Database, DatabaseConfig, Durability, Environment, LoggingConfig, MerchantConfig, MpesaConfig,
     PaystackConfig, RateLimit, ServerConfig, MPESA_PRODUCTION_URL, MPESA_SANDBOX_URL, PAYSTACK_URL,

@@ -273,6 +273,55 @@ pub struct MpesaConfig {
     /// Timeout of each Daraja call, in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// C2B validation decided by the merchant's app (`[mpesa.c2b_validation]`); absent, every
+    /// validation request for one of our shortcodes is accepted.
+    pub c2b_validation: Option<C2bValidationConfig>,
+}
+
+/// `[mpesa.c2b_validation]`: Daraja's C2B validation requests are forwarded, signed the
+/// Standard Webhooks way, to the merchant's app, whose accept or reject is Daraja's answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct C2bValidationConfig {
+    /// The merchant's validation endpoint.
+    pub url: Url,
+    /// Signing secret (`whsec_…`); defaults to `[merchant] signing_secret`.
+    pub signing_secret: Option<SecretRef>,
+    /// How long the merchant's app has to answer. Daraja waits only a few seconds for the
+    /// whole validation, so keep it short.
+    #[serde(default = "default_validation_timeout", deserialize_with = "duration")]
+    pub timeout: std::time::Duration,
+    /// Daraja's answer when the app does not answer in time, fails or answers nonsense.
+    #[serde(default)]
+    pub fallback: ValidationFallback,
+    /// Allow a private, loopback or link-local target (development only); defaults to
+    /// `[merchant] allow_private_targets`.
+    pub allow_private_target: Option<bool>,
+}
+
+/// What a C2B validation is answered when the merchant's app gives no usable answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationFallback {
+    /// Accept the payment (the customer's money is not refused for an outage of the app).
+    #[default]
+    Accept,
+    /// Reject the payment.
+    Reject,
+}
+
+impl ValidationFallback {
+    /// `accept` or `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValidationFallback::Accept => "accept",
+            ValidationFallback::Reject => "reject",
+        }
+    }
+}
+
+fn default_validation_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(3)
 }
 
 impl MpesaConfig {

@@ -332,6 +332,7 @@ impl Gateway {
                         .as_ref()
                         .is_some_and(|m| m.environment == Some(malipo_config::Environment::Production)),
             ),
+            c2b_validator: crate::validation::Validator::from_config(config)?,
         })
         .with_listener_limits(listener_limits(config))
         .with_reconcile(config.reconcile.clone())

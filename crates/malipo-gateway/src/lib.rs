@@ -25,6 +25,7 @@ mod ops;
 pub mod payments;
 pub mod payouts;
 pub mod reconcile;
+pub mod validation;
 mod worker;
 
 use std::future::Future;
@@ -75,6 +76,9 @@ pub struct AppState {
     /// reconciler's query) before the payment is `succeeded` (`[reconcile] confirm_successes`,
     /// on by default in production).
     pub confirm_successes: bool,
+    /// Asks the merchant's app to accept or reject C2B payments before they happen
+    /// (`[mpesa.c2b_validation]`); `None`: every validation for our shortcodes is accepted.
+    pub c2b_validator: Option<validation::Validator>,
 }
 
 /// The configured providers' API clients and the public URL callbacks are built from.

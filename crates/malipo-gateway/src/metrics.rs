@@ -100,6 +100,8 @@ pub struct Metrics {
     /// 1 while the last readiness check passed; starts ready.
     not_ready: AtomicU64,
     readiness_changes: AtomicU64,
+    /// Validation decisions: [accept, reject] × [by the app, by the fallback].
+    validations: [[AtomicU64; 2]; 2],
 }
 
 impl Default for Metrics {
@@ -114,6 +116,7 @@ impl Default for Metrics {
             suspicious: AtomicU64::new(0),
             not_ready: AtomicU64::new(0),
             readiness_changes: AtomicU64::new(0),
+            validations: Default::default(),
         }
     }
 }
@@ -163,6 +166,13 @@ impl Metrics {
     /// How many events were completed as suspicious since the start.
     pub fn suspicious_total(&self) -> u64 {
         self.suspicious.load(Ordering::Relaxed)
+    }
+
+    /// Counts a validation decision.
+    pub fn validation(&self, decision: &crate::validation::Decision) {
+        let verdict = usize::from(decision.verdict != crate::validation::Verdict::Accept);
+        let by = usize::from(decision.fallback.is_some());
+        self.validations[verdict][by].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records a readiness check; returns whether readiness changed with it.
@@ -226,5 +236,16 @@ impl Metrics {
         out.push_str("# HELP malipo_events_suspicious_total Callbacks and webhooks that disagreed with their payment (ids, amount, receipt, account) and moved nothing.\n");
         out.push_str("# TYPE malipo_events_suspicious_total counter\n");
         let _ = writeln!(out, "malipo_events_suspicious_total {}", self.suspicious_total());
+        out.push_str("# HELP malipo_validations_total Payment validations answered, by decision and by who decided (the merchant's app, or the fallback when it gave no usable answer).\n");
+        out.push_str("# TYPE malipo_validations_total counter\n");
+        for (vi, verdict) in ["accept", "reject"].iter().enumerate() {
+            for (bi, by) in ["app", "fallback"].iter().enumerate() {
+                let n = self.validations[vi][bi].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "malipo_validations_total{{decision=\"{verdict}\",by=\"{by}\"}} {n}"
+                );
+            }
+        }
     }
 }

@@ -312,6 +312,7 @@ mod tests {
             connections: Arc::default(),
             confirm_successes: false,
             mpesa_shortcodes: Vec::new(),
+            c2b_validator: None,
         };
         Fixture {
             state,

@@ -1,5 +1,5 @@
-//! `/v1/endpoints` and `/v1/deliveries`: the merchant's delivery endpoints and what was sent to
-//! them, over the same functions as `malipo endpoints` and `malipo deliveries`.
+//! `/v1/deliveries`: what was sent to the merchant's endpoints, over the same functions as
+//! `malipo deliveries`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,24 +14,15 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiQuery;
 use super::payments::page_size;
-use crate::delivery::{self, DeliveryError, DeliveryView, EndpointView};
+use crate::delivery::{self, DeliveryView};
 use crate::AppState;
 
 /// The routes of this group.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_endpoints))
         .routes(routes!(list_deliveries))
         .routes(routes!(show_delivery))
         .routes(routes!(retry_delivery))
-}
-
-/// The merchant's endpoints (never their secrets).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EndpointList {
-    /// Every endpoint, oldest first.
-    #[schema(value_type = Vec<Object>)]
-    pub data: Vec<EndpointView>,
 }
 
 /// One delivery: its endpoint, event type, status, attempts and last answer.
@@ -64,31 +55,6 @@ pub struct ListDeliveries {
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 50).
     pub limit: Option<usize>,
-}
-
-fn api_error(e: DeliveryError) -> ApiError {
-    match e {
-        DeliveryError::Invalid { field, message } => ApiError::invalid_field(field, message),
-        DeliveryError::NotFound { what, id } => ApiError::not_found(what, &id),
-        DeliveryError::Store(source) => ApiError::from(source),
-    }
-}
-
-/// List the merchant's delivery endpoints.
-#[utoipa::path(
-    get,
-    path = "/v1/endpoints",
-    tag = "deliveries",
-    responses(
-        (status = 200, description = "Every endpoint, without its secrets", body = EndpointList),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
-    ),
-    security(("api_key" = []))
-)]
-async fn list_endpoints(State(state): State<AppState>) -> Result<Json<EndpointList>, ApiError> {
-    let data = delivery::list_endpoints(&state).await.map_err(api_error)?;
-    Ok(Json(EndpointList { data }))
 }
 
 /// List deliveries to the merchant's endpoints, newest first, a page at a time.
@@ -140,7 +106,7 @@ async fn list_deliveries(
     };
     let mut data = delivery::list_deliveries(&state, &filter)
         .await
-        .map_err(api_error)?;
+        .map_err(ApiError::from)?;
     let more = data.len() > limit;
     data.truncate(limit);
     let next_cursor = more.then(|| data.last().map(|d| d.id.to_string())).flatten();
@@ -166,7 +132,9 @@ async fn show_delivery(
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryBody>, ApiError> {
     let parsed: DeliveryId = id.parse().map_err(|_| ApiError::not_found("delivery", &id))?;
-    let view = delivery::get_delivery(&state, parsed).await.map_err(api_error)?;
+    let view = delivery::get_delivery(&state, parsed)
+        .await
+        .map_err(ApiError::from)?;
     Ok(Json(DeliveryBody { delivery: view }))
 }
 
@@ -191,6 +159,6 @@ async fn retry_delivery(
     let parsed: DeliveryId = id.parse().map_err(|_| ApiError::not_found("delivery", &id))?;
     let view = delivery::retry_delivery(&state, parsed)
         .await
-        .map_err(api_error)?;
+        .map_err(ApiError::from)?;
     Ok((StatusCode::ACCEPTED, Json(DeliveryBody { delivery: view })))
 }

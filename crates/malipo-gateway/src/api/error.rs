@@ -121,6 +121,17 @@ impl From<malipo_store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::delivery::DeliveryError> for ApiError {
+    fn from(e: crate::delivery::DeliveryError) -> Self {
+        use crate::delivery::DeliveryError;
+        match e {
+            DeliveryError::Invalid { field, message } => ApiError::invalid_field(field, message),
+            DeliveryError::NotFound { what, id } => ApiError::not_found(what, &id),
+            DeliveryError::Store(source) => ApiError::from(source),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body())).into_response()

@@ -16,6 +16,7 @@
 
 mod auth;
 mod deliveries;
+mod endpoints;
 mod error;
 mod events;
 mod extract;
@@ -34,7 +35,8 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{key_hash, new_api_key, Caller, CreatedKey, KeyEnvironment};
-pub use deliveries::{DeliveryBody, DeliveryPage, EndpointList, ListDeliveries};
+pub use deliveries::{DeliveryBody, DeliveryPage, ListDeliveries};
+pub use endpoints::{CreateEndpointBody, EndpointBody, EndpointList, EndpointSecretBody, RotateBody};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use events::{mask_phones, mask_text, EventBody, EventPage, ReplayBody};
 pub use idempotency::{prune as prune_idempotency_keys, RETENTION as IDEMPOTENCY_RETENTION};
@@ -59,6 +61,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(reconcile::router())
         .merge(deliveries::router())
+        .merge(endpoints::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

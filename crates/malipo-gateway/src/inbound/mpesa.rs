@@ -7,13 +7,14 @@ use axum::{Extension, Json, Router};
 use malipo_core::{EventStatus, PaymentId, Provider};
 use malipo_guard::{CallbackPayment, ClientIp, VerifiedBody};
 use malipo_mpesa::{
-    callback_ack, parse_callback, C2bRejection, C2bValidationResponse, Callback, CallbackKind,
+    callback_ack, parse_callback, C2bPayment, C2bRejection, C2bValidationResponse, Callback, CallbackKind,
 };
 use malipo_store::NewEvent;
 use sha2::{Digest, Sha256};
 
 use super::{digest_key, store};
 use crate::metrics::Endpoint;
+use crate::validation::{RejectReason, ValidationRequest, Verdict};
 use crate::AppState;
 
 /// The Daraja routes. Token routes carry the per-payment callback token (DESIGN invariant 3);
@@ -81,15 +82,27 @@ async fn handle(
 ) -> Response {
     let payment = payment.map(|CallbackPayment(id)| id);
     let (event, answer) = match parse_callback(kind, &body) {
-        Ok(callback) => (
-            NewEvent::received(
+        Ok(callback) => {
+            let event = NewEvent::received(
                 Provider::Mpesa,
                 callback.kind_name(),
                 dedup_key(&callback, payment, &body),
                 body.clone(),
-            ),
-            answer(state, &callback),
-        ),
+            );
+            match answer(state, &callback).await {
+                Answer::Ack(answer) => (event, answer),
+                // The merchant's decision is the event's whole processing: it is stored done,
+                // with the decision as its note.
+                Answer::Decided(answer, note) => (
+                    NewEvent {
+                        status: EventStatus::Processed,
+                        last_error: Some(note),
+                        ..event
+                    },
+                    answer,
+                ),
+            }
+        }
         // Authentic (right source, right token) but unreadable: keep it for a person to look at,
         // and acknowledge so Daraja does not resend garbage.
         Err(e) => (
@@ -139,18 +152,73 @@ fn dedup_key(callback: &Callback, payment: Option<PaymentId>, body: &[u8]) -> St
     }
 }
 
-/// The answer Daraja expects; a validation request for a shortcode that is not ours is refused
-/// (and stored, to be marked suspicious by the worker).
-fn answer(state: &AppState, callback: &Callback) -> serde_json::Value {
-    match callback {
-        Callback::C2bValidation(p)
-            if !state
-                .mpesa_shortcodes
-                .iter()
-                .any(|s| *s == p.business_short_code.trim()) =>
-        {
-            C2bValidationResponse::Reject(C2bRejection::InvalidShortcode).to_json()
-        }
-        _ => callback.acknowledgement(),
+/// What Daraja is answered, and whether the answer is a decision to record.
+enum Answer {
+    /// The acknowledgement; the worker processes the event.
+    Ack(serde_json::Value),
+    /// The merchant's app (or the fallback) decided a validation request: the answer and a note
+    /// saying who decided what.
+    Decided(serde_json::Value, String),
+}
+
+/// The answer Daraja expects. A validation request for a shortcode that is not ours is refused
+/// (and stored, to be marked suspicious by the worker); one for ours is decided by the
+/// merchant's app when `[mpesa.c2b_validation]` is configured, and accepted otherwise.
+async fn answer(state: &AppState, callback: &Callback) -> Answer {
+    let Callback::C2bValidation(p) = callback else {
+        return Answer::Ack(callback.acknowledgement());
+    };
+    let shortcode = p.business_short_code.trim();
+    if !state.mpesa_shortcodes.iter().any(|s| s == shortcode) {
+        return Answer::Ack(C2bValidationResponse::Reject(C2bRejection::InvalidShortcode).to_json());
+    }
+    let Some(validator) = &state.c2b_validator else {
+        return Answer::Ack(callback.acknowledgement());
+    };
+    let decision = validator.decide(&validation_request(p)).await;
+    state.metrics.validation(&decision);
+    let response = match decision.verdict {
+        Verdict::Accept => C2bValidationResponse::Accept,
+        Verdict::Reject(reason) => C2bValidationResponse::Reject(rejection(reason)),
+    };
+    let code = match response {
+        C2bValidationResponse::Reject(r) => Some(r.code()),
+        C2bValidationResponse::Accept => None,
+    };
+    Answer::Decided(response.to_json(), decision.describe(code))
+}
+
+/// A C2B payment as the merchant's app is asked about it.
+fn validation_request(p: &C2bPayment) -> ValidationRequest {
+    let name = [&p.first_name, &p.middle_name, &p.last_name]
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let non_empty = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    ValidationRequest {
+        provider: Provider::Mpesa.as_str(),
+        account: p.business_short_code.trim().to_string(),
+        transaction_id: p.trans_id.trim().to_string(),
+        amount: p.amount(),
+        account_reference: non_empty(&p.bill_ref_number),
+        phone: p
+            .phone()
+            .map(|m| m.as_str().to_string())
+            .or_else(|| non_empty(&p.msisdn)),
+        payer_name: non_empty(&name),
+        transaction_type: non_empty(&p.transaction_type),
+    }
+}
+
+/// Daraja's rejection code for the app's reason.
+fn rejection(reason: RejectReason) -> C2bRejection {
+    match reason {
+        RejectReason::InvalidPhone => C2bRejection::InvalidMsisdn,
+        RejectReason::InvalidAccount => C2bRejection::InvalidAccountNumber,
+        RejectReason::InvalidAmount => C2bRejection::InvalidAmount,
+        RejectReason::InvalidCustomer => C2bRejection::InvalidKyc,
+        RejectReason::Other => C2bRejection::OtherError,
     }
 }

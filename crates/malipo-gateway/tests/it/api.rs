@@ -462,6 +462,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/payments"),
     ("get", "/v1/payments/{id}"),
     ("post", "/v1/deliveries/{id}/retry"),
+    ("post", "/v1/endpoints"),
+    ("post", "/v1/endpoints/{id}/disable"),
+    ("post", "/v1/endpoints/{id}/enable"),
+    ("post", "/v1/endpoints/{id}/rotate-secret"),
     ("post", "/v1/events/{id}/replay"),
     ("post", "/v1/payments"),
     ("post", "/v1/payments/{id}/reconcile"),
@@ -748,4 +752,131 @@ async fn a_b2c_payout_through_the_api_is_settled_by_its_result() {
         assert_eq!(status, 422, "{bad}: {text}");
         assert_eq!(error_of(&text)["field"], field, "{bad}: {text}");
     }
+}
+
+#[tokio::test]
+async fn endpoints_are_created_disabled_enabled_and_rotated_over_the_api() {
+    let w = ApiWorld::start().await;
+    let (status, text) = w
+        .post(
+            "/v1/endpoints",
+            &json!({"name": "erp", "url": "https://erp.shop.example/hooks", "event_types": ["payment.succeeded", "refund.*"]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{text}");
+    let created: Value = serde_json::from_str(&text).unwrap();
+    let first_secret = created["secret"].as_str().unwrap().to_string();
+    assert!(first_secret.starts_with("whsec_"), "{created}");
+    assert_eq!(created["endpoint"]["name"], "erp");
+    assert_eq!(created["endpoint"]["enabled"], true);
+    assert_eq!(created["endpoint"]["allow_private"], false);
+    let id = created["endpoint"]["id"].as_str().unwrap().to_string();
+
+    // Refusals name the field; nothing is created by them.
+    for (body, field, words) in [
+        (
+            json!({"name": "erp", "url": "https://other.example/h"}),
+            "name",
+            "already exists",
+        ),
+        (
+            json!({"name": "lan", "url": "http://127.0.0.1:8000/h"}),
+            "url",
+            "loopback",
+        ),
+        (
+            json!({"name": "meta", "url": "http://169.254.169.254/latest"}),
+            "url",
+            "link-local",
+        ),
+        (
+            json!({"name": "odd", "url": "https://x.example/h", "event_types": ["payment.won"]}),
+            "event_types",
+            "",
+        ),
+        (
+            json!({"name": "priv", "url": "https://x.example/h", "allow_private": true}),
+            "allow_private",
+            "",
+        ),
+    ] {
+        let (status, text) = w.post("/v1/endpoints", &body, None).await;
+        assert_eq!(status, 422, "{body}: {text}");
+        let err = &serde_json::from_str::<Value>(&text).unwrap()["error"];
+        assert_eq!(err["field"], field, "{text}");
+        assert!(err["message"].as_str().unwrap().contains(words), "{text}");
+    }
+    let (_, listed) = w.get("/v1/endpoints").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    assert!(
+        !listed.to_string().contains("whsec_"),
+        "a secret was listed: {listed}"
+    );
+
+    // Disable by id, enable by name.
+    let (status, text) = w
+        .post(&format!("/v1/endpoints/{id}/disable"), &json!({}), None)
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["endpoint"]["enabled"],
+        false
+    );
+    let (status, text) = w.post("/v1/endpoints/erp/enable", &json!({}), None).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["endpoint"]["enabled"],
+        true
+    );
+
+    // Rotation: a new secret, the old one signing beside it until the overlap ends.
+    let (status, text) = w
+        .post(
+            &format!("/v1/endpoints/{id}/rotate-secret"),
+            &json!({"overlap_secs": 3600}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let rotated: Value = serde_json::from_str(&text).unwrap();
+    let second_secret = rotated["secret"].as_str().unwrap();
+    assert!(second_secret.starts_with("whsec_") && second_secret != first_secret);
+    assert!(
+        rotated["endpoint"]["previous_secret_until"].is_string(),
+        "{rotated}"
+    );
+    let record = w.state.store.get_endpoint("erp").await.unwrap().unwrap();
+    let signing: Vec<String> = record
+        .signing_secrets(chrono::Utc::now())
+        .iter()
+        .map(|s| s.expose().clone())
+        .collect();
+    assert_eq!(signing, vec![second_secret.to_string(), first_secret.clone()]);
+
+    let (status, text) = w
+        .post(
+            "/v1/endpoints/erp/rotate-secret",
+            &json!({"overlap_secs": 99_999_999}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("overlap_secs"), "{text}");
+    for path in [
+        "/v1/endpoints/nope/disable",
+        "/v1/endpoints/ep_nope/rotate-secret",
+    ] {
+        let (status, text) = w.post(path, &json!({}), None).await;
+        assert_eq!(status, 404, "{path}: {text}");
+    }
+    // Without a key nothing changes.
+    let r = w
+        .http
+        .post(w.api_url("/v1/endpoints/erp/disable"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(w.state.store.get_endpoint("erp").await.unwrap().unwrap().enabled);
 }

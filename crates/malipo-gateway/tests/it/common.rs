@@ -343,6 +343,17 @@ impl SimWorld {
     /// `webhooks`: whether the Paystack simulator sends webhooks to the gateway (off, a
     /// webhook "never comes").
     pub async fn start(daraja: malipo_sim::mpesa::SimConfig, webhooks: bool, reconcile: &str) -> SimWorld {
+        Self::start_with(daraja, webhooks, reconcile, "").await
+    }
+
+    /// Like [`SimWorld::start`], with `mpesa_extra` at the end of the `[mpesa]` table (it may
+    /// open sub-tables such as `[mpesa.c2b_validation]`).
+    pub async fn start_with(
+        daraja: malipo_sim::mpesa::SimConfig,
+        webhooks: bool,
+        reconcile: &str,
+        mpesa_extra: &str,
+    ) -> SimWorld {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let public: reqwest::Url = format!("http://{}", listener.local_addr().unwrap())
@@ -378,6 +389,7 @@ initiator_name = "testapi"
 security_credential = "c2ltdWxhdGVkLWNyZWRlbnRpYWw="
 callback_ips = ["127.0.0.0/8"]
 timeout_secs = 5
+{mpesa_extra}
 [reconcile]
 {reconcile}
 "#,

@@ -12,3 +12,4 @@ mod rate_limit;
 mod reconcile;
 mod settlement;
 mod storage;
+mod validation;

@@ -99,23 +99,33 @@ pub(crate) fn subscribes(filter: &[String], event_type: &str) -> bool {
     })
 }
 
-/// Checks an event-type filter entry: `family.name`, `family.*` or `*`.
+/// Checks an event-type filter entry: a known `family.name`, a known `family.*`, or `*`. An
+/// unknown name is refused, not kept: a misspelt filter would otherwise receive nothing, silently.
 pub fn check_event_type(pattern: &str) -> Result<(), String> {
-    let ok = pattern == "*"
-        || (pattern.len() <= 64
-            && pattern.split_once('.').is_some_and(|(family, name)| {
-                !family.is_empty()
-                    && family.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-                    && (name == "*"
-                        || (!name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')))
-            }));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "event type {pattern:?} is not valid: expected a name like payment.succeeded, a family like payout.*, or *"
-        ))
+    const FAMILIES: [&str; 3] = ["payment", "payout", "refund"];
+    let known = |family: &str, name: &str| match family {
+        "event" => name == "suspicious" || name == "*",
+        f if FAMILIES.contains(&f) => {
+            name == "*"
+                || malipo_core::PaymentState::ALL
+                    .iter()
+                    .any(|s| *s != malipo_core::PaymentState::Pending && s.as_str() == name)
+        }
+        _ => false,
+    };
+    if pattern == "*" || pattern.split_once('.').is_some_and(|(f, n)| known(f, n)) {
+        return Ok(());
     }
+    let names = malipo_core::PaymentState::ALL
+        .iter()
+        .filter(|s| **s != malipo_core::PaymentState::Pending)
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let shown: String = pattern.chars().take(64).collect();
+    Err(format!(
+        "event type {shown:?} is not one malipo sends: expected payment., payout. or refund. followed by one of {names} or *; event.suspicious; or *"
+    ))
 }
 
 #[cfg(test)]
@@ -137,5 +147,10 @@ mod tests {
         assert!(check_event_type("payout.*").is_ok());
         assert!(check_event_type("payout").is_err());
         assert!(check_event_type("pay ment.x").is_err());
+        assert!(check_event_type("payment.won").is_err());
+        assert!(check_event_type("invoice.*").is_err());
+        assert!(check_event_type("event.suspicious").is_ok());
+        assert!(check_event_type("refund.partially_refunded").is_ok());
+        assert!(check_event_type("payment.pending").is_err());
     }
 }

@@ -21,6 +21,7 @@ const RULES: &[Rule] = &[
     certificate_environment,
     paystack_key_environment,
     merchant_webhook,
+    c2b_validation,
     api_listener,
     debug_logging,
     database,
@@ -223,6 +224,9 @@ fn secret_refs(config: &Config) -> Vec<(&'static str, &SecretRef)> {
         }
         if let Some(r) = &m.security_credential {
             refs.push(("mpesa.security_credential", r));
+        }
+        if let Some(r) = m.c2b_validation.as_ref().and_then(|v| v.signing_secret.as_ref()) {
+            refs.push(("mpesa.c2b_validation.signing_secret", r));
         }
     }
     if let Some(p) = &config.paystack {
@@ -513,6 +517,77 @@ fn merchant_webhook(config: &Config) -> Vec<Finding> {
                 "merchant.signing_secret is not a Standard Webhooks secret",
                 "use `whsec_` followed by base64 of at least 24 random bytes",
             ));
+        }
+    }
+    out
+}
+
+/// Daraja waits only a few seconds for a validation answer, and the merchant's app decides
+/// whether money is taken: its URL is held to the same rules as the delivery endpoint.
+fn c2b_validation(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "c2b-validation";
+    let Some(v) = config.mpesa.as_ref().and_then(|m| m.c2b_validation.as_ref()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if v.url.scheme() != "https" && production(config) {
+        out.push(Finding::fail(
+            RULE,
+            format!("mpesa.c2b_validation.url {} is not https", v.url),
+            "use an https endpoint",
+        ));
+    } else {
+        out.push(Finding::pass(
+            RULE,
+            format!(
+                "C2B validations are decided by {} (fallback: {} after {} ms)",
+                v.url,
+                v.fallback.as_str(),
+                v.timeout.as_millis()
+            ),
+        ));
+    }
+    if v.allow_private_target == Some(true) && production(config) {
+        out.push(Finding::fail(
+            RULE,
+            "mpesa.c2b_validation.allow_private_target is true in production (server-side request forgery)",
+            "remove allow_private_target",
+        ));
+    }
+    if v.timeout > std::time::Duration::from_secs(5) {
+        out.push(Finding::warn(
+            RULE,
+            format!(
+                "mpesa.c2b_validation.timeout is {} ms: Daraja waits only a few seconds, then applies the registered default",
+                v.timeout.as_millis()
+            ),
+            "set timeout to \"3s\" or less",
+        ));
+    }
+    let secret = v
+        .signing_secret
+        .as_ref()
+        .map(|r| ("mpesa.c2b_validation.signing_secret", r))
+        .or(config
+            .merchant
+            .as_ref()
+            .map(|m| ("merchant.signing_secret", &m.signing_secret)));
+    match secret {
+        None => out.push(Finding::fail(
+            RULE,
+            "C2B validation has no signing secret",
+            "set mpesa.c2b_validation.signing_secret or merchant.signing_secret",
+        )),
+        Some((name, r)) => {
+            if let Ok(secret) = r.resolve() {
+                if !secret.expose().starts_with("whsec_") {
+                    out.push(Finding::fail(
+                        RULE,
+                        format!("{name} is not a Standard Webhooks secret"),
+                        "use `whsec_` followed by base64 of at least 24 random bytes",
+                    ));
+                }
+            }
         }
     }
     out

@@ -383,3 +383,43 @@ fn a_closed_pipe_ends_a_command_quietly() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn c2b_validation_is_checked_like_the_delivery_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, env) = good_production(dir.path());
+    let with = |table: &str| {
+        config.replace(
+            "[paystack]",
+            &format!("[mpesa.c2b_validation]\n{table}\n[paystack]"),
+        )
+    };
+    let (code, out) = run_check(
+        dir.path(),
+        &with("url = \"https://shop.example/hooks/validate\""),
+        &env,
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("[PASS] c2b-validation: C2B validations are decided by https://shop.example/hooks/validate (fallback: accept after 3000 ms)"),
+        "{out}"
+    );
+    let (code, out) = run_check(
+        dir.path(),
+        &with("url = \"http://10.0.0.7/validate\"\nallow_private_target = true\ntimeout = \"20s\"\nsigning_secret = \"not-a-whsec\""),
+        &env,
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    for expected in [
+        "[FAIL] c2b-validation: mpesa.c2b_validation.url http://10.0.0.7/validate is not https",
+        "[FAIL] c2b-validation: mpesa.c2b_validation.allow_private_target is true in production",
+        "[WARN] c2b-validation: mpesa.c2b_validation.timeout is 20000 ms",
+        "[FAIL] c2b-validation: mpesa.c2b_validation.signing_secret is not a Standard Webhooks secret",
+    ] {
+        assert!(out.contains(expected), "{expected}\n{out}");
+    }
+    // A literal secret is refused in production like every other.
+    assert!(out.contains("mpesa.c2b_validation.signing_secret"), "{out}");
+}
