@@ -39,7 +39,8 @@ pub struct Cli {
     pub log_format: LogFormat,
 
     /// Log filter in `tracing` syntax, such as `info` or `malipo_gateway=debug` [default: info;
-    /// warn for `demo`, whose own output tells the story]
+    /// warn for `demo`, whose own output tells the story, without the guard's refusals: the
+    /// demo provokes those and prints them itself]
     #[arg(long, global = true, env = "MALIPO_LOG", value_name = "FILTER")]
     pub log: Option<String>,
 
@@ -107,10 +108,11 @@ pub enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet_by_default = matches!(cli.command, Command::Demo(_));
-    let filter = cli
-        .log
-        .as_deref()
-        .unwrap_or(if quiet_by_default { "warn" } else { "info" });
+    let filter = cli.log.as_deref().unwrap_or(if quiet_by_default {
+        "warn,malipo_guard=error"
+    } else {
+        "info"
+    });
     if let Err(e) = logging::init(cli.log_format, filter) {
         eprintln!("error: {e}");
         return ExitCode::from(2);

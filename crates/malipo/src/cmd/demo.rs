@@ -13,6 +13,7 @@
 mod daraja;
 mod env;
 mod forgeries;
+mod merchant;
 mod paystack;
 mod report;
 mod scenario;

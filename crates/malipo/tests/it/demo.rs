@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 fn demo(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_malipo"))
         .current_dir(cwd)
-        .args(["--log", "warn", "demo"])
+        .arg("demo")
         .args(args)
         .env_remove("MALIPO_CONFIG")
         .env_remove("MALIPO_LOG")
@@ -40,12 +40,20 @@ fn the_demo_passes_and_says_what_happened() {
         "-> HTTP 404 unknown_callback_token",
         "-> HTTP 403 source_not_allowed",
         "recognised by its dedup key, not stored again",
-        "demo passed: 6 payments, 6 events stored, 3 forgeries refused",
+        "demo passed: 6 payments, 7 events stored, 3 forgeries refused",
+        "Your app: what malipo sent it (Standard Webhooks, verified by the app)",
+        "account CLOSED-17 -> answered {\"accept\":false,\"reason\":\"invalid_account\"}",
+        "validation rejected (invalid_account, C2B00012) by the merchant's app",
         "Reconciliation: the push whose callback never came",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
     assert!(!stdout.contains("[FAIL]"), "{stdout}");
+    // The forgeries the demo provokes are told by the demo, not by the guard's log lines
+    // interleaved with it.
+    assert!(!stderr.contains("inbound callback refused"), "{stderr}");
+    // Every delivery the app got verified; the closed account's payment never happened.
+    assert!(!stdout.contains("FORGED"), "{stdout}");
 
     // The payments table: one row per payment, customers masked.
     let table: Vec<&str> = stdout
@@ -94,7 +102,7 @@ fn the_json_summary_is_one_document_for_scripts() {
     let silent = &summary["payments"][3];
     assert_eq!(silent["state"], "succeeded", "{stdout}");
     assert_eq!(silent["settled_by"], "query", "{stdout}");
-    assert_eq!(summary["events_stored"], 6);
+    assert_eq!(summary["events_stored"], 7);
     assert_eq!(summary["duplicates_acknowledged"], 1);
     let checks = summary["checks"].as_array().expect("checks");
     assert!(checks.iter().all(|c| c["passed"] == true), "{stdout}");
@@ -136,7 +144,7 @@ fn keep_leaves_a_database_the_operator_commands_can_read() {
     let (stdout, stderr) = text(&again);
     assert!(again.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
-        stdout.contains("demo passed: 6 payments, 6 events stored"),
+        stdout.contains("demo passed: 6 payments, 7 events stored"),
         "{stdout}"
     );
 }

@@ -5,6 +5,7 @@ use malipo_mpesa::{stk_result_meaning, C2bSimulateRequest, RegisterUrlsRequest, 
 use malipo_store::{PaymentRecord, SettledBy};
 
 use super::env::DemoEnv;
+use super::merchant::CLOSED_ACCOUNT_PREFIX;
 use super::report::{Check, Printer};
 use super::scenario::{outcome_text, phone_of, settle, wait_until, wait_until_async, Played};
 
@@ -330,4 +331,104 @@ pub async fn paybill(demo: &DemoEnv, out: &Printer, played: &mut Played) {
             |p| format!("{} {}", p.state, trans_id),
         ),
     ));
+}
+
+/// A customer pays to an account the shop has closed: the merchant's app refuses it at
+/// validation, so Daraja never takes the money and no confirmation follows.
+pub async fn closed_account(demo: &DemoEnv, out: &Printer, played: &mut Played) {
+    let name = "C2B payment to a closed account: refused by the merchant's app at validation, never recorded";
+    let account = format!("{CLOSED_ACCOUNT_PREFIX}-17");
+    let pay = async {
+        let pay = C2bSimulateRequest {
+            shortcode: None,
+            command: Default::default(),
+            amount: Money::from_major(300, Currency::Kes)?,
+            phone: "0722000300".parse()?,
+            bill_ref_number: Some(account.clone()),
+        };
+        demo.mpesa_client.simulate_c2b(&pay).await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = pay {
+        out.line(&format!("  !! {e:#}"));
+        return played.checks.push(Check::new(name, false, format!("{e:#}")));
+    }
+    out.line(&format!(
+        "  .. another customer sends KES 300 to account {account}, which the shop closed (simulated)"
+    ));
+    let asked = wait_until(|| {
+        demo.merchant
+            .received()
+            .into_iter()
+            .find(|r| r.data["account_reference"] == account.as_str())
+    })
+    .await;
+    let Some(asked) = asked else {
+        out.line("  !! the merchant's app was never asked");
+        return played
+            .checks
+            .push(Check::new(name, false, "the app was never asked".into()));
+    };
+    let trans_id = asked.data["transaction_id"].as_str().unwrap_or("?").to_string();
+    out.line(&format!(
+        "  <- Daraja sends the validation of {trans_id} -> malipo asks your app (signed) -> it answers {}",
+        asked
+            .answer
+            .as_ref()
+            .map_or_else(|| "nothing".to_string(), |a| a.to_string())
+    ));
+    // The simulator sends a confirmation only when the validation was accepted: give it the
+    // time it would take, then look.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let confirmed = demo
+        .daraja
+        .sent_callbacks()
+        .iter()
+        .any(|c| c.url.ends_with("/c2b/confirmation") && c.body["TransID"] == trans_id.as_str());
+    let recorded = demo
+        .state
+        .store
+        .find_payment_by_provider_ref(Provider::Mpesa, &trans_id)
+        .await
+        .ok()
+        .flatten();
+    let note = validation_note(demo, &trans_id).await;
+    out.line(&format!(
+        "  -> Daraja was answered {}; no confirmation followed, nothing was recorded",
+        note.as_deref().unwrap_or("(no note)")
+    ));
+    let refused = asked.verified
+        && asked.answer.as_ref().is_some_and(|a| a["accept"] == false)
+        && note.as_deref().is_some_and(|n| n.contains("C2B00012"));
+    played.checks.push(Check::new(
+        name,
+        refused && !confirmed && recorded.is_none(),
+        format!(
+            "{}; confirmation {}; payment {}",
+            note.unwrap_or_else(|| "no decision recorded".into()),
+            if confirmed { "sent" } else { "never sent" },
+            if recorded.is_some() {
+                "recorded"
+            } else {
+                "not recorded"
+            }
+        ),
+    ));
+}
+
+/// The note of the stored validation event of `trans_id`: who decided what.
+async fn validation_note(demo: &DemoEnv, trans_id: &str) -> Option<String> {
+    let filter = malipo_store::EventFilter {
+        limit: malipo_store::EventFilter::MAX_LIMIT,
+        ..Default::default()
+    };
+    demo.state
+        .store
+        .list_events(&filter)
+        .await
+        .ok()?
+        .into_iter()
+        .find(|e| e.kind == "c2b_validation" && e.dedup_key.ends_with(trans_id))
+        .and_then(|e| e.last_error)
 }

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
+use super::merchant::MerchantApp;
 use super::report::Printer;
 
 /// Every file the demo writes in its directory (a kept directory is cleared of these only).
@@ -48,6 +49,8 @@ pub struct DemoEnv {
     pub http: reqwest::Client,
     /// The merchant API's base URL (its own loopback listener).
     pub api_url: Url,
+    /// The merchant's app: receives the signed deliveries and decides C2B validations.
+    pub merchant: MerchantApp,
     /// The demo's merchant API key, made at start.
     api_key: Secret<String>,
     stop: oneshot::Sender<()>,
@@ -78,8 +81,16 @@ impl DemoEnv {
         .await
         .context("cannot start the Paystack simulator")?;
 
+        let merchant = MerchantApp::start().await?;
+
         let config_path = dir.join("malipo.toml");
-        let text = config_text(dir, &gateway_url, &daraja.base_url(), paystack.base_url());
+        let text = config_text(
+            dir,
+            &gateway_url,
+            &daraja.base_url(),
+            paystack.base_url(),
+            &merchant,
+        );
         std::fs::write(&config_path, &text)
             .with_context(|| format!("cannot write {}", config_path.display()))?;
         // Parsed without MALIPO_* overrides: the demo must not pick up a real deployment's settings.
@@ -127,6 +138,7 @@ impl DemoEnv {
             mpesa_client,
             http,
             api_url,
+            merchant,
             api_key: made.key,
             stop,
             task,
@@ -201,6 +213,13 @@ impl DemoEnv {
             "Paystack",
             &format!("{}  (simulator of Paystack)", self.paystack.base_url()),
         );
+        out.field(
+            "your app",
+            &format!(
+                "{}  (a small merchant app: verifies each signed delivery, decides C2B validations)",
+                self.merchant.webhook_url()
+            ),
+        );
         out.line("");
         out.line("  mpesa.callback_ips and paystack.webhook_ips are 127.0.0.0/8 because the simulators call");
         out.line("  from loopback; in production they are Safaricom's and Paystack's published addresses.");
@@ -215,6 +234,7 @@ impl DemoEnv {
     /// Stops the simulators, then the gateway (finishing in-flight requests), then the database.
     pub async fn shutdown(self) {
         self.daraja.shutdown().await;
+        self.merchant.stop();
         self.paystack.shutdown().await;
         let _ = self.stop.send(());
         match self.task.await {
@@ -230,7 +250,7 @@ impl DemoEnv {
 
 /// The generated configuration: sandbox, literal test secrets (allowed in sandbox only), every
 /// base URL on loopback.
-fn config_text(dir: &Path, gateway: &Url, daraja: &Url, paystack: &Url) -> String {
+fn config_text(dir: &Path, gateway: &Url, daraja: &Url, paystack: &Url, merchant: &MerchantApp) -> String {
     let db = dir.join("demo.db");
     let public = gateway.as_str().trim_end_matches('/');
     let defaults = malipo_sim::mpesa::SimConfig::default();
@@ -260,12 +280,24 @@ passkey = "{SANDBOX_PASSKEY}"
 callback_ips = ["127.0.0.0/8"]
 timeout_secs = 5
 
+[mpesa.c2b_validation]
+# The demo's merchant app decides which paybill payments to accept.
+url = "{validation_url}"
+timeout = "2s"
+fallback = "accept"
+
 [paystack]
 secret_key = "{TEST_SECRET_KEY}"
 base_url = "{paystack}"
 # The simulator sends webhooks from loopback.
 webhook_ips = ["127.0.0.0/8"]
 timeout_secs = 5
+
+[merchant]
+# The demo's merchant app, on loopback (allow_private_targets: development only).
+webhook_url = "{webhook_url}"
+signing_secret = "{whsec}"
+allow_private_targets = true
 
 [reconcile]
 # Production asks Daraja about a push with no callback after 2 minutes; the demo cannot wait
@@ -280,6 +312,9 @@ charge = {{ after = "1m", deadline = "1d" }}
             .map_or_else(|| "127.0.0.1:0".to_string(), |(h, p)| format!("{h}:{p}")),
         db = toml_escape(&db.display().to_string()),
         shortcode = defaults.shortcode,
+        validation_url = merchant.validation_url(),
+        webhook_url = merchant.webhook_url(),
+        whsec = merchant.secret(),
         key = defaults.consumer_key,
         secret = defaults.consumer_secret,
     )

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use malipo_core::{EventStatus, Msisdn, PaymentId, PaymentState};
-use malipo_store::{EventFilter, PaymentRecord};
+use malipo_store::{DeliveryFilter, DeliveryStatus, EventFilter, PaymentRecord};
 use tokio::time::{sleep, Instant};
 
 use super::env::DemoEnv;
@@ -31,6 +31,7 @@ pub async fn play(demo: &DemoEnv, out: &Printer) -> Played {
     };
     let silent = daraja::stk_pushes(demo, out, &mut played).await;
     daraja::paybill(demo, out, &mut played).await;
+    daraja::closed_account(demo, out, &mut played).await;
     paystack::checkout(demo, out, &mut played).await;
     forgeries::play(demo, out, &mut played, silent.as_ref()).await;
     daraja::reconciled(demo, out, &mut played, silent.as_ref()).await;
@@ -53,7 +54,73 @@ pub async fn play(demo: &DemoEnv, out: &Printer) -> Played {
             }
             (None, Err(e)) => Check::new(name, false, e.to_string()),
         });
+    your_app(demo, out, &mut played).await;
     played
+}
+
+/// What the merchant's app received: one signed delivery per change of a payment's state, each
+/// verified by the app, and the validation questions it answered.
+async fn your_app(demo: &DemoEnv, out: &Printer, played: &mut Played) {
+    out.section("Your app: what malipo sent it (Standard Webhooks, verified by the app)");
+    let name = "every payment change reached the merchant's app once, signed and verified";
+    // Every delivery the outbox wrote has been sent (bounded wait: the sender runs beside).
+    let filter = DeliveryFilter {
+        limit: 1000,
+        ..DeliveryFilter::default()
+    };
+    let sent = wait_until_async(|| async {
+        let all = demo.state.store.list_deliveries(&filter).await.ok()?;
+        (!all.is_empty() && all.iter().all(|d| d.status == DeliveryStatus::Delivered)).then_some(all)
+    })
+    .await;
+    let received = demo.merchant.received();
+    for r in &received {
+        let about = match r.event_type.as_str() {
+            "payment.validation" => format!(
+                "{} account {} -> answered {}",
+                r.data["transaction_id"].as_str().unwrap_or("?"),
+                r.data["account_reference"].as_str().unwrap_or("-"),
+                r.answer
+                    .as_ref()
+                    .map_or_else(|| "nothing".into(), |a| a.to_string())
+            ),
+            _ => format!(
+                "{} {} {}",
+                r.data["id"].as_str().unwrap_or("?"),
+                r.data["amount"]["currency"].as_str().unwrap_or(""),
+                r.data["amount"]["decimal"].as_str().unwrap_or("")
+            ),
+        };
+        out.line(&format!(
+            "  {} {:<20} {about}",
+            if r.verified { "verified" } else { "FORGED  " },
+            r.event_type
+        ));
+    }
+    let deliveries: Vec<&super::merchant::Received> = received
+        .iter()
+        .filter(|r| r.event_type != "payment.validation")
+        .collect();
+    let mut ids: Vec<&str> = deliveries.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let all_verified = received.iter().all(|r| r.verified);
+    let detail = match &sent {
+        Some(all) => format!(
+            "{} deliveries recorded, {} received ({} distinct ids), {}",
+            all.len(),
+            deliveries.len(),
+            ids.len(),
+            if all_verified {
+                "all verified"
+            } else {
+                "one did not verify"
+            }
+        ),
+        None => "some deliveries were still pending".into(),
+    };
+    let ok = sent.is_some_and(|all| all.len() == ids.len() && ids.len() == deliveries.len()) && all_verified;
+    played.checks.push(Check::new(name, ok, detail));
 }
 
 /// Waits (bounded) until the payment reaches `state`.
