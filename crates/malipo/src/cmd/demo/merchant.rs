@@ -108,8 +108,9 @@ impl MerchantApp {
     }
 }
 
-/// Parses and verifies a request; `Err` is the answer to a request that does not verify.
-fn verified(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Received, Response> {
+/// Parses and verifies a request; `None` for one that does not verify (recorded as such, and
+/// answered 401).
+fn verified(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Option<Received> {
     let id = headers
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
@@ -125,10 +126,10 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Recei
     };
     if state.verifier.verify(headers, body).is_err() {
         record(state, received);
-        return Err(StatusCode::UNAUTHORIZED.into_response());
+        return None;
     }
     received.verified = true;
-    Ok(received)
+    Some(received)
 }
 
 fn record(state: &AppState, received: Received) {
@@ -139,18 +140,17 @@ fn record(state: &AppState, received: Received) {
 
 async fn delivery(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     match verified(&state, &headers, &body) {
-        Ok(received) => {
+        Some(received) => {
             record(&state, received);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(refused) => refused,
+        None => StatusCode::UNAUTHORIZED.into_response(),
     }
 }
 
 async fn validation(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let mut received = match verified(&state, &headers, &body) {
-        Ok(received) => received,
-        Err(refused) => return refused,
+    let Some(mut received) = verified(&state, &headers, &body) else {
+        return StatusCode::UNAUTHORIZED.into_response();
     };
     let account = received.data["account_reference"].as_str().unwrap_or_default();
     let answer = if account.starts_with(CLOSED_ACCOUNT_PREFIX) {
