@@ -293,8 +293,27 @@ pub(crate) fn guard_config(config: &Config) -> Result<GuardConfig, GatewayError>
 }
 
 impl Gateway {
-    /// Builds the gateway of `config`: opens the database, resolves secrets, builds the guards.
+    /// Builds the gateway of `config`: runs the production checklist, opens the database,
+    /// resolves secrets, builds the guards. A production configuration (the deployment's or its
+    /// M-Pesa section's) with a checklist FAIL is refused with [`GatewayError::Checklist`], as
+    /// `malipo serve` refuses it; a sandbox one is built whatever the checklist says.
     pub async fn from_config(config: &Config) -> Result<Gateway, GatewayError> {
+        if malipo_checklist::production(config) {
+            let findings = malipo_checklist::check(config, malipo_checklist::CheckOptions::default());
+            let failed: Vec<_> = malipo_checklist::failures(&findings)
+                .into_iter()
+                .cloned()
+                .collect();
+            if !failed.is_empty() {
+                return Err(GatewayError::Checklist(failed));
+            }
+        }
+        Self::from_config_unchecked(config).await
+    }
+
+    /// [`Gateway::from_config`] without the production checklist: for `malipo serve
+    /// --ignore-check-failures` and nothing else. Never with real money.
+    pub async fn from_config_unchecked(config: &Config) -> Result<Gateway, GatewayError> {
         let store = open_store(config).await?;
         let guards = Guards::new(guard_config(config)?);
         let callback_tokens = match &config.mpesa {

@@ -10,6 +10,9 @@ pub enum GatewayError {
     /// The store could not be opened.
     #[error("database: {0}")]
     Store(#[from] malipo_store::StoreError),
+    /// A production configuration fails the checklist (`malipo check-config` lists the same).
+    #[error("refusing a production configuration with {} checklist failure(s):\n{}", .0.len(), render(.0))]
+    Checklist(Vec<malipo_checklist::Finding>),
     /// The callback token key could not be read or created.
     #[error("callback token key {path}: {source}")]
     TokenKey {
@@ -19,4 +22,12 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn render(findings: &[malipo_checklist::Finding]) -> String {
+    findings
+        .iter()
+        .map(malipo_checklist::Finding::render)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -1,6 +1,7 @@
 //! The gateway over real HTTP on loopback: one test binary, a module per endpoint group.
 
 mod api;
+mod checklist;
 mod common;
 mod delivery;
 mod hostile;

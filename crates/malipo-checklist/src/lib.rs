@@ -1,14 +1,29 @@
-//! The production checklist behind `malipo check-config` (and the start-up gate of `serve`).
+//! The production checklist: every rule a deployment that moves real money must pass (https
+//! callback URLs, provider source-address checks, no literal secrets, a security credential that
+//! is ciphertext for the right certificate, https merchant endpoints…).
+//!
+//! `malipo check-config` prints it, and `Gateway::from_config` refuses a production
+//! configuration with a FAIL, so an embedder gets the same refusal as `malipo serve`.
 //!
 //! Each rule gives one [`Finding`] line; a FAIL says what to change.
+//!
+//! ```
+//! let config = malipo_config::Config::from_toml(
+//!     "environment = \"production\"\n[server]\npublic_base_url = \"http://pay.example\"\n",
+//! )
+//! .unwrap();
+//! let findings = malipo_checklist::check(&config, Default::default());
+//! let failed = malipo_checklist::failures(&findings);
+//! assert!(failed.iter().any(|f| f.rule == "callback-urls-https"));
+//! ```
 
-pub(crate) mod rules;
+mod rules;
 
 use serde::Serialize;
 
 use malipo_config::Config;
 
-pub use rules::run_all;
+pub use rules::{production, run_all};
 
 /// How a rule came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,7 +52,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub(crate) fn pass(rule: &'static str, message: impl Into<String>) -> Self {
+    /// A PASS finding of `rule`.
+    pub fn pass(rule: &'static str, message: impl Into<String>) -> Self {
         Finding {
             rule,
             level: Level::Pass,
@@ -46,7 +62,8 @@ impl Finding {
         }
     }
 
-    pub(crate) fn warn(rule: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    /// A WARN finding of `rule`.
+    pub fn warn(rule: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
         Finding {
             rule,
             level: Level::Warn,
@@ -55,7 +72,8 @@ impl Finding {
         }
     }
 
-    pub(crate) fn fail(rule: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    /// A FAIL finding of `rule`.
+    pub fn fail(rule: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
         Finding {
             rule,
             level: Level::Fail,
@@ -83,6 +101,11 @@ impl Finding {
 pub struct CheckOptions {
     /// Stop at the first FAIL.
     pub fail_fast: bool,
+}
+
+/// The FAILs among `findings`.
+pub fn failures(findings: &[Finding]) -> Vec<&Finding> {
+    findings.iter().filter(|f| f.level == Level::Fail).collect()
 }
 
 /// The findings of a run, in rule order.

@@ -1,10 +1,10 @@
 //! The rules, one function each, in the order the report prints them.
 
-use malipo_config::{Config, Database, Environment, SecretRef};
+use malipo_config::{Config, Environment, SecretRef};
 use malipo_mpesa::{check_ciphertext_len, CertEnvironment, DarajaCertificate};
 use url::Url;
 
-use super::Finding;
+use crate::Finding;
 
 type Rule = fn(&Config) -> Vec<Finding>;
 
@@ -24,7 +24,6 @@ const RULES: &[Rule] = &[
     c2b_validation,
     api_listener,
     debug_logging,
-    database,
 ];
 
 /// Runs the rules, handing each finding to `emit`; stops when `emit` returns false.
@@ -39,7 +38,7 @@ pub fn run_all(config: &Config, emit: &mut dyn FnMut(Finding) -> bool) {
 }
 
 /// Whether real money moves: the deployment or its M-Pesa section is in production.
-pub(crate) fn production(config: &Config) -> bool {
+pub fn production(config: &Config) -> bool {
     config.environment == Environment::Production
         || config
             .mpesa
@@ -612,28 +611,5 @@ fn debug_logging(config: &Config) -> Vec<Finding> {
             Finding::warn(RULE, format!("{key} is {level:?}"), "use \"info\" in production")
         }
         None => Finding::pass(RULE, "debug logging is off"),
-    }]
-}
-
-fn database(config: &Config) -> Vec<Finding> {
-    const RULE: &str = "database-writable";
-    let backend = match config.database.backend() {
-        Ok(b) => b,
-        Err(e) => return vec![Finding::fail(RULE, e, "fix database.url")],
-    };
-    vec![match crate::db::probe(&backend, config) {
-        Ok(what) => Finding::pass(RULE, what),
-        Err(e) => Finding::fail(
-            RULE,
-            format!("the database is not usable: {e}"),
-            match backend {
-                Database::Sqlite { .. } => {
-                    "make the database file's directory exist and writable by malipo's user"
-                }
-                Database::Postgres { .. } => {
-                    "check the server is up, the URL's credentials, and that the user may write"
-                }
-            },
-        ),
     }]
 }
