@@ -24,10 +24,17 @@ pub(crate) fn whole_shillings(field: &'static str, amount: Money) -> Result<u64,
     match amount.whole_major() {
         Some(0) => Err(invalid(field, "the amount is zero; the minimum is KES 1")),
         Some(shillings) => Ok(shillings),
-        None => Err(invalid(
-            field,
-            format!("{amount} has cents; M-Pesa takes whole shillings only"),
-        )),
+        None => {
+            let below = amount.minor() / 100;
+            let instead = match below {
+                0 => "1".to_string(),
+                n => format!("{n} or {}", n + 1),
+            };
+            Err(invalid(
+                field,
+                format!("{amount} is not a whole number of shillings (M-Pesa takes no cents): use {instead}"),
+            ))
+        }
     }
 }
 

@@ -77,8 +77,9 @@ pub async fn check(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<Exi
                 outln!("{}", f.render());
             }
             outln!(
-                "\n{} environment: {pass} passed, {warn} warnings, {fail} failed",
-                config.environment.as_str()
+                "\n{} environment: {pass} passed, {}, {fail} failed",
+                config.environment.as_str(),
+                plural(warn, "warning")
             );
         }
         Format::Json => {
@@ -96,4 +97,13 @@ pub async fn check(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<Exi
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `1 warning`, `2 warnings`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
