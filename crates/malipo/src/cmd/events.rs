@@ -241,7 +241,7 @@ fn mask_emails(value: &mut serde_json::Value) {
 }
 
 /// Keeps the first character of each address's local part and its domain.
-fn mask_email_text(s: &str) -> String {
+pub(crate) fn mask_email_text(s: &str) -> String {
     let local_char = |c: char| c.is_alphanumeric() || "._%+-'".contains(c);
     let mut out = String::with_capacity(s.len());
     let mut rest = s;

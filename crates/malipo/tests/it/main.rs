@@ -11,4 +11,5 @@ mod kill9;
 mod no_secrets_in_logs;
 mod operator_commands;
 mod payments;
+mod readme;
 mod security_credential;
