@@ -52,9 +52,14 @@ fn unknown_keys_name_their_path() {
 /// Regression: the deserialiser's "in `server`" came on a line of its own.
 #[test]
 fn an_unknown_key_is_one_line() {
-    let err = Config::from_toml("[server]\nbnid = \"x\"\n").unwrap_err().to_string();
+    let err = Config::from_toml("[server]\nbnid = \"x\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(!err.contains('\n'), "{err:?}");
-    assert!(err.contains("server.bnid") && err.contains("expected one of `bind`"), "{err}");
+    assert!(
+        err.contains("server.bnid") && err.contains("expected one of `bind`"),
+        "{err}"
+    );
     assert!(!err.contains("in `server`"), "{err}");
 }
 

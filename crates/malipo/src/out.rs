@@ -36,7 +36,10 @@ mod tests {
 
     #[test]
     fn a_cause_the_message_already_quotes_is_said_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let io = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "No such file or directory (os error 2)",
+        );
         let config = malipo_config::ConfigError::Read {
             path: "malipo.toml".into(),
             source: io,
@@ -44,6 +47,9 @@ mod tests {
         let e = anyhow::Error::new(config).context("cannot load the configuration");
         let report = error_report(&e);
         assert_eq!(report.matches("os error 2").count(), 1, "{report}");
-        assert!(report.starts_with("error: cannot load the configuration\n  caused by: cannot read"), "{report}");
+        assert!(
+            report.starts_with("error: cannot load the configuration\n  caused by: cannot read"),
+            "{report}"
+        );
     }
 }

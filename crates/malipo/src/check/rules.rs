@@ -180,7 +180,11 @@ fn allowlists(config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut check = |key: &str, nets: &[IpNet], on: bool| {
         let len = nets.len();
-        let local: Vec<String> = nets.iter().filter(|n| is_local_net(n)).map(ToString::to_string).collect();
+        let local: Vec<String> = nets
+            .iter()
+            .filter(|n| is_local_net(n))
+            .map(ToString::to_string)
+            .collect();
         out.push(if len == 0 && on {
             Finding::fail(
                 RULE,
@@ -210,11 +214,7 @@ fn allowlists(config: &Config) -> Vec<Finding> {
         });
     };
     if let Some(m) = &config.mpesa {
-        check(
-            "mpesa.callback_ips",
-            &m.callback_ips,
-            m.verify_callback_source_ip,
-        );
+        check("mpesa.callback_ips", &m.callback_ips, m.verify_callback_source_ip);
     }
     if let Some(p) = &config.paystack {
         check("paystack.webhook_ips", &p.webhook_ips, p.verify_source_ip);

@@ -147,12 +147,7 @@ pub async fn serve(
 fn unreadable_secrets(config: &Config) -> Vec<String> {
     check::rules::secret_refs(config)
         .into_iter()
-        .filter_map(|(key, reference)| {
-            reference
-                .resolve()
-                .err()
-                .map(|e| format!("{key}: {e}"))
-        })
+        .filter_map(|(key, reference)| reference.resolve().err().map(|e| format!("{key}: {e}")))
         .collect()
 }
 

@@ -8,6 +8,7 @@ mod deliveries;
 mod demo;
 mod events;
 mod kill9;
+mod newcomer;
 mod no_secrets_in_logs;
 mod operator_commands;
 mod payments;

@@ -109,7 +109,11 @@ fn output_matches(expected: &[String], output: &[String], complete: bool) -> boo
         }
     }
     let output: Vec<String> = output.iter().filter(|l| !l.trim().is_empty()).cloned().collect();
-    let expected: Vec<String> = expected.iter().filter(|l| !l.trim().is_empty()).cloned().collect();
+    let expected: Vec<String> = expected
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .cloned()
+        .collect();
     go(&expected, &output, complete)
 }
 
@@ -134,7 +138,10 @@ fn swap_ports(text: &str, ports: &[u16; 4]) -> String {
 /// A shell in the work directory with the built binary first on `PATH` and no `MALIPO_*`
 /// variable from the caller.
 fn shell(dir: &Path, command: &str) -> Command {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_malipo")).parent().unwrap().to_path_buf();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_malipo"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![bin_dir];
     paths.extend(std::env::split_paths(&path));
@@ -190,7 +197,10 @@ impl Background {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !output_matches(expected, &self.seen, false) {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("`{}` ended ({status}) after printing {:#?}", self.command, self.seen);
+                panic!(
+                    "`{}` ended ({status}) after printing {:#?}",
+                    self.command, self.seen
+                );
             }
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
@@ -227,28 +237,42 @@ fn the_section_has_the_steps_a_newcomer_needs() {
         "malipo sim mpesa --port 9001",
         "malipo serve --config examples/local.toml",
     ] {
-        assert!(commands.contains(&needed), "{needed:?} is not a step: {commands:#?}");
+        assert!(
+            commands.contains(&needed),
+            "{needed:?} is not a step: {commands:#?}"
+        );
     }
     for command in &commands {
         assert!(
-            command.starts_with("malipo ") || command.starts_with("curl ") || command.starts_with("cargo install "),
+            command.starts_with("malipo ")
+                || command.starts_with("curl ")
+                || command.starts_with("cargo install "),
             "a step the test does not know how to run: {command:?}"
         );
     }
     assert!(
-        steps.iter().all(|s| s.command.starts_with("cargo ") || !s.expected.is_empty()),
+        steps
+            .iter()
+            .all(|s| s.command.starts_with("cargo ") || !s.expected.is_empty()),
         "every step shows what it prints"
     );
 }
 
 #[test]
 fn matching_follows_the_readme_conventions() {
-    assert!(line_matches("pay_…  mpesa  succeeded", "pay_01ABC mpesa     succeeded"));
+    assert!(line_matches(
+        "pay_…  mpesa  succeeded",
+        "pay_01ABC mpesa     succeeded"
+    ));
     assert!(line_matches("event …, id …, KES 1.00", "event x, id 7, KES 1.00"));
     assert!(!line_matches("state: pending", "state: succeeded"));
     assert!(!line_matches("a…b", "ab-c"));
     let out = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();
-    assert!(output_matches(&out(&["a", "…", "c"]), &out(&["a", "b", "b", "c"]), true));
+    assert!(output_matches(
+        &out(&["a", "…", "c"]),
+        &out(&["a", "b", "b", "c"]),
+        true
+    ));
     assert!(!output_matches(&out(&["a", "c"]), &out(&["a", "b", "c"]), true));
     assert!(!output_matches(&out(&["a"]), &out(&["a", "b"]), true));
     assert!(output_matches(&out(&["a"]), &out(&["a", "b"]), false));
