@@ -43,10 +43,23 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     std::fs::write(&path, malipo_config::SAMPLE)
         .with_context(|| format!("cannot write {}", path.display()))?;
     outln!("wrote {}", path.display());
+    let variables: Vec<String> = malipo_config::Config::from_toml(malipo_config::SAMPLE)
+        .map(|sample| {
+            check::rules::secret_refs(&sample)
+                .into_iter()
+                .filter_map(|(_, r)| match r {
+                    malipo_config::SecretRef::Env(var) => Some(var.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     outln!(
-        "next: set the secrets it references, then run `malipo check-config --config {}`",
+        "next: set the secrets it references ({}), then run `malipo check-config --config {}`",
+        variables.join(", "),
         path.display()
     );
+    outln!("(to try malipo against the local simulators first, see the README's \"Run it yourself\")");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -166,6 +166,11 @@ fn serve_names_the_secrets_to_set_before_creating_anything() {
     let dir = tempfile::tempdir().unwrap();
     let out = malipo_in(dir.path(), &["init"], &[]);
     assert!(out.status.success());
+    let said = text(&out).0;
+    assert!(
+        said.contains("MPESA_CONSUMER_KEY, MPESA_CONSUMER_SECRET, MPESA_PASSKEY, PAYSTACK_SECRET_KEY"),
+        "{said}"
+    );
     let sample = std::fs::read_to_string(dir.path().join("malipo.toml")).unwrap();
     assert!(
         !sample.to_ascii_lowercase().contains("postgres"),
