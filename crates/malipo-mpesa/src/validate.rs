@@ -120,7 +120,14 @@ mod tests {
             100
         );
         let cents = whole_shillings("Amount", Money::from_minor(10_050, Currency::Kes)).unwrap_err();
-        assert!(cents.to_string().contains("whole shillings"), "{cents}");
+        assert!(
+            cents.to_string().contains(
+                "KES 100.50 is not a whole number of shillings (M-Pesa takes no cents): use 100 or 101"
+            ),
+            "{cents}"
+        );
+        let below_one = whole_shillings("Amount", Money::from_minor(50, Currency::Kes)).unwrap_err();
+        assert!(below_one.to_string().ends_with("use 1"), "{below_one}");
         let usd = whole_shillings("Amount", Money::from_minor(100, Currency::Usd)).unwrap_err();
         assert!(usd.to_string().contains("KES"), "{usd}");
         assert!(whole_shillings("Amount", Money::from_minor(0, Currency::Kes)).is_err());
