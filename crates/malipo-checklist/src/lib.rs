@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use malipo_config::Config;
 
-pub use rules::{production, run_all};
+pub use rules::{production, run_all, secret_refs};
 
 /// How a rule came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
 //! The rules, one function each, in the order the report prints them.
 
+use ipnet::IpNet;
 use malipo_config::{Config, Environment, SecretRef};
 use malipo_mpesa::{check_ciphertext_len, CertEnvironment, DarajaCertificate};
 use url::Url;
@@ -177,26 +178,46 @@ fn source_ip_verification(config: &Config) -> Vec<Finding> {
 fn allowlists(config: &Config) -> Vec<Finding> {
     const RULE: &str = "allowlists-parse";
     let mut out = Vec::new();
-    let mut check = |key: &str, len: usize, on: bool| {
+    let mut check = |key: &str, nets: &[IpNet], on: bool| {
+        let len = nets.len();
+        let local: Vec<String> = nets
+            .iter()
+            .filter(|n| is_local_net(n))
+            .map(ToString::to_string)
+            .collect();
         out.push(if len == 0 && on {
             Finding::fail(
                 RULE,
                 format!("{key} is empty while verification is on: every callback would be refused"),
                 format!("remove {key} to use the provider's published list"),
             )
+        } else if !local.is_empty() && production(config) {
+            Finding::fail(
+                RULE,
+                format!(
+                    "{key} accepts callbacks from this machine or a private network ({}) in production",
+                    local.join(", ")
+                ),
+                format!("remove {key} to use the provider's published list (loopback is for the local simulators)"),
+            )
+        } else if !local.is_empty() {
+            Finding::warn(
+                RULE,
+                format!(
+                    "{key} accepts callbacks from loopback or private addresses ({}), as the local simulators need",
+                    local.join(", ")
+                ),
+                "allowed in sandbox only: production uses the provider's published list",
+            )
         } else {
             Finding::pass(RULE, format!("{key}: {len} address ranges"))
         });
     };
     if let Some(m) = &config.mpesa {
-        check(
-            "mpesa.callback_ips",
-            m.callback_ips.len(),
-            m.verify_callback_source_ip,
-        );
+        check("mpesa.callback_ips", &m.callback_ips, m.verify_callback_source_ip);
     }
     if let Some(p) = &config.paystack {
-        check("paystack.webhook_ips", p.webhook_ips.len(), p.verify_source_ip);
+        check("paystack.webhook_ips", &p.webhook_ips, p.verify_source_ip);
     }
     out.push(Finding::pass(
         RULE,
@@ -208,8 +229,28 @@ fn allowlists(config: &Config) -> Vec<Finding> {
     out
 }
 
+/// Whether a range holds addresses no provider calls from: loopback, private, link-local,
+/// unspecified, or the whole internet.
+fn is_local_net(net: &IpNet) -> bool {
+    use std::net::IpAddr;
+    let local = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                // fc00::/7 (unique local) and fe80::/10 (link-local).
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    };
+    local(net.network())
+        || net.contains(&IpAddr::from([127, 0, 0, 1]))
+        || net.contains(&IpAddr::from([10, 0, 0, 1]))
+        || net.contains(&IpAddr::from([192, 168, 0, 1]))
+}
+
 /// Every secret reference with its key path.
-fn secret_refs(config: &Config) -> Vec<(&'static str, &SecretRef)> {
+pub fn secret_refs(config: &Config) -> Vec<(&'static str, &SecretRef)> {
     let mut refs = Vec::new();
     if let Some(k) = &config.server.callback_token_key {
         refs.push(("server.callback_token_key", k));

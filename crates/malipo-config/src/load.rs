@@ -55,7 +55,7 @@ impl Config {
             serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 key: e.path().to_string(),
-                message: e.inner().to_string(),
+                message: one_line(&e.inner().to_string()),
             })?;
         // Resolve the inherited environment once, so no caller can forget it.
         let top = config.environment;
@@ -64,6 +64,17 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// The deserialiser's message on one line: its "in `table`" line repeats the key path the
+/// error already names.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("in `"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where and what the syntax error is, without the offending line: the parser's own message

@@ -49,6 +49,20 @@ fn unknown_keys_name_their_path() {
     assert!(err.contains("colour"), "{err}");
 }
 
+/// Regression: the deserialiser's "in `server`" came on a line of its own.
+#[test]
+fn an_unknown_key_is_one_line() {
+    let err = Config::from_toml("[server]\nbnid = \"x\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains('\n'), "{err:?}");
+    assert!(
+        err.contains("server.bnid") && err.contains("expected one of `bind`"),
+        "{err}"
+    );
+    assert!(!err.contains("in `server`"), "{err}");
+}
+
 #[test]
 fn syntax_errors_say_where() {
     let err = Config::from_toml("[server\n").unwrap_err().to_string();

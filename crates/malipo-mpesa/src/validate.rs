@@ -24,10 +24,17 @@ pub(crate) fn whole_shillings(field: &'static str, amount: Money) -> Result<u64,
     match amount.whole_major() {
         Some(0) => Err(invalid(field, "the amount is zero; the minimum is KES 1")),
         Some(shillings) => Ok(shillings),
-        None => Err(invalid(
-            field,
-            format!("{amount} has cents; M-Pesa takes whole shillings only"),
-        )),
+        None => {
+            let below = amount.minor() / 100;
+            let instead = match below {
+                0 => "1".to_string(),
+                n => format!("{n} or {}", n + 1),
+            };
+            Err(invalid(
+                field,
+                format!("{amount} is not a whole number of shillings (M-Pesa takes no cents): use {instead}"),
+            ))
+        }
     }
 }
 
@@ -113,7 +120,14 @@ mod tests {
             100
         );
         let cents = whole_shillings("Amount", Money::from_minor(10_050, Currency::Kes)).unwrap_err();
-        assert!(cents.to_string().contains("whole shillings"), "{cents}");
+        assert!(
+            cents.to_string().contains(
+                "KES 100.50 is not a whole number of shillings (M-Pesa takes no cents): use 100 or 101"
+            ),
+            "{cents}"
+        );
+        let below_one = whole_shillings("Amount", Money::from_minor(50, Currency::Kes)).unwrap_err();
+        assert!(below_one.to_string().ends_with("use 1"), "{below_one}");
         let usd = whole_shillings("Amount", Money::from_minor(100, Currency::Usd)).unwrap_err();
         assert!(usd.to_string().contains("KES"), "{usd}");
         assert!(whole_shillings("Amount", Money::from_minor(0, Currency::Kes)).is_err());

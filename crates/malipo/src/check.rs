@@ -2,7 +2,7 @@
 //! (`malipo-checklist`, which `Gateway::from_config` also applies), then whether the database
 //! can be opened and written, which only a command about to use it needs to know.
 
-pub use malipo_checklist::{production, CheckOptions, Finding, Level};
+pub use malipo_checklist::{production, secret_refs, CheckOptions, Finding, Level};
 use malipo_config::{Config, Database};
 
 /// The findings of a run, in rule order, the database's last.

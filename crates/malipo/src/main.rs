@@ -127,12 +127,13 @@ fn main() -> ExitCode {
     match runtime.block_on(cmd::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            // One line per cause, printed once (the chain, not a backtrace).
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
-            ExitCode::from(1)
+            eprint!("{}", out::error_report(&e));
+            // A configuration that cannot be read or used is exit 2 whichever command met it,
+            // as `check-config` says; 1 is for an operation that failed.
+            let unusable_config = e
+                .chain()
+                .any(|cause| cause.downcast_ref::<malipo_config::ConfigError>().is_some());
+            ExitCode::from(if unusable_config { 2 } else { 1 })
         }
     }
 }

@@ -14,3 +14,42 @@ pub fn line(args: std::fmt::Arguments<'_>) {
         std::process::exit(1);
     }
 }
+
+/// The error and its causes, one line each. A cause whose text its parent already quotes (an
+/// OS error inside "cannot read …: No such file or directory") is not repeated.
+pub fn error_report(e: &anyhow::Error) -> String {
+    let mut out = format!("error: {e}\n");
+    let mut said = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            out.push_str(&format!("  caused by: {text}\n"));
+        }
+        said = text;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_report;
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_said_once() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "No such file or directory (os error 2)",
+        );
+        let config = malipo_config::ConfigError::Read {
+            path: "malipo.toml".into(),
+            source: io,
+        };
+        let e = anyhow::Error::new(config).context("cannot load the configuration");
+        let report = error_report(&e);
+        assert_eq!(report.matches("os error 2").count(), 1, "{report}");
+        assert!(
+            report.starts_with("error: cannot load the configuration\n  caused by: cannot read"),
+            "{report}"
+        );
+    }
+}

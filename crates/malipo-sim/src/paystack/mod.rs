@@ -8,7 +8,7 @@
 //! # async fn demo() -> std::io::Result<()> {
 //! use malipo_sim::paystack::{PaystackSim, SimConfig};
 //!
-//! let config = SimConfig::default().webhook_url("http://127.0.0.1:8080/hooks/paystack".parse().unwrap());
+//! let config = SimConfig::default().webhook_url("http://127.0.0.1:8080/webhooks/paystack".parse().unwrap());
 //! let sim = PaystackSim::start(config).await?;
 //! println!("Paystack simulator at {}", sim.base_url());
 //! // … initialize a transaction through the API, then pay it as the customer would:

@@ -43,10 +43,23 @@ pub fn init(args: InitArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     std::fs::write(&path, malipo_config::SAMPLE)
         .with_context(|| format!("cannot write {}", path.display()))?;
     outln!("wrote {}", path.display());
+    let variables: Vec<String> = malipo_config::Config::from_toml(malipo_config::SAMPLE)
+        .map(|sample| {
+            check::secret_refs(&sample)
+                .into_iter()
+                .filter_map(|(_, r)| match r {
+                    malipo_config::SecretRef::Env(var) => Some(var.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     outln!(
-        "next: set the secrets it references, then run `malipo check-config --config {}`",
+        "next: set the secrets it references ({}), then run `malipo check-config --config {}`",
+        variables.join(", "),
         path.display()
     );
+    outln!("(to try malipo against the local simulators first, see the README's \"Run it yourself\")");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -77,8 +90,9 @@ pub async fn check(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<Exi
                 outln!("{}", f.render());
             }
             outln!(
-                "\n{} environment: {pass} passed, {warn} warnings, {fail} failed",
-                config.environment.as_str()
+                "\n{} environment: {pass} passed, {}, {fail} failed",
+                config.environment.as_str(),
+                plural(warn, "warning")
             );
         }
         Format::Json => {
@@ -96,4 +110,13 @@ pub async fn check(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<Exi
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `1 warning`, `2 warnings`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

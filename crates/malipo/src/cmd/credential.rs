@@ -22,6 +22,10 @@ pub struct CredentialArgs {
     /// Name of the environment variable holding the initiator password.
     #[arg(long, value_name = "VAR")]
     password_env: Option<String>,
+    /// Takes the place of the global --config, so the help does not offer an option this
+    /// command never reads.
+    #[arg(id = "config", long = "config", hide = true, value_name = "FILE")]
+    _config: Option<PathBuf>,
 }
 
 fn read_password(args: &CredentialArgs) -> anyhow::Result<Secret<String>> {

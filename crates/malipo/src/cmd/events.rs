@@ -188,9 +188,12 @@ async fn show(store: &dyn Store, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let body = match serde_json::from_slice::<serde_json::Value>(&event.raw_body) {
         Ok(mut v) => {
             mask_phones(&mut v);
+            mask_emails(&mut v);
             v
         }
-        Err(_) => serde_json::Value::String(mask_text(&String::from_utf8_lossy(&event.raw_body))),
+        Err(_) => serde_json::Value::String(mask_email_text(&mask_text(&String::from_utf8_lossy(
+            &event.raw_body,
+        )))),
     };
     match args.format {
         Format::Json => {
@@ -218,11 +221,52 @@ async fn show(store: &dyn Store, args: ShowArgs) -> anyhow::Result<ExitCode> {
             if let Some(err) = &e.last_error {
                 outln!("last error:  {err}");
             }
-            outln!("body ({} bytes, phone numbers masked):", e.body_len);
+            outln!("body ({} bytes, phone numbers and emails masked):", e.body_len);
             outln!("{}", serde_json::to_string_pretty(&body)?);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Masks every email address in the strings of `value` as the demo does (`c***@example.com`):
+/// a customer's address is personal data, like the phone numbers.
+fn mask_emails(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('@') => *s = mask_email_text(s),
+        Value::Array(items) => items.iter_mut().for_each(mask_emails),
+        Value::Object(map) => map.values_mut().for_each(mask_emails),
+        _ => {}
+    }
+}
+
+/// Keeps the first character of each address's local part and its domain.
+pub(crate) fn mask_email_text(s: &str) -> String {
+    let local_char = |c: char| c.is_alphanumeric() || "._%+-'".contains(c);
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('@') {
+        let (before, after) = rest.split_at(at);
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| local_char(*c))
+            .last()
+            .map_or(before.len(), |(i, _)| i);
+        let has_domain = after[1..].starts_with(|c: char| c.is_alphanumeric());
+        if start == before.len() || !has_domain {
+            out.push_str(before);
+            out.push('@');
+        } else {
+            out.push_str(&before[..start]);
+            let first = before[start..].chars().next().unwrap_or('*');
+            out.push(first);
+            out.push_str("***@");
+        }
+        rest = &after[1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Runs `malipo replay`.
@@ -307,6 +351,22 @@ mod tests {
         assert_eq!(v["Amount"], 100);
         assert_eq!(v["TransID"], "NLJ7RT61SV");
         assert_eq!(v["ts"], 20191219102115u64);
+    }
+
+    #[test]
+    fn masks_email_addresses_as_the_demo_does() {
+        let mut v = serde_json::json!({
+            "customer": { "email": "customer@example.com", "id": 1 },
+            "note": "paid by jane.doe+shop@mail.example.org, twice",
+            "handle": "@someone",
+            "list": ["a@b.co"],
+        });
+        mask_emails(&mut v);
+        assert_eq!(v["customer"]["email"], "c***@example.com");
+        assert_eq!(v["customer"]["id"], 1);
+        assert_eq!(v["note"], "paid by j***@mail.example.org, twice");
+        assert_eq!(v["handle"], "@someone");
+        assert_eq!(v["list"][0], "a***@b.co");
     }
 
     #[test]

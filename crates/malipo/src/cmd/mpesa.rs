@@ -236,8 +236,9 @@ struct RegisterArgs {
 /// Arguments of `malipo sim mpesa`.
 #[derive(Debug, Args)]
 pub struct SimMpesaArgs {
-    /// Port to listen on (127.0.0.1); 0 picks a free one.
-    #[arg(long, default_value_t = 0)]
+    /// Port to listen on (127.0.0.1), the one examples/sandbox.toml and examples/local.toml
+    /// expect; 0 picks a free one.
+    #[arg(long, default_value_t = 9001)]
     pub port: u16,
     /// Milliseconds between an accepted request and its callback.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
@@ -282,7 +283,7 @@ pub async fn run(args: MpesaArgs, config: Option<&Path>) -> anyhow::Result<ExitC
     let client = match settings.and_then(|s| MpesaClient::new(s).map_err(anyhow::Error::from)) {
         Ok(client) => client,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprint!("{}", crate::out::error_report(&e));
             return Ok(ExitCode::from(2));
         }
     };
@@ -292,7 +293,7 @@ pub async fn run(args: MpesaArgs, config: Option<&Path>) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         Err(Failure::Usage(e)) => {
-            eprintln!("error: {e:#}");
+            eprint!("{}", crate::out::error_report(&e));
             Ok(ExitCode::from(2))
         }
         Err(Failure::Daraja(e)) => {
@@ -331,7 +332,11 @@ fn report(e: &MpesaError, format: Format) {
         eprintln!("  caused by: {cause}");
         source = cause.source();
     }
-    if e.outcome_unknown() {
+    if token_failed(e) {
+        eprintln!(
+            "note: the access token request failed, so nothing else was sent; check mpesa.base_url (is `malipo sim mpesa` running?) and the consumer key and secret"
+        );
+    } else if e.outcome_unknown() {
         eprintln!("note: the request may have been processed; query it before sending it again");
     }
     if format == Format::Json {
@@ -340,10 +345,25 @@ fn report(e: &MpesaError, format: Format) {
             "http_status": e.http_status(),
             "request_id": e.request_id(),
             "error_code": e.error_code(),
-            "outcome_unknown": e.outcome_unknown(),
+            "outcome_unknown": e.outcome_unknown() && !token_failed(e),
         }});
         outln!("{doc:#}");
     }
+}
+
+/// Whether the failure is the OAuth token request's, which every call makes first: nothing
+/// that could move money was sent.
+fn token_failed(e: &MpesaError) -> bool {
+    let operation = match e {
+        MpesaError::Api { operation, .. }
+        | MpesaError::Rejected { operation, .. }
+        | MpesaError::Http { operation, .. }
+        | MpesaError::Timeout { operation, .. }
+        | MpesaError::Transport { operation, .. }
+        | MpesaError::Decode { operation, .. } => *operation,
+        _ => return false,
+    };
+    operation == "token"
 }
 
 fn kes(amount: &str) -> anyhow::Result<Money> {

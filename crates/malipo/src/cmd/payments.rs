@@ -269,7 +269,12 @@ fn print_payment(p: &PaymentRecord, checkout: Option<(&str, &str)>, format: Form
                 "phone:              {}",
                 p.msisdn.as_ref().map_or_else(|| "-".into(), Msisdn::masked)
             );
-            outln!("email:              {}", dash(p.email.as_deref()));
+            outln!(
+                "email:              {}",
+                p.email
+                    .as_deref()
+                    .map_or_else(|| "-".into(), super::events::mask_email_text)
+            );
             outln!("merchant reference: {}", dash(p.merchant_reference.as_deref()));
             outln!("provider reference: {}", dash(p.provider_reference.as_deref()));
             outln!("receipt:            {}", dash(p.receipt.as_deref()));

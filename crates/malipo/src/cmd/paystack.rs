@@ -181,10 +181,11 @@ struct SignArgs {
 /// Arguments of `malipo sim paystack`.
 #[derive(Debug, Args)]
 pub struct SimPaystackArgs {
-    /// Port to listen on (127.0.0.1) [default: a free port].
-    #[arg(long, default_value_t = 0)]
+    /// Port to listen on (127.0.0.1), the one examples/sandbox.toml and examples/local.toml
+    /// expect; 0 picks a free one.
+    #[arg(long, default_value_t = 9002)]
     pub port: u16,
-    /// Where to POST signed webhooks, such as http://127.0.0.1:8080/hooks/paystack
+    /// Where to POST signed webhooks: the gateway's http://127.0.0.1:8080/webhooks/paystack
     /// [default: record them without sending].
     #[arg(long, value_name = "URL")]
     pub webhook_url: Option<url::Url>,
@@ -210,7 +211,7 @@ pub async fn run(args: PaystackArgs, config: Option<&Path>) -> anyhow::Result<Ex
     let client = match client(config) {
         Ok(client) => client,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprint!("{}", crate::out::error_report(&e));
             return Ok(ExitCode::from(2));
         }
     };

@@ -47,6 +47,22 @@ pub async fn serve(
     log: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path)?;
+    // Before anything is created (the database, its key file): a secret that cannot be read
+    // would stop the start anyway, after leaving files behind.
+    let unreadable = unreadable_secrets(&config);
+    if !unreadable.is_empty() {
+        eprintln!(
+            "error: cannot start: {} secret(s) the configuration refers to cannot be read:",
+            unreadable.len()
+        );
+        for line in &unreadable {
+            eprintln!("  {line}");
+        }
+        eprintln!(
+            "set them and start again (nothing was created); for local work against `malipo sim`, use examples/local.toml, whose test values need nothing set"
+        );
+        return Ok(ExitCode::from(2));
+    }
     let mut findings = check::check(&config, CheckOptions::default());
     // `--log` is under the same rule as `logging.level` and MALIPO_LOG (which the checklist
     // reads itself): debug logs carry request details.
@@ -129,6 +145,14 @@ pub async fn serve(
     store.close().await.context("closing the database")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `key: why` for every secret reference that cannot be resolved now.
+fn unreadable_secrets(config: &Config) -> Vec<String> {
+    check::secret_refs(config)
+        .into_iter()
+        .filter_map(|(key, reference)| reference.resolve().err().map(|e| format!("{key}: {e}")))
+        .collect()
 }
 
 fn local_port_is_ephemeral(bind: Option<SocketAddr>) -> bool {

@@ -9,6 +9,10 @@ use clap::{Args, Subcommand};
 pub struct SimArgs {
     #[command(subcommand)]
     which: Which,
+    /// Takes the place of the global --config, so the simulators' help does not offer an option
+    /// they never read (they need no configuration).
+    #[arg(id = "config", long = "config", hide = true, value_name = "FILE")]
+    _config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

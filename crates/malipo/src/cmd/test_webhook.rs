@@ -64,8 +64,8 @@ struct PaystackArgs {
     /// Amount in major units ("100.50").
     #[arg(long, default_value = "100")]
     amount: String,
-    /// Currency.
-    #[arg(long, default_value = "NGN")]
+    /// Currency (KES, as for `malipo paystack init` and `payments checkout`).
+    #[arg(long, default_value = "KES")]
     currency: Currency,
     /// Transaction reference [default: a fresh one].
     #[arg(long)]
@@ -115,6 +115,9 @@ struct StkArgs {
 
 /// Runs `malipo send-test-webhook`.
 pub async fn run(args: TestWebhookArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    // A token-less STK callback URL is answered 404 by the gateway, like any unknown token:
+    // say why, since the bare status does not.
+    let stk_without_payment = matches!(&args.kind, Kind::MpesaStk(a) if a.payment.is_none());
     let (url, body, headers) = match args.kind {
         Kind::Paystack(a) => paystack(a, config_path)?,
         Kind::MpesaStk(a) => stk(a, config_path)?,
@@ -140,6 +143,11 @@ pub async fn run(args: TestWebhookArgs, config_path: Option<&Path>) -> anyhow::R
     outln!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
     if !text.is_empty() {
         outln!("{text}");
+    }
+    if status == reqwest::StatusCode::NOT_FOUND && stk_without_payment {
+        eprintln!(
+            "hint: the gateway accepts an STK callback only at the URL it gave that payment, whose last segment is a token; pass --payment pay_… (from `malipo payments list`) with --to the gateway's base URL, such as http://127.0.0.1:8080, and the same --config as `malipo serve`"
+        );
     }
     Ok(if status.is_success() {
         ExitCode::SUCCESS

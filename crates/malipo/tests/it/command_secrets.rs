@@ -110,9 +110,11 @@ fn a_hanging_or_failing_secrets_program_stops_the_start_clearly() {
             .output()
             .unwrap();
         assert!(started.elapsed().as_secs() < 20, "bounded by the timeout");
-        assert_eq!(out.status.code(), Some(1));
+        // 2: the configuration cannot be used, said before anything is created.
+        assert_eq!(out.status.code(), Some(2));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expect), "{stderr}");
+        assert!(stderr.contains("paystack.secret_key"), "{stderr}");
         assert!(!stderr.contains("sk_test_partial_output"), "{stderr}");
     }
 }
