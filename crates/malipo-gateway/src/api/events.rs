@@ -195,7 +195,7 @@ pub(crate) async fn get_event(state: &AppState, id: &str) -> Result<EventBody, A
     };
     let body = match serde_json::from_slice::<serde_json::Value>(&event.raw_body) {
         Ok(mut v) => {
-            mask_phones(&mut v);
+            mask_personal(&mut v);
             v
         }
         Err(_) => serde_json::Value::String(mask_text(&String::from_utf8_lossy(&event.raw_body))),
@@ -240,9 +240,9 @@ pub(crate) async fn replay_event(state: &AppState, id: &str) -> Result<ReplayBod
     })
 }
 
-/// Replaces every value that reads as a Kenyan phone number with its masked form
-/// (`2547****4149`), as `malipo events show` does.
-pub fn mask_phones(value: &mut serde_json::Value) {
+/// Masks the personal data in `value`: every value that reads as a Kenyan phone number
+/// (`2547****4149`) and every email address (`w***@example.com`), as `malipo events show` does.
+pub fn mask_personal(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::String(s) => *s = mask_text(s),
@@ -251,14 +251,19 @@ pub fn mask_phones(value: &mut serde_json::Value) {
                 *value = Value::String(m.masked());
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(mask_phones),
-        Value::Object(map) => map.values_mut().for_each(mask_phones),
+        Value::Array(items) => items.iter_mut().for_each(mask_personal),
+        Value::Object(map) => map.values_mut().for_each(mask_personal),
         _ => {}
     }
 }
 
-/// Masks runs of 9 to 13 digits (with an optional +) that parse as a Kenyan mobile number.
+/// Masks, in free text, email addresses and runs of 9 to 13 digits (with an optional +) that
+/// parse as a Kenyan mobile number.
 pub fn mask_text(s: &str) -> String {
+    mask_email_text(&mask_phone_text(s))
+}
+
+fn mask_phone_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
@@ -281,6 +286,35 @@ pub fn mask_text(s: &str) -> String {
     out
 }
 
+/// Keeps the first character of each address's local part and its domain.
+pub fn mask_email_text(s: &str) -> String {
+    let local_char = |c: char| c.is_alphanumeric() || "._%+-'".contains(c);
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('@') {
+        let (before, after) = rest.split_at(at);
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| local_char(*c))
+            .last()
+            .map_or(before.len(), |(i, _)| i);
+        let has_domain = after[1..].starts_with(|c: char| c.is_alphanumeric());
+        if start == before.len() || !has_domain {
+            out.push_str(before);
+            out.push('@');
+        } else {
+            out.push_str(&before[..start]);
+            let first = before[start..].chars().next().unwrap_or('*');
+            out.push(first);
+            out.push_str("***@");
+        }
+        rest = &after[1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,11 +328,27 @@ mod tests {
             "Amount": 100,
             "ts": 20191219102115u64
         });
-        mask_phones(&mut v);
+        mask_personal(&mut v);
         assert_eq!(v["PhoneNumber"], "2547****4149");
         assert_eq!(v["MSISDN"], "2547****5678");
         assert_eq!(v["note"], "call 2547****5678");
         assert_eq!(v["Amount"], 100);
         assert_eq!(v["ts"], 20191219102115u64);
+    }
+
+    #[test]
+    fn masks_email_addresses_as_the_demo_does() {
+        let mut v = serde_json::json!({
+            "customer": { "email": "customer@example.com", "id": 1 },
+            "note": "paid by jane.doe+shop@mail.example.org, twice",
+            "handle": "@someone",
+            "list": ["a@b.co"],
+        });
+        mask_personal(&mut v);
+        assert_eq!(v["customer"]["email"], "c***@example.com");
+        assert_eq!(v["customer"]["id"], 1);
+        assert_eq!(v["note"], "paid by j***@mail.example.org, twice");
+        assert_eq!(v["handle"], "@someone");
+        assert_eq!(v["list"][0], "a***@b.co");
     }
 }

@@ -273,7 +273,7 @@ fn print_payment(p: &PaymentRecord, checkout: Option<(&str, &str)>, format: Form
                 "email:              {}",
                 p.email
                     .as_deref()
-                    .map_or_else(|| "-".into(), super::events::mask_email_text)
+                    .map_or_else(|| "-".into(), malipo_gateway::api::mask_email_text)
             );
             outln!("merchant reference: {}", dash(p.merchant_reference.as_deref()));
             outln!("provider reference: {}", dash(p.provider_reference.as_deref()));

@@ -197,11 +197,7 @@ pub fn phone_of(p: &PaymentRecord) -> String {
 
 /// The payment's email, masked: first letter and domain.
 pub fn email_of(p: &PaymentRecord) -> String {
-    match p.email.as_deref().and_then(|e| e.split_once('@')) {
-        Some((user, domain)) => {
-            let first: String = user.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "-".to_string(),
-    }
+    p.email
+        .as_deref()
+        .map_or_else(|| "-".to_string(), malipo_gateway::api::mask_email_text)
 }
