@@ -249,31 +249,49 @@ fn is_local_net(net: &IpNet) -> bool {
         || net.contains(&IpAddr::from([192, 168, 0, 1]))
 }
 
-/// Every secret reference with its key path.
-pub fn secret_refs(config: &Config) -> Vec<(&'static str, &SecretRef)> {
-    let mut refs = Vec::new();
+/// The key path of an account's table: `mpesa` for the section's own, `mpesa.accounts.NAME`
+/// for a named one.
+fn account_path(section: &str, name: &malipo_core::AccountName) -> String {
+    if name.is_default() {
+        section.to_string()
+    } else {
+        format!("{section}.accounts.{name}")
+    }
+}
+
+/// Every secret reference with its key path, every account's included.
+pub fn secret_refs(config: &Config) -> Vec<(String, SecretRef)> {
+    let mut refs: Vec<(String, SecretRef)> = Vec::new();
     if let Some(k) = &config.server.callback_token_key {
-        refs.push(("server.callback_token_key", k));
+        refs.push(("server.callback_token_key".into(), k.clone()));
     }
     if let Some(m) = &config.mpesa {
-        refs.push(("mpesa.consumer_key", &m.consumer_key));
-        refs.push(("mpesa.consumer_secret", &m.consumer_secret));
-        refs.push(("mpesa.passkey", &m.passkey));
-        if let Some(r) = &m.initiator_password {
-            refs.push(("mpesa.initiator_password", r));
-        }
-        if let Some(r) = &m.security_credential {
-            refs.push(("mpesa.security_credential", r));
-        }
-        if let Some(r) = m.c2b_validation.as_ref().and_then(|v| v.signing_secret.as_ref()) {
-            refs.push(("mpesa.c2b_validation.signing_secret", r));
+        for (name, a) in m.all_accounts() {
+            let at = account_path("mpesa", &name);
+            refs.push((format!("{at}.consumer_key"), a.consumer_key));
+            refs.push((format!("{at}.consumer_secret"), a.consumer_secret));
+            refs.push((format!("{at}.passkey"), a.passkey));
+            if let Some(r) = a.initiator_password {
+                refs.push((format!("{at}.initiator_password"), r));
+            }
+            if let Some(r) = a.security_credential {
+                refs.push((format!("{at}.security_credential"), r));
+            }
+            if let Some(r) = a.c2b_validation.and_then(|v| v.signing_secret) {
+                refs.push((format!("{at}.c2b_validation.signing_secret"), r));
+            }
         }
     }
     if let Some(p) = &config.paystack {
-        refs.push(("paystack.secret_key", &p.secret_key));
+        for (name, a) in p.all_accounts() {
+            refs.push((
+                format!("{}.secret_key", account_path("paystack", &name)),
+                a.secret_key,
+            ));
+        }
     }
     if let Some(m) = &config.merchant {
-        refs.push(("merchant.signing_secret", &m.signing_secret));
+        refs.push(("merchant.signing_secret".into(), m.signing_secret.clone()));
     }
     refs
 }
@@ -362,7 +380,7 @@ fn rate_limits(config: &Config) -> Vec<Finding> {
 
 fn no_literal_secrets(config: &Config) -> Vec<Finding> {
     const RULE: &str = "no-literal-secrets";
-    let literals: Vec<&str> = secret_refs(config)
+    let literals: Vec<String> = secret_refs(config)
         .into_iter()
         .filter(|(_, r)| r.is_literal())
         .map(|(k, _)| k)
@@ -411,14 +429,21 @@ fn load_certificate(path: &std::path::Path) -> Result<DarajaCertificate, String>
 }
 
 fn security_credential(config: &Config) -> Vec<Finding> {
-    const RULE: &str = "security-credential-is-ciphertext";
     let Some(m) = &config.mpesa else { return vec![] };
+    m.all_accounts()
+        .iter()
+        .flat_map(|(name, a)| account_security_credential(&account_path("mpesa", name), a))
+        .collect()
+}
+
+fn account_security_credential(at: &str, m: &malipo_config::MpesaAccountConfig) -> Vec<Finding> {
+    const RULE: &str = "security-credential-is-ciphertext";
     let Some(reference) = &m.security_credential else {
         return match &m.initiator_name {
             Some(_) if m.initiator_password.is_none() => vec![Finding::warn(
                 RULE,
-                "mpesa.initiator_name is set but there is no security credential: B2C, status, balance and reversal will fail",
-                "run `malipo security-credential --cert CERT` and set mpesa.security_credential to a reference holding its output",
+                format!("{at}.initiator_name is set but there is no security credential: B2C, status, balance and reversal will fail"),
+                format!("run `malipo security-credential --cert CERT` and set {at}.security_credential to a reference holding its output"),
             )],
             _ => vec![],
         };
@@ -434,25 +459,32 @@ fn security_credential(config: &Config) -> Vec<Finding> {
         .and_then(Result::ok)
         .map(|c| c.modulus_len());
     match check_ciphertext_len(&value, expected) {
-        Ok(()) => vec![Finding::pass(RULE, "mpesa.security_credential is RSA ciphertext of the right length")],
+        Ok(()) => vec![Finding::pass(RULE, format!("{at}.security_credential is RSA ciphertext of the right length"))],
         Err(why) => vec![Finding::fail(
             RULE,
-            format!("mpesa.security_credential is not an encrypted credential: {why}"),
+            format!("{at}.security_credential is not an encrypted credential: {why}"),
             "generate it with `malipo security-credential --cert <Safaricom certificate>` (never configure the plaintext initiator password)",
         )],
     }
 }
 
 fn certificate_environment(config: &Config) -> Vec<Finding> {
-    const RULE: &str = "certificate-matches-environment";
     let Some(m) = &config.mpesa else { return vec![] };
     let env = m.environment.unwrap_or(config.environment);
+    m.all_accounts()
+        .iter()
+        .flat_map(|(name, a)| account_certificate(&account_path("mpesa", name), a, env))
+        .collect()
+}
+
+fn account_certificate(at: &str, m: &malipo_config::MpesaAccountConfig, env: Environment) -> Vec<Finding> {
+    const RULE: &str = "certificate-matches-environment";
     let Some(path) = &m.certificate else {
         return if m.security_credential.is_some() && env == Environment::Production {
             vec![Finding::warn(
                 RULE,
-                "mpesa.certificate is not set, so the security credential cannot be checked against the production certificate",
-                "set mpesa.certificate to Safaricom's production certificate",
+                format!("{at}.certificate is not set, so the security credential cannot be checked against the production certificate"),
+                format!("set {at}.certificate to Safaricom's production certificate"),
             )]
         } else {
             vec![]
@@ -463,7 +495,7 @@ fn certificate_environment(config: &Config) -> Vec<Finding> {
         Err(e) => {
             return vec![Finding::fail(
                 RULE,
-                format!("mpesa.certificate: {e}"),
+                format!("{at}.certificate: {e}"),
                 "give the PEM or DER certificate downloaded from the Daraja portal",
             )]
         }
@@ -472,12 +504,12 @@ fn certificate_environment(config: &Config) -> Vec<Finding> {
     match (cert.environment(), env) {
         (CertEnvironment::Sandbox, Environment::Production) => out.push(Finding::fail(
             RULE,
-            format!("mpesa.certificate is Safaricom's sandbox certificate ({}) but the environment is production", cert.subject()),
+            format!("{at}.certificate is Safaricom's sandbox certificate ({}) but the environment is production", cert.subject()),
             "use the production certificate from the Daraja portal and regenerate the security credential with it",
         )),
         (CertEnvironment::Production, Environment::Sandbox) => out.push(Finding::fail(
             RULE,
-            format!("mpesa.certificate is Safaricom's production certificate ({}) but the environment is sandbox", cert.subject()),
+            format!("{at}.certificate is Safaricom's production certificate ({}) but the environment is sandbox", cert.subject()),
             "use the sandbox certificate, or set environment = \"production\"",
         )),
         (CertEnvironment::Unknown, _) => out.push(Finding::warn(
@@ -491,9 +523,16 @@ fn certificate_environment(config: &Config) -> Vec<Finding> {
 }
 
 fn paystack_key_environment(config: &Config) -> Vec<Finding> {
-    const RULE: &str = "paystack-key-matches-environment";
     let Some(p) = &config.paystack else { return vec![] };
-    let Ok(key) = p.secret_key.resolve() else {
+    p.all_accounts()
+        .iter()
+        .flat_map(|(name, a)| account_paystack_key(config, &account_path("paystack", name), &a.secret_key))
+        .collect()
+}
+
+fn account_paystack_key(config: &Config, at: &str, secret_key: &SecretRef) -> Vec<Finding> {
+    const RULE: &str = "paystack-key-matches-environment";
+    let Ok(key) = secret_key.resolve() else {
         return vec![];
     };
     let key = key.expose();
@@ -501,21 +540,21 @@ fn paystack_key_environment(config: &Config) -> Vec<Finding> {
     let test = key.starts_with("sk_test_");
     vec![match (production(config), live, test) {
         (true, true, _) | (false, _, true) => {
-            Finding::pass(RULE, "the Paystack secret key matches the environment")
+            Finding::pass(RULE, format!("{at}.secret_key matches the environment"))
         }
         (true, false, true) => Finding::fail(
             RULE,
-            "a Paystack test key (sk_test_…) is configured in production",
+            format!("{at}.secret_key is a Paystack test key (sk_test_…) in production"),
             "use the live secret key (sk_live_…) from the Paystack dashboard",
         ),
         (false, true, _) => Finding::warn(
             RULE,
-            "a live Paystack key (sk_live_…) is configured in sandbox: real money can move",
+            format!("{at}.secret_key is a live Paystack key (sk_live_…) in sandbox: real money can move"),
             "use the test secret key while environment = \"sandbox\"",
         ),
         _ => Finding::warn(
             RULE,
-            "the Paystack secret key does not start with sk_test_ or sk_live_",
+            format!("{at}.secret_key does not start with sk_test_ or sk_live_"),
             "check you configured the secret key, not the public key",
         ),
     }]
@@ -565,15 +604,21 @@ fn merchant_webhook(config: &Config) -> Vec<Finding> {
 /// Daraja waits only a few seconds for a validation answer, and the merchant's app decides
 /// whether money is taken: its URL is held to the same rules as the delivery endpoint.
 fn c2b_validation(config: &Config) -> Vec<Finding> {
+    let Some(m) = &config.mpesa else { return vec![] };
+    m.all_accounts()
+        .iter()
+        .filter_map(|(name, a)| Some((account_path("mpesa", name), a.c2b_validation.as_ref()?)))
+        .flat_map(|(at, v)| account_c2b_validation(config, &at, v))
+        .collect()
+}
+
+fn account_c2b_validation(config: &Config, at: &str, v: &malipo_config::C2bValidationConfig) -> Vec<Finding> {
     const RULE: &str = "c2b-validation";
-    let Some(v) = config.mpesa.as_ref().and_then(|m| m.c2b_validation.as_ref()) else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
     if v.url.scheme() != "https" && production(config) {
         out.push(Finding::fail(
             RULE,
-            format!("mpesa.c2b_validation.url {} is not https", v.url),
+            format!("{at}.c2b_validation.url {} is not https", v.url),
             "use an https endpoint",
         ));
     } else {
@@ -590,7 +635,7 @@ fn c2b_validation(config: &Config) -> Vec<Finding> {
     if v.allow_private_target == Some(true) && production(config) {
         out.push(Finding::fail(
             RULE,
-            "mpesa.c2b_validation.allow_private_target is true in production (server-side request forgery)",
+            format!("{at}.c2b_validation.allow_private_target is true in production (server-side request forgery)"),
             "remove allow_private_target",
         ));
     }
@@ -598,7 +643,7 @@ fn c2b_validation(config: &Config) -> Vec<Finding> {
         out.push(Finding::warn(
             RULE,
             format!(
-                "mpesa.c2b_validation.timeout is {} ms: Daraja waits only a few seconds, then applies the registered default",
+                "{at}.c2b_validation.timeout is {} ms: Daraja waits only a few seconds, then applies the registered default",
                 v.timeout.as_millis()
             ),
             "set timeout to \"3s\" or less",
@@ -607,16 +652,16 @@ fn c2b_validation(config: &Config) -> Vec<Finding> {
     let secret = v
         .signing_secret
         .as_ref()
-        .map(|r| ("mpesa.c2b_validation.signing_secret", r))
+        .map(|r| (format!("{at}.c2b_validation.signing_secret"), r))
         .or(config
             .merchant
             .as_ref()
-            .map(|m| ("merchant.signing_secret", &m.signing_secret)));
+            .map(|m| ("merchant.signing_secret".to_string(), &m.signing_secret)));
     match secret {
         None => out.push(Finding::fail(
             RULE,
             "C2B validation has no signing secret",
-            "set mpesa.c2b_validation.signing_secret or merchant.signing_secret",
+            format!("set {at}.c2b_validation.signing_secret or merchant.signing_secret"),
         )),
         Some((name, r)) => {
             if let Ok(secret) = r.resolve() {

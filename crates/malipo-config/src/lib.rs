@@ -32,7 +32,9 @@ pub use command::CommandRef;
 pub use error::ConfigError;
 pub use load::DEFAULT_PATH;
 pub use schema::{parse_duration, ReconcileConfig, ReconcileTiming};
-pub use schema::{ApiConfig, C2bValidationConfig, ValidationFallback};
+pub use schema::{
+    ApiConfig, C2bValidationConfig, MpesaAccountConfig, PaystackAccountConfig, ValidationFallback,
+};
 pub use schema::{
     Config, Database, DatabaseConfig, Durability, Environment, LoggingConfig, MerchantConfig, MpesaConfig,
     PaystackConfig, RateLimit, ServerConfig, MPESA_PRODUCTION_URL, MPESA_SANDBOX_URL, PAYSTACK_URL,

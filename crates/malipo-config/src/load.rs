@@ -57,6 +57,25 @@ impl Config {
                 key: e.path().to_string(),
                 message: one_line(&e.inner().to_string()),
             })?;
+        // `default` names each section's own account; a table of that name would be a second one.
+        let reserved = |section: &str, named: bool| -> Result<(), ConfigError> {
+            if named {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key: format!("{section}.accounts.default"),
+                    message: format!(
+                        "\"default\" names the account of [{section}] itself; give this account another name"
+                    ),
+                });
+            }
+            Ok(())
+        };
+        if let Some(m) = &config.mpesa {
+            reserved("mpesa", m.accounts.keys().any(|n| n.is_default()))?;
+        }
+        if let Some(p) = &config.paystack {
+            reserved("paystack", p.accounts.keys().any(|n| n.is_default()))?;
+        }
         // Resolve the inherited environment once, so no caller can forget it.
         let top = config.environment;
         if let Some(m) = config.mpesa.as_mut() {

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::SecretRef;
+use malipo_core::AccountName;
+use std::collections::BTreeMap;
 
 pub use malipo_core::{PAYSTACK_WEBHOOK_IPS, SAFARICOM_CALLBACK_IPS};
 
@@ -276,6 +278,37 @@ pub struct MpesaConfig {
     /// C2B validation decided by the merchant's app (`[mpesa.c2b_validation]`); absent, every
     /// validation request for one of our shortcodes is accepted.
     pub c2b_validation: Option<C2bValidationConfig>,
+    /// More shortcodes or tills, each with its own Daraja app (`[mpesa.accounts.NAME]`); the
+    /// keys above are the account named `default`. Network settings (base URL, callback
+    /// addresses, rate limit, timeout) are shared.
+    #[serde(default)]
+    pub accounts: BTreeMap<AccountName, MpesaAccountConfig>,
+}
+
+/// `[mpesa.accounts.NAME]`: one more M-Pesa shortcode or till with its Daraja app.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MpesaAccountConfig {
+    /// The paybill or till shortcode (BusinessShortCode).
+    pub shortcode: String,
+    /// The till number receiving Buy Goods payments (PartyB), when it differs from the shortcode.
+    pub till_number: Option<String>,
+    /// Daraja app consumer key.
+    pub consumer_key: SecretRef,
+    /// Daraja app consumer secret.
+    pub consumer_secret: SecretRef,
+    /// Lipa na M-Pesa Online passkey.
+    pub passkey: SecretRef,
+    /// Initiator (API operator) username for B2C, status, balance and reversal.
+    pub initiator_name: Option<String>,
+    /// Initiator password: used with `certificate` to make the security credential.
+    pub initiator_password: Option<SecretRef>,
+    /// Ready-made SecurityCredential (base64 ciphertext).
+    pub security_credential: Option<SecretRef>,
+    /// Safaricom's certificate for this environment (PEM or DER).
+    pub certificate: Option<PathBuf>,
+    /// C2B validation decided by the merchant's app, for this account's shortcode.
+    pub c2b_validation: Option<C2bValidationConfig>,
 }
 
 /// `[mpesa.c2b_validation]`: Daraja's C2B validation requests are forwarded, signed the
@@ -325,6 +358,25 @@ fn default_validation_timeout() -> std::time::Duration {
 }
 
 impl MpesaConfig {
+    /// Every account, the section's own (`default`) first, then the named ones by name.
+    pub fn all_accounts(&self) -> Vec<(AccountName, MpesaAccountConfig)> {
+        let own = MpesaAccountConfig {
+            shortcode: self.shortcode.clone(),
+            till_number: self.till_number.clone(),
+            consumer_key: self.consumer_key.clone(),
+            consumer_secret: self.consumer_secret.clone(),
+            passkey: self.passkey.clone(),
+            initiator_name: self.initiator_name.clone(),
+            initiator_password: self.initiator_password.clone(),
+            security_credential: self.security_credential.clone(),
+            certificate: self.certificate.clone(),
+            c2b_validation: self.c2b_validation.clone(),
+        };
+        std::iter::once((AccountName::default_account(), own))
+            .chain(self.accounts.iter().map(|(n, a)| (n.clone(), a.clone())))
+            .collect()
+    }
+
     /// The effective environment of this section.
     pub fn environment_or(&self, top: Environment) -> Environment {
         self.environment.unwrap_or(top)
@@ -346,6 +398,16 @@ impl MpesaConfig {
     pub fn api_base_url(&self) -> Url {
         self.api_base_url_for(Environment::Sandbox)
     }
+}
+
+/// `[paystack.accounts.NAME]`: one more Paystack integration (its own keys and webhook path).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaystackAccountConfig {
+    /// Secret key (`sk_test_…` / `sk_live_…`): API calls and this account's webhook signatures.
+    pub secret_key: SecretRef,
+    /// Public key (`pk_…`), not secret.
+    pub public_key: Option<String>,
 }
 
 /// `[paystack]`.
@@ -371,6 +433,23 @@ pub struct PaystackConfig {
     /// Timeout of each Paystack call, in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// More Paystack integrations (`[paystack.accounts.NAME]`), each with its own keys and its
+    /// webhook at `/webhooks/paystack/NAME`; the keys above are the account named `default`.
+    #[serde(default)]
+    pub accounts: BTreeMap<AccountName, PaystackAccountConfig>,
+}
+
+impl PaystackConfig {
+    /// Every account, the section's own (`default`) first, then the named ones by name.
+    pub fn all_accounts(&self) -> Vec<(AccountName, PaystackAccountConfig)> {
+        let own = PaystackAccountConfig {
+            secret_key: self.secret_key.clone(),
+            public_key: self.public_key.clone(),
+        };
+        std::iter::once((AccountName::default_account(), own))
+            .chain(self.accounts.iter().map(|(n, a)| (n.clone(), a.clone())))
+            .collect()
+    }
 }
 
 impl PaystackConfig {

@@ -380,3 +380,54 @@ fn durations_need_a_number_and_a_unit() {
         .unwrap_err();
     assert!(e.to_string().contains("not a duration"), "{e}");
 }
+
+#[test]
+fn named_accounts_are_parsed_and_default_is_reserved() {
+    let base = r#"
+[mpesa]
+shortcode = "174379"
+consumer_key = "ck"
+consumer_secret = "cs"
+passkey = "pk"
+[mpesa.accounts.nairobi-till]
+shortcode = "600111"
+consumer_key = { env = "NAIROBI_KEY" }
+consumer_secret = { env = "NAIROBI_SECRET" }
+passkey = { env = "NAIROBI_PASSKEY" }
+[paystack]
+secret_key = "sk_test_x"
+[paystack.accounts.ghana]
+secret_key = { env = "PAYSTACK_GH_KEY" }
+"#;
+    let c = Config::from_toml(base).unwrap();
+    let mpesa: Vec<String> = c
+        .mpesa
+        .as_ref()
+        .unwrap()
+        .all_accounts()
+        .iter()
+        .map(|(n, a)| format!("{n}={}", a.shortcode))
+        .collect();
+    assert_eq!(mpesa, ["default=174379", "nairobi-till=600111"]);
+    let paystack: Vec<String> = c
+        .paystack
+        .as_ref()
+        .unwrap()
+        .all_accounts()
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(paystack, ["default", "ghana"]);
+
+    let err = Config::from_toml(&base.replace("accounts.ghana", "accounts.default"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("paystack.accounts.default") && err.contains("another name"),
+        "{err}"
+    );
+    let err = Config::from_toml(&base.replace("accounts.nairobi-till", "accounts.Nairobi"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lowercase"), "{err}");
+}

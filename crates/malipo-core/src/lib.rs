@@ -26,11 +26,13 @@
 //! assert_eq!(key.expose(), "sk_test_obviously_fake");
 //! ```
 
+mod account;
 mod id;
 mod money;
 mod msisdn;
 mod secret;
 
+pub use account::{AccountName, AccountNameError, DEFAULT_ACCOUNT};
 pub use id::kinds::{DeliveryId, EventId, JobId, PaymentId};
 pub use id::{kinds, Id, IdError, IdKind};
 pub use money::{Currency, Money, MoneyError};

@@ -84,11 +84,35 @@ pub fn decide(
     event: &EventRecord,
     parsed: Parsed,
     lookup: Lookup,
-    payees: &[String],
+    payees: &[Payee],
 ) -> Result<JobOutcome, String> {
     let Lookup::Payment(payment) = lookup;
     match parsed {
-        Parsed::Outcome(outcome) => Ok(settle(event.payment_id, &outcome, payment.as_ref(), payees)),
+        Parsed::Outcome(outcome) => {
+            if let (Some(route), Some(p)) = (&event.summary.account, payment.as_ref()) {
+                if *route != p.account {
+                    return Ok(suspicious(format!(
+                        "came in on account {route}'s route but names payment {} of account {}: an account's callbacks move only its own payments",
+                        p.id, p.account
+                    )));
+                }
+            }
+            let codes: Vec<String> = payees.iter().map(|p| p.code.clone()).collect();
+            let mut decided = settle(event.payment_id, &outcome, payment.as_ref(), &codes);
+            // A payment learnt of from the event belongs to the account it came in through: the
+            // route's, else the one owning the shortcode paid.
+            if let Some(PaymentChange::Record(new)) = decided.payment.as_mut() {
+                let by_payee = outcome
+                    .payee
+                    .as_ref()
+                    .and_then(|code| payees.iter().find(|p| &p.code == code))
+                    .map(|p| p.account.clone());
+                if let Some(account) = event.summary.account.clone().or(by_payee) {
+                    new.account = account;
+                }
+            }
+            Ok(decided)
+        }
         Parsed::Unparseable(error) => Err(error),
         Parsed::Invalid(error) => Ok(JobOutcome {
             event_status: EventStatus::Failed,
@@ -96,6 +120,16 @@ pub fn decide(
             ..JobOutcome::processed()
         }),
     }
+}
+
+/// An account money may be paid into: an M-Pesa shortcode or till of one of the deployment's
+/// accounts. A C2B payment to any other is suspicious and never recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payee {
+    /// The shortcode or till number.
+    pub code: String,
+    /// The account it belongs to.
+    pub account: malipo_core::AccountName,
 }
 
 /// The decision itself: what `outcome` does to `payment`, the payment the callback URL names
@@ -360,6 +394,7 @@ mod tests {
             settled_by: None,
             parent_id: None,
             check: Default::default(),
+            account: malipo_core::AccountName::default_account(),
         }
     }
 

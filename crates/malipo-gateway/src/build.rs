@@ -169,17 +169,31 @@ pub fn mpesa_settings(config: &Config) -> Result<Option<malipo_mpesa::MpesaSetti
     let Some(m) = &config.mpesa else {
         return Ok(None);
     };
+    let own = m.all_accounts().into_iter().next().map(|(_, a)| a);
+    match own {
+        Some(own) => mpesa_account_settings(config, m, &own).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// One M-Pesa account's client settings: its credentials over the section's shared network
+/// settings (base URL, timeout), every secret reference resolved.
+pub fn mpesa_account_settings(
+    config: &Config,
+    m: &malipo_config::MpesaConfig,
+    a: &malipo_config::MpesaAccountConfig,
+) -> Result<malipo_mpesa::MpesaSettings, GatewayError> {
     let mut settings = malipo_mpesa::MpesaSettings::new(
         m.api_base_url_for(config.environment),
-        m.consumer_key.resolve()?,
-        m.consumer_secret.resolve()?,
-        m.passkey.resolve()?,
-        m.shortcode.clone(),
+        a.consumer_key.resolve()?,
+        a.consumer_secret.resolve()?,
+        a.passkey.resolve()?,
+        a.shortcode.clone(),
     );
-    settings.till_number = m.till_number.clone();
-    settings.initiator_name = m.initiator_name.clone();
+    settings.till_number = a.till_number.clone();
+    settings.initiator_name = a.initiator_name.clone();
     settings.timeout = std::time::Duration::from_secs(m.timeout_secs.max(1));
-    settings.security_credential = match (&m.security_credential, &m.initiator_password, &m.certificate) {
+    settings.security_credential = match (&a.security_credential, &a.initiator_password, &a.certificate) {
         (Some(credential), _, _) => Some(credential.resolve()?),
         (None, Some(password), Some(cert_path)) => {
             let bytes = std::fs::read(cert_path).map_err(|e| {
@@ -199,36 +213,58 @@ pub fn mpesa_settings(config: &Config) -> Result<Option<malipo_mpesa::MpesaSetti
         }
         _ => None,
     };
-    Ok(Some(settings))
+    Ok(settings)
 }
 
-/// The Paystack client of `[paystack]`, its secret key resolved.
+/// The Paystack client of `[paystack]`'s own account, its secret key resolved.
 pub fn paystack_client(config: &Config) -> Result<Option<malipo_paystack::Client>, GatewayError> {
     let Some(p) = &config.paystack else {
         return Ok(None);
     };
-    let client = malipo_paystack::Client::builder(p.secret_key.resolve()?)
+    paystack_account_client(p, &p.secret_key).map(Some)
+}
+
+fn paystack_account_client(
+    p: &malipo_config::PaystackConfig,
+    secret_key: &malipo_config::SecretRef,
+) -> Result<malipo_paystack::Client, GatewayError> {
+    malipo_paystack::Client::builder(secret_key.resolve()?)
         .base_url(p.api_base_url())
         .timeout(std::time::Duration::from_secs(p.timeout_secs.max(1)))
         .build()
-        .map_err(|e| GatewayError::Config(format!("cannot build the Paystack client: {e}")))?;
-    Ok(Some(client))
+        .map_err(|e| GatewayError::Config(format!("cannot build the Paystack client: {e}")))
 }
 
-/// The provider clients and public URL of `config`, built once.
+/// The provider clients of every account and the public URL of `config`, built once.
 pub fn providers(config: &Config) -> Result<Providers, GatewayError> {
-    let mpesa = match mpesa_settings(config)? {
-        Some(settings) => Some(
-            malipo_mpesa::MpesaClient::new(settings)
-                .map_err(|e| GatewayError::Config(format!("cannot build the Daraja client: {e}")))?,
-        ),
-        None => None,
-    };
-    Ok(Providers {
-        mpesa,
-        paystack: paystack_client(config)?,
+    let mut providers = Providers {
         public_base_url: config.server.public_base_url.clone(),
-    })
+        ..Providers::default()
+    };
+    if let Some(m) = &config.mpesa {
+        for (name, account) in m.all_accounts() {
+            let client = malipo_mpesa::MpesaClient::new(mpesa_account_settings(config, m, &account)?)
+                .map_err(|e| {
+                    GatewayError::Config(format!("cannot build the Daraja client of account {name}: {e}"))
+                })?;
+            if name.is_default() {
+                providers.mpesa = Some(client);
+            } else {
+                providers.mpesa_accounts.insert(name, client);
+            }
+        }
+    }
+    if let Some(p) = &config.paystack {
+        for (name, account) in p.all_accounts() {
+            let client = paystack_account_client(p, &account.secret_key)?;
+            if name.is_default() {
+                providers.paystack = Some(client);
+            } else {
+                providers.paystack_accounts.insert(name, client);
+            }
+        }
+    }
+    Ok(providers)
 }
 
 /// The public listener's limits of `config` (`[server]`), trusted proxies exempt from the
@@ -334,15 +370,30 @@ impl Gateway {
             guards,
             callback_tokens,
             paystack_secret,
+            paystack_account_secrets: match &config.paystack {
+                Some(p) => p
+                    .accounts
+                    .iter()
+                    .map(|(name, a)| Ok((name.clone(), a.secret_key.resolve()?)))
+                    .collect::<Result<_, GatewayError>>()?,
+                None => Default::default(),
+            },
             worker_wakeup: Arc::default(),
             providers: providers(config)?,
             connections: Arc::default(),
-            mpesa_shortcodes: config
+            mpesa_payees: config
                 .mpesa
                 .iter()
-                .flat_map(|m| std::iter::once(&m.shortcode).chain(&m.till_number))
-                .map(|code| code.trim().to_string())
-                .filter(|code| !code.is_empty())
+                .flat_map(|m| m.all_accounts())
+                .flat_map(|(account, a)| {
+                    std::iter::once(a.shortcode.clone())
+                        .chain(a.till_number.clone())
+                        .map(move |code| crate::apply::Payee {
+                            code: code.trim().to_string(),
+                            account: account.clone(),
+                        })
+                })
+                .filter(|p| !p.code.is_empty())
                 .collect(),
             confirm_successes: config.reconcile.confirm_successes.unwrap_or(
                 config.environment == malipo_config::Environment::Production
@@ -351,7 +402,7 @@ impl Gateway {
                         .as_ref()
                         .is_some_and(|m| m.environment == Some(malipo_config::Environment::Production)),
             ),
-            c2b_validator: crate::validation::Validator::from_config(config)?,
+            c2b_validators: crate::validation::Validator::all_from_config(config)?,
         })
         .with_listener_limits(listener_limits(config))
         .with_reconcile(config.reconcile.clone())

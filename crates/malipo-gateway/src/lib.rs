@@ -38,7 +38,7 @@ use malipo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-pub use apply::{decide, parse, provider_reference, settle, Lookup, Parsed};
+pub use apply::{decide, parse, provider_reference, settle, Lookup, Parsed, Payee};
 pub use build::{
     callback_key_path, callback_token_key, database_marker_path, listener_limits, mpesa_settings, open_store,
     paystack_client, providers,
@@ -61,35 +61,63 @@ pub struct AppState {
     pub guards: Guards,
     /// Callback URL tokens (present when M-Pesa is configured).
     pub callback_tokens: Option<CallbackTokens>,
-    /// Paystack's secret key (present when Paystack is configured).
+    /// Paystack's secret key (present when Paystack is configured): `[paystack]`'s own account.
     pub paystack_secret: Option<Secret<String>>,
+    /// The secret keys of the named Paystack accounts, each verifying its own webhook path.
+    pub paystack_account_secrets: std::collections::BTreeMap<malipo_core::AccountName, Secret<String>>,
     /// Wakes the worker when a new event is stored.
     pub worker_wakeup: Arc<Notify>,
     /// The provider clients that start, query and refund payments.
     pub providers: Providers,
     /// The listeners' connection counters, for `/metrics`.
     pub connections: Arc<listener::ListenerCounters>,
-    /// The M-Pesa accounts money may be paid into (`[mpesa] shortcode` and `till_number`): a
-    /// C2B payment to any other is suspicious and never recorded.
-    pub mpesa_shortcodes: Vec<String>,
+    /// The M-Pesa shortcodes and tills money may be paid into, of every account: a C2B payment
+    /// to any other is suspicious and never recorded.
+    pub mpesa_payees: Vec<apply::Payee>,
     /// Strict settlement: a callback's success is confirmed with the provider (by the
     /// reconciler's query) before the payment is `succeeded` (`[reconcile] confirm_successes`,
     /// on by default in production).
     pub confirm_successes: bool,
-    /// Asks the merchant's app to accept or reject C2B payments before they happen
-    /// (`[mpesa.c2b_validation]`); `None`: every validation for our shortcodes is accepted.
-    pub c2b_validator: Option<validation::Validator>,
+    /// Asks the merchant's app to accept or reject C2B payments before they happen, by the
+    /// shortcode or till paid (each account's `c2b_validation`); a shortcode of ours without one
+    /// accepts every validation.
+    pub c2b_validators: std::collections::HashMap<String, validation::Validator>,
 }
 
 /// The configured providers' API clients and the public URL callbacks are built from.
 #[derive(Clone, Default)]
 pub struct Providers {
-    /// The Daraja client (present when `[mpesa]` is configured).
+    /// The Daraja client of `[mpesa]`'s own account (present when `[mpesa]` is configured).
     pub mpesa: Option<malipo_mpesa::MpesaClient>,
-    /// The Paystack client (present when `[paystack]` is configured).
+    /// The Paystack client of `[paystack]`'s own account (present when `[paystack]` is
+    /// configured).
     pub paystack: Option<malipo_paystack::Client>,
+    /// The Daraja clients of the named accounts (`[mpesa.accounts.NAME]`).
+    pub mpesa_accounts: std::collections::BTreeMap<malipo_core::AccountName, malipo_mpesa::MpesaClient>,
+    /// The Paystack clients of the named accounts (`[paystack.accounts.NAME]`).
+    pub paystack_accounts: std::collections::BTreeMap<malipo_core::AccountName, malipo_paystack::Client>,
     /// `server.public_base_url`: where providers reach this gateway.
     pub public_base_url: Option<reqwest::Url>,
+}
+
+impl Providers {
+    /// The Daraja client of `account` (`default`: the section's own), if configured.
+    pub fn mpesa_for(&self, account: &malipo_core::AccountName) -> Option<&malipo_mpesa::MpesaClient> {
+        if account.is_default() {
+            self.mpesa.as_ref()
+        } else {
+            self.mpesa_accounts.get(account)
+        }
+    }
+
+    /// The Paystack client of `account` (`default`: the section's own), if configured.
+    pub fn paystack_for(&self, account: &malipo_core::AccountName) -> Option<&malipo_paystack::Client> {
+        if account.is_default() {
+            self.paystack.as_ref()
+        } else {
+            self.paystack_accounts.get(account)
+        }
+    }
 }
 
 /// The assembled gateway.

@@ -24,7 +24,7 @@
 //! # Ok(()) }
 //! ```
 
-use malipo_core::{Money, Msisdn, PaymentId, PaymentState, Provider};
+use malipo_core::{AccountName, Money, Msisdn, PaymentId, PaymentState, Provider};
 use malipo_mpesa::{MpesaClient, MpesaError, StkPushRequest};
 use malipo_paystack::InitializeTransaction;
 use malipo_store::{NewPayment, PaymentRecord, StoreError, TransitionDetail};
@@ -47,6 +47,8 @@ pub struct StkPushStart {
     pub merchant_reference: Option<String>,
     /// The merchant's metadata, kept on the payment and returned in deliveries.
     pub metadata: Option<serde_json::Value>,
+    /// The M-Pesa account (shortcode and Daraja app) asking (`default`: `[mpesa]`'s own).
+    pub account: AccountName,
 }
 
 impl StkPushStart {
@@ -64,6 +66,7 @@ impl StkPushStart {
             description: description.into(),
             merchant_reference: None,
             metadata: None,
+            account: AccountName::default_account(),
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct CheckoutStart {
     pub metadata: Option<serde_json::Value>,
     /// The merchant's own reference (order number), kept on the payment.
     pub merchant_reference: Option<String>,
+    /// The Paystack account the customer pays (`default`: `[paystack]`'s own).
+    pub account: AccountName,
 }
 
 impl CheckoutStart {
@@ -95,6 +100,7 @@ impl CheckoutStart {
             callback_url: None,
             metadata: None,
             merchant_reference: None,
+            account: AccountName::default_account(),
         }
     }
 }
@@ -273,6 +279,7 @@ pub async fn start_stk_push(
             merchant_reference: req.merchant_reference,
             description: Some(req.description),
             metadata: req.metadata,
+            account: req.account,
             ..NewPayment::pending(Provider::Mpesa, "stk_push", req.amount)
         })
         .await
@@ -339,6 +346,7 @@ pub async fn start_paystack_checkout(
             provider_reference: Some(reference.clone()),
             metadata: req.metadata.clone(),
             merchant_reference: req.merchant_reference.clone(),
+            account: req.account.clone(),
             ..NewPayment::pending(Provider::Paystack, "charge", req.amount)
         })
         .await

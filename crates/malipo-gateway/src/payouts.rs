@@ -17,7 +17,7 @@
 //! ConversationID. A refund or reversal names its parent (`parent_id`), and the store refuses,
 //! atomically, one larger than what is left of the parent.
 
-use malipo_core::{Money, Msisdn, PaymentId, PaymentState, Provider};
+use malipo_core::{AccountName, Money, Msisdn, PaymentId, PaymentState, Provider};
 use malipo_guard::CallbackRoute;
 use malipo_mpesa::{B2cCommand, B2cRequest, MpesaClient, ResultUrls, ReversalRequest};
 use malipo_paystack::{CreateRefund, InitiateTransfer};
@@ -46,6 +46,8 @@ pub struct B2cPayoutStart {
     pub merchant_reference: Option<String>,
     /// The merchant's metadata, kept on the payment.
     pub metadata: Option<serde_json::Value>,
+    /// The M-Pesa account that pays (`default`: `[mpesa]`'s own).
+    pub account: AccountName,
 }
 
 impl B2cPayoutStart {
@@ -59,6 +61,7 @@ impl B2cPayoutStart {
             command: B2cCommand::BusinessPayment,
             merchant_reference: None,
             metadata: None,
+            account: AccountName::default_account(),
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct TransferStart {
     pub reference: Option<String>,
     /// The merchant's metadata, kept on the payment.
     pub metadata: Option<serde_json::Value>,
+    /// The Paystack account whose balance pays (`default`: `[paystack]`'s own).
+    pub account: AccountName,
 }
 
 impl TransferStart {
@@ -88,6 +93,7 @@ impl TransferStart {
             reason: None,
             reference: None,
             metadata: None,
+            account: AccountName::default_account(),
         }
     }
 }
@@ -192,6 +198,7 @@ pub async fn start_b2c_payout(
             merchant_reference: req.merchant_reference,
             description: Some(req.remarks),
             metadata: req.metadata,
+            account: req.account.clone(),
             ..NewPayment::pending(Provider::Mpesa, "b2c", req.amount)
         })
         .await
@@ -252,6 +259,7 @@ pub async fn start_paystack_transfer(
             merchant_reference: Some(reference.clone()),
             description: req.reason.clone(),
             metadata: req.metadata,
+            account: req.account.clone(),
             ..NewPayment::pending(Provider::Paystack, "transfer", req.amount)
         })
         .await
@@ -374,11 +382,11 @@ async fn paystack_refund(
 ) -> Result<PaymentRecord, PaymentStartError> {
     let client = state
         .providers
-        .paystack
-        .as_ref()
+        .paystack_for(&parent.account)
         .ok_or(PaymentStartError::NotConfigured {
             provider: Provider::Paystack,
-            what: "no Paystack client (the [paystack] section is missing)",
+            what:
+                "no Paystack client for the payment's account (its [paystack] section or account is missing)",
         })?;
     let transaction = parent.provider_reference.clone().ok_or_else(|| {
         invalid(
@@ -393,6 +401,7 @@ async fn paystack_refund(
             email: parent.email.clone(),
             description: req.reason.clone(),
             parent_id: Some(parent.id),
+            account: parent.account.clone(),
             ..NewPayment::pending(Provider::Paystack, "refund", amount)
         },
     )
@@ -440,8 +449,8 @@ async fn mpesa_reversal(
         provider: Provider::Mpesa,
         what,
     };
-    let client = state.providers.mpesa.as_ref().ok_or(not_configured(
-        "no Daraja client (the [mpesa] section is missing)",
+    let client = state.providers.mpesa_for(&parent.account).ok_or(not_configured(
+        "no Daraja client for the payment's account (its [mpesa] section or account is missing)",
     ))?;
     let tokens = state.callback_tokens.as_ref().ok_or(not_configured(
         "no callback token key (the [mpesa] section is missing)",
@@ -470,6 +479,7 @@ async fn mpesa_reversal(
             merchant_reference: req.merchant_reference,
             description: Some(remarks.clone()),
             parent_id: Some(parent.id),
+            account: parent.account.clone(),
             ..NewPayment::pending(Provider::Mpesa, "reversal", amount)
         },
     )

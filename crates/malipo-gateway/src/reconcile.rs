@@ -403,7 +403,7 @@ async fn give_up(
 async fn ask(state: &AppState, payment: &PaymentRecord) -> Result<Answer, ReconcileError> {
     match payment.kind.as_str() {
         "stk_push" => {
-            let client = mpesa(state)?;
+            let client = mpesa(state, payment)?;
             let Some(checkout) = payment.provider_reference.as_deref() else {
                 return Ok(Answer::Processing(
                     "no CheckoutRequestID: Daraja's answer to the push never came, so there is nothing to query; waiting for its callback".into(),
@@ -415,7 +415,7 @@ async fn ask(state: &AppState, payment: &PaymentRecord) -> Result<Answer, Reconc
             })
         }
         "charge" => {
-            let client = paystack(state)?;
+            let client = paystack(state, payment)?;
             let Some(reference) = payment.provider_reference.as_deref() else {
                 return Ok(Answer::Processing("no Paystack reference to verify".into()));
             };
@@ -425,7 +425,7 @@ async fn ask(state: &AppState, payment: &PaymentRecord) -> Result<Answer, Reconc
             })
         }
         "transfer" => {
-            let client = paystack(state)?;
+            let client = paystack(state, payment)?;
             let reference = crate::payouts::transfer_reference(payment);
             Ok(match client.verify_transfer(&reference).await {
                 Ok(transfer) => transfer_answer(payment, &transfer),
@@ -433,7 +433,7 @@ async fn ask(state: &AppState, payment: &PaymentRecord) -> Result<Answer, Reconc
             })
         }
         "refund" => {
-            let client = paystack(state)?;
+            let client = paystack(state, payment)?;
             let Some(refund_id) = payment
                 .provider_reference
                 .as_deref()
@@ -460,7 +460,7 @@ async fn ask(state: &AppState, payment: &PaymentRecord) -> Result<Answer, Reconc
 /// (to the payment's own result URL), so asking is all that can be done here; the callback
 /// settles the payment. That it was asked is recorded as the check's note.
 async fn transaction_status(state: &AppState, payment: &PaymentRecord) -> Result<Answer, ReconcileError> {
-    let client = mpesa(state)?;
+    let client = mpesa(state, payment)?;
     let tokens = state
         .callback_tokens
         .as_ref()
@@ -534,25 +534,33 @@ async fn transaction_status(state: &AppState, payment: &PaymentRecord) -> Result
     })
 }
 
-fn mpesa(state: &AppState) -> Result<&malipo_mpesa::MpesaClient, ReconcileError> {
+/// The Daraja client of the payment's account: a payment is only ever asked about through the
+/// account it went out through.
+fn mpesa<'a>(
+    state: &'a AppState,
+    payment: &PaymentRecord,
+) -> Result<&'a malipo_mpesa::MpesaClient, ReconcileError> {
     state
         .providers
-        .mpesa
-        .as_ref()
+        .mpesa_for(&payment.account)
         .ok_or(ReconcileError::NotConfigured {
             provider: Provider::Mpesa,
-            what: "no Daraja client (the [mpesa] section is missing)",
+            what: "no Daraja client for the payment's account (its [mpesa] section or account is missing)",
         })
 }
 
-fn paystack(state: &AppState) -> Result<&malipo_paystack::Client, ReconcileError> {
+/// The Paystack client of the payment's account.
+fn paystack<'a>(
+    state: &'a AppState,
+    payment: &PaymentRecord,
+) -> Result<&'a malipo_paystack::Client, ReconcileError> {
     state
         .providers
-        .paystack
-        .as_ref()
+        .paystack_for(&payment.account)
         .ok_or(ReconcileError::NotConfigured {
             provider: Provider::Paystack,
-            what: "no Paystack client (the [paystack] section is missing)",
+            what:
+                "no Paystack client for the payment's account (its [paystack] section or account is missing)",
         })
 }
 
@@ -742,6 +750,7 @@ mod tests {
             check: Default::default(),
             provider_request_id: None,
             refunded: Money::from_minor(0, amount.currency()),
+            account: malipo_core::AccountName::default_account(),
         }
     }
 

@@ -229,11 +229,37 @@ impl Validator {
         })
     }
 
-    /// The validator of `[mpesa.c2b_validation]`, or `None` when it is not configured.
-    pub fn from_config(config: &malipo_config::Config) -> Result<Option<Validator>, GatewayError> {
-        let Some(v) = config.mpesa.as_ref().and_then(|m| m.c2b_validation.as_ref()) else {
-            return Ok(None);
+    /// The validators of every M-Pesa account with a `c2b_validation` table, by the shortcode
+    /// and till they answer for.
+    pub fn all_from_config(
+        config: &malipo_config::Config,
+    ) -> Result<std::collections::HashMap<String, Validator>, GatewayError> {
+        let mut by_code = std::collections::HashMap::new();
+        let Some(m) = &config.mpesa else {
+            return Ok(by_code);
         };
+        for (name, account) in m.all_accounts() {
+            let Some(v) = &account.c2b_validation else {
+                continue;
+            };
+            let validator = Validator::from_table(config, v).map_err(|e| match e {
+                GatewayError::Config(msg) if !name.is_default() => {
+                    GatewayError::Config(format!("account {name}: {msg}"))
+                }
+                other => other,
+            })?;
+            for code in std::iter::once(&account.shortcode).chain(&account.till_number) {
+                by_code.insert(code.trim().to_string(), validator.clone());
+            }
+        }
+        Ok(by_code)
+    }
+
+    /// The validator of one `c2b_validation` table.
+    fn from_table(
+        config: &malipo_config::Config,
+        v: &malipo_config::C2bValidationConfig,
+    ) -> Result<Validator, GatewayError> {
         let secret_ref = v
             .signing_secret
             .as_ref()
@@ -256,7 +282,7 @@ impl Validator {
             require_https: config.environment == malipo_config::Environment::Production,
             allow_private,
         };
-        Validator::new(v.url.clone(), vec![secret], v.timeout, v.fallback, policy).map(Some)
+        Validator::new(v.url.clone(), vec![secret], v.timeout, v.fallback, policy)
     }
 
     /// How long the app has to answer.

@@ -122,12 +122,7 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
             .as_ref()
             .filter(|p| p.state == malipo_core::PaymentState::Pending)
             .map(|p| p.kind.clone());
-        match decide(
-            &job.event,
-            parsed,
-            Lookup::Payment(payment),
-            &state.mpesa_shortcodes,
-        ) {
+        match decide(&job.event, parsed, Lookup::Payment(payment), &state.mpesa_payees) {
             Ok(outcome) if state.confirm_successes => {
                 batch.push(job, crate::apply::confirm_first(outcome, pending_kind.as_deref()))
             }
@@ -307,12 +302,13 @@ mod tests {
             guards: Guards::new(GuardConfig::default()),
             callback_tokens: None,
             paystack_secret: None,
+            paystack_account_secrets: Default::default(),
             worker_wakeup: Arc::default(),
             providers: Default::default(),
             connections: Arc::default(),
             confirm_successes: false,
-            mpesa_shortcodes: Vec::new(),
-            c2b_validator: None,
+            mpesa_payees: Vec::new(),
+            c2b_validators: Default::default(),
         };
         Fixture {
             state,

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use malipo_core::{Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
+use malipo_core::{AccountName, Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
 use malipo_store::{PaymentFilter, PaymentRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -112,6 +112,8 @@ pub struct PaymentBody {
     /// Paystack checkouts (201 only): the code for Paystack's inline checkout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_code: Option<String>,
+    /// The provider account it goes through (`default`: the provider section's own).
+    pub account: String,
 }
 
 impl From<&PaymentRecord> for PaymentBody {
@@ -135,6 +137,7 @@ impl From<&PaymentRecord> for PaymentBody {
             updated_at: p.updated_at,
             authorization_url: None,
             access_code: None,
+            account: p.account.to_string(),
         }
     }
 }
@@ -192,6 +195,9 @@ pub struct CreateStkPush {
     /// Any JSON, kept on the payment.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// The provider account to use, as named in the configuration (`[mpesa.accounts.NAME]`,
+    /// `[paystack.accounts.NAME]`); absent: the section's own account (`default`).
+    pub account: Option<String>,
 }
 
 /// A Paystack checkout: the customer pays on Paystack's page.
@@ -219,6 +225,9 @@ pub struct CreateCheckout {
     pub metadata: Option<serde_json::Value>,
     /// Your own reference (order number), kept on the payment and filterable.
     pub merchant_reference: Option<String>,
+    /// The provider account to use, as named in the configuration (`[mpesa.accounts.NAME]`,
+    /// `[paystack.accounts.NAME]`); absent: the section's own account (`default`).
+    pub account: Option<String>,
 }
 
 /// A page of payments.
@@ -420,6 +429,9 @@ pub struct CreatePayout {
     pub merchant_reference: Option<String>,
     /// Kept on the payout and returned in deliveries.
     pub metadata: Option<serde_json::Value>,
+    /// The provider account to use, as named in the configuration (`[mpesa.accounts.NAME]`,
+    /// `[paystack.accounts.NAME]`); absent: the section's own account (`default`).
+    pub account: Option<String>,
 }
 
 /// Send money out: an M-Pesa B2C payment or a Paystack transfer. The payout is a payment of its
@@ -495,11 +507,21 @@ async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
                 Ok(c) => c,
                 Err(e) => return nothing_done(e),
             };
-            let (Some(client), Some(base)) = (&state.providers.mpesa, &state.providers.public_base_url)
-            else {
+            let account = match parse_account(r.account.as_deref()) {
+                Ok(a) => a,
+                Err(e) => return nothing_done(e),
+            };
+            if !account.is_default() && state.providers.mpesa_for(&account).is_none() {
+                return nothing_done(unknown_account(state, Provider::Mpesa, &account));
+            }
+            let (Some(client), Some(base)) = (
+                state.providers.mpesa_for(&account),
+                &state.providers.public_base_url,
+            ) else {
                 return nothing_done(not_configured(state, Provider::Mpesa));
             };
             let start = crate::payouts::B2cPayoutStart {
+                account: account.clone(),
                 occasion: r.occasion,
                 merchant_reference: r.merchant_reference,
                 metadata: r.metadata,
@@ -520,10 +542,18 @@ async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
                 Ok(c) => c,
                 Err(e) => return nothing_done(e),
             };
-            let Some(client) = &state.providers.paystack else {
+            let account = match parse_account(r.account.as_deref()) {
+                Ok(a) => a,
+                Err(e) => return nothing_done(e),
+            };
+            if !account.is_default() && state.providers.paystack_for(&account).is_none() {
+                return nothing_done(unknown_account(state, Provider::Paystack, &account));
+            }
+            let Some(client) = state.providers.paystack_for(&account) else {
                 return nothing_done(not_configured(state, Provider::Paystack));
             };
             let start = crate::payouts::TransferStart {
+                account: account.clone(),
                 reason: r.reason,
                 reference: r.reference,
                 metadata: r.metadata,
@@ -598,6 +628,7 @@ pub fn parse_create(value: &serde_json::Value) -> Result<PaymentRequest, ApiErro
             Ok(PaymentRequest::Mpesa(StkPushStart {
                 merchant_reference: b.merchant_reference,
                 metadata: b.metadata,
+                account: parse_account(b.account.as_deref())?,
                 ..StkPushStart::new(
                     phone,
                     Money::from_minor(b.amount, currency),
@@ -618,6 +649,7 @@ pub fn parse_create(value: &serde_json::Value) -> Result<PaymentRequest, ApiErro
                 })
                 .transpose()?;
             Ok(PaymentRequest::Paystack(CheckoutStart {
+                account: parse_account(b.account.as_deref())?,
                 reference: b.reference,
                 callback_url,
                 metadata: b.metadata,
@@ -632,6 +664,47 @@ pub fn parse_create(value: &serde_json::Value) -> Result<PaymentRequest, ApiErro
     }
 }
 
+/// The `account` field: absent is the section's own account.
+fn parse_account(name: Option<&str>) -> Result<AccountName, ApiError> {
+    match name {
+        None => Ok(AccountName::default_account()),
+        Some(n) => n
+            .parse()
+            .map_err(|e: malipo_core::AccountNameError| ApiError::invalid_field("account", e.to_string())),
+    }
+}
+
+/// The 422 for an account the configuration does not name.
+fn unknown_account(state: &AppState, provider: Provider, account: &AccountName) -> ApiError {
+    let known: Vec<String> = match provider {
+        Provider::Mpesa => state
+            .providers
+            .mpesa
+            .iter()
+            .map(|_| "default".to_string())
+            .chain(state.providers.mpesa_accounts.keys().map(|n| n.to_string()))
+            .collect(),
+        Provider::Paystack => state
+            .providers
+            .paystack
+            .iter()
+            .map(|_| "default".to_string())
+            .chain(state.providers.paystack_accounts.keys().map(|n| n.to_string()))
+            .collect(),
+    };
+    ApiError::invalid_field(
+        "account",
+        format!(
+            "{provider} has no account {account:?} on this gateway (configured: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ),
+    )
+}
+
 fn parse_currency(code: &str) -> Result<Currency, ApiError> {
     code.parse()
         .map_err(|e: malipo_core::MoneyError| ApiError::invalid_field("currency", e.to_string()))
@@ -641,8 +714,13 @@ fn parse_currency(code: &str) -> Result<Currency, ApiError> {
 pub(crate) async fn create_payment(state: &AppState, request: PaymentRequest) -> Outcome {
     let result = match request {
         PaymentRequest::Mpesa(push) => {
-            let (Some(client), Some(base)) = (&state.providers.mpesa, &state.providers.public_base_url)
-            else {
+            if !push.account.is_default() && state.providers.mpesa_for(&push.account).is_none() {
+                return nothing_done(unknown_account(state, Provider::Mpesa, &push.account));
+            }
+            let (Some(client), Some(base)) = (
+                state.providers.mpesa_for(&push.account),
+                &state.providers.public_base_url,
+            ) else {
                 return nothing_done(not_configured(state, Provider::Mpesa));
             };
             start_stk_push(state, client, base, push)
@@ -650,7 +728,10 @@ pub(crate) async fn create_payment(state: &AppState, request: PaymentRequest) ->
                 .map(|p| PaymentBody::from(&p))
         }
         PaymentRequest::Paystack(checkout) => {
-            let Some(client) = &state.providers.paystack else {
+            if !checkout.account.is_default() && state.providers.paystack_for(&checkout.account).is_none() {
+                return nothing_done(unknown_account(state, Provider::Paystack, &checkout.account));
+            }
+            let Some(client) = state.providers.paystack_for(&checkout.account) else {
                 return nothing_done(not_configured(state, Provider::Paystack));
             };
             start_paystack_checkout(state, client, checkout)

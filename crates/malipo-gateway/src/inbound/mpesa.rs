@@ -169,10 +169,10 @@ async fn answer(state: &AppState, callback: &Callback) -> Answer {
         return Answer::Ack(callback.acknowledgement());
     };
     let shortcode = p.business_short_code.trim();
-    if !state.mpesa_shortcodes.iter().any(|s| s == shortcode) {
+    if !state.mpesa_payees.iter().any(|p| p.code == shortcode) {
         return Answer::Ack(C2bValidationResponse::Reject(C2bRejection::InvalidShortcode).to_json());
     }
-    let Some(validator) = &state.c2b_validator else {
+    let Some(validator) = state.c2b_validators.get(shortcode) else {
         return Answer::Ack(callback.acknowledgement());
     };
     let decision = validator.decide(&validation_request(p)).await;

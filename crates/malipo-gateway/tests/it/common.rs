@@ -204,8 +204,26 @@ impl ApiWorld {
 
     /// Like [`ApiWorld::start`] with `mpesa_extra` added to the `[mpesa]` section.
     pub async fn start_with(mpesa_extra: &str) -> ApiWorld {
-        use malipo_sim::mpesa::{MpesaSim, SANDBOX_PASSKEY};
-        use malipo_sim::paystack::{PaystackSim, TEST_SECRET_KEY};
+        use malipo_sim::mpesa::SANDBOX_PASSKEY;
+        use malipo_sim::paystack::TEST_SECRET_KEY;
+        let mpesa_extra = mpesa_extra.to_string();
+        Self::start_with_sections(move |ps, mp| {
+            format!(
+                "[paystack]\nsecret_key = \"{TEST_SECRET_KEY}\"\nbase_url = \"{ps}\"\nwebhook_ips = [\"127.0.0.0/8\"]\n\
+                 [mpesa]\nbase_url = \"{mp}\"\nshortcode = \"174379\"\nconsumer_key = \"sim-consumer-key\"\n\
+                 consumer_secret = \"sim-consumer-secret\"\npasskey = \"{SANDBOX_PASSKEY}\"\ncallback_ips = [\"127.0.0.0/8\"]\n{mpesa_extra}\n"
+            )
+        })
+        .await
+    }
+
+    /// The simulators and a gateway whose `[paystack]` and `[mpesa]` sections `sections` writes,
+    /// given the simulators' base URLs (Paystack's, Daraja's).
+    pub async fn start_with_sections(
+        sections: impl FnOnce(&reqwest::Url, &reqwest::Url) -> String,
+    ) -> ApiWorld {
+        use malipo_sim::mpesa::MpesaSim;
+        use malipo_sim::paystack::PaystackSim;
         let dir = tempfile::tempdir().unwrap();
         let public_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -226,13 +244,9 @@ impl ApiWorld {
         .await
         .unwrap();
         let text = format!(
-            "[server]\npublic_base_url = \"http://{public}\"\n[database]\nurl = \"sqlite://{db}\"\n\
-             [paystack]\nsecret_key = \"{TEST_SECRET_KEY}\"\nbase_url = \"{ps}\"\nwebhook_ips = [\"127.0.0.0/8\"]\n\
-             [mpesa]\nbase_url = \"{mp}\"\nshortcode = \"174379\"\nconsumer_key = \"sim-consumer-key\"\n\
-             consumer_secret = \"sim-consumer-secret\"\npasskey = \"{SANDBOX_PASSKEY}\"\ncallback_ips = [\"127.0.0.0/8\"]\n{mpesa_extra}\n",
+            "[server]\npublic_base_url = \"http://{public}\"\n[database]\nurl = \"sqlite://{db}\"\n{sections}",
             db = dir.path().join("api.db").display(),
-            ps = paystack.base_url(),
-            mp = daraja.base_url(),
+            sections = sections(paystack.base_url(), &daraja.base_url()),
         );
         let gateway = Gateway::from_config(&Config::from_toml(&text).unwrap())
             .await

@@ -1,5 +1,6 @@
 //! The gateway over real HTTP on loopback: one test binary, a module per endpoint group.
 
+mod accounts;
 mod api;
 mod checklist;
 mod common;

@@ -3,7 +3,7 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use malipo_core::{EventId, EventStatus, PaymentId, Provider};
+use malipo_core::{AccountName, EventId, EventStatus, PaymentId, Provider};
 
 use super::Withheld;
 
@@ -30,6 +30,10 @@ pub struct NewEvent {
     pub last_error: Option<String>,
     /// The payment it is about, when the callback URL already says so (M-Pesa callback token).
     pub payment_id: Option<PaymentId>,
+    /// The provider account whose route it came in on (a Paystack account's webhook path);
+    /// `None` for a route not scoped to an account. Such an event moves only that account's
+    /// payments.
+    pub account: Option<AccountName>,
 }
 
 impl NewEvent {
@@ -49,6 +53,7 @@ impl NewEvent {
             status: EventStatus::Received,
             last_error: None,
             payment_id: None,
+            account: None,
         }
     }
 }
@@ -101,6 +106,8 @@ pub struct EventSummary {
     pub payment_id: Option<PaymentId>,
     /// Size of the stored body in bytes.
     pub body_len: u64,
+    /// The provider account whose route it came in on, if the route names one.
+    pub account: Option<AccountName>,
 }
 
 /// A stored event with its body. Its `Debug` output withholds the body.

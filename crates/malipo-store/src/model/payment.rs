@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use malipo_core::{Money, Msisdn, PaymentId, PaymentState, Provider, TransitionError};
+use malipo_core::{AccountName, Money, Msisdn, PaymentId, PaymentState, Provider, TransitionError};
 
 /// A payment to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub struct NewPayment {
     /// The provider's second id of the request (MerchantRequestID, OriginatorConversationID,
     /// transfer code), compared with every callback along with the provider reference.
     pub provider_request_id: Option<String>,
+    /// The provider account it goes through (`default`: the provider section's own).
+    pub account: AccountName,
 }
 
 impl NewPayment {
@@ -53,6 +55,7 @@ impl NewPayment {
             metadata: None,
             parent_id: None,
             provider_request_id: None,
+            account: AccountName::default_account(),
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct PaymentRecord {
     pub provider_request_id: Option<String>,
     /// How much of it went back to the payer (zero unless refunded), in its currency.
     pub refunded: Money,
+    /// The provider account it goes through (`default`: the provider section's own).
+    pub account: AccountName,
 }
 
 impl PaymentRecord {

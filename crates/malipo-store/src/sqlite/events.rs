@@ -17,7 +17,7 @@ pub(crate) const JOB_PROCESS_EVENT: i64 = 0;
 
 /// The columns [`summary`] decodes, in order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, kind, dedup_key, received_at, source_ip, \
-     status, attempts, last_error, payment_id, length(body)";
+     status, attempts, last_error, payment_id, length(body), account";
 
 const OP_INGEST: &str = "storing an event";
 
@@ -31,8 +31,8 @@ pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Inges
     let inserted = conn
         .prepare_cached(
             "INSERT INTO events (id, provider, kind, dedup_key, body, received_at, source_ip, \
-             status, attempts, last_error, payment_id, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?6) \
+             status, attempts, last_error, payment_id, updated_at, account) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?6, ?11) \
              ON CONFLICT (provider, dedup_key) DO NOTHING",
         )
         .during(OP_INGEST)?
@@ -47,6 +47,7 @@ pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Inges
             ev.status.code(),
             ev.last_error.as_deref().map(rows::clip),
             payment_id,
+            ev.account.as_ref().map(|a| a.as_str()),
         ])
         .during(OP_INGEST)?;
     if inserted == 0 {
@@ -96,6 +97,7 @@ pub(crate) fn summary(row: &Row<'_>) -> Result<EventSummary, StoreError> {
     let source_ip: Option<String> = col(row, 5, OP)?;
     let status: i64 = col(row, 6, OP)?;
     let body_len: i64 = col(row, 10, OP)?;
+    let account: Option<String> = col(row, 11, OP)?;
     Ok(EventSummary {
         id: rows::id(&id, "events.id")?,
         provider: rows::provider(&provider)?,
@@ -118,6 +120,15 @@ pub(crate) fn summary(row: &Row<'_>) -> Result<EventSummary, StoreError> {
         last_error: col(row, 8, OP)?,
         payment_id: rows::opt_id(col(row, 9, OP)?, "events.payment_id")?,
         body_len: u64::try_from(body_len).unwrap_or(0),
+        account: account
+            .map(|a| {
+                a.parse()
+                    .map_err(|e: malipo_core::AccountNameError| StoreError::Corrupt {
+                        what: "events.account",
+                        detail: e.to_string(),
+                    })
+            })
+            .transpose()?,
     })
 }
 
@@ -130,7 +141,7 @@ pub(crate) fn get(conn: &Connection, id: EventId) -> Result<Option<EventRecord>,
         ))
         .during(OP)?;
     rows::first(&mut stmt, [id.to_string()], OP, |row| {
-        let body: Vec<u8> = col(row, 11, OP)?;
+        let body: Vec<u8> = col(row, 12, OP)?;
         Ok(EventRecord {
             summary: summary(row)?,
             raw_body: Bytes::from(body),

@@ -40,6 +40,13 @@ const MIGRATIONS: &[(MigrationInfo, &str)] = &[
         },
         include_str!("../../migrations/0005_delivery.sql"),
     ),
+    (
+        MigrationInfo {
+            version: 7,
+            name: "accounts",
+        },
+        include_str!("../../migrations/0007_accounts.sql"),
+    ),
 ];
 
 /// The migrations this build knows.

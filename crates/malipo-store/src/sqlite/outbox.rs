@@ -138,10 +138,9 @@ pub(crate) fn event_completed(
     Ok(())
 }
 
-/// Whether `status` is the settlement's "suspicious" verdict; matched by name so this compiles
-/// whether or not the status exists in this build.
+/// Whether `status` is the settlement's "suspicious" verdict.
 fn is_suspicious(status: EventStatus) -> bool {
-    status.as_str() == "suspicious"
+    status == EventStatus::Suspicious
 }
 
 /// The enabled endpoints that receive `event_type`.
@@ -185,6 +184,8 @@ struct PaymentView<'a> {
     metadata: Option<&'a serde_json::Value>,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
+    /// The provider account it went through (`default`: the provider section's own).
+    account: &'a str,
 }
 
 #[derive(Serialize)]
@@ -219,6 +220,7 @@ impl<'a> From<&'a PaymentRecord> for PaymentView<'a> {
             metadata: p.metadata.as_ref(),
             created_at: p.created_at,
             updated_at: p.updated_at,
+            account: p.account.as_str(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Payments and their state machine.
 
-use malipo_core::{Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
+use malipo_core::{AccountName, Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, Row};
 
@@ -15,7 +15,7 @@ use crate::{
 const COLUMNS: &str = "id, provider, kind, state, amount_minor, currency, msisdn, email, \
      merchant_reference, provider_reference, description, metadata, receipt, result_code, \
      result_desc, created_at, updated_at, settled_by, parent_id, next_check_at, check_attempts, \
-     check_note, check_held, provider_request_id, refunded_minor";
+     check_note, check_held, provider_request_id, refunded_minor, account";
 
 fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "reading a payment";
@@ -27,6 +27,7 @@ fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
     let msisdn: Option<String> = col(row, 6, OP)?;
     let metadata: Option<String> = col(row, 11, OP)?;
     let refunded: i64 = col(row, 24, OP)?;
+    let account: Option<String> = col(row, 25, OP)?;
     let corrupt = |what: &'static str, detail: String| StoreError::Corrupt { what, detail };
     let currency = currency
         .parse::<Currency>()
@@ -43,6 +44,12 @@ fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
             currency,
         ),
         provider_request_id: col(row, 23, OP)?,
+        account: match account {
+            None => AccountName::default_account(),
+            Some(name) => name
+                .parse()
+                .map_err(|e: malipo_core::AccountNameError| corrupt("payments.account", e.to_string()))?,
+        },
         refunded: Money::from_minor(
             u64::try_from(refunded)
                 .map_err(|_| corrupt("payments.refunded_minor", format!("{refunded} is negative")))?,
@@ -102,8 +109,8 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         .prepare_cached(
             "INSERT INTO payments (id, provider, kind, state, amount_minor, currency, msisdn, \
              email, merchant_reference, provider_reference, description, metadata, created_at, \
-             updated_at, parent_id, settled_by, provider_request_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16)",
+             updated_at, parent_id, settled_by, provider_request_id, account) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17)",
         )
         .during(OP)?
         .execute(params![
@@ -123,6 +130,8 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
             p.parent_id.map(|id| id.to_string()),
             settled_by,
             p.provider_request_id,
+            // The default account is stored as NULL, as rows written before accounts existed are.
+            (!p.account.is_default()).then(|| p.account.as_str()),
         ]);
     match result {
         Ok(_) => {}
@@ -156,6 +165,7 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         check: CheckSchedule::default(),
         provider_request_id: p.provider_request_id.clone(),
         refunded: Money::from_minor(0, p.amount.currency()),
+        account: p.account.clone(),
     })
 }
 

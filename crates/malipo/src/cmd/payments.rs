@@ -97,6 +97,10 @@ struct StkPushArgs {
     /// JSON kept on the payment, such as '{"cart": 42}'.
     #[arg(long, value_parser = parse_json)]
     metadata: Option<serde_json::Value>,
+    /// The account to use, as named in malipo.toml ([mpesa.accounts.NAME]) [default: the
+    /// section's own]
+    #[arg(long, value_name = "NAME")]
+    account: Option<malipo_core::AccountName>,
     /// Output format (json: the API's payment shape).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -126,6 +130,10 @@ struct CheckoutArgs {
     /// JSON kept on the payment and sent to Paystack, such as '{"cart": 42}'.
     #[arg(long, value_parser = parse_json)]
     metadata: Option<serde_json::Value>,
+    /// The account to use, as named in malipo.toml ([paystack.accounts.NAME]) [default: the
+    /// section's own]
+    #[arg(long, value_name = "NAME")]
+    account: Option<malipo_core::AccountName>,
     /// Output format (json: the API's payment shape, with authorization_url and access_code).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -262,7 +270,12 @@ fn print_payment(p: &PaymentRecord, checkout: Option<(&str, &str)>, format: Form
         Format::Text => {
             let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
             outln!("id:                 {}", p.id);
-            outln!("provider:           {} ({})", p.provider, p.kind);
+            outln!(
+                "provider:           {} ({}), account {}",
+                p.provider,
+                p.kind,
+                p.account
+            );
             outln!("state:              {}", p.state);
             outln!("amount:             {}", p.amount);
             outln!(
@@ -318,11 +331,16 @@ async fn stk_push(config: &malipo_config::Config, args: StkPushArgs) -> anyhow::
     }
     let state = parts(config).await?;
     let result = async {
-        let client = state
-            .providers
-            .mpesa
-            .as_ref()
-            .context("M-Pesa is not configured: add an [mpesa] section to malipo.toml")?;
+        let account = args
+            .account
+            .unwrap_or_else(malipo_core::AccountName::default_account);
+        let client = state.providers.mpesa_for(&account).with_context(|| {
+            if account.is_default() {
+                "M-Pesa is not configured: add an [mpesa] section to malipo.toml".to_string()
+            } else {
+                format!("--account {account}: there is no [mpesa.accounts.{account}] in malipo.toml")
+            }
+        })?;
         let base = state
             .providers
             .public_base_url
@@ -331,6 +349,7 @@ async fn stk_push(config: &malipo_config::Config, args: StkPushArgs) -> anyhow::
         let push = StkPushStart {
             merchant_reference: args.merchant_reference,
             metadata: args.metadata,
+            account: account.clone(),
             ..StkPushStart::new(args.phone, amount, args.account_reference, args.description)
         };
         let payment = start_stk_push(&state, client, base, push)
@@ -354,12 +373,18 @@ async fn checkout(config: &malipo_config::Config, args: CheckoutArgs) -> anyhow:
     let amount = Money::parse(&args.amount, args.currency).context("--amount")?;
     let state = parts(config).await?;
     let result = async {
-        let client = state
-            .providers
-            .paystack
-            .as_ref()
-            .context("Paystack is not configured: add a [paystack] section to malipo.toml")?;
+        let account = args
+            .account
+            .unwrap_or_else(malipo_core::AccountName::default_account);
+        let client = state.providers.paystack_for(&account).with_context(|| {
+            if account.is_default() {
+                "Paystack is not configured: add a [paystack] section to malipo.toml".to_string()
+            } else {
+                format!("--account {account}: there is no [paystack.accounts.{account}] in malipo.toml")
+            }
+        })?;
         let start = CheckoutStart {
+            account: account.clone(),
             reference: args.reference,
             callback_url: args.callback_url,
             metadata: args.metadata,

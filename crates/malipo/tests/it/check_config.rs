@@ -423,3 +423,31 @@ fn c2b_validation_is_checked_like_the_delivery_endpoint() {
     // A literal secret is refused in production like every other.
     assert!(out.contains("mpesa.c2b_validation.signing_secret"), "{out}");
 }
+
+#[test]
+fn every_account_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, mut env) = good_production(dir.path());
+    let config = config
+        .replace(
+            "[paystack]\nsecret_key = { env = \"T_PAYSTACK_KEY\" }",
+            "[paystack]\nsecret_key = { env = \"T_PAYSTACK_KEY\" }\n[paystack.accounts.ghana]\nsecret_key = { env = \"T_GH_KEY\" }",
+        )
+        .replace(
+            "[paystack]",
+            "[mpesa.accounts.nairobi]\nshortcode = \"600111\"\nconsumer_key = \"literal-key\"\nconsumer_secret = { env = \"T_NBO_SECRET\" }\npasskey = { env = \"T_NBO_PASSKEY\" }\n[paystack]",
+        );
+    env.push(("T_GH_KEY", "sk_test_ghana_fake".to_string()));
+    env.push(("T_NBO_PASSKEY", "fake-passkey".to_string()));
+    let (code, out) = run_check(dir.path(), &config, &env, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    for expected in [
+        "[FAIL] paystack-key-matches-environment: paystack.accounts.ghana.secret_key is a Paystack test key (sk_test_…) in production",
+        "[PASS] paystack-key-matches-environment: paystack.secret_key matches the environment",
+        "[FAIL] no-literal-secrets: mpesa.accounts.nairobi.consumer_key is written in the config file",
+        "[FAIL] secret-references-resolve: mpesa.accounts.nairobi.consumer_secret",
+        "[PASS] secret-references-resolve: mpesa.accounts.nairobi.passkey",
+    ] {
+        assert!(out.contains(expected), "{expected}\n{out}");
+    }
+}

@@ -1,0 +1,5 @@
+-- Several provider accounts per deployment: the account a payment belongs to (NULL: the
+-- section's own, "default"), and the account whose route an event came in on (NULL: a route
+-- not scoped to an account, such as a callback URL whose token names the payment).
+ALTER TABLE payments ADD COLUMN account TEXT;
+ALTER TABLE events ADD COLUMN account TEXT;
