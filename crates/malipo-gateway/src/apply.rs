@@ -261,8 +261,16 @@ pub fn confirm_first(outcome: JobOutcome, kind: Option<&str>) -> JobOutcome {
 
 fn mismatched_ids(named: Option<PaymentId>, o: &Outcome, p: &PaymentRecord) -> Option<String> {
     if o.by_receipt {
+        // A payout whose result never came has no receipt yet: it was asked about by its
+        // OriginatorConversationID, which the answer repeats.
+        let originator = p.provider_request_id.clone().unwrap_or_else(|| p.id.to_string());
         return match (&o.receipt, &p.receipt) {
             (Some(asked), Some(stored)) if named == Some(p.id) && asked == stored => None,
+            (Some(_), None)
+                if named == Some(p.id) && o.request_id.as_deref() == Some(originator.as_str()) =>
+            {
+                None
+            }
             _ => Some(format!(
                 "an answer about receipt {:?}, not payment {}'s ({:?}) on its own URL",
                 o.receipt.as_deref().unwrap_or(""),
@@ -416,6 +424,41 @@ mod tests {
 
     fn status(outcome: &JobOutcome) -> EventStatus {
         outcome.event_status
+    }
+
+    #[test]
+    fn a_status_answer_settles_a_payout_without_receipt_only_by_its_own_originator_id() {
+        let mut payout = stk_payment(kes(100_000));
+        payout.kind = "b2c".into();
+        payout.provider_reference = Some("AG_20191219_00005797af5d7d75f652".into());
+        payout.provider_request_id = Some(payout.id.to_string());
+        let answer = |originator: &str| {
+            let mut o = paid(kes(100_000));
+            o.by_receipt = true;
+            o.payer = None;
+            o.reference = Some("AG_query_conversation".into());
+            o.request_id = Some(originator.to_string());
+            o
+        };
+        let own = answer(&payout.id.to_string());
+        let settled = settle(Some(payout.id), &own, Some(&payout), &[]);
+        assert_eq!(status(&settled), EventStatus::Processed, "{settled:?}");
+        // Another payout's id, or the right id on a URL naming no payment: nothing moves.
+        let other = answer(&PaymentId::new().to_string());
+        assert_eq!(
+            status(&settle(Some(payout.id), &other, Some(&payout), &[])),
+            EventStatus::Suspicious
+        );
+        assert_eq!(
+            status(&settle(None, &own, Some(&payout), &[])),
+            EventStatus::Suspicious
+        );
+        // Once the payout has a receipt, only that receipt is believed.
+        payout.receipt = Some("QKL1RT61SV".into());
+        assert_eq!(
+            status(&settle(Some(payout.id), &own, Some(&payout), &[])),
+            EventStatus::Suspicious
+        );
     }
 
     #[test]

@@ -476,18 +476,23 @@ async fn transaction_status(state: &AppState, payment: &PaymentRecord) -> Result
             provider: Provider::Mpesa,
             what: "server.public_base_url is not set, so the status result has nowhere to go",
         })?;
-    // Daraja's status query takes the M-Pesa transaction id, or for a B2C the
-    // OriginatorConversationID (malipo's: the payment id) alongside it. The client needs a
-    // transaction id, which a payout whose result never came does not have; until it can ask by
-    // the OriginatorConversationID alone, such a payout waits for its result and, at the
-    // deadline, is held for a person.
-    let Some(transaction_id) = payment.receipt.clone() else {
+    // Daraja's status query takes the M-Pesa transaction id, or the OriginatorConversationID of
+    // the request that made the transaction: a payout whose result never came has no receipt,
+    // but malipo chose its OriginatorConversationID (the payment id). A reversal without a
+    // receipt has neither to give, and waits for its result (held at the deadline).
+    let transaction_id = payment.receipt.clone();
+    let originator = (payment.kind == "b2c").then(|| {
+        payment
+            .provider_request_id
+            .clone()
+            .unwrap_or_else(|| payment.id.to_string())
+    });
+    if transaction_id.is_none() && originator.is_none() {
         return Ok(Answer::Processing(format!(
-            "no M-Pesa transaction id yet to ask Daraja's transaction status about (OriginatorConversationID {}); waiting for the result callback",
+            "no M-Pesa transaction id yet to ask Daraja's transaction status about for {}; waiting for the result callback",
             payment.id
         )));
-    };
-    let originator = (payment.kind == "b2c").then(|| payment.id.to_string());
+    }
     let url = |kind: &str| {
         // A token is valid only on the route it was issued for.
         let route = match kind {

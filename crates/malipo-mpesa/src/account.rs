@@ -40,9 +40,11 @@ impl ResultUrls {
 /// "What happened to this transaction?"
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionStatusRequest {
-    /// The M-Pesa receipt / transaction id (such as `NLJ7RT61SV`).
-    pub transaction_id: String,
-    /// Alternatively or as well, the OriginatorConversationID of a B2C request.
+    /// The M-Pesa receipt / transaction id (such as `NLJ7RT61SV`), when known.
+    pub transaction_id: Option<String>,
+    /// Alternatively or as well, the OriginatorConversationID of the request that made the
+    /// transaction (a B2C payment whose result never came has no receipt to ask by). One of
+    /// the two is required.
     pub original_conversation_id: Option<String>,
     /// The party asking; `None` uses the settings' shortcode.
     pub party_a: Option<String>,
@@ -63,8 +65,8 @@ struct StatusBody<'a> {
     security_credential: &'a str,
     #[serde(rename = "CommandID")]
     command_id: &'a str,
-    #[serde(rename = "TransactionID")]
-    transaction_id: &'a str,
+    #[serde(rename = "TransactionID", skip_serializing_if = "Option::is_none")]
+    transaction_id: Option<&'a str>,
     #[serde(rename = "OriginalConversationID", skip_serializing_if = "Option::is_none")]
     original_conversation_id: Option<&'a str>,
     party_a: &'a str,
@@ -151,9 +153,18 @@ impl MpesaClient {
         &self,
         request: &TransactionStatusRequest,
     ) -> Result<AcceptedResponse, MpesaError> {
-        validate::transaction_id("TransactionID", &request.transaction_id)?;
-        if let Some(id) = &request.original_conversation_id {
-            validate::text("OriginalConversationID", id, 1, 64)?;
+        if let Some(id) = &request.transaction_id {
+            validate::transaction_id("TransactionID", id)?;
+        }
+        match &request.original_conversation_id {
+            Some(id) => validate::text("OriginalConversationID", id, 1, 64)?,
+            None if request.transaction_id.is_none() => {
+                return Err(validate::invalid(
+                    "TransactionID",
+                    "give the transaction id (receipt) or the OriginalConversationID of the transaction to ask about",
+                ))
+            }
+            None => {}
         }
         validate::text("Remarks", &request.remarks, 2, 100)?;
         let occasion = request.occasion.as_deref().unwrap_or("");
@@ -166,7 +177,7 @@ impl MpesaClient {
             initiator,
             security_credential: credential.expose(),
             command_id: "TransactionStatusQuery",
-            transaction_id: &request.transaction_id,
+            transaction_id: request.transaction_id.as_deref(),
             original_conversation_id: request.original_conversation_id.as_deref(),
             party_a,
             identifier_type: request.identifier_type.code(),

@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::MpesaError;
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> MpesaError {
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> MpesaError {
     MpesaError::Invalid {
         field,
         reason: reason.into(),

@@ -123,9 +123,14 @@ impl ResultCallback {
         o.result_desc = non_empty(&self.result_desc);
         o.amount = self.amount();
         if kind == ResultKind::TransactionStatus {
-            // Its ids are the query's, not the transaction's; the receipt asked about names it.
+            // Its ids are the query's, not the transaction's; the receipt asked about names it,
+            // and its parameters repeat the OriginatorConversationID of the transaction (what
+            // a query for a payout whose result never came names it by).
             o.by_receipt = true;
             o.receipt = self.receipt();
+            o.request_id = self
+                .parameter_text("OriginatorConversationID")
+                .filter(|s| !s.trim().is_empty());
             return o;
         }
         if o.claim == Claim::Settled(PaymentState::Succeeded) {

@@ -127,7 +127,7 @@ async fn b2b_status_balance_and_reversal_results() {
     assert_eq!(r.amount(), Some(kes(190)));
 
     let status = TransactionStatusRequest {
-        transaction_id: "NLJ7RT61SV".into(),
+        transaction_id: Some("NLJ7RT61SV".into()),
         original_conversation_id: None,
         party_a: None,
         identifier_type: IdentifierType::Shortcode,
@@ -181,7 +181,7 @@ async fn b2b_status_balance_and_reversal_results() {
 async fn bad_transaction_ids_are_refused_before_sending() {
     let w = world().await;
     let status = TransactionStatusRequest {
-        transaction_id: "NLJ7 RT61SV; drop".into(),
+        transaction_id: Some("NLJ7 RT61SV; drop".into()),
         original_conversation_id: None,
         party_a: None,
         identifier_type: IdentifierType::Shortcode,

@@ -492,19 +492,51 @@ fn b2b(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
 fn status(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
     let ok = initiator_ok(shared, f, "Initiator")?;
     f.one_of("CommandID", &["TransactionStatusQuery"])?;
-    let transaction_id = f.text("TransactionID")?;
+    // Daraja asks by the receipt, or by the OriginatorConversationID of the request that made
+    // the transaction (a payout whose result was lost has no receipt to give).
+    let original = f.opt("OriginalConversationID").filter(|s| !s.is_empty());
+    let transaction_id = match (f.opt("TransactionID").filter(|s| !s.is_empty()), &original) {
+        (Some(_), _) => Some(f.text("TransactionID")?),
+        (None, Some(_)) => None,
+        (None, None) => return Err(ApiError::invalid("TransactionID")),
+    };
     f.digits("PartyA")?;
     f.one_of("IdentifierType", &["1", "2", "4"])?;
     f.len("Remarks", 2, 100)?;
     let target = result_target(f, None)?;
-    let outcome = if ok { Outcome::Paid } else { invalid_initiator() };
-    // The amount of the transaction asked about, when this simulator issued its receipt.
-    let amount = shared
-        .lock()
-        .b2c_receipts
-        .values()
-        .find(|(r, _)| *r == transaction_id)
-        .map_or(1, |(_, amount)| *amount);
+    // The transaction asked about, when this simulator made it: by receipt, else by the
+    // OriginatorConversationID of its B2C request.
+    let known = {
+        let state = shared.lock();
+        match (&transaction_id, &original) {
+            (Some(receipt), _) => state
+                .b2c_receipts
+                .iter()
+                .find(|(_, (r, _))| r == receipt)
+                .map(|(originator, (r, amount))| (originator.clone(), r.clone(), *amount)),
+            (None, Some(originator)) => state
+                .b2c_receipts
+                .get(originator)
+                .map(|(r, amount)| (originator.clone(), r.clone(), *amount)),
+            (None, None) => None,
+        }
+    };
+    let outcome = match (ok, &known, &transaction_id) {
+        (false, _, _) => invalid_initiator(),
+        // A receipt this simulator did not issue is answered as found (tests ask about fixtures).
+        (true, Some(_), _) | (true, None, Some(_)) => Outcome::Paid,
+        (true, None, None) => Outcome::Code {
+            code: 2001,
+            desc: "The transaction was not found.".into(),
+        },
+    };
+    let (originator, receipt, amount) = known.unwrap_or_else(|| {
+        (
+            original.clone().unwrap_or_default(),
+            transaction_id.clone().unwrap_or_default(),
+            1,
+        )
+    });
     let now = nairobi_now().format("%Y%m%d%H%M%S").to_string();
     let params = vec![
         ("DebitPartyName", json!("254708374149 - Simulated Customer")),
@@ -512,7 +544,8 @@ fn status(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
             "CreditPartyName",
             json!(format!("{} - Simulated Business", shared.config.shortcode)),
         ),
-        ("OriginatorConversationID", json!(target.originator.clone())),
+        // The parameters describe the transaction asked about, not the query.
+        ("OriginatorConversationID", json!(originator)),
         ("InitiatedTime", json!(now.parse::<u64>().unwrap_or(0))),
         ("DebitAccountType", json!("MMF Account For Customer")),
         ("TransactionReason", Value::Null),
@@ -521,7 +554,7 @@ fn status(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
         ("FinalisedTime", json!(now.parse::<u64>().unwrap_or(0))),
         ("Amount", json!(amount as f64)),
         ("ConversationID", json!(target.conversation.clone())),
-        ("ReceiptNo", json!(transaction_id)),
+        ("ReceiptNo", json!(receipt)),
     ];
     finish(shared, &target, &outcome, params, "transactionstatus");
     Ok(accepted(&target.originator, &target.conversation))

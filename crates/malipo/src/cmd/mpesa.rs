@@ -179,9 +179,12 @@ struct B2bArgs {
 
 #[derive(Debug, Args)]
 struct StatusArgs {
-    /// The M-Pesa receipt / transaction id, such as NLJ7RT61SV.
-    transaction_id: String,
-    /// The OriginatorConversationID of a B2C payment, to find it by our id.
+    /// The M-Pesa receipt / transaction id, such as NLJ7RT61SV (or give
+    /// --original-conversation-id instead).
+    #[arg(required_unless_present = "original_conversation_id")]
+    transaction_id: Option<String>,
+    /// The OriginatorConversationID of the request that made the transaction (a B2C payment
+    /// whose result never came has no receipt to ask by).
     #[arg(long, value_name = "ID")]
     original_conversation_id: Option<String>,
     /// Remarks, 2 to 100 characters.
