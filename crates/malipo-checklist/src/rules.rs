@@ -24,6 +24,7 @@ const RULES: &[Rule] = &[
     merchant_webhook,
     c2b_validation,
     api_listener,
+    ops_listener,
     debug_logging,
 ];
 
@@ -320,6 +321,42 @@ fn api_listener(config: &Config) -> Vec<Finding> {
         )
     } else {
         Finding::pass(RULE, format!("the merchant API listens on {api}"))
+    };
+    vec![finding]
+}
+
+/// `/metrics` and `/readyz` describe the deployment (traffic, refusals, queue depth) and the
+/// operations listener has no login: it belongs on loopback, apart from the other listeners.
+fn ops_listener(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "ops-listener-private";
+    let ops = config.ops.bind;
+    let clash = |other: std::net::SocketAddr| {
+        ops == other
+            || (ops.port() == other.port() && (ops.ip().is_unspecified() || other.ip().is_unspecified()))
+    };
+    let finding = if clash(config.server.bind) || clash(config.api.bind) {
+        Finding::fail(
+            RULE,
+            format!("ops.bind {ops} is another listener's address"),
+            "give [ops] bind its own address, such as 127.0.0.1:9090",
+        )
+    } else if ops.ip().is_loopback() {
+        Finding::pass(
+            RULE,
+            format!("/metrics, /healthz and /readyz listen on {ops} (loopback)"),
+        )
+    } else if production(config) {
+        Finding::fail(
+            RULE,
+            format!("/metrics and /readyz listen on {ops}, beyond loopback, with no login"),
+            "bind [ops] to 127.0.0.1 and scrape from this host (an agent, or a proxy that authenticates)",
+        )
+    } else {
+        Finding::warn(
+            RULE,
+            format!("/metrics and /readyz listen on {ops}, beyond loopback, with no login"),
+            "bind [ops] to 127.0.0.1 before going live",
+        )
     };
     vec![finding]
 }

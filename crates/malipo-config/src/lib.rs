@@ -33,7 +33,7 @@ pub use error::ConfigError;
 pub use load::DEFAULT_PATH;
 pub use schema::{parse_duration, ReconcileConfig, ReconcileTiming};
 pub use schema::{
-    ApiConfig, C2bValidationConfig, MpesaAccountConfig, PaystackAccountConfig, ValidationFallback,
+    ApiConfig, C2bValidationConfig, MpesaAccountConfig, OpsConfig, PaystackAccountConfig, ValidationFallback,
 };
 pub use schema::{
     Config, Database, DatabaseConfig, Durability, Environment, LoggingConfig, MerchantConfig, MpesaConfig,

@@ -66,6 +66,9 @@ pub struct Config {
     /// The merchant API (`/v1`), on its own listener.
     #[serde(default)]
     pub api: ApiConfig,
+    /// The operations listener: `/metrics`, `/healthz`, `/readyz`.
+    #[serde(default)]
+    pub ops: OpsConfig,
     /// The reconciler: asking the providers about payments whose callback never came.
     #[serde(default)]
     pub reconcile: ReconcileConfig,
@@ -486,6 +489,27 @@ pub struct ApiConfig {
     /// Address the merchant API listens on (loopback by default: put it behind your own network
     /// rules, never on the public callback address).
     pub bind: SocketAddr,
+}
+
+/// `[ops]`: the operations listener (`/metrics`, `/healthz`, `/readyz`), apart from the public
+/// callback listener so that what providers reach shows nothing about the deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsConfig {
+    /// Address the operations listener listens on (loopback by default).
+    pub bind: SocketAddr,
+    /// Whether the public listener also answers a bare `GET /healthz` (for a load balancer's
+    /// health check); it never serves `/metrics` or `/readyz`.
+    pub public_healthz: bool,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            public_healthz: true,
+        }
+    }
 }
 
 impl Default for ApiConfig {

@@ -406,7 +406,8 @@ impl Gateway {
         })
         .with_listener_limits(listener_limits(config))
         .with_reconcile(config.reconcile.clone())
-        .with_delivery(Some(crate::delivery::DeliverySettings::from_config(config))))
+        .with_delivery(Some(crate::delivery::DeliverySettings::from_config(config)))
+        .with_public_healthz(config.ops.public_healthz))
     }
 }
 

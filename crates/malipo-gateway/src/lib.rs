@@ -127,6 +127,7 @@ pub struct Gateway {
     limits: listener::ListenerLimits,
     reconcile: malipo_config::ReconcileConfig,
     delivery: Option<delivery::DeliverySettings>,
+    public_healthz: bool,
 }
 
 impl Gateway {
@@ -138,6 +139,7 @@ impl Gateway {
             limits: listener::ListenerLimits::default(),
             reconcile: malipo_config::ReconcileConfig::default(),
             delivery: Some(delivery::DeliverySettings::default()),
+            public_healthz: true,
         }
     }
 
@@ -164,10 +166,38 @@ impl Gateway {
         &self.state
     }
 
-    /// Every route: inbound endpoints of the configured providers, health and metrics.
+    /// Whether the public listener answers a bare `/healthz` when the operations routes have a
+    /// listener of their own (`[ops] public_healthz`).
+    pub fn with_public_healthz(mut self, on: bool) -> Self {
+        self.public_healthz = on;
+        self
+    }
+
+    /// Every route on one listener: inbound endpoints of the configured providers, health and
+    /// metrics (for [`Gateway::serve`]: tests and embedders with one listener).
     pub fn router(&self) -> Router {
+        self.inbound_router(ops::router())
+    }
+
+    /// The public listener's routes when the operations routes have their own listener: what
+    /// providers call, and a bare `/healthz` if [`Gateway::with_public_healthz`] says so.
+    pub fn public_router(&self) -> Router {
+        let base = if self.public_healthz {
+            ops::health_router()
+        } else {
+            Router::new()
+        };
+        self.inbound_router(base)
+    }
+
+    /// The operations listener's routes: `/metrics`, `/healthz`, `/readyz`.
+    pub fn ops_router(&self) -> Router {
+        ops::router().with_state(self.state.clone())
+    }
+
+    fn inbound_router(&self, base: Router<AppState>) -> Router {
         let state = &self.state;
-        let mut router = ops::router();
+        let mut router = base;
         if let Some(r) = inbound::paystack_router(state) {
             router = router.merge(r);
         }
@@ -191,7 +221,7 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.run(listener, None, shutdown).await
+        self.run(listener, None, None, shutdown).await
     }
 
     /// Sets the listeners' limits (header-read timeout, connection caps); `from_config` takes
@@ -216,7 +246,21 @@ impl Gateway {
         api: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.run(public, Some(api), shutdown).await
+        self.run(public, Some(api), None, shutdown).await
+    }
+
+    /// Serves the public routes on `public`, the merchant API on `api` and the operations routes
+    /// (`/metrics`, `/healthz`, `/readyz`) on `ops`, which the public listener then does not
+    /// serve (but a bare `/healthz`, see [`Gateway::with_public_healthz`]), until `shutdown`
+    /// resolves; what `malipo serve` runs.
+    pub async fn serve_all(
+        self,
+        public: TcpListener,
+        api: TcpListener,
+        ops: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.run(public, Some(api), Some(ops), shutdown).await
     }
 
     /// The listeners (each under the gateway's limits) and the background tasks, until
@@ -225,6 +269,7 @@ impl Gateway {
         self,
         public: TcpListener,
         api: Option<TcpListener>,
+        ops: Option<TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -269,9 +314,14 @@ impl Gateway {
             let _ = rx.wait_for(|down| *down).await;
         };
         let counters = self.state.connections.clone();
+        let public_routes = if ops.is_some() {
+            self.public_router()
+        } else {
+            self.router()
+        };
         let public_server = listener::serve(
             public,
-            self.router(),
+            public_routes,
             self.limits.clone(),
             counters.clone(),
             stopped(down_rx.clone()),
@@ -280,17 +330,28 @@ impl Gateway {
             match api {
                 Some(api) => {
                     let app = self.api_router();
-                    listener::serve(api, app, self.limits.clone(), counters, stopped(down_rx)).await
+                    let rx = down_rx.clone();
+                    listener::serve(api, app, self.limits.clone(), counters.clone(), stopped(rx)).await
                 }
                 None => Ok(()),
             }
         };
-        let (public_result, api_result) = tokio::join!(public_server, api_server);
+        let ops_server = async {
+            match ops {
+                Some(ops) => {
+                    let app = self.ops_router();
+                    let rx = down_rx.clone();
+                    listener::serve(ops, app, self.limits.clone(), counters.clone(), stopped(rx)).await
+                }
+                None => Ok(()),
+            }
+        };
+        let (public_result, api_result, ops_result) = tokio::join!(public_server, api_server, ops_server);
         let _ = stop_tx.send(true);
         for task in tasks {
             let _ = task.await;
         }
-        public_result.and(api_result)
+        public_result.and(api_result).and(ops_result)
     }
 }
 

@@ -10,11 +10,17 @@ use axum::{Json, Router};
 
 use crate::AppState;
 
+/// Every operations route.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+}
+
+/// Only the liveness check, for the public listener's load balancer.
+pub(crate) fn health_router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz))
 }
 
 /// The process is up.

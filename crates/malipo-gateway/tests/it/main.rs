@@ -8,6 +8,7 @@ mod delivery;
 mod hostile;
 mod listener;
 mod mpesa_callbacks;
+mod ops;
 mod payouts;
 mod paystack_webhooks;
 mod rate_limit;

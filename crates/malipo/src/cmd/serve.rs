@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use malipo_config::{ApiConfig, Config, Database};
+use malipo_config::{ApiConfig, Config, Database, OpsConfig};
 
 use crate::check::{self, CheckOptions, Level};
 
@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// face the internet.
     #[arg(long, value_name = "ADDR")]
     api_bind: Option<SocketAddr>,
+    /// Address the operations listener (/metrics, /healthz, /readyz) listens on [default:
+    /// ops.bind from the config, 127.0.0.1:9090; an ephemeral loopback port when --bind asks
+    /// for one and ops.bind is left at its default]. Never the same as --bind.
+    #[arg(long, value_name = "ADDR")]
+    ops_bind: Option<SocketAddr>,
 }
 
 /// Arguments of `malipo migrate`.
@@ -126,20 +131,40 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {api_bind} for the merchant API ([api] bind)"))?;
     let api_local = api_listener.local_addr()?;
+    let ops_bind = match args.ops_bind {
+        Some(addr) => addr,
+        None if local_port_is_ephemeral(args.bind) && config.ops.bind == OpsConfig::default().bind => {
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        }
+        None => config.ops.bind,
+    };
+    if [local, api_local]
+        .iter()
+        .any(|other| ops_bind == *other || (ops_bind.port() == other.port() && ops_bind.port() != 0))
+    {
+        anyhow::bail!(
+            "the operations listener ({ops_bind}) must listen apart from the public ({local}) and API ({api_local}) listeners: set [ops] bind or --ops-bind to another address"
+        );
+    }
+    let ops_listener = tokio::net::TcpListener::bind(ops_bind)
+        .await
+        .with_context(|| format!("cannot listen on {ops_bind} for /metrics and /readyz ([ops] bind)"))?;
+    let ops_local = ops_listener.local_addr()?;
     tracing::info!(address = %local, environment = config.environment.as_str(), "malipo is listening");
     tracing::info!(address = %api_local, "the merchant API is listening");
+    tracing::info!(address = %ops_local, "the operations listener (/metrics, /healthz, /readyz) is listening");
     // Lines on stdout that scripts (and tests) can wait for, in one write: a reader that
     // stops after the first line must not make the second fail (a closed pipe is ignored).
     {
         use std::io::Write as _;
         let _ = write!(
             std::io::stdout().lock(),
-            "listening on http://{local}\napi listening on http://{api_local}\n"
+            "listening on http://{local}\napi listening on http://{api_local}\nops listening on http://{ops_local}\n"
         );
     }
     let store = gateway.state().store.clone();
     gateway
-        .serve_with_api(listener, api_listener, shutdown_signal())
+        .serve_all(listener, api_listener, ops_listener, shutdown_signal())
         .await
         .context("the server failed")?;
     store.close().await.context("closing the database")?;

@@ -14,6 +14,7 @@ struct Served {
     child: Child,
     public: String,
     api: String,
+    ops: String,
     config: std::path::PathBuf,
     daraja: MpesaSimHandle,
     _paystack: PaystackSimHandle,
@@ -66,7 +67,13 @@ async fn serve() -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_malipo"))
         .args(["--log", "warn", "serve", "--bind"])
         .arg(format!("127.0.0.1:{public_port}"))
-        .args(["--api-bind", "127.0.0.1:0", "--config"])
+        .args([
+            "--api-bind",
+            "127.0.0.1:0",
+            "--ops-bind",
+            "127.0.0.1:0",
+            "--config",
+        ])
         .arg(&config)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -78,10 +85,14 @@ async fn serve() -> Served {
     assert_eq!(first.strip_prefix("listening on ").unwrap(), public);
     let api = second.strip_prefix("api listening on ").unwrap().to_string();
     assert_ne!(api, public);
+    let third = lines.next().unwrap().unwrap();
+    let ops = third.strip_prefix("ops listening on ").unwrap().to_string();
+    assert!(ops != public && ops != api, "{ops}");
     Served {
         child,
         public,
         api,
+        ops,
         config,
         daraja,
         _paystack: paystack,
@@ -297,6 +308,17 @@ async fn a_merchant_backend_starts_and_tracks_payments_with_a_key_from_the_cli()
     assert_eq!(r.status(), 401);
     let missing = malipo(&s, &["api-key", "revoke", "key_01JD3W8Q6M2K4X7V9B5N1R0T2Y"]);
     assert_eq!(missing.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_puts_metrics_and_readiness_on_the_ops_listener_only() {
+    let s = serve().await;
+    let get = |url: String| async move { reqwest::get(url).await.unwrap().status().as_u16() };
+    assert_eq!(get(format!("{}/metrics", s.public)).await, 404);
+    assert_eq!(get(format!("{}/readyz", s.public)).await, 404);
+    assert_eq!(get(format!("{}/healthz", s.public)).await, 200);
+    assert_eq!(get(format!("{}/metrics", s.ops)).await, 200);
+    assert_eq!(get(format!("{}/readyz", s.ops)).await, 200);
 }
 
 #[test]

@@ -451,3 +451,26 @@ fn every_account_is_checked() {
         assert!(out.contains(expected), "{expected}\n{out}");
     }
 }
+
+#[test]
+fn the_ops_listener_must_stay_on_loopback_in_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, env) = good_production(dir.path());
+    let (_, out) = run_check(dir.path(), &config, &env, &[]);
+    assert!(
+        out.contains(
+            "[PASS] ops-listener-private: /metrics, /healthz and /readyz listen on 127.0.0.1:9090 (loopback)"
+        ),
+        "{out}"
+    );
+    let open = format!("{config}\n[ops]\nbind = \"0.0.0.0:9090\"\n");
+    let (code, out) = run_check(dir.path(), &open, &env, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("[FAIL] ops-listener-private: /metrics and /readyz listen on 0.0.0.0:9090, beyond loopback, with no login"), "{out}");
+    let clash = format!("{config}\n[ops]\nbind = \"127.0.0.1:8081\"\n");
+    let (_, out) = run_check(dir.path(), &clash, &env, &[]);
+    assert!(
+        out.contains("[FAIL] ops-listener-private: ops.bind 127.0.0.1:8081 is another listener's address"),
+        "{out}"
+    );
+}

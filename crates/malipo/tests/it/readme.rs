@@ -3,7 +3,7 @@
 //! directory holding `examples/local.toml`, and what each prints on standard output is checked
 //! against the lines the README shows under it.
 //!
-//! The only liberty taken: the ports the section uses (9001, 9002, 8080, 8081) are swapped for
+//! The only liberty taken: the ports the section uses (9001, 9002, 8080, 8081, 9090) are swapped for
 //! free ones, in the commands, the expected output and the copy of `examples/local.toml`, so
 //! the test runs beside anything else on the machine. `cargo install` is not run (the binary
 //! under test stands in for the installed one).
@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The ports the README's section uses, in the order of [`free_ports`].
-const README_PORTS: [u16; 4] = [9001, 9002, 8080, 8081];
+const README_PORTS: [u16; 5] = [9001, 9002, 8080, 8081, 9090];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -117,15 +117,15 @@ fn output_matches(expected: &[String], output: &[String], complete: bool) -> boo
     go(&expected, &output, complete)
 }
 
-fn free_ports() -> [u16; 4] {
-    let listeners: Vec<std::net::TcpListener> = (0..4)
+fn free_ports() -> [u16; 5] {
+    let listeners: Vec<std::net::TcpListener> = (0..5)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
     let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
-    [ports[0], ports[1], ports[2], ports[3]]
+    [ports[0], ports[1], ports[2], ports[3], ports[4]]
 }
 
-fn swap_ports(text: &str, ports: &[u16; 4]) -> String {
+fn swap_ports(text: &str, ports: &[u16; 5]) -> String {
     let mut out = text.to_string();
     for (old, new) in README_PORTS.iter().zip(ports) {
         out = out

@@ -1,0 +1,79 @@
+//! The operations listener: `/metrics`, `/healthz` and `/readyz` on a listener of their own, and
+//! the public listener serving only what providers call (and a bare `/healthz`).
+
+use malipo_config::Config;
+use malipo_gateway::Gateway;
+use tokio::net::TcpListener;
+
+struct Three {
+    public: String,
+    api: String,
+    ops: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(ops_section: &str) -> Three {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[database]\nurl = \"sqlite://{}\"\n[paystack]\nsecret_key = \"{}\"\n{ops_section}\n",
+        dir.path().join("ops.db").display(),
+        crate::common::PAYSTACK_KEY
+    );
+    let gateway = Gateway::from_config(&Config::from_toml(&text).unwrap())
+        .await
+        .unwrap();
+    let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
+    let (public, api, ops) = (bind().await, bind().await, bind().await);
+    let url = |l: &TcpListener| format!("http://{}", l.local_addr().unwrap());
+    let (public_url, api_url, ops_url) = (url(&public), url(&api), url(&ops));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.serve_all(public, api, ops, async {
+        let _ = stopped.await;
+    }));
+    Three {
+        public: public_url,
+        api: api_url,
+        ops: ops_url,
+        stop,
+        _dir: dir,
+    }
+}
+
+async fn status(url: String) -> u16 {
+    reqwest::get(url).await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn metrics_and_readiness_are_served_only_on_the_ops_listener() {
+    let s = start("").await;
+    assert_eq!(status(format!("{}/metrics", s.public)).await, 404);
+    assert_eq!(status(format!("{}/readyz", s.public)).await, 404);
+    assert_eq!(
+        status(format!("{}/healthz", s.public)).await,
+        200,
+        "the load balancer's check"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", s.ops))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("malipo_inbound_requests_total"), "{metrics}");
+    assert!(metrics.contains("malipo_queue_depth"), "{metrics}");
+    assert_eq!(status(format!("{}/readyz", s.ops)).await, 200);
+    assert_eq!(status(format!("{}/healthz", s.ops)).await, 200);
+    // Neither the callbacks nor the merchant API are on the ops listener.
+    assert_eq!(status(format!("{}/v1/payments", s.ops)).await, 404);
+    assert_eq!(status(format!("{}/metrics", s.api)).await, 404);
+    let _ = s.stop.send(());
+}
+
+#[tokio::test]
+async fn the_public_healthz_can_be_turned_off() {
+    let s = start("[ops]\npublic_healthz = false").await;
+    assert_eq!(status(format!("{}/healthz", s.public)).await, 404);
+    assert_eq!(status(format!("{}/healthz", s.ops)).await, 200);
+    let _ = s.stop.send(());
+}
