@@ -270,12 +270,10 @@ fn print_payment(p: &PaymentRecord, checkout: Option<(&str, &str)>, format: Form
         Format::Text => {
             let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
             outln!("id:                 {}", p.id);
-            outln!(
-                "provider:           {} ({}), account {}",
-                p.provider,
-                p.kind,
-                p.account
-            );
+            outln!("provider:           {} ({})", p.provider, p.kind);
+            if !p.account.is_default() {
+                outln!("account:            {}", p.account);
+            }
             outln!("state:              {}", p.state);
             outln!("amount:             {}", p.amount);
             outln!(
