@@ -77,27 +77,30 @@ impl ListenerCounters {
         )
     }
 
-    /// Appends the counters in Prometheus text format.
-    pub fn render_prometheus(&self, out: &mut String) {
-        use std::fmt::Write as _;
+    /// Encodes the counters for `/metrics`.
+    pub fn encode(&self, encoder: &mut prometheus_client::encoding::DescriptorEncoder) -> std::fmt::Result {
         let (listener_full, client_full) = self.refused();
-        out.push_str("# HELP malipo_connections_open Client connections open now.\n# TYPE malipo_connections_open gauge\n");
-        let _ = writeln!(out, "malipo_connections_open {}", self.open());
-        out.push_str("# HELP malipo_connections_accepted_total Client connections accepted.\n# TYPE malipo_connections_accepted_total counter\n");
-        let _ = writeln!(
-            out,
-            "malipo_connections_accepted_total {}",
-            self.accepted.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP malipo_connections_refused_total Connections closed at once because a cap was reached.\n# TYPE malipo_connections_refused_total counter\n");
-        let _ = writeln!(
-            out,
-            "malipo_connections_refused_total{{reason=\"listener_full\"}} {listener_full}"
-        );
-        let _ = writeln!(
-            out,
-            "malipo_connections_refused_total{{reason=\"client_full\"}} {client_full}"
-        );
+        crate::metrics::gauge(
+            encoder,
+            "malipo_connections_open",
+            "Client connections open now.",
+            [(vec![], i64::try_from(self.open()).unwrap_or(i64::MAX))],
+        )?;
+        crate::metrics::counter(
+            encoder,
+            "malipo_connections_accepted",
+            "Client connections accepted.",
+            [(vec![], self.accepted.load(Ordering::Relaxed))],
+        )?;
+        crate::metrics::counter(
+            encoder,
+            "malipo_connections_refused",
+            "Connections closed at once because a cap was reached.",
+            [
+                (vec![("reason", "listener_full")], listener_full),
+                (vec![("reason", "client_full")], client_full),
+            ],
+        )
     }
 }
 

@@ -1,7 +1,12 @@
-//! The gateway's own counters, rendered in the Prometheus text format with the guard's.
+//! The gateway's own counters, encoded for `/metrics` (OpenMetrics text, by `prometheus-client`)
+//! with the guard's and the listeners'.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
 use std::time::Duration;
 
 /// What happened to an inbound request that passed the guard.
@@ -185,67 +190,133 @@ impl Metrics {
         changed
     }
 
-    /// Appends the gateway's counters in Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        out.push_str("# HELP malipo_ready 1 when the last readiness check found the database taking writes.\n# TYPE malipo_ready gauge\n");
-        let _ = writeln!(out, "malipo_ready {}", 1 - self.not_ready.load(Ordering::Relaxed));
-        out.push_str("# HELP malipo_readiness_changes_total Times readiness flipped.\n# TYPE malipo_readiness_changes_total counter\n");
-        let _ = writeln!(
-            out,
-            "malipo_readiness_changes_total {}",
-            self.readiness_changes.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP malipo_inbound_requests_total Inbound callbacks and webhooks that passed the guard, by endpoint and outcome.\n");
-        out.push_str("# TYPE malipo_inbound_requests_total counter\n");
-        for e in Endpoint::ALL {
-            for (oi, o) in Outcome::ALL.iter().enumerate() {
-                let n = self.requests[e.index()][oi].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "malipo_inbound_requests_total{{endpoint=\"{}\",outcome=\"{}\"}} {n}",
-                    e.label(),
-                    o.label()
-                );
-            }
-        }
-        out.push_str(
-            "# HELP malipo_commit_seconds Time from a request's store call to its durable commit.\n",
-        );
-        out.push_str("# TYPE malipo_commit_seconds histogram\n");
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            let n = self.commit_buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "malipo_commit_seconds_bucket{{le=\"{bound}\"}} {n}");
-        }
+    /// Encodes the gateway's counters for `/metrics`.
+    pub fn encode(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        gauge(
+            encoder,
+            "malipo_ready",
+            "1 when the last readiness check found the database taking writes.",
+            [(vec![], 1 - self.not_ready.load(Ordering::Relaxed) as i64)],
+        )?;
+        counter(
+            encoder,
+            "malipo_readiness_changes",
+            "Times readiness flipped.",
+            [(vec![], self.readiness_changes.load(Ordering::Relaxed))],
+        )?;
+        counter(
+            encoder,
+            "malipo_inbound_requests",
+            "Inbound callbacks and webhooks that passed the guard, by endpoint and outcome.",
+            Endpoint::ALL.iter().flat_map(|e| {
+                Outcome::ALL.iter().enumerate().map(move |(oi, o)| {
+                    (
+                        vec![("endpoint", e.label()), ("outcome", o.label())],
+                        self.requests[e.index()][oi].load(Ordering::Relaxed),
+                    )
+                })
+            }),
+        )?;
+        // The buckets are kept cumulative (each observation counts in every bucket it fits);
+        // the encoder wants each bucket's own count and accumulates them itself.
         let count = self.commit_count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "malipo_commit_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let cumulative: Vec<u64> = self
+            .commit_buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let mut buckets: Vec<(f64, u64)> = BUCKETS
+            .iter()
+            .zip(&cumulative)
+            .scan(0u64, |below, (bound, &n)| {
+                let own = n.saturating_sub(*below);
+                *below = n;
+                Some((*bound, own))
+            })
+            .collect();
+        buckets.push((
+            f64::MAX,
+            count.saturating_sub(cumulative.last().copied().unwrap_or(0)),
+        ));
+        let family = encoder.encode_descriptor(
+            "malipo_commit_seconds",
+            "Time from a request's store call to its durable commit.",
+            None,
+            MetricType::Histogram,
+        )?;
         let sum = self.commit_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "malipo_commit_seconds_sum {sum}");
-        let _ = writeln!(out, "malipo_commit_seconds_count {count}");
-        out.push_str("# HELP malipo_jobs_total Processing jobs finished by the worker.\n");
-        out.push_str("# TYPE malipo_jobs_total counter\n");
-        let _ = writeln!(
-            out,
-            "malipo_jobs_total{{result=\"processed\"}} {}",
-            self.jobs_processed.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "malipo_jobs_total{{result=\"failed_attempt\"}} {}",
-            self.jobs_failed.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP malipo_events_suspicious_total Callbacks and webhooks that disagreed with their payment (ids, amount, receipt, account) and moved nothing.\n");
-        out.push_str("# TYPE malipo_events_suspicious_total counter\n");
-        let _ = writeln!(out, "malipo_events_suspicious_total {}", self.suspicious_total());
-        out.push_str("# HELP malipo_validations_total Payment validations answered, by decision and by who decided (the merchant's app, or the fallback when it gave no usable answer).\n");
-        out.push_str("# TYPE malipo_validations_total counter\n");
-        for (vi, verdict) in ["accept", "reject"].iter().enumerate() {
-            for (bi, by) in ["app", "fallback"].iter().enumerate() {
-                let n = self.validations[vi][bi].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "malipo_validations_total{{decision=\"{verdict}\",by=\"{by}\"}} {n}"
-                );
-            }
-        }
+        let mut family = family;
+        family.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+        counter(
+            encoder,
+            "malipo_jobs",
+            "Processing jobs finished by the worker.",
+            [
+                (
+                    vec![("result", "processed")],
+                    self.jobs_processed.load(Ordering::Relaxed),
+                ),
+                (
+                    vec![("result", "failed_attempt")],
+                    self.jobs_failed.load(Ordering::Relaxed),
+                ),
+            ],
+        )?;
+        counter(
+            encoder,
+            "malipo_events_suspicious",
+            "Callbacks and webhooks that disagreed with their payment (ids, amount, receipt, account) and moved nothing.",
+            [(vec![], self.suspicious_total())],
+        )?;
+        counter(
+            encoder,
+            "malipo_validations",
+            "Payment validations answered, by decision and by who decided (the merchant's app, or the fallback when it gave no usable answer).",
+            ["accept", "reject"].iter().enumerate().flat_map(|(vi, verdict)| {
+                ["app", "fallback"].iter().enumerate().map(move |(bi, by)| {
+                    (
+                        vec![("decision", *verdict), ("by", *by)],
+                        self.validations[vi][bi].load(Ordering::Relaxed),
+                    )
+                })
+            }),
+        )
     }
+}
+
+/// One counter family: a series per label set (a family without labels has one series).
+pub(crate) fn counter<'l>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (Vec<(&'l str, &'l str)>, u64)>,
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in series {
+        // A series without labels is written bare (`name_total 3`), not `name_total{} 3`.
+        if labels.is_empty() {
+            ConstCounter::new(value).encode(family)?;
+            return Ok(());
+        }
+        ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// One gauge family: a series per label set (a family without labels has one series).
+pub(crate) fn gauge<'l>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (Vec<(&'l str, &'l str)>, i64)>,
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in series {
+        if labels.is_empty() {
+            ConstGauge::new(value).encode(family)?;
+            return Ok(());
+        }
+        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }

@@ -1,6 +1,10 @@
 //! `/healthz`, `/readyz` and `/metrics`.
 
-use std::fmt::Write as _;
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::registry::Registry;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -8,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
+use crate::metrics::gauge;
 use crate::AppState;
 
 /// Every operations route.
@@ -54,24 +59,75 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text format.
-async fn metrics(State(state): State<AppState>) -> Response {
-    let mut out = String::with_capacity(8 * 1024);
-    state.metrics.render(&mut out);
-    state.guards.metrics().render_prometheus(&mut out);
-    state.connections.render_prometheus(&mut out);
-    match state.store.stats().await {
-        Ok(stats) => {
-            out.push_str("# HELP malipo_queue_depth Processing jobs waiting or running.\n# TYPE malipo_queue_depth gauge\n");
-            let _ = writeln!(out, "malipo_queue_depth {}", stats.jobs_queued);
-            out.push_str("# HELP malipo_events Stored events by status.\n# TYPE malipo_events gauge\n");
-            for (status, n) in &stats.events {
-                let _ = writeln!(out, "malipo_events{{status=\"{status}\"}} {n}");
-            }
-            out.push_str("# HELP malipo_payments_pending Payments waiting for the provider.\n# TYPE malipo_payments_pending gauge\n");
-            let _ = writeln!(out, "malipo_payments_pending {}", stats.payments_pending);
-        }
-        Err(e) => tracing::warn!(error = %e, "metrics: store statistics unavailable"),
+/// Everything `/metrics` shows, read once per scrape.
+#[derive(Debug)]
+struct Scrape {
+    metrics: Arc<crate::Metrics>,
+    guards: Arc<malipo_guard::GuardMetrics>,
+    connections: Arc<crate::listener::ListenerCounters>,
+    stats: Option<malipo_store::StoreStats>,
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        self.metrics.encode(&mut encoder)?;
+        self.guards.encode(&mut encoder)?;
+        self.connections.encode(&mut encoder)?;
+        let Some(stats) = &self.stats else {
+            return Ok(());
+        };
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        gauge(
+            &mut encoder,
+            "malipo_queue_depth",
+            "Processing jobs waiting or running.",
+            [(vec![], count(stats.jobs_queued))],
+        )?;
+        gauge(
+            &mut encoder,
+            "malipo_events",
+            "Stored events by status.",
+            stats
+                .events
+                .iter()
+                .map(|(status, n)| (vec![("status", status.as_str())], count(*n))),
+        )?;
+        gauge(
+            &mut encoder,
+            "malipo_payments_pending",
+            "Payments waiting for the provider.",
+            [(vec![], count(stats.payments_pending))],
+        )
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// The OpenMetrics text exposition, which Prometheus scrapes.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = match state.store.stats().await {
+        Ok(stats) => Some(stats),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: store statistics unavailable");
+            None
+        }
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape {
+        metrics: state.metrics.clone(),
+        guards: state.guards.metrics().clone(),
+        connections: state.connections.clone(),
+        stats,
+    }));
+    let mut out = String::with_capacity(8 * 1024);
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+        tracing::error!(error = %e, "metrics: cannot encode");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }

@@ -1,5 +1,8 @@
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::MetricType;
 
 use malipo_core::Provider;
 
@@ -59,34 +62,33 @@ impl GuardMetrics {
             .collect()
     }
 
-    /// Appends the counters in the Prometheus text exposition format:
-    /// `malipo_guard_accepted_total{provider}` and
+    /// Encodes the counters for `/metrics`: `malipo_guard_accepted_total{provider}` and
     /// `malipo_guard_rejections_total{provider,reason}` (every series, zeros included, so a
     /// dashboard's rate() works from the first rejection on).
-    pub fn render_prometheus(&self, out: &mut String) {
-        out.push_str("# HELP malipo_guard_accepted_total Inbound callbacks that passed the guard.\n");
-        out.push_str("# TYPE malipo_guard_accepted_total counter\n");
+    pub fn encode(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let mut family = encoder.encode_descriptor(
+            "malipo_guard_accepted",
+            "Inbound callbacks that passed the guard.",
+            None,
+            MetricType::Counter,
+        )?;
         for p in PROVIDERS {
-            let _ = writeln!(
-                out,
-                "malipo_guard_accepted_total{{provider=\"{p}\"}} {}",
-                self.accepted(p)
-            );
+            let labels = [("provider", p.as_str())];
+            ConstCounter::new(self.accepted(p)).encode(family.encode_family(&labels)?)?;
         }
-        out.push_str(
-            "# HELP malipo_guard_rejections_total Inbound callbacks refused by the guard, by reason.\n",
-        );
-        out.push_str("# TYPE malipo_guard_rejections_total counter\n");
+        let mut family = encoder.encode_descriptor(
+            "malipo_guard_rejections",
+            "Inbound callbacks refused by the guard, by reason.",
+            None,
+            MetricType::Counter,
+        )?;
         for p in PROVIDERS {
             for r in RejectReason::ALL {
-                let _ = writeln!(
-                    out,
-                    "malipo_guard_rejections_total{{provider=\"{p}\",reason=\"{}\"}} {}",
-                    r.code(),
-                    self.rejected(p, r)
-                );
+                let labels = [("provider", p.as_str()), ("reason", r.code())];
+                ConstCounter::new(self.rejected(p, r)).encode(family.encode_family(&labels)?)?;
             }
         }
+        Ok(())
     }
 }
 
@@ -110,12 +112,27 @@ mod tests {
                 (Provider::Paystack, RejectReason::SignatureMismatch, 1)
             ]
         );
-        let mut out = String::new();
-        m.render_prometheus(&mut out);
+        let out = render(m);
         assert!(out.contains("malipo_guard_accepted_total{provider=\"paystack\"} 1\n"));
         assert!(out
             .contains("malipo_guard_rejections_total{provider=\"mpesa\",reason=\"source_not_allowed\"} 2\n"));
         assert!(out.contains("malipo_guard_rejections_total{provider=\"mpesa\",reason=\"rate_limited\"} 0\n"));
         assert_eq!(out.matches("# TYPE").count(), 2);
+    }
+
+    /// The text a scrape of these counters alone gets.
+    fn render(m: GuardMetrics) -> String {
+        #[derive(Debug)]
+        struct Only(GuardMetrics);
+        impl prometheus_client::collector::Collector for Only {
+            fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+                self.0.encode(&mut encoder)
+            }
+        }
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(Only(m)));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        out
     }
 }

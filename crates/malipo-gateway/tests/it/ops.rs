@@ -77,3 +77,57 @@ async fn the_public_healthz_can_be_turned_off() {
     assert_eq!(status(format!("{}/healthz", s.ops)).await, 200);
     let _ = s.stop.send(());
 }
+
+/// The exposition is well-formed OpenMetrics text and keeps every series name dashboards and
+/// alerts were written against.
+#[tokio::test]
+async fn a_scrape_parses_and_keeps_every_series_name() {
+    let s = start("").await;
+    let res = reqwest::get(format!("{}/metrics", s.ops)).await.unwrap();
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = res.text().await.unwrap();
+    assert_eq!(text.lines().last(), Some("# EOF"), "{text}");
+    let mut names = std::collections::BTreeSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        assert!(value.parse::<f64>().is_ok(), "not a number in {line:?}");
+        let name = series.split('{').next().unwrap();
+        if let Some(labels) = series.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}') && labels.len() > 2),
+                "{line:?}"
+            );
+        }
+        names.insert(name.to_string());
+    }
+    for expected in [
+        "malipo_ready",
+        "malipo_readiness_changes_total",
+        "malipo_inbound_requests_total",
+        "malipo_commit_seconds_bucket",
+        "malipo_commit_seconds_sum",
+        "malipo_commit_seconds_count",
+        "malipo_jobs_total",
+        "malipo_events_suspicious_total",
+        "malipo_validations_total",
+        "malipo_guard_accepted_total",
+        "malipo_guard_rejections_total",
+        "malipo_connections_open",
+        "malipo_connections_accepted_total",
+        "malipo_connections_refused_total",
+        "malipo_queue_depth",
+        "malipo_events",
+        "malipo_payments_pending",
+    ] {
+        assert!(names.contains(expected), "{expected} missing from {names:?}");
+    }
+    assert!(
+        text.contains("malipo_commit_seconds_bucket{le=\"+Inf\"}"),
+        "{text}"
+    );
+    let _ = s.stop.send(());
+}
