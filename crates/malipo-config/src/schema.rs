@@ -501,6 +501,11 @@ pub struct OpsConfig {
     /// Whether the public listener also answers a bare `GET /healthz` (for a load balancer's
     /// health check); it never serves `/metrics` or `/readyz`.
     pub public_healthz: bool,
+    /// The operator dashboard's login token (`/admin`); the dashboard is off without one.
+    pub admin_token: Option<SecretRef>,
+    /// How long a dashboard login lasts.
+    #[serde(deserialize_with = "duration")]
+    pub session_ttl: std::time::Duration,
 }
 
 impl Default for OpsConfig {
@@ -508,6 +513,8 @@ impl Default for OpsConfig {
         OpsConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 9090)),
             public_healthz: true,
+            admin_token: None,
+            session_ttl: std::time::Duration::from_secs(8 * 3600),
         }
     }
 }

@@ -3,3 +3,6 @@
 -- not scoped to an account, such as a callback URL whose token names the payment).
 ALTER TABLE payments ADD COLUMN account TEXT;
 ALTER TABLE events ADD COLUMN account TEXT;
+-- The dashboard finds a payment by its receipt.
+CREATE INDEX payments_receipt ON payments (receipt) WHERE receipt IS NOT NULL;
+CREATE INDEX payments_by_provider_ref ON payments (provider_reference) WHERE provider_reference IS NOT NULL;

@@ -163,6 +163,8 @@ pub struct EventFilter {
     pub before: Option<EventId>,
     /// At most this many (capped at [`EventFilter::MAX_LIMIT`]).
     pub limit: usize,
+    /// Only about this payment.
+    pub payment_id: Option<PaymentId>,
 }
 
 impl EventFilter {
@@ -178,6 +180,7 @@ impl Default for EventFilter {
             since: None,
             before: None,
             limit: 50,
+            payment_id: None,
         }
     }
 }

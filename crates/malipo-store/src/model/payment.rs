@@ -245,6 +245,11 @@ pub struct PaymentFilter {
     pub limit: usize,
     /// Only created at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only through this provider account.
+    pub account: Option<AccountName>,
+    /// Only those this text names: their merchant reference, provider reference or receipt,
+    /// or (three digits or more) the end of their phone number.
+    pub search: Option<String>,
 }
 
 impl Default for PaymentFilter {
@@ -256,6 +261,8 @@ impl Default for PaymentFilter {
             before: None,
             limit: 50,
             since: None,
+            account: None,
+            search: None,
         }
     }
 }

@@ -169,6 +169,9 @@ pub(crate) fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventS
     if let Some(before) = filter.before {
         q.bound("id <", Value::Text(before.to_string()));
     }
+    if let Some(payment) = filter.payment_id {
+        q.bound("payment_id =", Value::Text(payment.to_string()));
+    }
     q.fetch(conn, filter.limit, OP, summary)
 }
 

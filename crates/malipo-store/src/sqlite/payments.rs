@@ -461,6 +461,35 @@ pub(crate) fn list(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<Paym
     if let Some(since) = filter.since {
         q.bound("created_at >=", Value::Integer(rows::to_ms(since)));
     }
+    if let Some(account) = &filter.account {
+        // The default account is stored as NULL (rows from before accounts existed are too).
+        if account.is_default() {
+            q.constant(format_args!("account IS NULL"));
+        } else {
+            q.bound("account =", Value::Text(account.to_string()));
+        }
+    }
+    if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let exact = Value::Text(text.to_string());
+        let references = "merchant_reference = ? OR provider_reference = ? OR receipt = ?";
+        if text.len() >= 3 && text.bytes().all(|b| b.is_ascii_digit()) {
+            // Digits may also be the end of the payer's number (what a customer reads out).
+            q.bound_group(
+                &format!("({references} OR msisdn LIKE ?)"),
+                vec![
+                    exact.clone(),
+                    exact.clone(),
+                    exact,
+                    Value::Text(format!("%{text}")),
+                ],
+            );
+        } else {
+            q.bound_group(
+                &format!("({references})"),
+                vec![exact.clone(), exact.clone(), exact],
+            );
+        }
+    }
     q.fetch(conn, filter.limit, OP, decode)
 }
 

@@ -152,6 +152,19 @@ impl Listing {
             .push_str(&format!(" AND {column_op} ?{}", self.args.len()));
     }
 
+    /// Adds a parenthesised condition whose `?`s take `values` in order.
+    pub(crate) fn bound_group(&mut self, condition: &str, values: Vec<rusqlite::types::Value>) {
+        let mut sql = String::with_capacity(condition.len() + 8);
+        for piece in condition.split('?').enumerate() {
+            if piece.0 > 0 {
+                self.args.push(values[piece.0 - 1].clone());
+                sql.push_str(&format!("?{}", self.args.len()));
+            }
+            sql.push_str(piece.1);
+        }
+        self.sql.push_str(&format!(" AND {sql}"));
+    }
+
     /// Runs the query for at most `limit` rows (capped at [`MAX_PAGE`]), newest first.
     pub(crate) fn fetch<T>(
         mut self,

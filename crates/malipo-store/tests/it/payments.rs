@@ -226,3 +226,73 @@ async fn an_amount_too_large_to_store_is_refused_clearly() {
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
     assert!(err.to_string().contains("too large"), "{err}");
 }
+
+#[tokio::test]
+async fn payments_are_found_by_reference_receipt_phone_tail_and_account() {
+    let t = TestStore::open();
+    let a = t.store.insert_payment(stk(10_000)).await.unwrap();
+    let mut other = stk(20_000);
+    other.msisdn = Some("0722000999".parse::<Msisdn>().unwrap());
+    other.merchant_reference = Some("order-99".into());
+    other.provider_reference = Some("ws_CO_99".into());
+    other.account = "nairobi".parse().unwrap();
+    let b = t.store.insert_payment(other).await.unwrap();
+    t.store
+        .transition_payment(
+            a.id,
+            PaymentState::Succeeded,
+            TransitionDetail {
+                receipt: Some("QKL1RT61SV".into()),
+                ..TransitionDetail::default()
+            },
+        )
+        .await
+        .unwrap();
+    let find = |search: &str| {
+        let store = t.store.clone();
+        let search = search.to_string();
+        async move {
+            store
+                .list_payments(&PaymentFilter {
+                    search: Some(search),
+                    ..PaymentFilter::default()
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find("QKL1RT61SV").await, [a.id], "by receipt");
+    assert_eq!(find("ws_CO_99").await, [b.id], "by provider reference");
+    assert_eq!(find("order-17").await, [a.id], "by merchant reference");
+    assert_eq!(find("0999").await, [b.id], "by the phone's last digits");
+    assert_eq!(find("5678").await, [a.id]);
+    assert!(
+        find("99").await.is_empty(),
+        "two digits are too few to be a phone tail"
+    );
+    assert!(
+        find("' OR 1=1 --").await.is_empty(),
+        "the text is bound, never SQL"
+    );
+    let by_account = |name: &str| {
+        let store = t.store.clone();
+        let account = name.parse().unwrap();
+        async move {
+            store
+                .list_payments(&PaymentFilter {
+                    account: Some(account),
+                    ..PaymentFilter::default()
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by_account("nairobi").await, [b.id]);
+    assert_eq!(by_account("default").await, [a.id]);
+}
