@@ -294,6 +294,9 @@ pub fn secret_refs(config: &Config) -> Vec<(String, SecretRef)> {
     if let Some(m) = &config.merchant {
         refs.push(("merchant.signing_secret".into(), m.signing_secret.clone()));
     }
+    if let Some(t) = &config.ops.admin_token {
+        refs.push(("ops.admin_token".into(), t.clone()));
+    }
     refs
 }
 

@@ -407,8 +407,28 @@ impl Gateway {
         .with_listener_limits(listener_limits(config))
         .with_reconcile(config.reconcile.clone())
         .with_delivery(Some(crate::delivery::DeliverySettings::from_config(config)))
-        .with_public_healthz(config.ops.public_healthz))
+        .with_public_healthz(config.ops.public_healthz)
+        .with_dashboard(dashboard_settings(config)?))
     }
+}
+
+/// The dashboard's settings of `[ops]`, or `None` when no admin token is configured.
+pub fn dashboard_settings(config: &Config) -> Result<Option<crate::DashboardSettings>, GatewayError> {
+    let Some(reference) = &config.ops.admin_token else {
+        return Ok(None);
+    };
+    let token = reference.resolve()?;
+    // A short token can be guessed through the login form, slowed as it is.
+    if token.expose().trim().chars().count() < 16 {
+        return Err(GatewayError::Config(
+            "ops.admin_token must be at least 16 characters (`openssl rand -hex 24` makes one)".into(),
+        ));
+    }
+    Ok(Some(crate::DashboardSettings {
+        token,
+        session_ttl: config.ops.session_ttl,
+        secure_cookies: malipo_checklist::production(config),
+    }))
 }
 
 #[cfg(test)]

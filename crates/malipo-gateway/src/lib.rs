@@ -16,6 +16,7 @@
 pub mod api;
 mod apply;
 mod build;
+mod dashboard;
 pub mod delivery;
 mod error;
 mod inbound;
@@ -43,6 +44,7 @@ pub use build::{
     callback_key_path, callback_token_key, database_marker_path, listener_limits, mpesa_settings, open_store,
     paystack_client, providers,
 };
+pub use dashboard::DashboardSettings;
 pub use error::GatewayError;
 pub use metrics::{Endpoint, Metrics, Outcome};
 pub use worker::MAX_ATTEMPTS;
@@ -128,6 +130,7 @@ pub struct Gateway {
     reconcile: malipo_config::ReconcileConfig,
     delivery: Option<delivery::DeliverySettings>,
     public_healthz: bool,
+    dashboard: Option<dashboard::DashboardSettings>,
 }
 
 impl Gateway {
@@ -140,6 +143,7 @@ impl Gateway {
             reconcile: malipo_config::ReconcileConfig::default(),
             delivery: Some(delivery::DeliverySettings::default()),
             public_healthz: true,
+            dashboard: None,
         }
     }
 
@@ -190,9 +194,21 @@ impl Gateway {
         self.inbound_router(base)
     }
 
-    /// The operations listener's routes: `/metrics`, `/healthz`, `/readyz`.
+    /// Serves the operator dashboard (`/admin`) on the operations listener with these
+    /// settings; `None` (the default) leaves it off.
+    pub fn with_dashboard(mut self, settings: Option<DashboardSettings>) -> Self {
+        self.dashboard = settings;
+        self
+    }
+
+    /// The operations listener's routes: `/metrics`, `/healthz`, `/readyz`, and the dashboard
+    /// when it is on.
     pub fn ops_router(&self) -> Router {
-        ops::router().with_state(self.state.clone())
+        let ops = ops::router().with_state(self.state.clone());
+        match &self.dashboard {
+            Some(settings) => ops.merge(dashboard::router(self.state.clone(), settings)),
+            None => ops,
+        }
     }
 
     fn inbound_router(&self, base: Router<AppState>) -> Router {

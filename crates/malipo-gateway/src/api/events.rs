@@ -155,6 +155,7 @@ pub(crate) async fn list_events(state: &AppState, query: ListEvents) -> Result<E
             })
             .transpose()?,
         limit: limit + 1,
+        payment_id: None,
     };
     let mut found = state.store.list_events(&filter).await?;
     let more = found.len() > limit;

@@ -38,6 +38,7 @@ pub use auth::{key_hash, new_api_key, Caller, CreatedKey, KeyEnvironment};
 pub use deliveries::{DeliveryBody, DeliveryPage, ListDeliveries};
 pub use endpoints::{CreateEndpointBody, EndpointBody, EndpointList, EndpointSecretBody, RotateBody};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub(crate) use events::replay_event as replay;
 pub use events::{mask_email_text, mask_personal, mask_text, EventBody, EventPage, ReplayBody};
 pub use idempotency::{prune as prune_idempotency_keys, RETENTION as IDEMPOTENCY_RETENTION};
 pub use payments::{

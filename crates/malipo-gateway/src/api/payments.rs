@@ -251,6 +251,8 @@ pub struct ListPayments {
     pub merchant_reference: Option<String>,
     /// Only created at or after this RFC 3339 time.
     pub since: Option<String>,
+    /// Only through this provider account (`default`: the provider section's own).
+    pub account: Option<String>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 50).
@@ -985,6 +987,14 @@ pub(crate) async fn list_payments(state: &AppState, query: ListPayments) -> Resu
             })
             .transpose()?,
         since: parse_since(query.since.as_deref())?,
+        account: query
+            .account
+            .map(|a| {
+                a.parse::<AccountName>()
+                    .map_err(|e| ApiError::bad_request(e.to_string()).with_field("account"))
+            })
+            .transpose()?,
+        search: None,
         // One more than the page: whether it exists says if there is a next page, so a list
         // never stops silently at a full page.
         limit: limit + 1,

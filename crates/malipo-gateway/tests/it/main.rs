@@ -4,6 +4,7 @@ mod accounts;
 mod api;
 mod checklist;
 mod common;
+mod dashboard;
 mod delivery;
 mod hostile;
 mod listener;

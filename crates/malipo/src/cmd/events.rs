@@ -126,6 +126,7 @@ async fn collect(store: &dyn Store, args: &ListArgs) -> anyhow::Result<Vec<Event
             since: args.since,
             before,
             limit: (wanted - events.len()).min(EventFilter::MAX_LIMIT),
+            payment_id: None,
         };
         let page = store.list_events(&filter).await?;
         let full = page.len() == filter.limit;

@@ -56,6 +56,13 @@ struct ListArgs {
     /// Only payments created since: an RFC 3339 time (2026-11-28T07:00:00Z).
     #[arg(long, value_parser = parse_time)]
     since: Option<DateTime<Utc>>,
+    /// Only payments through this provider account ("default": the section's own).
+    #[arg(long, value_name = "NAME")]
+    account: Option<malipo_core::AccountName>,
+    /// Only payments this text names: merchant reference, provider reference, receipt, or
+    /// (three digits or more) the end of the payer's phone number.
+    #[arg(long, value_name = "TEXT")]
+    search: Option<String>,
     /// Only payments older than this one (pay_…): the last id of the previous page.
     #[arg(long, value_name = "ID")]
     before: Option<PaymentId>,
@@ -204,6 +211,8 @@ async fn list(store: &dyn Store, args: ListArgs) -> anyhow::Result<ExitCode> {
         before: args.before,
         since: args.since,
         limit: usize::from(args.limit),
+        account: args.account,
+        search: args.search,
     };
     let payments = store.list_payments(&filter).await?;
     // Said on standard error, so it shows with --format json too and never breaks the JSON.
