@@ -7,15 +7,15 @@
 //!
 //! # The inbound path's guarantees
 //!
-//! - [`Store::ingest`] writes the event and its job in **one transaction** and returns only
+//! - [`EventStore::ingest`] writes the event and its job in **one transaction** and returns only
 //!   after the commit, so a provider is acknowledged only for what is stored.
 //! - The dedup key is enforced by a **unique index** per provider: a redelivered event, even
 //!   fifty at once, is stored once and every caller learns the same [`EventId`](malipo_core::EventId).
 //! - A job's **lease** ends by itself: a worker that dies mid-job loses nothing, another claims
 //!   it after the lease.
-//! - [`Store::complete_job`] applies the payment change, the event status and the merchant
+//! - [`EventStore::complete_job`] applies the payment change, the event status and the merchant
 //!   delivery in one transaction: no payment change without its notification.
-//!   [`Store::complete_jobs`] does the same for a worker's whole batch in one write request,
+//!   [`EventStore::complete_jobs`] does the same for a worker's whole batch in one write request,
 //!   each job all-or-nothing on its own and applied in order.
 //!
 //! # Durability of the SQLite adapter
@@ -69,6 +69,7 @@
 //! ```
 
 mod error;
+pub mod memory;
 mod model;
 mod port;
 mod sqlite;
@@ -89,6 +90,6 @@ pub use model::payment::{
     TransitionDetail,
 };
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
-pub use port::{Replayed, Store};
+pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, Replayed, Store};
 pub use sqlite::{delivery_event_type, PAYLOAD_VERSION};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};

@@ -40,6 +40,13 @@ const MIGRATIONS: &[(MigrationInfo, &str)] = &[
         },
         include_str!("../../migrations/0005_delivery.sql"),
     ),
+    (
+        MigrationInfo {
+            version: 6,
+            name: "inbox",
+        },
+        include_str!("../../migrations/0006_inbox.sql"),
+    ),
 ];
 
 /// The migrations this build knows.
