@@ -1,9 +1,13 @@
 //! The storage port of malipo and its embedded SQLite adapter.
 //!
-//! The gateway holds an `Arc<dyn` [`Store`]`>`: inbound events with their processing jobs (the
-//! outbox), payments and their state machine, and outbound deliveries to the merchant. The
-//! SQLite adapter ([`SqliteStore`]) is the embedded default; a PostgreSQL adapter implements the
-//! same trait for several instances sharing one database.
+//! The port is one trait per role: [`EventStore`] (inbound events with their processing jobs),
+//! [`PaymentStore`] (payments and their state machine), [`DeliveryStore`] (outbound deliveries
+//! to the merchant and their endpoints), [`KeyStore`] (API keys and Idempotency-Key records) and
+//! [`OpsStore`] (readiness, counts, shutdown). [`Store`] is all of them, so the gateway holds an
+//! `Arc<dyn Store>`; a component that needs one role can take only that one. The SQLite adapter
+//! ([`SqliteStore`]) is the embedded default; a PostgreSQL adapter, for several instances sharing
+//! one database, is to implement the same roles. [`memory::MemoryStore`] fakes every role in
+//! memory for tests.
 //!
 //! # The inbound path's guarantees
 //!

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, PaymentId, Secret};
 use malipo_store::{
-    DeliveryFilter, DeliveryRecord, DeliveryStatus, EndpointId, EndpointRecord, NewEndpoint, DeliveryStore,
+    DeliveryFilter, DeliveryRecord, DeliveryStatus, DeliveryStore, EndpointId, EndpointRecord, NewEndpoint,
     StoreError,
 };
 use malipo_webhooks::WebhookSecret;
@@ -251,7 +251,9 @@ pub async fn create_endpoint_in<S: DeliveryStore + ?Sized>(
 }
 
 /// Every endpoint, oldest first.
-pub async fn list_endpoints_in<S: DeliveryStore + ?Sized>(store: &S) -> Result<Vec<EndpointView>, DeliveryError> {
+pub async fn list_endpoints_in<S: DeliveryStore + ?Sized>(
+    store: &S,
+) -> Result<Vec<EndpointView>, DeliveryError> {
     Ok(store
         .list_endpoints()
         .await?
@@ -306,7 +308,10 @@ pub async fn list_deliveries_in<S: DeliveryStore + ?Sized>(
 }
 
 /// One delivery.
-pub async fn get_delivery_in<S: DeliveryStore + ?Sized>(store: &S, id: DeliveryId) -> Result<DeliveryView, DeliveryError> {
+pub async fn get_delivery_in<S: DeliveryStore + ?Sized>(
+    store: &S,
+    id: DeliveryId,
+) -> Result<DeliveryView, DeliveryError> {
     store
         .get_delivery(id)
         .await?
@@ -320,7 +325,10 @@ pub async fn get_delivery_in<S: DeliveryStore + ?Sized>(store: &S, id: DeliveryI
 
 /// Queues a delivered or dead-lettered delivery again, due now, its retry schedule started over
 /// (same id, so receivers that saw it deduplicate).
-pub async fn retry_delivery_in<S: DeliveryStore + ?Sized>(store: &S, id: DeliveryId) -> Result<DeliveryView, DeliveryError> {
+pub async fn retry_delivery_in<S: DeliveryStore + ?Sized>(
+    store: &S,
+    id: DeliveryId,
+) -> Result<DeliveryView, DeliveryError> {
     store.redeliver(id).await?;
     get_delivery_in(store, id).await
 }
@@ -377,7 +385,10 @@ pub async fn retry_delivery(state: &AppState, id: DeliveryId) -> Result<Delivery
 /// Creates or updates the endpoint `[merchant]` configures (named [`CONFIG_ENDPOINT_NAME`]):
 /// its URL, secret (a changed secret is rotated in with the default overlap) and
 /// private-address flag. Nothing without a `[merchant]` section.
-pub async fn seed_from_config<S: DeliveryStore + ?Sized>(store: &S, config: &malipo_config::Config) -> Result<(), GatewayError> {
+pub async fn seed_from_config<S: DeliveryStore + ?Sized>(
+    store: &S,
+    config: &malipo_config::Config,
+) -> Result<(), GatewayError> {
     let Some(m) = &config.merchant else {
         return Ok(());
     };

@@ -43,7 +43,10 @@ impl MemoryStore {
         change: impl FnOnce(&mut DeliveryRecord, DateTime<Utc>),
     ) -> Result<(), StoreError> {
         self.write(|s, now| {
-            let d = s.deliveries.get_mut(&id).ok_or_else(|| not_found("delivery", id))?;
+            let d = s
+                .deliveries
+                .get_mut(&id)
+                .ok_or_else(|| not_found("delivery", id))?;
             change(d, now);
             d.updated_at = now;
             Ok(())

@@ -10,8 +10,8 @@ use super::{not_found, page, MemoryStore, QueuedJob, State};
 use crate::port::{EventStore, Replayed};
 use crate::sqlite::clip;
 use crate::{
-    EventFilter, EventRecord, EventSummary, Ingested, Job, JobCompletion, JobOutcome, NewEvent, PaymentEffect,
-    StoreError,
+    EventFilter, EventRecord, EventSummary, Ingested, Job, JobCompletion, JobOutcome, NewEvent,
+    PaymentEffect, StoreError,
 };
 
 #[async_trait]
@@ -149,7 +149,12 @@ impl EventStore for MemoryStore {
         })
     }
 
-    async fn fail_job(&self, job: JobId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+    async fn fail_job(
+        &self,
+        job: JobId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
         self.write(|s, now| {
             let event = match retry_at {
                 Some(at) => {
@@ -187,7 +192,12 @@ fn queue(s: &mut State, event: EventId, now: DateTime<Utc>) {
 }
 
 /// Completes a job as the SQLite adapter's `jobs::complete` does; the caller undoes a failure.
-fn complete(s: &mut State, job: JobId, outcome: &JobOutcome, now: DateTime<Utc>) -> Result<JobCompletion, StoreError> {
+fn complete(
+    s: &mut State,
+    job: JobId,
+    outcome: &JobOutcome,
+    now: DateTime<Utc>,
+) -> Result<JobCompletion, StoreError> {
     let event = s.jobs.remove(&job).ok_or_else(|| not_found("job", job))?.event;
     let payment = outcome
         .payment

@@ -35,7 +35,10 @@ impl KeyStore for MemoryStore {
         })
     }
 
-    async fn find_api_key_by_hash(&self, hash: &[u8; KEY_HASH_LEN]) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn find_api_key_by_hash(
+        &self,
+        hash: &[u8; KEY_HASH_LEN],
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
         Ok(self.read(|s| s.api_keys.values().find(|k| k.hash == *hash).cloned()))
     }
 
@@ -82,7 +85,12 @@ impl KeyStore for MemoryStore {
         })
     }
 
-    async fn complete_idempotency_key(&self, scope: &str, key: &str, response: StoredResponse) -> Result<(), StoreError> {
+    async fn complete_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<(), StoreError> {
         self.write(|s, _| {
             match s
                 .idempotency
@@ -108,7 +116,11 @@ impl KeyStore for MemoryStore {
         })
     }
 
-    async fn get_idempotency_key(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn get_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         Ok(self.read(|s| s.idempotency.get(&(scope.to_owned(), key.to_owned())).cloned()))
     }
 

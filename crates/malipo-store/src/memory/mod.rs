@@ -30,8 +30,8 @@ use malipo_core::{DeliveryId, EventId, EventStatus, JobId, PaymentId, PaymentSta
 
 use crate::port::OpsStore;
 use crate::{
-    ApiKeyRecord, DeliveryRecord, DeliveryStatus, EventRecord, IdempotencyRecord, PaymentRecord,
-    StoreError, StoreStats,
+    ApiKeyRecord, DeliveryRecord, DeliveryStatus, EventRecord, IdempotencyRecord, PaymentRecord, StoreError,
+    StoreStats,
 };
 
 /// An in-memory store implementing every role; cheap to clone (clones share the same data).
@@ -79,7 +79,10 @@ impl MemoryStore {
     }
 
     /// Runs a write: refused once closed, and undone entirely if it fails.
-    fn write<T>(&self, work: impl FnOnce(&mut State, DateTime<Utc>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&mut State, DateTime<Utc>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut state = self.lock();
         if state.closed {
             return Err(StoreError::Closed);

@@ -33,7 +33,11 @@ impl PaymentStore for MemoryStore {
         Ok(self.read(|s| by_ref(s, provider, reference).cloned()))
     }
 
-    async fn set_payment_provider_ref(&self, id: PaymentId, reference: &str) -> Result<PaymentRecord, StoreError> {
+    async fn set_payment_provider_ref(
+        &self,
+        id: PaymentId,
+        reference: &str,
+    ) -> Result<PaymentRecord, StoreError> {
         self.write(|s, now| set_provider_ref(s, id, reference, now))
     }
 
@@ -68,7 +72,11 @@ impl PaymentStore for MemoryStore {
         }))
     }
 
-    async fn pending_payments_older_than(&self, age: Duration, limit: usize) -> Result<Vec<PaymentRecord>, StoreError> {
+    async fn pending_payments_older_than(
+        &self,
+        age: Duration,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
         let cutoff = super::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
         Ok(self.read(|s| {
             let mut found: Vec<_> = s
@@ -82,7 +90,11 @@ impl PaymentStore for MemoryStore {
         }))
     }
 
-    async fn due_payment_checks(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<PaymentRecord>, StoreError> {
+    async fn due_payment_checks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
         Ok(self.read(|s| {
             let mut due: Vec<_> = s
                 .payments
@@ -96,7 +108,11 @@ impl PaymentStore for MemoryStore {
         }))
     }
 
-    async fn record_payment_check(&self, id: PaymentId, check: PaymentCheck) -> Result<PaymentRecord, StoreError> {
+    async fn record_payment_check(
+        &self,
+        id: PaymentId,
+        check: PaymentCheck,
+    ) -> Result<PaymentRecord, StoreError> {
         self.write(|s, now| record_check(s, id, &check, now))
     }
 
@@ -116,7 +132,11 @@ impl PaymentStore for MemoryStore {
     ) -> Result<PaymentRecord, StoreError> {
         self.write(|s, now| {
             let current = must_get(s, id)?;
-            if let Some(stored) = current.provider_request_id.as_deref().filter(|r| *r != request_id) {
+            if let Some(stored) = current
+                .provider_request_id
+                .as_deref()
+                .filter(|r| *r != request_id)
+            {
                 return Err(StoreError::Conflict {
                     what: format!("payment {id}'s request id (it is {stored:?}, not {request_id:?})"),
                     holder: id.to_string(),
@@ -141,7 +161,10 @@ fn by_ref<'a>(s: &'a State, provider: Provider, reference: &str) -> Option<&'a P
 }
 
 fn must_get(s: &State, id: PaymentId) -> Result<PaymentRecord, StoreError> {
-    s.payments.get(&id).cloned().ok_or_else(|| not_found("payment", id))
+    s.payments
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| not_found("payment", id))
 }
 
 fn insert(s: &mut State, p: &NewPayment, now: DateTime<Utc>) -> Result<PaymentRecord, StoreError> {
@@ -193,7 +216,12 @@ fn insert(s: &mut State, p: &NewPayment, now: DateTime<Utc>) -> Result<PaymentRe
     Ok(record)
 }
 
-fn set_provider_ref(s: &mut State, id: PaymentId, reference: &str, now: DateTime<Utc>) -> Result<PaymentRecord, StoreError> {
+fn set_provider_ref(
+    s: &mut State,
+    id: PaymentId,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> Result<PaymentRecord, StoreError> {
     let current = must_get(s, id)?;
     if current.provider_reference.as_deref() == Some(reference) {
         return Ok(current);
@@ -257,7 +285,10 @@ fn refund(
 ) -> Result<PaymentEffect, StoreError> {
     let current = must_get(s, id)?;
     let refundable = current.refundable();
-    if amount.currency() != current.amount.currency() || amount.minor() > refundable.minor() || amount.minor() == 0 {
+    if amount.currency() != current.amount.currency()
+        || amount.minor() > refundable.minor()
+        || amount.minor() == 0
+    {
         return Err(StoreError::Invalid(format!(
             "a refund of {amount} does not fit payment {id}: {refundable} remains to refund"
         )));
@@ -289,7 +320,11 @@ fn refund(
 }
 
 /// Applies a job outcome's payment change, as the SQLite adapter's `payments::apply` does.
-pub(super) fn apply(s: &mut State, change: &PaymentChange, now: DateTime<Utc>) -> Result<PaymentEffect, StoreError> {
+pub(super) fn apply(
+    s: &mut State,
+    change: &PaymentChange,
+    now: DateTime<Utc>,
+) -> Result<PaymentEffect, StoreError> {
     match change {
         PaymentChange::Transition { id, to, detail } => match transition(s, *id, *to, detail, now) {
             Ok(t) if t.changed() => Ok(PaymentEffect::Changed {
@@ -331,7 +366,12 @@ pub(super) fn apply(s: &mut State, change: &PaymentChange, now: DateTime<Utc>) -
     }
 }
 
-fn record_check(s: &mut State, id: PaymentId, check: &PaymentCheck, now: DateTime<Utc>) -> Result<PaymentRecord, StoreError> {
+fn record_check(
+    s: &mut State,
+    id: PaymentId,
+    check: &PaymentCheck,
+    now: DateTime<Utc>,
+) -> Result<PaymentRecord, StoreError> {
     let p = s.payments.get_mut(&id).ok_or_else(|| not_found("payment", id))?;
     if p.state == PaymentState::Pending {
         p.check.next_at = check.next_at;
@@ -361,7 +401,10 @@ fn insert_child(s: &mut State, p: &NewPayment, now: DateTime<Utc>) -> Result<Pay
         StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
     })?;
     let parent = must_get(s, parent_id)?;
-    if !matches!(parent.state, PaymentState::Succeeded | PaymentState::PartiallyRefunded) {
+    if !matches!(
+        parent.state,
+        PaymentState::Succeeded | PaymentState::PartiallyRefunded
+    ) {
         return Err(StoreError::Invalid(format!(
             "payment {parent_id} is {}; only a succeeded payment can be refunded",
             parent.state

@@ -57,7 +57,11 @@ fn fake() -> Arc<dyn Store> {
 }
 
 fn charge(reference: &str) -> NewPayment {
-    let mut p = NewPayment::pending(Provider::Paystack, "charge", Money::from_minor(5_000, Currency::Ngn));
+    let mut p = NewPayment::pending(
+        Provider::Paystack,
+        "charge",
+        Money::from_minor(5_000, Currency::Ngn),
+    );
     p.provider_reference = Some(reference.into());
     p
 }
@@ -138,17 +142,28 @@ async fn a_payment_moves_only_through_its_state_machine(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(!again.changed());
-    assert_eq!(again.payment.receipt.as_deref(), Some("R1"), "a None detail keeps the value");
+    assert_eq!(
+        again.payment.receipt.as_deref(),
+        Some("R1"),
+        "a None detail keeps the value"
+    );
     let refused = store
         .transition_payment(p.id, PaymentState::Failed, TransitionDetail::default())
         .await
         .unwrap_err();
-    assert!(matches!(refused, StoreError::IllegalTransition { .. }), "{refused}");
+    assert!(
+        matches!(refused, StoreError::IllegalTransition { .. }),
+        "{refused}"
+    );
     let stored = store.get_payment(p.id).await.unwrap().unwrap();
     assert_eq!(stored.state, PaymentState::Succeeded);
     assert!(matches!(
         store
-            .transition_payment(PaymentId::new(), PaymentState::Failed, TransitionDetail::default())
+            .transition_payment(
+                PaymentId::new(),
+                PaymentState::Failed,
+                TransitionDetail::default()
+            )
             .await,
         Err(StoreError::NotFound { .. })
     ));
@@ -175,7 +190,9 @@ async fn of_racing_moves_from_pending_exactly_one_wins(store: Arc<dyn Store>) {
     .await;
     let changed: Vec<_> = results.iter().filter(|r| matches!(r, Ok((true, _)))).collect();
     assert_eq!(changed.len(), 1, "{results:?}");
-    let Ok((_, winner)) = changed[0] else { unreachable!() };
+    let Ok((_, winner)) = changed[0] else {
+        unreachable!()
+    };
     for r in &results {
         match r {
             Ok((_, state)) => assert_eq!(state, winner, "only a repeat of the winner is accepted"),
@@ -199,7 +216,11 @@ async fn a_failing_completion_changes_nothing(store: Arc<dyn Store>) {
     assert!(store.complete_job(job.id, outcome).await.is_err());
     let event = store.get_event(id).await.unwrap().unwrap();
     assert_eq!((event.status, event.attempts), (EventStatus::Received, 0));
-    assert_eq!(store.stats().await.unwrap().jobs_queued, 1, "the job is still queued");
+    assert_eq!(
+        store.stats().await.unwrap().jobs_queued,
+        1,
+        "the job is still queued"
+    );
     store.complete_job(job.id, JobOutcome::processed()).await.unwrap();
     assert!(matches!(
         store.complete_job(job.id, JobOutcome::processed()).await,
@@ -259,10 +280,17 @@ async fn stats_count_events_by_status(store: Arc<dyn Store>) {
     rejected.status = EventStatus::RejectedAuthentic;
     store.ingest(rejected).await.unwrap();
     let jobs = store.claim_jobs("w", 10, LEASE).await.unwrap();
-    store.complete_job(jobs[0].id, JobOutcome::processed()).await.unwrap();
+    store
+        .complete_job(jobs[0].id, JobOutcome::processed())
+        .await
+        .unwrap();
     store.fail_job(jobs[1].id, "gave up", None).await.unwrap();
     store
-        .fail_job(jobs[2].id, "later", Some(chrono::Utc::now() + chrono::Duration::hours(1)))
+        .fail_job(
+            jobs[2].id,
+            "later",
+            Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        )
         .await
         .unwrap();
     let stats = store.stats().await.unwrap();
@@ -293,7 +321,10 @@ async fn an_idempotency_key_is_claimed_once(store: Arc<dyn Store>) {
         async move { store.claim_idempotency_key("key_a", "k", &hash).await.unwrap() }
     }))
     .await;
-    assert_eq!(racing.iter().filter(|c| **c == IdempotencyClaim::Claimed).count(), 1);
+    assert_eq!(
+        racing.iter().filter(|c| **c == IdempotencyClaim::Claimed).count(),
+        1
+    );
     assert!(racing
         .iter()
         .all(|c| matches!(c, IdempotencyClaim::Claimed | IdempotencyClaim::InProgress)));

@@ -7,13 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use malipo_core::{Currency, DeliveryId, EventId, JobId, Money, PaymentId, PaymentState, Provider};
-use malipo_store::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore};
 use malipo_store::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
     JobCompletion, JobOutcome, NewDelivery, NewEvent, NewPayment, PaymentChange, PaymentEffect,
     PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, Replayed, SqliteStore, StoreError,
     StoreStats, TransitionDetail,
 };
+use malipo_store::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore};
 
 use crate::{paystack_event, TestStore};
 
