@@ -138,3 +138,88 @@ pub(crate) fn replay(conn: &Connection, id: EventId, now: i64) -> Result<Replaye
     insert_job(conn, &key, now)?;
     Ok(Replayed::Queued)
 }
+
+#[cfg(test)]
+mod tests {
+    use malipo_core::Provider;
+
+    use super::*;
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate::run(&mut conn).unwrap();
+        conn
+    }
+
+    fn count(conn: &Connection, table: &str) -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn event(key: &str) -> NewEvent {
+        NewEvent::received(Provider::Paystack, "charge.success", key, &b"{}"[..])
+    }
+
+    #[test]
+    fn an_event_whose_job_cannot_be_queued_is_taken_back_and_the_transaction_goes_on() {
+        let conn = migrated();
+        conn.execute_batch("BEGIN").unwrap();
+        assert!(ingest(&conn, &event("a"), 1).unwrap().is_new());
+        conn.execute_batch(
+            "CREATE TEMP TRIGGER no_jobs BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'no'); END",
+        )
+        .unwrap();
+        assert!(ingest(&conn, &event("b"), 2).is_err());
+        // The other request's event and job stand; the failed one left nothing.
+        assert!(!conn.is_autocommit(), "the batch's transaction is still open");
+        conn.execute_batch("COMMIT").unwrap();
+        assert_eq!((count(&conn, "events"), count(&conn, "jobs")), (1, 1));
+        conn.execute_batch("DROP TRIGGER no_jobs").unwrap();
+        assert!(
+            ingest(&conn, &event("b"), 3).unwrap().is_new(),
+            "b was never stored"
+        );
+    }
+
+    #[test]
+    fn only_a_received_event_gets_a_job_and_a_duplicate_gets_none() {
+        let conn = migrated();
+        let mut failed = event("f");
+        failed.status = EventStatus::Failed;
+        ingest(&conn, &failed, 1).unwrap();
+        let first = ingest(&conn, &event("r"), 1).unwrap();
+        assert_eq!(
+            ingest(&conn, &event("r"), 2).unwrap(),
+            Ingested::Duplicate(first.id())
+        );
+        assert_eq!((count(&conn, "events"), count(&conn, "jobs")), (2, 1));
+    }
+
+    #[test]
+    fn when_the_event_cannot_be_taken_back_either_the_whole_transaction_is_rolled_back() {
+        let conn = migrated();
+        conn.execute_batch(
+            "CREATE TEMP TRIGGER no_jobs BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'no'); END; \
+             CREATE TEMP TRIGGER keep_events BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'no'); END; \
+             BEGIN",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (-2, 'other', 0)",
+            [],
+        )
+        .unwrap();
+        assert!(ingest(&conn, &event("c"), 1).is_err());
+        // The writer sees the transaction gone and answers every request of the batch with an error.
+        assert!(conn.is_autocommit());
+        assert_eq!(count(&conn, "events"), 0);
+        let other: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM schema_migrations WHERE version = -2",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(other, 0, "nothing of the batch was committed");
+    }
+}
