@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use malipo_core::Provider;
-use malipo_store::{Durability, NewEvent, SqliteOptions, SqliteStore, Store};
+use malipo_store::{Durability, NewEvent, SqliteOptions, SqliteStore};
+use malipo_store::{EventStore as _, OpsStore as _};
 
 fn body(n: u64) -> Vec<u8> {
     let mut body = include_str!("../tests/fixtures/paystack/charge-success.json")

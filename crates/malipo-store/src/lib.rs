@@ -1,21 +1,25 @@
 //! The storage port of malipo and its embedded SQLite adapter.
 //!
-//! The gateway holds an `Arc<dyn` [`Store`]`>`: inbound events with their processing jobs (the
-//! outbox), payments and their state machine, and outbound deliveries to the merchant. The
-//! SQLite adapter ([`SqliteStore`]) is the embedded default; a PostgreSQL adapter implements the
-//! same trait for several instances sharing one database.
+//! The port is one trait per role: [`EventStore`] (inbound events with their processing jobs),
+//! [`PaymentStore`] (payments and their state machine), [`DeliveryStore`] (outbound deliveries
+//! to the merchant and their endpoints), [`KeyStore`] (API keys and Idempotency-Key records) and
+//! [`OpsStore`] (readiness, counts, shutdown). [`Store`] is all of them, so the gateway holds an
+//! `Arc<dyn Store>`; a component that needs one role can take only that one. The SQLite adapter
+//! ([`SqliteStore`]) is the embedded default; a PostgreSQL adapter, for several instances sharing
+//! one database, is to implement the same roles. [`memory::MemoryStore`] fakes every role in
+//! memory for tests.
 //!
 //! # The inbound path's guarantees
 //!
-//! - [`Store::ingest`] writes the event and its job in **one transaction** and returns only
+//! - [`EventStore::ingest`] writes the event and its job in **one transaction** and returns only
 //!   after the commit, so a provider is acknowledged only for what is stored.
 //! - The dedup key is enforced by a **unique index** per provider: a redelivered event, even
 //!   fifty at once, is stored once and every caller learns the same [`EventId`](malipo_core::EventId).
 //! - A job's **lease** ends by itself: a worker that dies mid-job loses nothing, another claims
 //!   it after the lease.
-//! - [`Store::complete_job`] applies the payment change, the event status and the merchant
+//! - [`EventStore::complete_job`] applies the payment change, the event status and the merchant
 //!   delivery in one transaction: no payment change without its notification.
-//!   [`Store::complete_jobs`] does the same for a worker's whole batch in one write request,
+//!   [`EventStore::complete_jobs`] does the same for a worker's whole batch in one write request,
 //!   each job all-or-nothing on its own and applied in order.
 //!
 //! # Durability of the SQLite adapter
@@ -69,6 +73,7 @@
 //! ```
 
 mod error;
+pub mod memory;
 mod model;
 mod port;
 mod sqlite;
@@ -89,6 +94,6 @@ pub use model::payment::{
     TransitionDetail,
 };
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
-pub use port::{Replayed, Store};
+pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, Replayed, Store};
 pub use sqlite::{delivery_event_type, PAYLOAD_VERSION};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};

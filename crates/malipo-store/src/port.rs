@@ -17,7 +17,7 @@ use crate::{
 use crate::{EndpointId, EndpointRecord, NewEndpoint};
 use malipo_core::kinds::KeyId;
 
-/// What [`Store::replay`] did.
+/// What [`EventStore::replay`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replayed {
     /// A new processing job was queued and the event is `received` again.
@@ -26,13 +26,23 @@ pub enum Replayed {
     AlreadyQueued,
 }
 
-/// The storage port: everything the gateway keeps, behind one object-safe trait so it can hold
-/// an `Arc<dyn Store>` and the SQLite and PostgreSQL adapters are interchangeable.
+/// The storage port: everything the gateway keeps, as one object-safe trait made of the roles
+/// ([`EventStore`], [`PaymentStore`], [`DeliveryStore`], [`KeyStore`], [`OpsStore`]) so the
+/// gateway can hold an `Arc<dyn Store>` and the SQLite and PostgreSQL adapters are
+/// interchangeable. Implemented for every type that implements all roles; a component that
+/// needs one role can take just that role, and a test can give it a fake of that role.
 ///
 /// Every write returns only after its transaction committed at the adapter's durability level;
 /// a caller that got `Ok` may acknowledge the provider.
+pub trait Store: EventStore + PaymentStore + DeliveryStore + KeyStore + OpsStore {}
+
+impl<T> Store for T where T: EventStore + PaymentStore + DeliveryStore + KeyStore + OpsStore + ?Sized {}
+
+/// Inbound events and their processing jobs: the inbound half of the outbox. An event and its
+/// job are written together (see [`EventStore::ingest`]), and a job's completion applies its
+/// payment change and delivery in the same transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait EventStore: Send + Sync + 'static {
     /// Stores an inbound event and, when its status is `Received`, its processing job, in one
     /// transaction. An event whose `(provider, dedup_key)` is already stored is not stored again:
     /// the answer is [`Ingested::Duplicate`] with the first one's id, also when both arrive at
@@ -61,7 +71,7 @@ pub trait Store: Send + Sync + 'static {
     /// nothing.
     async fn complete_job(&self, job: JobId, outcome: JobOutcome) -> Result<JobCompletion, StoreError>;
 
-    /// Finishes several jobs, in order, each exactly as [`Store::complete_job`] would and each
+    /// Finishes several jobs, in order, each exactly as [`EventStore::complete_job`] would and each
     /// all-or-nothing on its own: a job that fails (completed by another worker after its lease
     /// ran out, its payment gone) is undone alone, answered with its error in its slot, and the
     /// others still complete. A job sees the effects of the jobs before it, so two events of one
@@ -95,18 +105,17 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
+}
 
-    /// Checks the database answers (for `/readyz`).
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    /// Queue depths and counts by status (for `/metrics` and the dashboard); cheap enough to
-    /// call on every scrape.
-    async fn stats(&self) -> Result<StoreStats, StoreError>;
-
+/// Payments and their state machine: every state change is a compare-and-set against the
+/// stored state, and a change that commits is announced to the merchant's endpoints by the same
+/// transaction.
+#[async_trait]
+pub trait PaymentStore: Send + Sync + 'static {
     /// The payments named by `keys`, one answer per key in the same order (`None` where there
     /// is none): the lookups of a whole batch of jobs in one round trip.
     ///
-    /// The default asks [`Store::get_payment`] and [`Store::find_payment_by_provider_ref`] once
+    /// The default asks [`PaymentStore::get_payment`] and [`PaymentStore::find_payment_by_provider_ref`] once
     /// per key; adapters override it to answer all keys at once.
     async fn find_payments(&self, keys: &[PaymentKey]) -> Result<Vec<Option<PaymentRecord>>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
@@ -165,6 +174,51 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<PaymentRecord>, StoreError>;
 
+    // Reconciliation, payouts and refunds.
+
+    /// Pending payments the reconciler should look at by `now`: those it never scheduled and
+    /// those whose next check is due, not held for a person; the longest waiting first.
+    async fn due_payment_checks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError>;
+
+    /// Records the reconciler's schedule on a pending payment. A payment that is no longer
+    /// pending (a callback settled it meanwhile) is returned as it is, unchanged.
+    async fn record_payment_check(
+        &self,
+        id: PaymentId,
+        check: PaymentCheck,
+    ) -> Result<PaymentRecord, StoreError>;
+
+    /// The refunds and reversals of `parent`, oldest first.
+    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError>;
+
+    /// Records a refund or reversal of `payment.parent_id`, checking in the same transaction
+    /// that the parent is succeeded (or partly refunded) and that the amount fits in what is
+    /// left of it (its amount less its refunds that are pending or succeeded), so two refunds
+    /// racing cannot give back more than was paid. A parent that does not exist is
+    /// [`StoreError::NotFound`]; the other refusals are [`StoreError::Invalid`].
+    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError>;
+
+    // Settlement: the ids a callback must repeat before it may move a payment.
+
+    /// Sets both ids the provider gave a request once it answered: the provider reference
+    /// (CheckoutRequestID) and the request id (MerchantRequestID), in one write. Setting the same
+    /// values again is fine; a reference used by another payment, or a request id other than the
+    /// one already stored, is [`StoreError::Conflict`].
+    async fn set_payment_references(
+        &self,
+        id: PaymentId,
+        reference: &str,
+        request_id: &str,
+    ) -> Result<PaymentRecord, StoreError>;
+}
+
+/// Outbound deliveries to the merchant and the endpoints they go to.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync + 'static {
     /// Queues a notification to the merchant.
     async fn enqueue_delivery(&self, delivery: NewDelivery) -> Result<DeliveryId, StoreError>;
 
@@ -199,10 +253,75 @@ pub trait Store: Send + Sync + 'static {
     /// Deliveries matching `filter`, newest first.
     async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError>;
 
-    /// Commits every write already queued, then stops taking writes (later ones fail with
-    /// [`StoreError::Closed`]); for a graceful shutdown. Reads keep working.
-    async fn close(&self) -> Result<(), StoreError>;
+    // Delivery to merchant endpoints (signed webhooks, the outbox's fan-out). The defaults refuse,
+    // for adapters and test doubles that do not keep endpoints.
 
+    /// Creates the endpoint named `endpoint.name`, or updates its URL, event filter and
+    /// private-address flag; a different secret is rotated in, the current one signing for
+    /// `overlap` more. `enabled` is only applied on creation (an operator's `disable` survives a
+    /// restart).
+    async fn upsert_endpoint(
+        &self,
+        endpoint: NewEndpoint,
+        overlap: Duration,
+    ) -> Result<EndpointRecord, StoreError> {
+        let _ = (endpoint, overlap);
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// One endpoint, by id (`ep_…`) or name.
+    async fn get_endpoint(&self, id_or_name: &str) -> Result<Option<EndpointRecord>, StoreError> {
+        let _ = id_or_name;
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// Every endpoint, oldest first.
+    async fn list_endpoints(&self) -> Result<Vec<EndpointRecord>, StoreError> {
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// Enables or disables an endpoint. A disabled one gets no new deliveries and its queued ones
+    /// wait (they are kept, and go out once it is enabled again).
+    async fn set_endpoint_enabled(
+        &self,
+        id_or_name: &str,
+        enabled: bool,
+    ) -> Result<EndpointRecord, StoreError> {
+        let _ = (id_or_name, enabled);
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// Makes `secret` the endpoint's signing secret; the current one keeps signing beside it for
+    /// `overlap`, so receivers can switch without losing a delivery.
+    async fn rotate_endpoint_secret(
+        &self,
+        id_or_name: &str,
+        secret: Secret<String>,
+        overlap: Duration,
+    ) -> Result<EndpointRecord, StoreError> {
+        let _ = (id_or_name, secret, overlap);
+        Err(unsupported("merchant endpoints"))
+    }
+
+    /// Claims up to `limit` due deliveries of one endpoint for `worker`, leasing each for
+    /// `lease`. A payment's delivery is held back while an earlier one of the same payment to
+    /// the same endpoint is pending, so they arrive in order; a disabled endpoint's are not
+    /// claimed.
+    async fn claim_endpoint_deliveries(
+        &self,
+        endpoint: EndpointId,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let _ = (endpoint, worker, limit, lease);
+        Err(unsupported("merchant endpoints"))
+    }
+}
+
+/// The merchant API's keys: API keys (only their digest) and Idempotency-Key records.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
     // The merchant API: API keys and Idempotency-Key records. Each has a default that refuses
     // (an adapter without these tables cannot serve the API) so adapters written before the
     // API keep compiling; the SQLite adapter implements them all.
@@ -278,112 +397,21 @@ pub trait Store: Send + Sync + 'static {
         let _ = before;
         Err(unsupported("idempotency keys"))
     }
+}
 
-    // Reconciliation, payouts and refunds.
+/// What operations ask of the store as a whole: readiness, counts for `/metrics`, shutdown.
+#[async_trait]
+pub trait OpsStore: Send + Sync + 'static {
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Pending payments the reconciler should look at by `now`: those it never scheduled and
-    /// those whose next check is due, not held for a person; the longest waiting first.
-    async fn due_payment_checks(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<PaymentRecord>, StoreError>;
+    /// Queue depths and counts by status (for `/metrics` and the dashboard); cheap enough to
+    /// call on every scrape.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
 
-    /// Records the reconciler's schedule on a pending payment. A payment that is no longer
-    /// pending (a callback settled it meanwhile) is returned as it is, unchanged.
-    async fn record_payment_check(
-        &self,
-        id: PaymentId,
-        check: PaymentCheck,
-    ) -> Result<PaymentRecord, StoreError>;
-
-    /// The refunds and reversals of `parent`, oldest first.
-    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError>;
-
-    /// Records a refund or reversal of `payment.parent_id`, checking in the same transaction
-    /// that the parent is succeeded (or partly refunded) and that the amount fits in what is
-    /// left of it (its amount less its refunds that are pending or succeeded), so two refunds
-    /// racing cannot give back more than was paid. A parent that does not exist is
-    /// [`StoreError::NotFound`]; the other refusals are [`StoreError::Invalid`].
-    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError>;
-
-    // Settlement: the ids a callback must repeat before it may move a payment.
-
-    /// Sets both ids the provider gave a request once it answered: the provider reference
-    /// (CheckoutRequestID) and the request id (MerchantRequestID), in one write. Setting the same
-    /// values again is fine; a reference used by another payment, or a request id other than the
-    /// one already stored, is [`StoreError::Conflict`].
-    async fn set_payment_references(
-        &self,
-        id: PaymentId,
-        reference: &str,
-        request_id: &str,
-    ) -> Result<PaymentRecord, StoreError>;
-
-    // Delivery to merchant endpoints (signed webhooks, the outbox's fan-out). The defaults refuse,
-    // for adapters and test doubles that do not keep endpoints.
-
-    /// Creates the endpoint named `endpoint.name`, or updates its URL, event filter and
-    /// private-address flag; a different secret is rotated in, the current one signing for
-    /// `overlap` more. `enabled` is only applied on creation (an operator's `disable` survives a
-    /// restart).
-    async fn upsert_endpoint(
-        &self,
-        endpoint: NewEndpoint,
-        overlap: Duration,
-    ) -> Result<EndpointRecord, StoreError> {
-        let _ = (endpoint, overlap);
-        Err(unsupported("merchant endpoints"))
-    }
-
-    /// One endpoint, by id (`ep_…`) or name.
-    async fn get_endpoint(&self, id_or_name: &str) -> Result<Option<EndpointRecord>, StoreError> {
-        let _ = id_or_name;
-        Err(unsupported("merchant endpoints"))
-    }
-
-    /// Every endpoint, oldest first.
-    async fn list_endpoints(&self) -> Result<Vec<EndpointRecord>, StoreError> {
-        Err(unsupported("merchant endpoints"))
-    }
-
-    /// Enables or disables an endpoint. A disabled one gets no new deliveries and its queued ones
-    /// wait (they are kept, and go out once it is enabled again).
-    async fn set_endpoint_enabled(
-        &self,
-        id_or_name: &str,
-        enabled: bool,
-    ) -> Result<EndpointRecord, StoreError> {
-        let _ = (id_or_name, enabled);
-        Err(unsupported("merchant endpoints"))
-    }
-
-    /// Makes `secret` the endpoint's signing secret; the current one keeps signing beside it for
-    /// `overlap`, so receivers can switch without losing a delivery.
-    async fn rotate_endpoint_secret(
-        &self,
-        id_or_name: &str,
-        secret: Secret<String>,
-        overlap: Duration,
-    ) -> Result<EndpointRecord, StoreError> {
-        let _ = (id_or_name, secret, overlap);
-        Err(unsupported("merchant endpoints"))
-    }
-
-    /// Claims up to `limit` due deliveries of one endpoint for `worker`, leasing each for
-    /// `lease`. A payment's delivery is held back while an earlier one of the same payment to
-    /// the same endpoint is pending, so they arrive in order; a disabled endpoint's are not
-    /// claimed.
-    async fn claim_endpoint_deliveries(
-        &self,
-        endpoint: EndpointId,
-        worker: &str,
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let _ = (endpoint, worker, limit, lease);
-        Err(unsupported("merchant endpoints"))
-    }
+    /// Commits every write already queued, then stops taking writes (later ones fail with
+    /// [`StoreError::Closed`]); for a graceful shutdown. Reads keep working.
+    async fn close(&self) -> Result<(), StoreError>;
 }
 
 fn unsupported(what: &str) -> StoreError {

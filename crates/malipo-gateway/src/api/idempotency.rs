@@ -310,17 +310,23 @@ mod tests {
         assert_ne!(f(&a), fingerprint("POST", "/v1/payouts", &a));
     }
 
-    async fn state(dir: &tempfile::TempDir) -> AppState {
-        let text = format!(
-            "[database]\nurl = \"sqlite://{}\"\n",
-            dir.path().join("i.db").display()
-        );
-        let config = malipo_config::Config::from_toml(&text).unwrap();
-        crate::Gateway::from_config(&config)
-            .await
-            .unwrap()
-            .state()
-            .clone()
+    /// A state over the in-memory store: these tests are about the waiting and replaying, which
+    /// the key role's contract decides; a database adds nothing to them.
+    fn state() -> AppState {
+        AppState {
+            store: std::sync::Arc::new(malipo_store::memory::MemoryStore::new()),
+            metrics: Default::default(),
+            guards: malipo_guard::Guards::new(malipo_guard::GuardConfig::default()),
+            callback_tokens: None,
+            paystack_secret: None,
+            paystack_account_secrets: Default::default(),
+            worker_wakeup: Default::default(),
+            providers: Default::default(),
+            connections: Default::default(),
+            confirm_successes: false,
+            mpesa_payees: Vec::new(),
+            c2b_validators: Default::default(),
+        }
     }
 
     fn caller() -> Caller {
@@ -338,8 +344,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_duplicate_waits_a_bounded_time_for_a_stuck_first_request_then_gets_409() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir).await;
+        let state = state();
         let who = caller();
         let fp = [1; REQUEST_HASH_LEN];
         // A first request that never finishes (its process died mid-call, say).
@@ -363,8 +368,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_duplicate_gets_the_answer_once_the_first_finishes_and_a_freed_key_runs_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir).await;
+        let state = state();
         let who = caller();
         let fp = [2; REQUEST_HASH_LEN];
         let scope = who.key_id.to_string();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, PaymentId, Secret};
 use malipo_store::{
-    DeliveryFilter, DeliveryRecord, DeliveryStatus, EndpointId, EndpointRecord, NewEndpoint, Store,
+    DeliveryFilter, DeliveryRecord, DeliveryStatus, DeliveryStore, EndpointId, EndpointRecord, NewEndpoint,
     StoreError,
 };
 use malipo_webhooks::WebhookSecret;
@@ -220,8 +220,8 @@ fn check_new(req: &CreateEndpoint) -> Result<Secret<String>, DeliveryError> {
 
 /// Creates an endpoint; its secret (given or generated) is in the answer, once. A name already
 /// used is [`DeliveryError::Invalid`].
-pub async fn create_endpoint_in(
-    store: &dyn Store,
+pub async fn create_endpoint_in<S: DeliveryStore + ?Sized>(
+    store: &S,
     req: CreateEndpoint,
 ) -> Result<EndpointWithSecret, DeliveryError> {
     let secret = check_new(&req)?;
@@ -251,7 +251,9 @@ pub async fn create_endpoint_in(
 }
 
 /// Every endpoint, oldest first.
-pub async fn list_endpoints_in(store: &dyn Store) -> Result<Vec<EndpointView>, DeliveryError> {
+pub async fn list_endpoints_in<S: DeliveryStore + ?Sized>(
+    store: &S,
+) -> Result<Vec<EndpointView>, DeliveryError> {
     Ok(store
         .list_endpoints()
         .await?
@@ -261,8 +263,8 @@ pub async fn list_endpoints_in(store: &dyn Store) -> Result<Vec<EndpointView>, D
 }
 
 /// Enables or disables an endpoint (by id or name); its deliveries are kept either way.
-pub async fn set_endpoint_enabled_in(
-    store: &dyn Store,
+pub async fn set_endpoint_enabled_in<S: DeliveryStore + ?Sized>(
+    store: &S,
     id_or_name: &str,
     enabled: bool,
 ) -> Result<EndpointView, DeliveryError> {
@@ -273,8 +275,8 @@ pub async fn set_endpoint_enabled_in(
 
 /// Gives an endpoint a new generated secret; the old one keeps signing beside it for `overlap`
 /// (default 24 h). The new secret is in the answer, once.
-pub async fn rotate_endpoint_secret_in(
-    store: &dyn Store,
+pub async fn rotate_endpoint_secret_in<S: DeliveryStore + ?Sized>(
+    store: &S,
     id_or_name: &str,
     overlap: Option<Duration>,
 ) -> Result<EndpointWithSecret, DeliveryError> {
@@ -293,8 +295,8 @@ pub async fn rotate_endpoint_secret_in(
 }
 
 /// Deliveries matching `filter`, newest first.
-pub async fn list_deliveries_in(
-    store: &dyn Store,
+pub async fn list_deliveries_in<S: DeliveryStore + ?Sized>(
+    store: &S,
     filter: &DeliveryFilter,
 ) -> Result<Vec<DeliveryView>, DeliveryError> {
     Ok(store
@@ -306,7 +308,10 @@ pub async fn list_deliveries_in(
 }
 
 /// One delivery.
-pub async fn get_delivery_in(store: &dyn Store, id: DeliveryId) -> Result<DeliveryView, DeliveryError> {
+pub async fn get_delivery_in<S: DeliveryStore + ?Sized>(
+    store: &S,
+    id: DeliveryId,
+) -> Result<DeliveryView, DeliveryError> {
     store
         .get_delivery(id)
         .await?
@@ -320,7 +325,10 @@ pub async fn get_delivery_in(store: &dyn Store, id: DeliveryId) -> Result<Delive
 
 /// Queues a delivered or dead-lettered delivery again, due now, its retry schedule started over
 /// (same id, so receivers that saw it deduplicate).
-pub async fn retry_delivery_in(store: &dyn Store, id: DeliveryId) -> Result<DeliveryView, DeliveryError> {
+pub async fn retry_delivery_in<S: DeliveryStore + ?Sized>(
+    store: &S,
+    id: DeliveryId,
+) -> Result<DeliveryView, DeliveryError> {
     store.redeliver(id).await?;
     get_delivery_in(store, id).await
 }
@@ -377,7 +385,10 @@ pub async fn retry_delivery(state: &AppState, id: DeliveryId) -> Result<Delivery
 /// Creates or updates the endpoint `[merchant]` configures (named [`CONFIG_ENDPOINT_NAME`]):
 /// its URL, secret (a changed secret is rotated in with the default overlap) and
 /// private-address flag. Nothing without a `[merchant]` section.
-pub async fn seed_from_config(store: &dyn Store, config: &malipo_config::Config) -> Result<(), GatewayError> {
+pub async fn seed_from_config<S: DeliveryStore + ?Sized>(
+    store: &S,
+    config: &malipo_config::Config,
+) -> Result<(), GatewayError> {
     let Some(m) = &config.merchant else {
         return Ok(());
     };

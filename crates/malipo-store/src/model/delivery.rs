@@ -149,7 +149,7 @@ impl fmt::Debug for DeliveryRecord {
     }
 }
 
-/// Which deliveries [`Store::list_deliveries`](crate::Store::list_deliveries) returns, newest
+/// Which deliveries [`DeliveryStore::list_deliveries`](crate::DeliveryStore::list_deliveries) returns, newest
 /// first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryFilter {

@@ -58,7 +58,7 @@ impl NewEvent {
     }
 }
 
-/// What [`Store::ingest`](crate::Store::ingest) did.
+/// What [`EventStore::ingest`](crate::EventStore::ingest) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Ingested {
     /// Stored for the first time under this id.
@@ -150,7 +150,7 @@ impl std::ops::Deref for EventRecord {
     }
 }
 
-/// Which events [`Store::list_events`](crate::Store::list_events) returns, newest first.
+/// Which events [`EventStore::list_events`](crate::EventStore::list_events) returns, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFilter {
     /// Only this provider's.

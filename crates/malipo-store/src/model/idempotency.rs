@@ -24,7 +24,7 @@ impl std::fmt::Debug for StoredResponse {
     }
 }
 
-/// What [`Store::claim_idempotency_key`](crate::Store::claim_idempotency_key) found.
+/// What [`KeyStore::claim_idempotency_key`](crate::KeyStore::claim_idempotency_key) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
     /// The key was free: it is now held by this request, which must complete or release it.

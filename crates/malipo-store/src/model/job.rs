@@ -57,7 +57,7 @@ impl JobOutcome {
     }
 }
 
-/// What [`Store::complete_job`](crate::Store::complete_job) did.
+/// What [`EventStore::complete_job`](crate::EventStore::complete_job) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobCompletion {
     /// What happened to the payment, if the outcome carried a change.

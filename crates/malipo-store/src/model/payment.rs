@@ -135,7 +135,7 @@ pub struct TransitionDetail {
     pub settled_by: Option<SettledBy>,
 }
 
-/// A successful [`Store::transition_payment`](crate::Store::transition_payment).
+/// A successful [`PaymentStore::transition_payment`](crate::PaymentStore::transition_payment).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentTransition {
     /// The payment after the move.
@@ -152,7 +152,7 @@ impl PaymentTransition {
 }
 
 /// How a worker finds the payment an event is about, for
-/// [`Store::find_payments`](crate::Store::find_payments).
+/// [`PaymentStore::find_payments`](crate::PaymentStore::find_payments).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PaymentKey {
     /// By its id (the M-Pesa callback token names it).
@@ -230,7 +230,7 @@ impl PaymentEffect {
     }
 }
 
-/// Which payments [`Store::list_payments`](crate::Store::list_payments) returns, newest first.
+/// Which payments [`PaymentStore::list_payments`](crate::PaymentStore::list_payments) returns, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentFilter {
     /// Only this provider's.
@@ -323,7 +323,7 @@ pub struct CheckSchedule {
 }
 
 /// A change of a pending payment's schedule, for
-/// [`Store::record_payment_check`](crate::Store::record_payment_check).
+/// [`PaymentStore::record_payment_check`](crate::PaymentStore::record_payment_check).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PaymentCheck {
     /// The provider was asked (the attempt count goes up); false when only scheduling.

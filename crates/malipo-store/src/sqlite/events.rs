@@ -1,65 +1,19 @@
-//! Events and their processing jobs: ingest, read, list, replay.
+//! Reading and listing events; writing them is the inbox's (`inbox.rs`).
 
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use malipo_core::{EventId, EventStatus, JobId};
+use malipo_core::{EventId, EventStatus};
 use rusqlite::types::Value;
-use rusqlite::{params, Connection, Row};
+use rusqlite::{Connection, Row};
 
 use super::rows::{self, col};
 use crate::error::Context;
-use crate::port::Replayed;
-use crate::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent, StoreError};
-
-/// The only job kind so far: apply an event.
-pub(crate) const JOB_PROCESS_EVENT: i64 = 0;
+use crate::{EventFilter, EventRecord, EventSummary, NewEvent, StoreError};
 
 /// The columns [`summary`] decodes, in order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, kind, dedup_key, received_at, source_ip, \
      status, attempts, last_error, payment_id, length(body), account";
-
-const OP_INGEST: &str = "storing an event";
-
-/// Stores an event and, through the `events_enqueue` trigger, its job: one INSERT statement,
-/// atomic by itself, so the writer runs it without a savepoint.
-pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Ingested, StoreError> {
-    check(ev)?;
-    let id = EventId::new();
-    let source_ip = ev.source_ip.map(|ip| ip.to_string());
-    let payment_id = ev.payment_id.map(|p| p.to_string());
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO events (id, provider, kind, dedup_key, body, received_at, source_ip, \
-             status, attempts, last_error, payment_id, updated_at, account) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?6, ?11) \
-             ON CONFLICT (provider, dedup_key) DO NOTHING",
-        )
-        .during(OP_INGEST)?
-        .execute(params![
-            id.to_string(),
-            ev.provider.as_str(),
-            ev.kind,
-            ev.dedup_key,
-            &ev.raw_body[..],
-            now,
-            source_ip,
-            ev.status.code(),
-            ev.last_error.as_deref().map(rows::clip),
-            payment_id,
-            ev.account.as_ref().map(|a| a.as_str()),
-        ])
-        .during(OP_INGEST)?;
-    if inserted == 0 {
-        let existing: String = conn
-            .prepare_cached("SELECT id FROM events WHERE provider = ?1 AND dedup_key = ?2")
-            .during(OP_INGEST)?
-            .query_row(params![ev.provider.as_str(), ev.dedup_key], |r| r.get(0))
-            .during(OP_INGEST)?;
-        return Ok(Ingested::Duplicate(rows::id(&existing, "events.id")?));
-    }
-    Ok(Ingested::New(id))
-}
 
 /// Refuses an event the dedup index would mishandle: with an empty key every keyless event
 /// would count as a duplicate of the first and be acknowledged without being stored.
@@ -70,22 +24,6 @@ pub(crate) fn check(ev: &NewEvent) -> Result<(), StoreError> {
             ev.provider, ev.kind
         )));
     }
-    Ok(())
-}
-
-fn insert_job(conn: &Connection, event: EventId, now: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO jobs (id, event_id, kind, run_at, attempts, created_at) \
-         VALUES (?1, ?2, ?3, ?4, 0, ?4)",
-    )
-    .during("queueing a processing job")?
-    .execute(params![
-        JobId::new().to_string(),
-        event.to_string(),
-        JOB_PROCESS_EVENT,
-        now
-    ])
-    .during("queueing a processing job")?;
     Ok(())
 }
 
@@ -173,39 +111,4 @@ pub(crate) fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventS
         q.bound("payment_id =", Value::Text(payment.to_string()));
     }
     q.fetch(conn, filter.limit, OP, summary)
-}
-
-/// Puts an event back in the processing queue.
-pub(crate) fn replay(conn: &Connection, id: EventId, now: i64) -> Result<Replayed, StoreError> {
-    const OP: &str = "replaying an event";
-    let key = id.to_string();
-    let mut stmt = conn
-        .prepare_cached("SELECT status FROM events WHERE id = ?1")
-        .during(OP)?;
-    let status: Option<i64> = rows::first(&mut stmt, [&key], OP, |r| col(r, 0, OP))?;
-    let Some(status) = status else {
-        return Err(StoreError::NotFound {
-            what: "event",
-            id: key,
-        });
-    };
-    if status == EventStatus::Received.code() {
-        // A received event has its job queued; replay is rare, so a scan of the (short) job
-        // queue is cheaper than indexing every job by event.
-        let queued: bool = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM jobs WHERE event_id = ?1)")
-            .during(OP)?
-            .query_row([&key], |r| r.get(0))
-            .during(OP)?;
-        if queued {
-            return Ok(Replayed::AlreadyQueued);
-        }
-    } else {
-        conn.prepare_cached("UPDATE events SET status = ?1, updated_at = ?2 WHERE id = ?3")
-            .during(OP)?
-            .execute(params![EventStatus::Received.code(), now, key])
-            .during(OP)?;
-    }
-    insert_job(conn, id, now)?;
-    Ok(Replayed::Queued)
 }

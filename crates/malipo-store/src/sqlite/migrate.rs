@@ -42,6 +42,13 @@ const MIGRATIONS: &[(MigrationInfo, &str)] = &[
     ),
     (
         MigrationInfo {
+            version: 6,
+            name: "inbox",
+        },
+        include_str!("../../migrations/0006_inbox.sql"),
+    ),
+    (
+        MigrationInfo {
             version: 7,
             name: "accounts",
         },

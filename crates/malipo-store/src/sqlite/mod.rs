@@ -7,6 +7,7 @@ mod endpoints;
 mod events;
 mod health;
 mod idempotency;
+mod inbox;
 mod jobs;
 mod keys;
 mod migrate;
@@ -30,11 +31,14 @@ pub use options::{Durability, SqliteOptions};
 pub use outbox::{event_type as delivery_event_type, PAYLOAD_VERSION};
 pub use writer::WriterStats;
 
+pub(crate) use events::check as check_event;
+pub(crate) use rows::{clip, MAX_PAGE};
+
 use self::readers::Readers;
 use self::rows::{duration_ms, now_ms, to_ms};
 use self::writer::{Batching, Writer};
 use crate::error::Context;
-use crate::port::{Replayed, Store};
+use crate::port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, Replayed};
 use crate::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
     JobCompletion, JobOutcome, MigrationInfo, MigrationReport, NewDelivery, NewEvent, NewPayment,
@@ -42,7 +46,7 @@ use crate::{
 };
 use crate::{EndpointId, EndpointRecord, NewEndpoint};
 
-/// The SQLite adapter of [`Store`]: one file in WAL mode, one writer thread doing group commit,
+/// The SQLite adapter of [`Store`](crate::Store) (every role): one file in WAL mode, one writer thread doing group commit,
 /// a few read-only connections for reads. Cheap to clone (all clones share the same threads).
 ///
 /// See the [crate documentation](crate) for the durability levels.
@@ -57,6 +61,7 @@ struct Inner {
     writer: Writer,
     readers: Arc<Readers>,
     health: Arc<health::Health>,
+    event_total: Arc<stats::EventTotal>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -102,6 +107,7 @@ impl SqliteStore {
                 writer,
                 readers,
                 health,
+                event_total: Arc::default(),
             }),
         })
     }
@@ -144,15 +150,15 @@ impl SqliteStore {
         self.inner.writer.write(move |conn| work(conn, now_ms())).await
     }
 
-    /// A write that is one statement (see [`Writer::write_one_statement`]).
-    async fn write_one_statement<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// A write that is all-or-nothing by itself (see [`Writer::write_all_or_nothing`]).
+    async fn write_all_or_nothing<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner
             .writer
-            .write_one_statement(move |conn| work(conn, now_ms()))
+            .write_all_or_nothing(move |conn| work(conn, now_ms()))
             .await
     }
 
@@ -187,11 +193,11 @@ fn not_writable_if_readonly(path: &Path, e: StoreError) -> StoreError {
 const PROBE_BYTES: usize = 256 * 1024;
 
 #[async_trait]
-impl Store for SqliteStore {
+impl EventStore for SqliteStore {
     async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
         // Refused before queueing so a bad request never takes a place in a batch.
         events::check(&event)?;
-        self.write_one_statement(move |conn, now| events::ingest(conn, &event, now))
+        self.write_all_or_nothing(move |conn, now| inbox::ingest(conn, &event, now))
             .await
     }
 
@@ -205,7 +211,7 @@ impl Store for SqliteStore {
     }
 
     async fn replay(&self, id: EventId) -> Result<Replayed, StoreError> {
-        self.write(move |conn, now| events::replay(conn, id, now)).await
+        self.write(move |conn, now| inbox::replay(conn, id, now)).await
     }
 
     async fn claim_jobs(&self, worker: &str, limit: usize, lease: Duration) -> Result<Vec<Job>, StoreError> {
@@ -241,48 +247,10 @@ impl Store for SqliteStore {
         self.write(move |conn, now| jobs::fail(conn, job, &error, retry_at.map(to_ms), now))
             .await
     }
+}
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        // Cheap while all is well: the writer's last commit and the file's identity are known
-        // without queueing behind the webhooks being stored.
-        self.inner.health.check_identity()?;
-        self.read(|conn| {
-            conn.query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))
-                .during("checking the database answers")
-        })
-        .await?;
-        if self.inner.writer.is_stopped() {
-            return Err(StoreError::Closed);
-        }
-        if self.inner.health.is_failing() {
-            // Once traffic stops, nothing else would find out that writes work again: probe
-            // with a write the size of a busy batch of events, inserted and deleted in one
-            // committed transaction (the pages still reach the WAL, so a full disk fails it).
-            self.write(|conn, now| {
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (-1, ?1, ?2)",
-                    rusqlite::params!["probe".repeat(PROBE_BYTES / 5), now],
-                )
-                .during("probing that writes work")?;
-                conn.execute("DELETE FROM schema_migrations WHERE version = -1", [])
-                    .during("probing that writes work")
-                    .map(|_| ())
-            })
-            .await?;
-            if self.inner.health.is_failing() {
-                return Err(StoreError::Database {
-                    op: "probing that writes work",
-                    source: crate::error::Reason::cause("the last commit failed"),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    async fn stats(&self) -> Result<StoreStats, StoreError> {
-        self.read(|conn| stats::read(conn, now_ms())).await
-    }
-
+#[async_trait]
+impl PaymentStore for SqliteStore {
     async fn insert_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
         self.write(move |conn, now| payments::insert(conn, &payment, now))
             .await
@@ -346,6 +314,47 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn due_payment_checks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.read(move |conn| payments::due_checks(conn, to_ms(now), limit))
+            .await
+    }
+
+    async fn record_payment_check(
+        &self,
+        id: PaymentId,
+        check: crate::PaymentCheck,
+    ) -> Result<PaymentRecord, StoreError> {
+        self.write(move |conn, now| payments::record_check(conn, id, &check, now))
+            .await
+    }
+
+    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.read(move |conn| payments::children(conn, parent)).await
+    }
+
+    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
+        self.write(move |conn, now| payments::insert_child(conn, &payment, now))
+            .await
+    }
+
+    async fn set_payment_references(
+        &self,
+        id: PaymentId,
+        reference: &str,
+        request_id: &str,
+    ) -> Result<PaymentRecord, StoreError> {
+        let (reference, request_id) = (reference.to_owned(), request_id.to_owned());
+        self.write(move |conn, now| payments::set_references(conn, id, &reference, &request_id, now))
+            .await
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
     async fn enqueue_delivery(&self, delivery: NewDelivery) -> Result<DeliveryId, StoreError> {
         self.write(move |conn, now| deliveries::enqueue(conn, &delivery, now))
             .await
@@ -394,119 +403,6 @@ impl Store for SqliteStore {
         let filter = filter.clone();
         self.read(move |conn| deliveries::list(conn, &filter)).await
     }
-
-    async fn close(&self) -> Result<(), StoreError> {
-        self.inner.writer.shutdown().await
-    }
-
-    // The merchant API.
-
-    async fn insert_api_key(&self, key: crate::NewApiKey) -> Result<crate::ApiKeyRecord, StoreError> {
-        self.write_one_statement(move |conn, now| keys::insert(conn, &key, now))
-            .await
-    }
-
-    async fn find_api_key_by_hash(
-        &self,
-        hash: &[u8; crate::KEY_HASH_LEN],
-    ) -> Result<Option<crate::ApiKeyRecord>, StoreError> {
-        let hash = *hash;
-        self.read(move |conn| keys::find_by_hash(conn, &hash)).await
-    }
-
-    async fn list_api_keys(&self) -> Result<Vec<crate::ApiKeyRecord>, StoreError> {
-        self.read(keys::list).await
-    }
-
-    async fn revoke_api_key(&self, id: malipo_core::kinds::KeyId) -> Result<crate::ApiKeyRecord, StoreError> {
-        self.write(move |conn, now| keys::revoke(conn, id, now)).await
-    }
-
-    async fn claim_idempotency_key(
-        &self,
-        scope: &str,
-        key: &str,
-        request_hash: &[u8; crate::REQUEST_HASH_LEN],
-    ) -> Result<crate::IdempotencyClaim, StoreError> {
-        let (scope, key, hash) = (scope.to_owned(), key.to_owned(), *request_hash);
-        // Through the writer: its single thread makes the read-then-insert atomic.
-        self.write(move |conn, now| idempotency::claim(conn, &scope, &key, &hash, now))
-            .await
-    }
-
-    async fn complete_idempotency_key(
-        &self,
-        scope: &str,
-        key: &str,
-        response: crate::StoredResponse,
-    ) -> Result<(), StoreError> {
-        let (scope, key) = (scope.to_owned(), key.to_owned());
-        self.write_one_statement(move |conn, now| idempotency::complete(conn, &scope, &key, &response, now))
-            .await
-    }
-
-    async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
-        let (scope, key) = (scope.to_owned(), key.to_owned());
-        self.write_one_statement(move |conn, _| idempotency::release(conn, &scope, &key))
-            .await
-    }
-
-    async fn get_idempotency_key(
-        &self,
-        scope: &str,
-        key: &str,
-    ) -> Result<Option<crate::IdempotencyRecord>, StoreError> {
-        let (scope, key) = (scope.to_owned(), key.to_owned());
-        self.read(move |conn| idempotency::get(conn, &scope, &key)).await
-    }
-
-    async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let cutoff = to_ms(before);
-        self.write_one_statement(move |conn, _| idempotency::prune(conn, cutoff))
-            .await
-    }
-
-    // Reconciliation, payouts and refunds.
-
-    async fn due_payment_checks(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<PaymentRecord>, StoreError> {
-        self.read(move |conn| payments::due_checks(conn, to_ms(now), limit))
-            .await
-    }
-
-    async fn record_payment_check(
-        &self,
-        id: PaymentId,
-        check: crate::PaymentCheck,
-    ) -> Result<PaymentRecord, StoreError> {
-        self.write(move |conn, now| payments::record_check(conn, id, &check, now))
-            .await
-    }
-
-    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError> {
-        self.read(move |conn| payments::children(conn, parent)).await
-    }
-
-    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
-        self.write(move |conn, now| payments::insert_child(conn, &payment, now))
-            .await
-    }
-
-    async fn set_payment_references(
-        &self,
-        id: PaymentId,
-        reference: &str,
-        request_id: &str,
-    ) -> Result<PaymentRecord, StoreError> {
-        let (reference, request_id) = (reference.to_owned(), request_id.to_owned());
-        self.write(move |conn, now| payments::set_references(conn, id, &reference, &request_id, now))
-            .await
-    }
-
-    // Delivery to merchant endpoints.
 
     async fn upsert_endpoint(
         &self,
@@ -561,5 +457,122 @@ impl Store for SqliteStore {
             deliveries::claim_for_endpoint(conn, endpoint, &worker, limit, duration_ms(lease), now)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_api_key(&self, key: crate::NewApiKey) -> Result<crate::ApiKeyRecord, StoreError> {
+        self.write_all_or_nothing(move |conn, now| keys::insert(conn, &key, now))
+            .await
+    }
+
+    async fn find_api_key_by_hash(
+        &self,
+        hash: &[u8; crate::KEY_HASH_LEN],
+    ) -> Result<Option<crate::ApiKeyRecord>, StoreError> {
+        let hash = *hash;
+        self.read(move |conn| keys::find_by_hash(conn, &hash)).await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<crate::ApiKeyRecord>, StoreError> {
+        self.read(keys::list).await
+    }
+
+    async fn revoke_api_key(&self, id: malipo_core::kinds::KeyId) -> Result<crate::ApiKeyRecord, StoreError> {
+        self.write(move |conn, now| keys::revoke(conn, id, now)).await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &[u8; crate::REQUEST_HASH_LEN],
+    ) -> Result<crate::IdempotencyClaim, StoreError> {
+        let (scope, key, hash) = (scope.to_owned(), key.to_owned(), *request_hash);
+        // Through the writer: its single thread makes the read-then-insert atomic.
+        self.write(move |conn, now| idempotency::claim(conn, &scope, &key, &hash, now))
+            .await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        response: crate::StoredResponse,
+    ) -> Result<(), StoreError> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.write_all_or_nothing(move |conn, now| idempotency::complete(conn, &scope, &key, &response, now))
+            .await
+    }
+
+    async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.write_all_or_nothing(move |conn, _| idempotency::release(conn, &scope, &key))
+            .await
+    }
+
+    async fn get_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<crate::IdempotencyRecord>, StoreError> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.read(move |conn| idempotency::get(conn, &scope, &key)).await
+    }
+
+    async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let cutoff = to_ms(before);
+        self.write_all_or_nothing(move |conn, _| idempotency::prune(conn, cutoff))
+            .await
+    }
+}
+
+#[async_trait]
+impl OpsStore for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        // Cheap while all is well: the writer's last commit and the file's identity are known
+        // without queueing behind the webhooks being stored.
+        self.inner.health.check_identity()?;
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))
+                .during("checking the database answers")
+        })
+        .await?;
+        if self.inner.writer.is_stopped() {
+            return Err(StoreError::Closed);
+        }
+        if self.inner.health.is_failing() {
+            // Once traffic stops, nothing else would find out that writes work again: probe
+            // with a write the size of a busy batch of events, inserted and deleted in one
+            // committed transaction (the pages still reach the WAL, so a full disk fails it).
+            self.write(|conn, now| {
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (-1, ?1, ?2)",
+                    rusqlite::params!["probe".repeat(PROBE_BYTES / 5), now],
+                )
+                .during("probing that writes work")?;
+                conn.execute("DELETE FROM schema_migrations WHERE version = -1", [])
+                    .during("probing that writes work")
+                    .map(|_| ())
+            })
+            .await?;
+            if self.inner.health.is_failing() {
+                return Err(StoreError::Database {
+                    op: "probing that writes work",
+                    source: crate::error::Reason::cause("the last commit failed"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let total = Arc::clone(&self.inner.event_total);
+        self.read(move |conn| stats::read(conn, &total, now_ms())).await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.inner.writer.shutdown().await
     }
 }

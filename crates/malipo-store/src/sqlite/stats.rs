@@ -1,4 +1,14 @@
-//! Counts for metrics, all from indexes or the trigger-kept `event_counts`.
+//! Counts for metrics, read on a read connection: nothing is written for them.
+//!
+//! Events by status without counting the events table per scrape: received events are the jobs
+//! queue (the inbox's invariant: a received event has exactly one queued job), failed, rejected
+//! and suspicious ones come from the `events_attention` partial index (they are few), and
+//! processed ones are the rest of the total. The total is counted in full once, then only the
+//! rows added since (a range of the rowid `seq`, which only grows), and counted in full again
+//! after [`RECOUNT`] in case rows were deleted by hand.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use malipo_core::EventStatus;
 use rusqlite::Connection;
@@ -8,6 +18,62 @@ use crate::error::Context;
 use crate::{StoreError, StoreStats};
 
 const OP: &str = "counting queues for metrics";
+
+/// How long an incrementally kept total is trusted before a full count.
+const RECOUNT: Duration = Duration::from_secs(60);
+
+/// The events table's row count as last seen, shared by the read connections.
+#[derive(Default)]
+pub(crate) struct EventTotal(Mutex<Option<Seen>>);
+
+#[derive(Clone, Copy)]
+struct Seen {
+    /// Rows with `seq <= high`.
+    total: u64,
+    high: i64,
+    counted_at: Instant,
+}
+
+impl EventTotal {
+    fn read(&self, conn: &Connection) -> Result<u64, StoreError> {
+        let last = *self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = match last {
+            Some(seen) if seen.counted_at.elapsed() < RECOUNT => {
+                let (added, high) = new_rows(conn, seen.high)?;
+                Seen {
+                    total: seen.total + added,
+                    high: high.max(seen.high),
+                    counted_at: seen.counted_at,
+                }
+            }
+            _ => {
+                let (total, high) = new_rows(conn, i64::MIN)?;
+                Seen {
+                    total,
+                    high,
+                    counted_at: Instant::now(),
+                }
+            }
+        };
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Two scrapes at once: the one that saw more rows is kept.
+        if kept.is_none_or(|k| k.high <= seen.high || seen.counted_at > k.counted_at) {
+            *kept = Some(seen);
+        }
+        Ok(seen.total)
+    }
+}
+
+/// How many events have `seq > after`, and the highest `seq` (one read, one snapshot).
+fn new_rows(conn: &Connection, after: i64) -> Result<(u64, i64), StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT count(*), coalesce(max(seq), ?1) FROM events WHERE seq > ?1")
+        .during(OP)?;
+    let (n, high): (i64, i64) = stmt
+        .query_row([after], |r| Ok((r.get(0)?, r.get(1)?)))
+        .during(OP)?;
+    Ok((u64::try_from(n).unwrap_or(0), high.max(0)))
+}
 
 fn count(conn: &Connection, sql: &str, now: Option<i64>) -> Result<u64, StoreError> {
     let mut stmt = conn.prepare_cached(sql).during(OP)?;
@@ -19,21 +85,41 @@ fn count(conn: &Connection, sql: &str, now: Option<i64>) -> Result<u64, StoreErr
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-pub(crate) fn read(conn: &Connection, now: i64) -> Result<StoreStats, StoreError> {
+pub(crate) fn read(conn: &Connection, total: &EventTotal, now: i64) -> Result<StoreStats, StoreError> {
+    // One snapshot for all counts, so processed (the difference) is never off by a commit.
+    conn.execute_batch("BEGIN").during(OP)?;
+    let counted = read_in_snapshot(conn, total, now);
+    let _ = conn.execute_batch("COMMIT");
+    counted
+}
+
+fn read_in_snapshot(conn: &Connection, total: &EventTotal, now: i64) -> Result<StoreStats, StoreError> {
+    let jobs_queued = count(conn, "SELECT count(*) FROM jobs", None)?;
     let mut events: Vec<(EventStatus, u64)> = EventStatus::ALL.iter().map(|s| (*s, 0)).collect();
     let mut stmt = conn
-        .prepare_cached("SELECT status, n FROM event_counts")
+        .prepare_cached("SELECT status, count(*) FROM events WHERE status >= 2 GROUP BY status")
         .during(OP)?;
     let mut rows = stmt.query([]).during(OP)?;
+    let mut settled_otherwise = 0;
     while let Some(row) = rows.next().during(OP)? {
         let code: i64 = col(row, 0, OP)?;
-        let n: i64 = col(row, 1, OP)?;
+        let n = u64::try_from(col::<i64>(row, 1, OP)?).unwrap_or(0);
         if let Some(slot) = events.iter_mut().find(|(s, _)| s.code() == code) {
-            slot.1 = u64::try_from(n).unwrap_or(0);
+            slot.1 = n;
+            settled_otherwise += n;
+        }
+    }
+    drop(rows);
+    let all = total.read(conn)?;
+    for (status, n) in events.iter_mut() {
+        match status {
+            EventStatus::Received => *n = jobs_queued,
+            EventStatus::Processed => *n = all.saturating_sub(jobs_queued + settled_otherwise),
+            _ => {}
         }
     }
     Ok(StoreStats {
-        jobs_queued: count(conn, "SELECT count(*) FROM jobs", None)?,
+        jobs_queued,
         jobs_due: count(conn, "SELECT count(*) FROM jobs WHERE run_at <= ?1", Some(now))?,
         events,
         payments_pending: count(conn, "SELECT count(*) FROM payments WHERE state = 0", None)?,

@@ -22,8 +22,8 @@ use crate::StoreError;
 
 /// One queued write, type-erased so requests of any result type share the queue.
 trait Pending: Send {
-    /// Whether the write needs its own savepoint: false only for a write that is a single
-    /// statement, which SQLite already makes all-or-nothing.
+    /// Whether the write needs its own savepoint: false only for a write that is
+    /// all-or-nothing by itself (see [`Writer::write_all_or_nothing`]).
     fn needs_savepoint(&self) -> bool;
     /// Runs the write inside the open transaction; returns whether it succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
@@ -151,9 +151,10 @@ impl Writer {
         self.submit(true, work).await
     }
 
-    /// Like [`Writer::write`] for `work` that makes at most one change, in one statement
-    /// (SQLite undoes a failed statement by itself), saving the savepoint's cost.
-    pub(crate) async fn write_one_statement<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// Like [`Writer::write`] for `work` that is all-or-nothing by itself, saving the
+    /// savepoint's cost: one statement (SQLite undoes a failed statement), or work that takes
+    /// back its own changes before it fails (the inbox's event and job).
+    pub(crate) async fn write_all_or_nothing<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

@@ -1,4 +1,4 @@
-//! The `Store` trait's provided `complete_jobs` and `find_payments`, for adapters that do not
+//! The roles' provided `complete_jobs` and `find_payments`, for adapters that do not
 //! override them: an adapter implementing only the required methods (here, delegating to SQLite)
 //! gets the same answers as the SQLite adapter's batched versions.
 
@@ -10,9 +10,10 @@ use malipo_core::{Currency, DeliveryId, EventId, JobId, Money, PaymentId, Paymen
 use malipo_store::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
     JobCompletion, JobOutcome, NewDelivery, NewEvent, NewPayment, PaymentChange, PaymentEffect,
-    PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, Replayed, SqliteStore, Store, StoreError,
+    PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, Replayed, SqliteStore, StoreError,
     StoreStats, TransitionDetail,
 };
+use malipo_store::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore};
 
 use crate::{paystack_event, TestStore};
 
@@ -20,7 +21,7 @@ use crate::{paystack_event, TestStore};
 struct Plain(SqliteStore);
 
 #[async_trait]
-impl Store for Plain {
+impl EventStore for Plain {
     async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
         self.0.ingest(event).await
     }
@@ -47,12 +48,25 @@ impl Store for Plain {
     ) -> Result<(), StoreError> {
         self.0.fail_job(job, error, retry_at).await
     }
+}
+
+#[async_trait]
+impl OpsStore for Plain {
     async fn ping(&self) -> Result<(), StoreError> {
         self.0.ping().await
     }
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.0.stats().await
     }
+    async fn close(&self) -> Result<(), StoreError> {
+        self.0.close().await
+    }
+}
+
+impl KeyStore for Plain {}
+
+#[async_trait]
+impl PaymentStore for Plain {
     async fn insert_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
         self.0.insert_payment(payment).await
     }
@@ -91,6 +105,38 @@ impl Store for Plain {
     ) -> Result<Vec<PaymentRecord>, StoreError> {
         self.0.pending_payments_older_than(age, limit).await
     }
+    async fn due_payment_checks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.0.due_payment_checks(now, limit).await
+    }
+    async fn record_payment_check(
+        &self,
+        id: PaymentId,
+        check: malipo_store::PaymentCheck,
+    ) -> Result<PaymentRecord, StoreError> {
+        self.0.record_payment_check(id, check).await
+    }
+    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.0.child_payments(parent).await
+    }
+    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
+        self.0.insert_child_payment(payment).await
+    }
+    async fn set_payment_references(
+        &self,
+        id: PaymentId,
+        reference: &str,
+        request_id: &str,
+    ) -> Result<PaymentRecord, StoreError> {
+        self.0.set_payment_references(id, reference, request_id).await
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for Plain {
     async fn enqueue_delivery(&self, delivery: NewDelivery) -> Result<DeliveryId, StoreError> {
         self.0.enqueue_delivery(delivery).await
     }
@@ -124,37 +170,6 @@ impl Store for Plain {
     }
     async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.0.list_deliveries(filter).await
-    }
-    async fn close(&self) -> Result<(), StoreError> {
-        self.0.close().await
-    }
-    async fn due_payment_checks(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<PaymentRecord>, StoreError> {
-        self.0.due_payment_checks(now, limit).await
-    }
-    async fn record_payment_check(
-        &self,
-        id: PaymentId,
-        check: malipo_store::PaymentCheck,
-    ) -> Result<PaymentRecord, StoreError> {
-        self.0.record_payment_check(id, check).await
-    }
-    async fn child_payments(&self, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError> {
-        self.0.child_payments(parent).await
-    }
-    async fn insert_child_payment(&self, payment: NewPayment) -> Result<PaymentRecord, StoreError> {
-        self.0.insert_child_payment(payment).await
-    }
-    async fn set_payment_references(
-        &self,
-        id: PaymentId,
-        reference: &str,
-        request_id: &str,
-    ) -> Result<PaymentRecord, StoreError> {
-        self.0.set_payment_references(id, reference, request_id).await
     }
 }
 

@@ -233,3 +233,19 @@ async fn an_empty_dedup_key_is_refused_not_merged_with_others() {
     assert!(err.to_string().contains("empty dedup key"), "{err}");
     assert_eq!(count_rows(&t.path(), "events"), 0);
 }
+
+#[tokio::test]
+async fn no_trigger_writes_beside_an_event_and_nothing_is_kept_only_for_metrics() {
+    let t = TestStore::open();
+    t.store.ingest(paystack_event("t1")).await.unwrap();
+    let conn = rusqlite::Connection::open(t.path()).unwrap();
+    let left: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' OR name = 'event_counts'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(count_rows(&t.path(), "jobs"), 1, "the inbox queued the job");
+}

@@ -1,5 +1,6 @@
 use malipo_core::EventStatus;
-use malipo_store::{Durability, SqliteOptions, SqliteStore, Store, StoreError};
+use malipo_store::{Durability, SqliteOptions, SqliteStore, StoreError};
+use malipo_store::{EventStore as _, OpsStore as _};
 
 use crate::{count_rows, paystack_event, TestStore};
 

@@ -1,6 +1,7 @@
 //! Integration tests of the SQLite adapter through the `Store` port, a fresh database per test.
 
 mod batch;
+mod behaviour;
 mod defaults;
 mod deliveries;
 mod events;

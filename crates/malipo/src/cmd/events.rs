@@ -247,6 +247,7 @@ pub async fn replay(args: ReplayArgs, config_path: Option<&Path>) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use malipo_store::EventStore as _;
 
     fn args(limit: usize, before: Option<EventId>) -> ListArgs {
         ListArgs {

@@ -1,0 +1,362 @@
+//! The roles' contract, run against both the SQLite adapter and the in-memory fake
+//! (`malipo_store::memory`), so the fake the gateway's unit tests use cannot drift from what
+//! the real store does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use malipo_core::{Currency, EventStatus, JobId, Money, PaymentId, PaymentState, Provider};
+use malipo_store::memory::MemoryStore;
+use malipo_store::{
+    IdempotencyClaim, Ingested, JobOutcome, NewEvent, NewPayment, PaymentChange, Replayed, Store, StoreError,
+    StoredResponse, TransitionDetail,
+};
+
+use crate::paystack_event;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Defines one test per adapter for each contract check.
+macro_rules! both {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let t = crate::TestStore::open();
+                    super::$check(t.store.clone()).await;
+                }
+            )*
+        }
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(super::fake()).await;
+                }
+            )*
+        }
+    };
+}
+
+both!(
+    an_event_is_stored_once_per_provider_and_dedup_key,
+    a_received_event_is_queued_with_its_job_and_only_then,
+    replay_queues_a_finished_event_once,
+    a_payment_moves_only_through_its_state_machine,
+    of_racing_moves_from_pending_exactly_one_wins,
+    a_failing_completion_changes_nothing,
+    a_batch_completes_each_job_on_its_own,
+    stats_count_events_by_status,
+    an_idempotency_key_is_claimed_once,
+);
+
+fn fake() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new())
+}
+
+fn charge(reference: &str) -> NewPayment {
+    let mut p = NewPayment::pending(
+        Provider::Paystack,
+        "charge",
+        Money::from_minor(5_000, Currency::Ngn),
+    );
+    p.provider_reference = Some(reference.into());
+    p
+}
+
+async fn an_event_is_stored_once_per_provider_and_dedup_key(store: Arc<dyn Store>) {
+    let first = store.ingest(paystack_event("k1")).await.unwrap();
+    assert!(first.is_new());
+    assert_eq!(
+        store.ingest(paystack_event("k1")).await.unwrap(),
+        Ingested::Duplicate(first.id())
+    );
+    // Twenty at once: one is new, every caller learns the same id.
+    let racing = join_all((0..20).map(|_| {
+        let store = store.clone();
+        async move { store.ingest(paystack_event("k2")).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(racing.iter().filter(|i| i.is_new()).count(), 1);
+    assert!(racing.iter().all(|i| i.id() == racing[0].id()));
+    // The same key at another provider is another event.
+    let mpesa = NewEvent::received(Provider::Mpesa, "stk_callback", "k1", &b"{}"[..]);
+    assert!(store.ingest(mpesa).await.unwrap().is_new());
+    // An empty key would make every keyless event a duplicate of the first.
+    let keyless = NewEvent::received(Provider::Paystack, "charge.success", " ", &b"{}"[..]);
+    assert!(matches!(store.ingest(keyless).await, Err(StoreError::Invalid(_))));
+}
+
+async fn a_received_event_is_queued_with_its_job_and_only_then(store: Arc<dyn Store>) {
+    let id = store.ingest(paystack_event("q1")).await.unwrap().id();
+    let mut failed = paystack_event("q2");
+    failed.status = EventStatus::Failed;
+    failed.last_error = Some("unparseable".into());
+    store.ingest(failed).await.unwrap();
+    // A duplicate queues nothing either.
+    store.ingest(paystack_event("q1")).await.unwrap();
+    assert_eq!(store.stats().await.unwrap().jobs_queued, 1);
+    let jobs = store.claim_jobs("w", 10, LEASE).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!((jobs[0].event.id, jobs[0].attempts), (id, 1));
+    // Leased: nobody else gets it.
+    assert!(store.claim_jobs("w2", 10, LEASE).await.unwrap().is_empty());
+}
+
+async fn replay_queues_a_finished_event_once(store: Arc<dyn Store>) {
+    let id = store.ingest(paystack_event("r1")).await.unwrap().id();
+    assert_eq!(store.replay(id).await.unwrap(), Replayed::AlreadyQueued);
+    let job = store.claim_jobs("w", 1, LEASE).await.unwrap().remove(0);
+    store.complete_job(job.id, JobOutcome::processed()).await.unwrap();
+    assert_eq!(store.replay(id).await.unwrap(), Replayed::Queued);
+    assert_eq!(store.replay(id).await.unwrap(), Replayed::AlreadyQueued);
+    let event = store.get_event(id).await.unwrap().unwrap();
+    assert_eq!(event.status, EventStatus::Received);
+    assert_eq!(store.stats().await.unwrap().jobs_queued, 1);
+    assert!(matches!(
+        store.replay(malipo_core::EventId::new()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn a_payment_moves_only_through_its_state_machine(store: Arc<dyn Store>) {
+    let p = store.insert_payment(charge("m1")).await.unwrap();
+    assert!(matches!(
+        store.insert_payment(charge("m1")).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let detail = TransitionDetail {
+        receipt: Some("R1".into()),
+        ..TransitionDetail::default()
+    };
+    let moved = store
+        .transition_payment(p.id, PaymentState::Succeeded, detail)
+        .await
+        .unwrap();
+    assert!(moved.changed());
+    assert_eq!(moved.payment.receipt.as_deref(), Some("R1"));
+    let again = store
+        .transition_payment(p.id, PaymentState::Succeeded, TransitionDetail::default())
+        .await
+        .unwrap();
+    assert!(!again.changed());
+    assert_eq!(
+        again.payment.receipt.as_deref(),
+        Some("R1"),
+        "a None detail keeps the value"
+    );
+    let refused = store
+        .transition_payment(p.id, PaymentState::Failed, TransitionDetail::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::IllegalTransition { .. }),
+        "{refused}"
+    );
+    let stored = store.get_payment(p.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, PaymentState::Succeeded);
+    assert!(matches!(
+        store
+            .transition_payment(
+                PaymentId::new(),
+                PaymentState::Failed,
+                TransitionDetail::default()
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn of_racing_moves_from_pending_exactly_one_wins(store: Arc<dyn Store>) {
+    let p = store.insert_payment(charge("race")).await.unwrap();
+    let targets = [
+        PaymentState::Succeeded,
+        PaymentState::Failed,
+        PaymentState::Cancelled,
+        PaymentState::Expired,
+    ];
+    let results = join_all(targets.iter().cycle().take(16).map(|to| {
+        let store = store.clone();
+        let to = *to;
+        async move {
+            store
+                .transition_payment(p.id, to, TransitionDetail::default())
+                .await
+                .map(|t| (t.changed(), t.payment.state))
+        }
+    }))
+    .await;
+    let changed: Vec<_> = results.iter().filter(|r| matches!(r, Ok((true, _)))).collect();
+    assert_eq!(changed.len(), 1, "{results:?}");
+    let Ok((_, winner)) = changed[0] else {
+        unreachable!()
+    };
+    for r in &results {
+        match r {
+            Ok((_, state)) => assert_eq!(state, winner, "only a repeat of the winner is accepted"),
+            Err(e) => assert!(matches!(e, StoreError::IllegalTransition { .. }), "{e}"),
+        }
+    }
+}
+
+async fn a_failing_completion_changes_nothing(store: Arc<dyn Store>) {
+    let id = store.ingest(paystack_event("f1")).await.unwrap().id();
+    let job = store.claim_jobs("w", 1, LEASE).await.unwrap().remove(0);
+    // A refund of a payment that does not exist fails after the job was taken.
+    let outcome = JobOutcome::apply(
+        PaymentChange::Refund {
+            id: PaymentId::new(),
+            amount: Money::from_minor(1, Currency::Ngn),
+            detail: TransitionDetail::default(),
+        },
+        None,
+    );
+    assert!(store.complete_job(job.id, outcome).await.is_err());
+    let event = store.get_event(id).await.unwrap().unwrap();
+    assert_eq!((event.status, event.attempts), (EventStatus::Received, 0));
+    assert_eq!(
+        store.stats().await.unwrap().jobs_queued,
+        1,
+        "the job is still queued"
+    );
+    store.complete_job(job.id, JobOutcome::processed()).await.unwrap();
+    assert!(matches!(
+        store.complete_job(job.id, JobOutcome::processed()).await,
+        Err(StoreError::NotFound { what: "job", .. })
+    ));
+}
+
+async fn a_batch_completes_each_job_on_its_own(store: Arc<dyn Store>) {
+    let p = store.insert_payment(charge("b1")).await.unwrap();
+    for key in ["b1", "b2", "b3"] {
+        store.ingest(paystack_event(key)).await.unwrap();
+    }
+    let jobs = store.claim_jobs("w", 10, LEASE).await.unwrap();
+    let to = |state| {
+        JobOutcome::apply(
+            PaymentChange::Transition {
+                id: p.id,
+                to: state,
+                detail: TransitionDetail::default(),
+            },
+            None,
+        )
+    };
+    let done = store
+        .complete_jobs(vec![
+            (jobs[0].id, to(PaymentState::Succeeded)),
+            (JobId::new(), JobOutcome::processed()),
+            (jobs[1].id, to(PaymentState::Cancelled)),
+            (jobs[2].id, to(PaymentState::Succeeded)),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(
+        &done[0],
+        Ok(c) if matches!(c.payment, Some(malipo_store::PaymentEffect::Changed { .. }))
+    ));
+    assert!(matches!(&done[1], Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        &done[2],
+        Ok(c) if matches!(c.payment, Some(malipo_store::PaymentEffect::Refused { .. }))
+    ));
+    assert!(matches!(
+        &done[3],
+        Ok(c) if matches!(c.payment, Some(malipo_store::PaymentEffect::Unchanged(_)))
+    ));
+    let refused = store.get_event(jobs[1].event.id).await.unwrap().unwrap();
+    assert_eq!(refused.status, EventStatus::Processed);
+    assert!(refused.last_error.is_some(), "the refusal is kept on the event");
+    assert_eq!(refused.payment_id, Some(p.id));
+}
+
+async fn stats_count_events_by_status(store: Arc<dyn Store>) {
+    for key in ["s1", "s2", "s3", "s4"] {
+        store.ingest(paystack_event(key)).await.unwrap();
+    }
+    let mut rejected = paystack_event("s5");
+    rejected.status = EventStatus::RejectedAuthentic;
+    store.ingest(rejected).await.unwrap();
+    let jobs = store.claim_jobs("w", 10, LEASE).await.unwrap();
+    store
+        .complete_job(jobs[0].id, JobOutcome::processed())
+        .await
+        .unwrap();
+    store.fail_job(jobs[1].id, "gave up", None).await.unwrap();
+    store
+        .fail_job(
+            jobs[2].id,
+            "later",
+            Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        )
+        .await
+        .unwrap();
+    let stats = store.stats().await.unwrap();
+    let counts: Vec<_> = [
+        EventStatus::Received,
+        EventStatus::Processed,
+        EventStatus::Failed,
+        EventStatus::RejectedAuthentic,
+        EventStatus::Suspicious,
+    ]
+    .iter()
+    .map(|s| stats.events_in(*s))
+    .collect();
+    assert_eq!(counts, [2, 1, 1, 1, 0]);
+    assert_eq!((stats.jobs_queued, stats.jobs_due), (2, 0));
+    // The counts follow later writes at once.
+    store.ingest(paystack_event("s6")).await.unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(stats.events_in(EventStatus::Received), 3);
+    assert_eq!(stats.events_in(EventStatus::Processed), 1);
+    assert_eq!(stats.jobs_due, 1);
+}
+
+async fn an_idempotency_key_is_claimed_once(store: Arc<dyn Store>) {
+    let hash = [7; malipo_store::REQUEST_HASH_LEN];
+    let racing = join_all((0..8).map(|_| {
+        let store = store.clone();
+        async move { store.claim_idempotency_key("key_a", "k", &hash).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(
+        racing.iter().filter(|c| **c == IdempotencyClaim::Claimed).count(),
+        1
+    );
+    assert!(racing
+        .iter()
+        .all(|c| matches!(c, IdempotencyClaim::Claimed | IdempotencyClaim::InProgress)));
+    assert_eq!(
+        store.claim_idempotency_key("key_a", "k", &[8; 32]).await.unwrap(),
+        IdempotencyClaim::Mismatch
+    );
+    let answer = StoredResponse {
+        status: 201,
+        body: b"{}".to_vec(),
+    };
+    store
+        .complete_idempotency_key("key_a", "k", answer.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_idempotency_key("key_a", "k", &hash).await.unwrap(),
+        IdempotencyClaim::Completed(answer)
+    );
+    // Another API key's scope is its own.
+    assert_eq!(
+        store.claim_idempotency_key("key_b", "k", &hash).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+}
+
+#[tokio::test]
+async fn the_memory_store_refuses_writes_once_closed() {
+    let store = fake();
+    store.close().await.unwrap();
+    assert!(matches!(
+        store.ingest(paystack_event("c")).await,
+        Err(StoreError::Closed)
+    ));
+}
