@@ -50,6 +50,7 @@ both!(
     a_batch_completes_each_job_on_its_own,
     stats_count_events_by_status,
     an_idempotency_key_is_claimed_once,
+    payments_are_found_by_search_text_and_account,
 );
 
 fn fake() -> Arc<dyn Store> {
@@ -359,4 +360,40 @@ async fn the_memory_store_refuses_writes_once_closed() {
         store.ingest(paystack_event("c")).await,
         Err(StoreError::Closed)
     ));
+}
+
+async fn payments_are_found_by_search_text_and_account(store: Arc<dyn Store>) {
+    let mut a = charge("ref-a");
+    a.msisdn = Some("0708374149".parse().unwrap());
+    a.merchant_reference = Some("order-1".into());
+    let a = store.insert_payment(a).await.unwrap();
+    let mut b = charge("ref-b");
+    b.account = "ghana".parse().unwrap();
+    let b = store.insert_payment(b).await.unwrap();
+    let find = |filter: malipo_store::PaymentFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_payments(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let search = |q: &str| malipo_store::PaymentFilter {
+        search: Some(q.into()),
+        ..Default::default()
+    };
+    assert_eq!(find(search("ref-b")).await, [b.id]);
+    assert_eq!(find(search("order-1")).await, [a.id]);
+    assert_eq!(find(search("4149")).await, [a.id]);
+    assert!(find(search("49")).await.is_empty());
+    let account = |name: &str| malipo_store::PaymentFilter {
+        account: Some(name.parse().unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(find(account("ghana")).await, [b.id]);
+    assert_eq!(find(account("default")).await, [a.id]);
 }
