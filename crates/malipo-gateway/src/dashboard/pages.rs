@@ -220,7 +220,11 @@ fn chart(per_minute: &[u64]) -> Markup {
         svg.chart viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label="Inbound requests per minute, last hour" {
             (PreEscaped(bars))
         }
-        p.muted { "Inbound requests per minute over the last hour (this process); peak " (max) "/min." }
+        @if per_minute.iter().all(|n| *n == 0) {
+            p.muted { "No inbound request in the last hour (this process)." }
+        } @else {
+            p.muted { "Inbound requests per minute over the last hour (this process); peak " (max) "/min." }
+        }
     }
 }
 

@@ -18,6 +18,7 @@ mod paystack;
 mod report;
 mod scenario;
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -40,7 +41,8 @@ Exit status: 0 when every expected outcome happened (it doubles as a smoke test)
 pub struct DemoArgs {
     /// Keep the database and the generated configuration in ./target/malipo-demo (replacing a
     /// previous demo's), so `malipo events list --config target/malipo-demo/malipo.toml` works
-    /// afterwards. Without it everything is in a temporary directory deleted at exit.
+    /// afterwards, and, run from a terminal, keep the gateway and its dashboard serving until
+    /// Ctrl-C. Without it everything is in a temporary directory deleted at exit.
     #[arg(long)]
     keep: bool,
     /// Port of the gateway on 127.0.0.1 [default: a free one]
@@ -107,9 +109,24 @@ pub async fn run(args: DemoArgs, config: Option<&Path>) -> anyhow::Result<ExitCo
     demo.introduce(&out, args.keep);
     let played = scenario::play(&demo, &out).await;
     let summary = report::Summary::collect(&demo, played).await;
+    let mut summary = match summary {
+        Ok(summary) => summary,
+        Err(e) => {
+            demo.shutdown().await;
+            return Err(e);
+        }
+    };
+    let printed = summary.print(&out, workspace.path(), args.keep);
+    // Kept and run by a person: the gateway and its dashboard stay up to be looked at.
+    if args.keep && printed.is_ok() && std::io::stdin().is_terminal() && args.format == Format::Text {
+        out.line(&format!(
+            "\nthe gateway keeps serving; the dashboard is at {} (token {}). Ctrl-C stops it.",
+            demo.dashboard_url, demo.admin_token
+        ));
+        let _ = tokio::signal::ctrl_c().await;
+    }
     demo.shutdown().await;
-    let mut summary = summary?;
-    summary.print(&out, workspace.path(), args.keep)?;
+    printed?;
     if let Workspace::Temp(dir) = workspace {
         // Best effort: a leftover temporary directory is not worth failing the demo for.
         let _ = dir.close();

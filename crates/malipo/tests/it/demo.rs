@@ -42,6 +42,7 @@ fn the_demo_passes_and_says_what_happened() {
         "recognised by its dedup key, not stored again",
         "demo passed: 6 payments, 7 events stored, 3 forgeries refused",
         "Your app: what malipo sent it (Standard Webhooks, verified by the app)",
+        "dashboard  http://127.0.0.1:",
         "account CLOSED-17 -> answered {\"accept\":false,\"reason\":\"invalid_account\"}",
         "validation rejected (invalid_account, C2B00012) by the merchant's app",
         "Reconciliation: the push whose callback never came",

@@ -4,6 +4,7 @@ mod api;
 mod check_config;
 mod command_secrets;
 mod common;
+mod dashboard;
 mod deliveries;
 mod demo;
 mod events;

@@ -49,6 +49,10 @@ pub struct DemoEnv {
     pub http: reqwest::Client,
     /// The merchant API's base URL (its own loopback listener).
     pub api_url: Url,
+    /// The operator dashboard (on the operations listener) and its login token.
+    pub dashboard_url: Url,
+    /// The dashboard's login token, made for this run.
+    pub admin_token: String,
     /// The merchant's app: receives the signed deliveries and decides C2B validations.
     pub merchant: MerchantApp,
     /// The demo's merchant API key, made at start.
@@ -82,6 +86,13 @@ impl DemoEnv {
         .context("cannot start the Paystack simulator")?;
 
         let merchant = MerchantApp::start().await?;
+        // The dashboard's login, made for this run: 16 random bytes, hex.
+        let admin_token = {
+            use rand::RngCore as _;
+            let mut bytes = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
 
         let config_path = dir.join("malipo.toml");
         let text = config_text(
@@ -90,6 +101,7 @@ impl DemoEnv {
             &daraja.base_url(),
             paystack.base_url(),
             &merchant,
+            &admin_token,
         );
         std::fs::write(&config_path, &text)
             .with_context(|| format!("cannot write {}", config_path.display()))?;
@@ -120,8 +132,12 @@ impl DemoEnv {
             .insert_api_key(made.record)
             .await
             .context("cannot store the demo's API key")?;
+        let ops_listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("cannot listen for the operations listener")?;
+        let dashboard_url = Url::parse(&format!("http://{}/admin", ops_listener.local_addr()?))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve_with_api(listener, api_listener, async {
+        let task = tokio::spawn(gateway.serve_all(listener, api_listener, ops_listener, async {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder()
@@ -138,6 +154,8 @@ impl DemoEnv {
             mpesa_client,
             http,
             api_url,
+            dashboard_url,
+            admin_token,
             merchant,
             api_key: made.key,
             stop,
@@ -214,6 +232,10 @@ impl DemoEnv {
             &format!("{}  (simulator of Paystack)", self.paystack.base_url()),
         );
         out.field(
+            "dashboard",
+            &format!("{}  (log in with {})", self.dashboard_url, self.admin_token),
+        );
+        out.field(
             "your app",
             &format!(
                 "{}  (a small merchant app: verifies each signed delivery, decides C2B validations)",
@@ -250,7 +272,14 @@ impl DemoEnv {
 
 /// The generated configuration: sandbox, literal test secrets (allowed in sandbox only), every
 /// base URL on loopback.
-fn config_text(dir: &Path, gateway: &Url, daraja: &Url, paystack: &Url, merchant: &MerchantApp) -> String {
+fn config_text(
+    dir: &Path,
+    gateway: &Url,
+    daraja: &Url,
+    paystack: &Url,
+    merchant: &MerchantApp,
+    admin_token: &str,
+) -> String {
     let db = dir.join("demo.db");
     let public = gateway.as_str().trim_end_matches('/');
     let defaults = malipo_sim::mpesa::SimConfig::default();
@@ -298,6 +327,10 @@ timeout_secs = 5
 webhook_url = "{webhook_url}"
 signing_secret = "{whsec}"
 allow_private_targets = true
+
+[ops]
+# The operator dashboard at /admin on the operations listener; this token is made for each run.
+admin_token = "{admin_token}"
 
 [reconcile]
 # Production asks Daraja about a push with no callback after 2 minutes; the demo cannot wait
