@@ -122,6 +122,25 @@ pub struct Plan {
     /// ISO currency code.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub currency: Option<String>,
+    /// Description shown on invoices.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub description: Option<String>,
+    /// How many times a subscriber is charged; 0 or absent is until cancelled.
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub invoice_limit: Option<u64>,
+    /// Whether Paystack emails invoices.
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub send_invoices: Option<bool>,
+    /// Whether Paystack texts the subscriber.
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub send_sms: Option<bool>,
+}
+
+impl Plan {
+    /// The amount per interval as [`Money`].
+    pub fn amount(&self) -> Option<Money> {
+        money(self.amount, self.currency.as_deref())
+    }
 }
 
 /// A subscription (`subscription.*`).
@@ -152,6 +171,15 @@ pub struct Subscription {
     /// The subscriber.
     #[serde(default, deserialize_with = "de::opt_object")]
     pub customer: Option<Customer>,
+    /// The token that, with the code, enables or disables the subscription.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub email_token: Option<String>,
+    /// How many times the subscriber is charged; 0 or absent is until cancelled.
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub invoice_limit: Option<u64>,
+    /// When it was created.
+    #[serde(default, alias = "createdAt", deserialize_with = "de::opt_string")]
+    pub created_at: Option<String>,
 }
 
 impl Subscription {

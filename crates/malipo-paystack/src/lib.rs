@@ -58,17 +58,42 @@
 //! A webhook is a notification, not the truth: confirm a charge with
 //! `verify_transaction(reference)` before fulfilling it.
 
+mod balance;
 mod client;
+mod customers;
 mod de;
+mod dedicated_accounts;
 mod error;
 mod event;
 mod event_data;
+mod groups;
 mod identify;
+mod misc;
 mod model;
+mod paging;
+mod plans;
+mod raw;
+mod recipients;
 mod refunds;
 mod signature;
+mod subscriptions;
 mod transactions;
 mod transfers;
+mod verification;
+
+pub use balance::{Balance, LedgerEntry};
+pub use customers::{CreateCustomer, RiskAction, UpdateCustomer, ValidateCustomer};
+pub use dedicated_accounts::{
+    CreateDedicatedAccount, DedicatedAccount, DedicatedBank, DedicatedProvider, ListDedicatedAccounts,
+};
+pub use groups::{ApiGroup, API_GROUPS};
+pub use misc::{AddressState, Bank, Country, ListBanks};
+pub use plans::{CreatePlan, Interval, ListPlans};
+pub use recipients::{BulkRecipients, UpdateTransferRecipient};
+/// The HTTP method type [`Client::request`] takes.
+pub use reqwest::Method;
+pub use subscriptions::{CreateSubscription, ListSubscriptions};
+pub use verification::{AccountValidation, CardBin, ResolvedAccount, ValidateAccount};
 
 pub use client::{Client, ClientBuilder, ListQuery, Page, PageMeta, DEFAULT_BASE_URL};
 pub use error::Error;
