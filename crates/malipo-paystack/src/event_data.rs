@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::de;
+use crate::dedicated_accounts::DedicatedAccount;
 use crate::model::{money, Authorization, Customer, Expandable, Transaction};
 
 /// A chargeback or fraud claim (`charge.dispute.*`).
@@ -305,4 +306,41 @@ pub struct CustomerIdentification {
     /// Why validation failed.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub reason: Option<String>,
+}
+
+/// One card about to expire under a subscription (`subscription.expiring_cards`, whose `data` is
+/// a list of these).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct ExpiringCard {
+    /// `MM/YYYY`.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub expiry_date: Option<String>,
+    /// What Paystack says about it.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub description: Option<String>,
+    /// Card brand.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub brand: Option<String>,
+    /// The subscription charged to the card.
+    #[serde(default, deserialize_with = "de::opt_object")]
+    pub subscription: Option<Subscription>,
+    /// The card holder.
+    #[serde(default, deserialize_with = "de::opt_object")]
+    pub customer: Option<Customer>,
+}
+
+/// The outcome of assigning a dedicated virtual account (`dedicatedaccount.assign.*`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct DedicatedAccountAssignment {
+    /// The customer the account was for.
+    #[serde(default, deserialize_with = "de::opt_object")]
+    pub customer: Option<Customer>,
+    /// The account, when assigned (`null` on failure).
+    #[serde(default, deserialize_with = "de::opt_object")]
+    pub dedicated_account: Option<DedicatedAccount>,
+    /// The identity check behind it, as sent (`{"status": "success"}`).
+    #[serde(default)]
+    pub identification: Option<Value>,
 }

@@ -99,7 +99,8 @@ pub use client::{Client, ClientBuilder, ListQuery, Page, PageMeta, DEFAULT_BASE_
 pub use error::Error;
 pub use event::{Event, EventError};
 pub use event_data::{
-    CustomerIdentification, Dispute, Invoice, PaymentRequest, Plan, RefundNotice, Subscription,
+    CustomerIdentification, DedicatedAccountAssignment, Dispute, ExpiringCard, Invoice, PaymentRequest, Plan,
+    RefundNotice, Subscription,
 };
 pub use identify::{identify, Identified};
 pub use model::{

@@ -21,6 +21,8 @@
 mod api;
 mod checkout;
 mod config;
+mod groups;
+mod records;
 mod state;
 mod webhook;
 
@@ -35,6 +37,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 pub use config::{SimConfig, FAILING_ACCOUNT_NUMBER, TEST_OTP, TEST_SECRET_KEY};
+pub use state::ApiCall;
 pub use webhook::{Attempt, Delivery};
 
 use state::{ApiError, State};
@@ -185,6 +188,12 @@ impl PaystackSimHandle {
     /// Returns the transaction as `verify` now shows it.
     pub fn authorize(&self, reference: &str) -> Result<Value, SimError> {
         authorize(&self.shared, reference).map_err(SimError::from)
+    }
+
+    /// Every authenticated API request so far, in order (a test's proof of which endpoints it
+    /// exercised).
+    pub fn api_calls(&self) -> Vec<ApiCall> {
+        self.shared.lock().api_calls.clone()
     }
 
     /// Every webhook so far, in the order they were queued.

@@ -1,0 +1,28 @@
+//! The API groups beyond transactions, refunds and transfers, one module each.
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use super::Shared;
+
+mod balance;
+mod customers;
+mod dedicated;
+mod misc;
+mod plans;
+mod recipients;
+mod subscriptions;
+mod verification;
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .merge(customers::router())
+        .merge(plans::router())
+        .merge(subscriptions::router())
+        .merge(recipients::router())
+        .merge(balance::router())
+        .merge(verification::router())
+        .merge(misc::router())
+        .merge(dedicated::router())
+}
