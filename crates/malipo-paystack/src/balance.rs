@@ -57,7 +57,7 @@ pub struct LedgerEntry {
     #[serde(default, deserialize_with = "de::opt_u64")]
     pub model_row: Option<u64>,
     /// When.
-    #[serde(default, alias = "createdAt", deserialize_with = "de::opt_string")]
+    #[serde(default, rename = "createdAt", deserialize_with = "de::opt_string")]
     pub created_at: Option<String>,
 }
 

@@ -141,6 +141,43 @@ impl Default for ListDedicatedAccounts {
     }
 }
 
+impl ListDedicatedAccounts {
+    /// Every active account.
+    pub fn new() -> Self {
+        ListDedicatedAccounts::default()
+    }
+
+    /// Deactivated accounts instead of active ones.
+    pub fn inactive(mut self) -> Self {
+        self.active = false;
+        self
+    }
+
+    /// Only customer `id`'s.
+    pub fn customer(mut self, id: u64) -> Self {
+        self.customer = Some(id);
+        self
+    }
+
+    /// Only accounts in `currency` (ISO code).
+    pub fn currency(mut self, currency: impl Into<String>) -> Self {
+        self.currency = Some(currency.into());
+        self
+    }
+
+    /// Only `provider_slug`'s accounts.
+    pub fn provider_slug(mut self, slug: impl Into<String>) -> Self {
+        self.provider_slug = Some(slug.into());
+        self
+    }
+
+    /// Fetches `per_page` accounts a request.
+    pub fn per_page(mut self, per_page: u32) -> Self {
+        self.per_page = Some(per_page);
+        self
+    }
+}
+
 impl Client {
     /// Creates a dedicated account for an existing customer: `POST /dedicated_account`.
     pub async fn create_dedicated_account(

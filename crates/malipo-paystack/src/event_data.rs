@@ -179,7 +179,7 @@ pub struct Subscription {
     #[serde(default, deserialize_with = "de::opt_u64")]
     pub invoice_limit: Option<u64>,
     /// When it was created.
-    #[serde(default, alias = "createdAt", deserialize_with = "de::opt_string")]
+    #[serde(default, rename = "createdAt", deserialize_with = "de::opt_string")]
     pub created_at: Option<String>,
 }
 

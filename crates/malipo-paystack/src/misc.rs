@@ -60,12 +60,35 @@ pub struct ListBanks {
 }
 
 impl ListBanks {
+    /// Every bank.
+    pub fn new() -> Self {
+        ListBanks::default()
+    }
+
     /// Banks of `country` (such as `kenya`).
     pub fn country(country: impl Into<String>) -> Self {
         ListBanks {
             country: Some(country.into()),
             ..ListBanks::default()
         }
+    }
+
+    /// Only banks settling in `currency` (ISO code).
+    pub fn currency(mut self, currency: impl Into<String>) -> Self {
+        self.currency = Some(currency.into());
+        self
+    }
+
+    /// Only channels of `bank_type`, such as `mobile_money`.
+    pub fn bank_type(mut self, bank_type: impl Into<String>) -> Self {
+        self.bank_type = Some(bank_type.into());
+        self
+    }
+
+    /// Fetches `per_page` banks a request.
+    pub fn per_page(mut self, per_page: u32) -> Self {
+        self.per_page = Some(per_page);
+        self
     }
 }
 

@@ -50,7 +50,7 @@ pub struct Customer {
     #[serde(default)]
     pub metadata: Option<Value>,
     /// When the customer was created.
-    #[serde(default, alias = "createdAt", deserialize_with = "de::opt_string")]
+    #[serde(default, rename = "createdAt", deserialize_with = "de::opt_string")]
     pub created_at: Option<String>,
 }
 

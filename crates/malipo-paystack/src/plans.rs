@@ -134,6 +134,25 @@ pub struct ListPlans {
     pub interval: Option<Interval>,
 }
 
+impl ListPlans {
+    /// Every plan.
+    pub fn new() -> Self {
+        ListPlans::default()
+    }
+
+    /// Sets paging and the common filters.
+    pub fn query(mut self, query: ListQuery) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// Only plans of `interval`.
+    pub fn interval(mut self, interval: Interval) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+}
+
 impl Client {
     /// Creates a plan: `POST /plan`.
     pub async fn create_plan(&self, req: &CreatePlan) -> Result<Plan, Error> {

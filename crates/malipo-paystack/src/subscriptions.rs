@@ -63,6 +63,31 @@ pub struct ListSubscriptions {
     pub plan: Option<u64>,
 }
 
+impl ListSubscriptions {
+    /// Every subscription.
+    pub fn new() -> Self {
+        ListSubscriptions::default()
+    }
+
+    /// Sets paging and the common filters.
+    pub fn query(mut self, query: ListQuery) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// Only the subscriptions of customer `id`.
+    pub fn customer(mut self, id: u64) -> Self {
+        self.customer = Some(id);
+        self
+    }
+
+    /// Only the subscriptions to plan `id`.
+    pub fn plan(mut self, id: u64) -> Self {
+        self.plan = Some(id);
+        self
+    }
+}
+
 #[derive(Serialize)]
 struct ToggleWire<'a> {
     code: &'a str,
