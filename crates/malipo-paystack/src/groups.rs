@@ -57,4 +57,12 @@ pub const API_GROUPS: &[ApiGroup] = &[
         name: "dedicated virtual accounts",
         paths: &["dedicated_account"],
     },
+    ApiGroup {
+        name: "subaccounts",
+        paths: &["subaccount"],
+    },
+    ApiGroup {
+        name: "transaction splits",
+        paths: &["split"],
+    },
 ];

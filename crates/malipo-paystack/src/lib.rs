@@ -32,6 +32,40 @@
 //! # }
 //! ```
 //!
+//! # API groups
+//!
+//! Transactions, refunds, transfers, customers, plans, subscriptions, transfer recipients,
+//! transfer control (balance, ledger), verification, miscellaneous (banks, countries, states),
+//! dedicated virtual accounts, subaccounts and transaction splits have typed methods on [`Client`]; [`API_GROUPS`] lists them.
+//! [`Client::request`] reaches any other endpoint. List methods return a [`futures::Stream`] of
+//! items that fetches the next page only when the previous one is used up:
+//!
+//! ```
+//! use futures::TryStreamExt;
+//! use malipo_core::Secret;
+//! use malipo_paystack::{Client, CreateCustomer, ListQuery};
+//! # use malipo_sim::paystack::{PaystackSim, SimConfig, TEST_SECRET_KEY};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let sim = PaystackSim::start(SimConfig::default()).await?;
+//! # let client = Client::builder(Secret::new(TEST_SECRET_KEY.to_string()))
+//! #     .base_url(sim.base_url().clone())
+//! #     .build()?;
+//! for email in ["amina@example.com", "baraka@example.com", "chebet@example.com"] {
+//!     client.create_customer(&CreateCustomer::new(email)).await?;
+//! }
+//! let two_a_page = ListQuery { per_page: Some(2), ..ListQuery::default() };
+//! let mut customers = client.list_customers(&two_a_page);
+//! let mut emails = Vec::new();
+//! while let Some(customer) = customers.try_next().await? {
+//!     emails.extend(customer.email);
+//! }
+//! assert_eq!(emails.len(), 3); // two requests: a page of two, then a page of one
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Webhooks
 //!
 //! Check the `X-Paystack-Signature` header against the **raw** body first, then parse:
@@ -76,6 +110,8 @@ mod raw;
 mod recipients;
 mod refunds;
 mod signature;
+mod splits;
+mod subaccounts;
 mod subscriptions;
 mod transactions;
 mod transfers;
@@ -92,6 +128,8 @@ pub use plans::{CreatePlan, Interval, ListPlans};
 pub use recipients::{BulkRecipients, UpdateTransferRecipient};
 /// The HTTP method type [`Client::request`] takes.
 pub use reqwest::Method;
+pub use splits::{Bearer, CreateSplit, Split, SplitMember, SplitShare, SplitType, UpdateSplit};
+pub use subaccounts::{CreateSubaccount, Subaccount};
 pub use subscriptions::{CreateSubscription, ListSubscriptions};
 pub use verification::{AccountValidation, CardBin, ResolvedAccount, ValidateAccount};
 

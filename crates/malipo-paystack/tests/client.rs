@@ -422,6 +422,8 @@ mod dedicated;
 mod raw;
 #[path = "client/recipients.rs"]
 mod recipients;
+#[path = "client/splits.rs"]
+mod splits;
 #[path = "client/subscriptions.rs"]
 mod subscriptions;
 #[path = "client/verification.rs"]

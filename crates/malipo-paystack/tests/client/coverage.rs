@@ -3,10 +3,12 @@
 //! each of the group's paths. A group added to the list without an exercise here fails.
 
 use futures::TryStreamExt;
+use malipo_core::Currency;
 use malipo_paystack::{
-    ApiGroup, Client, CreateCustomer, CreateDedicatedAccount, CreatePlan, CreateRefund, CreateSubscription,
-    CreateTransferRecipient, InitiateTransfer, Interval, ListBanks, ListDedicatedAccounts, ListPlans,
-    ListQuery, ListSubscriptions, ValidateAccount, API_GROUPS,
+    ApiGroup, Client, CreateCustomer, CreateDedicatedAccount, CreatePlan, CreateRefund, CreateSplit,
+    CreateSubaccount, CreateSubscription, CreateTransferRecipient, InitiateTransfer, Interval, ListBanks,
+    ListDedicatedAccounts, ListPlans, ListQuery, ListSubscriptions, SplitShare, SplitType, ValidateAccount,
+    API_GROUPS,
 };
 use malipo_sim::paystack::{ApiCall, PaystackSimHandle, SimConfig};
 
@@ -105,6 +107,17 @@ async fn exercise(group: &ApiGroup, sim: &PaystackSimHandle, client: &Client) {
                 .try_collect::<Vec<_>>()
                 .await
                 .unwrap();
+        }
+        "subaccounts" => {
+            let shop = CreateSubaccount::new("Cov", "01", "0123456789", 10.0);
+            client.create_subaccount(&shop).await.unwrap();
+        }
+        "transaction splits" => {
+            let subaccounts: Vec<_> = client.list_subaccounts(&everything).try_collect().await.unwrap();
+            let code = subaccounts[0].subaccount_code.clone().unwrap();
+            let shares = vec![SplitShare::new(code, 50)];
+            let split = CreateSplit::new("Cov", SplitType::Percentage, Currency::Kes, shares);
+            client.create_split(&split).await.unwrap();
         }
         other => panic!("API group {other:?} is listed in API_GROUPS but has no exercise here"),
     }

@@ -10,6 +10,8 @@ pub(crate) const CUSTOMER: &str = "customer";
 pub(crate) const PLAN: &str = "plan";
 pub(crate) const SUBSCRIPTION: &str = "subscription";
 pub(crate) const DEDICATED_ACCOUNT: &str = "dedicated_account";
+pub(crate) const SUBACCOUNT: &str = "subaccount";
+pub(crate) const SPLIT: &str = "split";
 
 #[derive(Debug, Default)]
 pub(crate) struct Records {

@@ -12,6 +12,8 @@ mod dedicated;
 mod misc;
 mod plans;
 mod recipients;
+mod splits;
+mod subaccounts;
 mod subscriptions;
 mod verification;
 
@@ -25,4 +27,6 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(verification::router())
         .merge(misc::router())
         .merge(dedicated::router())
+        .merge(subaccounts::router())
+        .merge(splits::router())
 }
