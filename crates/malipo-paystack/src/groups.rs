@@ -65,4 +65,12 @@ pub const API_GROUPS: &[ApiGroup] = &[
         name: "transaction splits",
         paths: &["split"],
     },
+    ApiGroup {
+        name: "settlements",
+        paths: &["settlement"],
+    },
+    ApiGroup {
+        name: "disputes",
+        paths: &["dispute"],
+    },
 ];

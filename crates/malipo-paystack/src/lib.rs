@@ -36,7 +36,8 @@
 //!
 //! Transactions, refunds, transfers, customers, plans, subscriptions, transfer recipients,
 //! transfer control (balance, ledger), verification, miscellaneous (banks, countries, states),
-//! dedicated virtual accounts, subaccounts and transaction splits have typed methods on [`Client`]; [`API_GROUPS`] lists them.
+//! dedicated virtual accounts, subaccounts, transaction splits, settlements and disputes have
+//! typed methods on [`Client`]; [`API_GROUPS`] lists them.
 //! [`Client::request`] reaches any other endpoint. List methods return a [`futures::Stream`] of
 //! items that fetches the next page only when the previous one is used up:
 //!
@@ -97,6 +98,7 @@ mod client;
 mod customers;
 mod de;
 mod dedicated_accounts;
+mod disputes;
 mod error;
 mod event;
 mod event_data;
@@ -109,6 +111,7 @@ mod plans;
 mod raw;
 mod recipients;
 mod refunds;
+mod settlements;
 mod signature;
 mod splits;
 mod subaccounts;
@@ -122,6 +125,7 @@ pub use customers::{CreateCustomer, RiskAction, UpdateCustomer, ValidateCustomer
 pub use dedicated_accounts::{
     CreateDedicatedAccount, DedicatedAccount, DedicatedBank, DedicatedProvider, ListDedicatedAccounts,
 };
+pub use disputes::{DisputeEvidence, DisputeResolution, Evidence, ResolveDispute, UploadUrl};
 pub use groups::{ApiGroup, API_GROUPS};
 pub use misc::{AddressState, Bank, Country, ListBanks};
 pub use plans::{CreatePlan, Interval, ListPlans};
@@ -145,6 +149,7 @@ pub use model::{
     Authorization, Customer, Expandable, RecipientDetails, Refund, Transaction, Transfer, TransferRecipient,
 };
 pub use refunds::CreateRefund;
+pub use settlements::Settlement;
 pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};
 pub use transactions::{ChargeAuthorization, InitializeTransaction, InitializedTransaction};
 pub use transfers::{CreateTransferRecipient, InitiateTransfer};

@@ -418,6 +418,8 @@ mod coverage;
 mod customers;
 #[path = "client/dedicated.rs"]
 mod dedicated;
+#[path = "client/disputes.rs"]
+mod disputes;
 #[path = "client/raw.rs"]
 mod raw;
 #[path = "client/recipients.rs"]

@@ -119,6 +119,25 @@ async fn exercise(group: &ApiGroup, sim: &PaystackSimHandle, client: &Client) {
             let split = CreateSplit::new("Cov", SplitType::Percentage, Currency::Kes, shares);
             client.create_split(&split).await.unwrap();
         }
+        "settlements" => {
+            sim.settle();
+            let settlements: Vec<_> = client.list_settlements(&everything).try_collect().await.unwrap();
+            let id = settlements[0].id.unwrap();
+            client
+                .settlement_transactions(id, &everything)
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap();
+        }
+        "disputes" => {
+            let id = sim.open_dispute("cov-tx").unwrap()["id"].as_u64().unwrap();
+            client.fetch_dispute(id).await.unwrap();
+            client
+                .list_disputes(&everything)
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap();
+        }
         other => panic!("API group {other:?} is listed in API_GROUPS but has no exercise here"),
     }
 }

@@ -190,6 +190,18 @@ impl PaystackSimHandle {
         authorize(&self.shared, reference).map_err(SimError::from)
     }
 
+    /// Opens a chargeback on the paid transaction `reference`, as a customer's bank would, and
+    /// sends `charge.dispute.create`. Returns the dispute as `GET /dispute/:id` shows it.
+    pub fn open_dispute(&self, reference: &str) -> Result<Value, SimError> {
+        groups::disputes::open(&self.shared, reference).map_err(SimError::from)
+    }
+
+    /// Settles every paid transaction not settled yet, one settlement per currency, as
+    /// Paystack's daily payout would. Returns the new settlements.
+    pub fn settle(&self) -> Vec<Value> {
+        groups::settlements::settle(&self.shared)
+    }
+
     /// Every authenticated API request so far, in order (a test's proof of which endpoints it
     /// exercised).
     pub fn api_calls(&self) -> Vec<ApiCall> {

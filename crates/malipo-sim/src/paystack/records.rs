@@ -12,6 +12,9 @@ pub(crate) const SUBSCRIPTION: &str = "subscription";
 pub(crate) const DEDICATED_ACCOUNT: &str = "dedicated_account";
 pub(crate) const SUBACCOUNT: &str = "subaccount";
 pub(crate) const SPLIT: &str = "split";
+pub(crate) const DISPUTE: &str = "dispute";
+pub(crate) const EVIDENCE: &str = "evidence";
+pub(crate) const SETTLEMENT: &str = "settlement";
 
 #[derive(Debug, Default)]
 pub(crate) struct Records {

@@ -9,9 +9,11 @@ use super::Shared;
 mod balance;
 mod customers;
 mod dedicated;
+pub(crate) mod disputes;
 mod misc;
 mod plans;
 mod recipients;
+pub(crate) mod settlements;
 mod splits;
 mod subaccounts;
 mod subscriptions;
@@ -29,4 +31,6 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(dedicated::router())
         .merge(subaccounts::router())
         .merge(splits::router())
+        .merge(settlements::router())
+        .merge(disputes::router())
 }
