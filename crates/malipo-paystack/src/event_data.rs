@@ -275,6 +275,9 @@ pub struct PaymentRequest {
     /// Description shown to the customer.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub description: Option<String>,
+    /// When it is due.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub due_date: Option<String>,
     /// The customer: an id in the webhook, an object in some API answers.
     #[serde(default)]
     pub customer: Option<Expandable<Customer>>,

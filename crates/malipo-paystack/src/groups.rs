@@ -73,4 +73,16 @@ pub const API_GROUPS: &[ApiGroup] = &[
         name: "disputes",
         paths: &["dispute"],
     },
+    ApiGroup {
+        name: "products",
+        paths: &["product"],
+    },
+    ApiGroup {
+        name: "payment pages",
+        paths: &["page"],
+    },
+    ApiGroup {
+        name: "payment requests",
+        paths: &["paymentrequest"],
+    },
 ];

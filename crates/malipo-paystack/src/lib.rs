@@ -36,8 +36,8 @@
 //!
 //! Transactions, refunds, transfers, customers, plans, subscriptions, transfer recipients,
 //! transfer control (balance, ledger), verification, miscellaneous (banks, countries, states),
-//! dedicated virtual accounts, subaccounts, transaction splits, settlements and disputes have
-//! typed methods on [`Client`]; [`API_GROUPS`] lists them.
+//! dedicated virtual accounts, subaccounts, transaction splits, settlements, disputes, products,
+//! payment pages and payment requests have typed methods on [`Client`]; [`API_GROUPS`] lists them.
 //! [`Client::request`] reaches any other endpoint. List methods return a [`futures::Stream`] of
 //! items that fetches the next page only when the previous one is used up:
 //!
@@ -106,8 +106,11 @@ mod groups;
 mod identify;
 mod misc;
 mod model;
+mod pages;
 mod paging;
+mod payment_requests;
 mod plans;
+mod products;
 mod raw;
 mod recipients;
 mod refunds;
@@ -128,7 +131,10 @@ pub use dedicated_accounts::{
 pub use disputes::{DisputeEvidence, DisputeResolution, Evidence, ResolveDispute, UploadUrl};
 pub use groups::{ApiGroup, API_GROUPS};
 pub use misc::{AddressState, Bank, Country, ListBanks};
+pub use pages::{CreatePaymentPage, PaymentPage, UpdatePaymentPage};
+pub use payment_requests::{CreatePaymentRequest, CurrencyTotal, LineItem, PaymentRequestTotals};
 pub use plans::{CreatePlan, Interval, ListPlans};
+pub use products::{CreateProduct, Product};
 pub use recipients::{BulkRecipients, UpdateTransferRecipient};
 /// The HTTP method type [`Client::request`] takes.
 pub use reqwest::Method;

@@ -5,10 +5,10 @@
 use futures::TryStreamExt;
 use malipo_core::Currency;
 use malipo_paystack::{
-    ApiGroup, Client, CreateCustomer, CreateDedicatedAccount, CreatePlan, CreateRefund, CreateSplit,
-    CreateSubaccount, CreateSubscription, CreateTransferRecipient, InitiateTransfer, Interval, ListBanks,
-    ListDedicatedAccounts, ListPlans, ListQuery, ListSubscriptions, SplitShare, SplitType, ValidateAccount,
-    API_GROUPS,
+    ApiGroup, Client, CreateCustomer, CreateDedicatedAccount, CreatePaymentPage, CreatePaymentRequest,
+    CreatePlan, CreateProduct, CreateRefund, CreateSplit, CreateSubaccount, CreateSubscription,
+    CreateTransferRecipient, InitiateTransfer, Interval, ListBanks, ListDedicatedAccounts, ListPlans,
+    ListQuery, ListSubscriptions, SplitShare, SplitType, ValidateAccount, API_GROUPS,
 };
 use malipo_sim::paystack::{ApiCall, PaystackSimHandle, SimConfig};
 
@@ -137,6 +137,20 @@ async fn exercise(group: &ApiGroup, sim: &PaystackSimHandle, client: &Client) {
                 .try_collect::<Vec<_>>()
                 .await
                 .unwrap();
+        }
+        "products" => {
+            let product = CreateProduct::new("Cov", "Coverage", kes(100));
+            client.create_product(&product).await.unwrap();
+        }
+        "payment pages" => {
+            client
+                .create_payment_page(&CreatePaymentPage::new("Cov"))
+                .await
+                .unwrap();
+        }
+        "payment requests" => {
+            let request = CreatePaymentRequest::new("wanjiru@example.com", kes(100));
+            client.create_payment_request(&request).await.unwrap();
         }
         other => panic!("API group {other:?} is listed in API_GROUPS but has no exercise here"),
     }

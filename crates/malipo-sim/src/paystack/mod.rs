@@ -202,6 +202,12 @@ impl PaystackSimHandle {
         groups::settlements::settle(&self.shared)
     }
 
+    /// Pays payment request `code` as its customer would and sends `paymentrequest.success`.
+    /// Returns the request as `GET /paymentrequest/:code` shows it.
+    pub fn pay_payment_request(&self, code: &str) -> Result<Value, SimError> {
+        groups::payment_requests::pay(&self.shared, code).map_err(SimError::from)
+    }
+
     /// Every authenticated API request so far, in order (a test's proof of which endpoints it
     /// exercised).
     pub fn api_calls(&self) -> Vec<ApiCall> {

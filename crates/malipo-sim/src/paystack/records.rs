@@ -15,6 +15,9 @@ pub(crate) const SPLIT: &str = "split";
 pub(crate) const DISPUTE: &str = "dispute";
 pub(crate) const EVIDENCE: &str = "evidence";
 pub(crate) const SETTLEMENT: &str = "settlement";
+pub(crate) const PRODUCT: &str = "product";
+pub(crate) const PAGE: &str = "page";
+pub(crate) const PAYMENT_REQUEST: &str = "paymentrequest";
 
 #[derive(Debug, Default)]
 pub(crate) struct Records {

@@ -11,7 +11,10 @@ mod customers;
 mod dedicated;
 pub(crate) mod disputes;
 mod misc;
+mod pages;
+pub(crate) mod payment_requests;
 mod plans;
+mod products;
 mod recipients;
 pub(crate) mod settlements;
 mod splits;
@@ -33,4 +36,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(splits::router())
         .merge(settlements::router())
         .merge(disputes::router())
+        .merge(products::router())
+        .merge(pages::router())
+        .merge(payment_requests::router())
 }
