@@ -85,4 +85,8 @@ pub const API_GROUPS: &[ApiGroup] = &[
         name: "payment requests",
         paths: &["paymentrequest"],
     },
+    ApiGroup {
+        name: "charge",
+        paths: &["charge"],
+    },
 ];

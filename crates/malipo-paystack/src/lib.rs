@@ -37,7 +37,7 @@
 //! Transactions, refunds, transfers, customers, plans, subscriptions, transfer recipients,
 //! transfer control (balance, ledger), verification, miscellaneous (banks, countries, states),
 //! dedicated virtual accounts, subaccounts, transaction splits, settlements, disputes, products,
-//! payment pages and payment requests have typed methods on [`Client`]; [`API_GROUPS`] lists them.
+//! payment pages, payment requests and the charge API have typed methods on [`Client`]; [`API_GROUPS`] lists them.
 //! [`Client::request`] reaches any other endpoint. List methods return a [`futures::Stream`] of
 //! items that fetches the next page only when the previous one is used up:
 //!
@@ -94,6 +94,7 @@
 //! `verify_transaction(reference)` before fulfilling it.
 
 mod balance;
+mod charge;
 mod client;
 mod customers;
 mod de;
@@ -124,6 +125,7 @@ mod transfers;
 mod verification;
 
 pub use balance::{Balance, LedgerEntry};
+pub use charge::{BillingAddress, Card, ChargeAttempt, ChargeStep, CreateCharge, PaymentSource};
 pub use customers::{CreateCustomer, RiskAction, UpdateCustomer, ValidateCustomer};
 pub use dedicated_accounts::{
     CreateDedicatedAccount, DedicatedAccount, DedicatedBank, DedicatedProvider, ListDedicatedAccounts,

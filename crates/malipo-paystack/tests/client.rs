@@ -412,6 +412,8 @@ async fn a_redirect_is_an_error_and_its_target_never_sees_the_key() {
 }
 
 // The API groups beyond transactions, refunds and transfers, one module each (tests/client/).
+#[path = "client/charge.rs"]
+mod charge;
 #[path = "client/commerce.rs"]
 mod commerce;
 #[path = "client/coverage.rs"]

@@ -5,10 +5,11 @@
 use futures::TryStreamExt;
 use malipo_core::Currency;
 use malipo_paystack::{
-    ApiGroup, Client, CreateCustomer, CreateDedicatedAccount, CreatePaymentPage, CreatePaymentRequest,
-    CreatePlan, CreateProduct, CreateRefund, CreateSplit, CreateSubaccount, CreateSubscription,
-    CreateTransferRecipient, InitiateTransfer, Interval, ListBanks, ListDedicatedAccounts, ListPlans,
-    ListQuery, ListSubscriptions, SplitShare, SplitType, ValidateAccount, API_GROUPS,
+    ApiGroup, Client, CreateCharge, CreateCustomer, CreateDedicatedAccount, CreatePaymentPage,
+    CreatePaymentRequest, CreatePlan, CreateProduct, CreateRefund, CreateSplit, CreateSubaccount,
+    CreateSubscription, CreateTransferRecipient, InitiateTransfer, Interval, ListBanks,
+    ListDedicatedAccounts, ListPlans, ListQuery, ListSubscriptions, PaymentSource, SplitShare, SplitType,
+    ValidateAccount, API_GROUPS,
 };
 use malipo_sim::paystack::{ApiCall, PaystackSimHandle, SimConfig};
 
@@ -151,6 +152,15 @@ async fn exercise(group: &ApiGroup, sim: &PaystackSimHandle, client: &Client) {
         "payment requests" => {
             let request = CreatePaymentRequest::new("wanjiru@example.com", kes(100));
             client.create_payment_request(&request).await.unwrap();
+        }
+        "charge" => {
+            let wallet = PaymentSource::MobileMoney {
+                phone: "+254710000000".to_string(),
+                provider: "mpesa".to_string(),
+            };
+            let charge = CreateCharge::new("wanjiru@example.com", kes(100), wallet).reference("cov-charge");
+            client.create_charge(&charge).await.unwrap();
+            client.check_pending_charge("cov-charge").await.unwrap();
         }
         other => panic!("API group {other:?} is listed in API_GROUPS but has no exercise here"),
     }

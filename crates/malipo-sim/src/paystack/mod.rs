@@ -36,7 +36,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
-pub use config::{SimConfig, FAILING_ACCOUNT_NUMBER, TEST_OTP, TEST_SECRET_KEY};
+pub use config::{SimConfig, ADDRESS_CHECK_CARD, FAILING_ACCOUNT_NUMBER, TEST_OTP, TEST_SECRET_KEY};
 pub use state::ApiCall;
 pub use webhook::{Attempt, Delivery};
 

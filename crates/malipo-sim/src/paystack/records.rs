@@ -16,6 +16,7 @@ pub(crate) const DISPUTE: &str = "dispute";
 pub(crate) const EVIDENCE: &str = "evidence";
 pub(crate) const SETTLEMENT: &str = "settlement";
 pub(crate) const PRODUCT: &str = "product";
+pub(crate) const CHARGE_FLOW: &str = "charge_flow";
 pub(crate) const PAGE: &str = "page";
 pub(crate) const PAYMENT_REQUEST: &str = "paymentrequest";
 

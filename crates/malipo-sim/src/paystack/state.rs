@@ -264,7 +264,8 @@ impl State {
             .transactions
             .get_mut(index)
             .ok_or_else(|| ApiError::not_found("Transaction not found"))?;
-        if tx.status != "abandoned" {
+        // A checkout not paid yet, or a charge waiting for the customer's approval elsewhere.
+        if !matches!(tx.status, "abandoned" | "pay_offline") {
             return Err(ApiError::bad_request(format!(
                 "Transaction {} is already {}",
                 tx.reference, tx.status

@@ -7,6 +7,7 @@ use axum::Router;
 use super::Shared;
 
 mod balance;
+mod charges;
 mod customers;
 mod dedicated;
 pub(crate) mod disputes;
@@ -39,4 +40,5 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(products::router())
         .merge(pages::router())
         .merge(payment_requests::router())
+        .merge(charges::router())
 }
