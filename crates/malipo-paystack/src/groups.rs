@@ -89,4 +89,16 @@ pub const API_GROUPS: &[ApiGroup] = &[
         name: "charge",
         paths: &["charge"],
     },
+    ApiGroup {
+        name: "bulk charges",
+        paths: &["bulkcharge"],
+    },
+    ApiGroup {
+        name: "apple pay",
+        paths: &["apple-pay/domain"],
+    },
+    ApiGroup {
+        name: "terminals",
+        paths: &["terminal"],
+    },
 ];

@@ -37,7 +37,8 @@
 //! Transactions, refunds, transfers, customers, plans, subscriptions, transfer recipients,
 //! transfer control (balance, ledger), verification, miscellaneous (banks, countries, states),
 //! dedicated virtual accounts, subaccounts, transaction splits, settlements, disputes, products,
-//! payment pages, payment requests and the charge API have typed methods on [`Client`]; [`API_GROUPS`] lists them.
+//! payment pages, payment requests, the charge API, bulk charges, Apple Pay and terminals have
+//! typed methods on [`Client`]; [`API_GROUPS`] lists them.
 //! [`Client::request`] reaches any other endpoint. List methods return a [`futures::Stream`] of
 //! items that fetches the next page only when the previous one is used up:
 //!
@@ -93,7 +94,9 @@
 //! A webhook is a notification, not the truth: confirm a charge with
 //! `verify_transaction(reference)` before fulfilling it.
 
+mod apple_pay;
 mod balance;
+mod bulk_charges;
 mod charge;
 mod client;
 mod customers;
@@ -120,11 +123,13 @@ mod signature;
 mod splits;
 mod subaccounts;
 mod subscriptions;
+mod terminals;
 mod transactions;
 mod transfers;
 mod verification;
 
 pub use balance::{Balance, LedgerEntry};
+pub use bulk_charges::{BulkCharge, BulkChargeBatch, BulkChargeItem};
 pub use charge::{BillingAddress, Card, ChargeAttempt, ChargeStep, CreateCharge, PaymentSource};
 pub use customers::{CreateCustomer, RiskAction, UpdateCustomer, ValidateCustomer};
 pub use dedicated_accounts::{
@@ -143,6 +148,7 @@ pub use reqwest::Method;
 pub use splits::{Bearer, CreateSplit, Split, SplitMember, SplitShare, SplitType, UpdateSplit};
 pub use subaccounts::{CreateSubaccount, Subaccount};
 pub use subscriptions::{CreateSubscription, ListSubscriptions};
+pub use terminals::{Terminal, TerminalEvent, TerminalPresence};
 pub use verification::{AccountValidation, CardBin, ResolvedAccount, ValidateAccount};
 
 pub use client::{Client, ClientBuilder, ListQuery, Page, PageMeta, DEFAULT_BASE_URL};

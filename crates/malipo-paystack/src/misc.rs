@@ -137,6 +137,8 @@ impl Client {
     ) -> impl Stream<Item = Result<Bank, Error>> + Send + Unpin + 'static {
         let listing = Listing::new("GET /bank", &["bank"])
             .by_cursor(filter.per_page)
+            // Without it `/bank` answers every bank at once, unpaged.
+            .filter("use_cursor", Some("true"))
             .filter("country", filter.country.as_deref())
             .filter("currency", filter.currency.as_deref())
             .filter("type", filter.bank_type.as_deref());

@@ -19,6 +19,8 @@ pub(crate) struct Listing {
     page: Option<u32>,
     cursor: Option<String>,
     by_cursor: bool,
+    /// Why the listing cannot be asked for (a blank path parameter): the stream's only item.
+    invalid: Option<String>,
 }
 
 impl Listing {
@@ -32,7 +34,17 @@ impl Listing {
             page: None,
             cursor: None,
             by_cursor: false,
+            invalid: None,
         }
+    }
+
+    /// Refuses the listing when `value`, a path parameter, is blank: the path would name
+    /// another endpoint.
+    pub(crate) fn require(mut self, what: &str, value: &str) -> Self {
+        if let Err(crate::Error::InvalidRequest(why)) = crate::transactions::non_empty(what, value) {
+            self.invalid = Some(why);
+        }
+        self
     }
 
     /// Paging and the common filters of a [`ListQuery`].
@@ -58,11 +70,10 @@ impl Listing {
         self
     }
 
-    /// Pages by `meta.next` instead of page numbers (`use_cursor=true`).
+    /// Pages by `meta.next` instead of page numbers.
     pub(crate) fn by_cursor(mut self, per_page: Option<u32>) -> Self {
         self.by_cursor = true;
         self.per_page = per_page;
-        self.filters.push(("use_cursor", "true".to_string()));
         self
     }
 
@@ -113,6 +124,9 @@ impl Listing {
 impl Client {
     /// One page of `listing`.
     async fn listing_page<T: DeserializeOwned>(&self, listing: &Listing) -> Result<Page<T>, Error> {
+        if let Some(why) = &listing.invalid {
+            return Err(Error::InvalidRequest(why.clone()));
+        }
         let segments: Vec<&str> = listing.segments.iter().map(String::as_str).collect();
         let request = self.http_request(Method::GET, &segments).query(&listing.pairs());
         let (items, meta) = self.send_enveloped::<Vec<T>>(listing.endpoint, request).await?;

@@ -422,6 +422,8 @@ mod coverage;
 mod customers;
 #[path = "client/dedicated.rs"]
 mod dedicated;
+#[path = "client/devices.rs"]
+mod devices;
 #[path = "client/disputes.rs"]
 mod disputes;
 #[path = "client/raw.rs"]

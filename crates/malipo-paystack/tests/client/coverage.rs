@@ -5,9 +5,9 @@
 use futures::TryStreamExt;
 use malipo_core::Currency;
 use malipo_paystack::{
-    ApiGroup, Client, CreateCharge, CreateCustomer, CreateDedicatedAccount, CreatePaymentPage,
-    CreatePaymentRequest, CreatePlan, CreateProduct, CreateRefund, CreateSplit, CreateSubaccount,
-    CreateSubscription, CreateTransferRecipient, InitiateTransfer, Interval, ListBanks,
+    ApiGroup, BulkChargeItem, Client, CreateCharge, CreateCustomer, CreateDedicatedAccount,
+    CreatePaymentPage, CreatePaymentRequest, CreatePlan, CreateProduct, CreateRefund, CreateSplit,
+    CreateSubaccount, CreateSubscription, CreateTransferRecipient, InitiateTransfer, Interval, ListBanks,
     ListDedicatedAccounts, ListPlans, ListQuery, ListSubscriptions, PaymentSource, SplitShare, SplitType,
     ValidateAccount, API_GROUPS,
 };
@@ -161,6 +161,17 @@ async fn exercise(group: &ApiGroup, sim: &PaystackSimHandle, client: &Client) {
             let charge = CreateCharge::new("wanjiru@example.com", kes(100), wallet).reference("cov-charge");
             client.create_charge(&charge).await.unwrap();
             client.check_pending_charge("cov-charge").await.unwrap();
+        }
+        "bulk charges" => {
+            let batch = [BulkChargeItem::new("AUTH_any", kes(100), "cov-bulk")];
+            client.initiate_bulk_charge(&batch).await.unwrap();
+        }
+        "apple pay" => {
+            client.register_apple_pay_domain("cov.example.com").await.unwrap();
+        }
+        "terminals" => {
+            client.commission_terminal("SN-COV").await.unwrap();
+            client.list_terminals(None).try_collect::<Vec<_>>().await.unwrap();
         }
         other => panic!("API group {other:?} is listed in API_GROUPS but has no exercise here"),
     }

@@ -208,6 +208,13 @@ impl PaystackSimHandle {
         groups::payment_requests::pay(&self.shared, code).map_err(SimError::from)
     }
 
+    /// Runs every active bulk-charge batch, as Paystack's queue would: each charge succeeds
+    /// (sending `charge.success`) when its authorization is usable, else fails. Returns how many
+    /// charges were attempted.
+    pub fn run_bulk_charges(&self) -> usize {
+        groups::bulk_charges::run(&self.shared)
+    }
+
     /// Every authenticated API request so far, in order (a test's proof of which endpoints it
     /// exercised).
     pub fn api_calls(&self) -> Vec<ApiCall> {

@@ -17,6 +17,11 @@ pub(crate) const EVIDENCE: &str = "evidence";
 pub(crate) const SETTLEMENT: &str = "settlement";
 pub(crate) const PRODUCT: &str = "product";
 pub(crate) const CHARGE_FLOW: &str = "charge_flow";
+pub(crate) const BULK_BATCH: &str = "bulk_batch";
+pub(crate) const BULK_CHARGE: &str = "bulk_charge";
+pub(crate) const APPLE_PAY_DOMAIN: &str = "apple_pay_domain";
+pub(crate) const TERMINAL: &str = "terminal";
+pub(crate) const TERMINAL_EVENT: &str = "terminal_event";
 pub(crate) const PAGE: &str = "page";
 pub(crate) const PAYMENT_REQUEST: &str = "paymentrequest";
 
@@ -41,6 +46,11 @@ impl Records {
             r["id"].as_u64().is_some_and(|id| id.to_string() == key)
                 || fields.iter().any(|f| r[*f].as_str() == Some(key))
         })
+    }
+
+    pub(crate) fn remove(&mut self, kind: &str, index: usize) -> Option<Value> {
+        let list = self.kinds.get_mut(kind)?;
+        (index < list.len()).then(|| list.remove(index))
     }
 
     pub(crate) fn get_mut(&mut self, kind: &str, index: usize) -> Option<&mut Value> {

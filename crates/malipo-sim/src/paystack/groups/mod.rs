@@ -6,7 +6,9 @@ use axum::Router;
 
 use super::Shared;
 
+mod apple_pay;
 mod balance;
+pub(crate) mod bulk_charges;
 mod charges;
 mod customers;
 mod dedicated;
@@ -21,6 +23,7 @@ pub(crate) mod settlements;
 mod splits;
 mod subaccounts;
 mod subscriptions;
+mod terminals;
 mod verification;
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
@@ -41,4 +44,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(pages::router())
         .merge(payment_requests::router())
         .merge(charges::router())
+        .merge(bulk_charges::router())
+        .merge(apple_pay::router())
+        .merge(terminals::router())
 }
