@@ -1,5 +1,5 @@
 //! The HTTP client: authentication, the `{status, message, data, meta}` envelope, errors and
-//! pagination. The endpoint groups live in `transactions`, `refunds` and `transfers`.
+//! pagination. The endpoint groups live in their own modules (see [`crate::API_GROUPS`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -125,9 +125,14 @@ impl Client {
         url
     }
 
-    pub(crate) fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+    pub(crate) fn http_request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        self.authorized(method, self.url(segments))
+    }
+
+    /// A request to `url` carrying the key; `url` must be under [`Client::base_url`].
+    pub(crate) fn authorized(&self, method: Method, url: Url) -> RequestBuilder {
         self.http
-            .request(method, self.url(segments))
+            .request(method, url)
             .bearer_auth(self.secret_key.expose())
             .header(reqwest::header::ACCEPT, "application/json")
     }
@@ -147,6 +152,26 @@ impl Client {
         endpoint: &'static str,
         request: RequestBuilder,
     ) -> Result<(T, PageMeta), Error> {
+        let envelope = self.send_envelope::<T>(endpoint, request).await?;
+        Ok((envelope.data, envelope.meta.unwrap_or_default()))
+    }
+
+    /// Like [`Client::send`], returning `message`, `data` (which may be absent when `T` is an
+    /// `Option`) and the HTTP status.
+    pub(crate) async fn send_raw<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        request: RequestBuilder,
+    ) -> Result<(Option<String>, T, u16), Error> {
+        let envelope = self.send_envelope::<T>(endpoint, request).await?;
+        Ok((envelope.message, envelope.data, envelope.http_status))
+    }
+
+    async fn send_envelope<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Envelope<T>, Error> {
         let transport = |source| Error::Transport { endpoint, source };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
@@ -179,7 +204,23 @@ impl Client {
                 code: None,
             });
         }
-        Ok((envelope.data, envelope.meta.unwrap_or_default()))
+        Ok(Envelope {
+            http_status: status,
+            ..envelope
+        })
+    }
+
+    /// Sends a request whose answer carries no `data` that matters (`{"status": true, "message":
+    /// "Subscription disabled successfully"}`) and returns Paystack's `message`.
+    pub(crate) async fn send_ack(
+        &self,
+        endpoint: &'static str,
+        request: RequestBuilder,
+    ) -> Result<String, Error> {
+        let (message, _, _) = self
+            .send_raw::<Option<serde::de::IgnoredAny>>(endpoint, request)
+            .await?;
+        Ok(message.unwrap_or_default())
     }
 
     /// Fetches one page of a list endpoint.
@@ -189,7 +230,7 @@ impl Client {
         segments: &[&str],
         query: &ListQuery,
     ) -> Result<Page<T>, Error> {
-        let request = self.request(Method::GET, segments).query(&query.pairs());
+        let request = self.http_request(Method::GET, segments).query(&query.pairs());
         let (items, meta) = self.send_enveloped::<Vec<T>>(endpoint, request).await?;
         Ok(Page { items, meta })
     }
@@ -222,6 +263,8 @@ struct Envelope<T> {
     data: T,
     #[serde(default)]
     meta: Option<PageMeta>,
+    #[serde(skip)]
+    http_status: u16,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +344,12 @@ pub struct PageMeta {
     /// Items per page.
     #[serde(default, rename = "perPage", deserialize_with = "de::opt_u64")]
     pub per_page: Option<u64>,
+    /// The cursor of the following page, on endpoints paged by cursor (`use_cursor=true`).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub next: Option<String>,
+    /// The cursor of the preceding page, on endpoints paged by cursor.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub previous: Option<String>,
 }
 
 /// One page of a list endpoint.
@@ -315,7 +364,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// The query for the following page, or `None` when this is the last one.
-    fn next_query(&self, query: &ListQuery) -> Option<ListQuery> {
+    pub(crate) fn next_query(&self, query: &ListQuery) -> Option<ListQuery> {
         if self.items.is_empty() {
             return None;
         }

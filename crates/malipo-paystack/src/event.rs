@@ -5,7 +5,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::event_data::{
-    CustomerIdentification, Dispute, Invoice, PaymentRequest, RefundNotice, Subscription,
+    CustomerIdentification, DedicatedAccountAssignment, Dispute, ExpiringCard, Invoice, PaymentRequest,
+    RefundNotice, Subscription,
 };
 use crate::model::{Transaction, Transfer};
 
@@ -52,8 +53,8 @@ macro_rules! events {
         #[allow(clippy::large_enum_variant)]
         pub enum Event {
             $( $(#[$doc])* $variant($ty), )*
-            /// Any event name not listed above (such as `dedicatedaccount.assign.success` or
-            /// `subscription.expiring_cards`), with the whole payload as sent.
+            /// Any event name not listed above (one Paystack added after this crate was
+            /// written), with the whole payload as sent.
             Unknown {
                 /// The `event` field.
                 name: String,
@@ -114,12 +115,17 @@ events! {
     RefundProcessed(RefundNotice) = "refund.processed",
     /// A refund failed.
     RefundFailed(RefundNotice) = "refund.failed",
+    /// A refund could not be completed and waits for the merchant (such as new account details
+    /// for the customer).
+    RefundNeedsAttention(RefundNotice) = "refund.needs-attention",
     /// A subscription was created.
     SubscriptionCreate(Subscription) = "subscription.create",
     /// A subscription was disabled.
     SubscriptionDisable(Subscription) = "subscription.disable",
     /// A subscription will not renew.
     SubscriptionNotRenew(Subscription) = "subscription.not_renew",
+    /// Cards charged by subscriptions expire this month (`data` is a list).
+    SubscriptionExpiringCards(Vec<ExpiringCard>) = "subscription.expiring_cards",
     /// An invoice was created for a subscription.
     InvoiceCreate(Invoice) = "invoice.create",
     /// An invoice changed (usually: it was paid).
@@ -134,7 +140,14 @@ events! {
     CustomerIdentificationSuccess(CustomerIdentification) = "customeridentification.success",
     /// A customer's identity could not be validated.
     CustomerIdentificationFailed(CustomerIdentification) = "customeridentification.failed",
+    /// A dedicated virtual account was assigned to a customer.
+    DedicatedAccountAssignSuccess(DedicatedAccountAssignment) = "dedicatedaccount.assign.success",
+    /// A dedicated virtual account could not be assigned.
+    DedicatedAccountAssignFailed(DedicatedAccountAssignment) = "dedicatedaccount.assign.failed",
 }
+
+/// Events whose `data` is a list rather than an object.
+const LIST_DATA: [&str; 1] = ["subscription.expiring_cards"];
 
 impl Event {
     /// Parses a raw webhook body. Never panics: malformed JSON, a missing `event` field or a known
@@ -154,11 +167,13 @@ impl Event {
             .as_object_mut()
             .and_then(|o| o.remove("data"))
             .unwrap_or(Value::Null);
-        if !data.is_object() {
+        let wants_list = LIST_DATA.contains(&name.as_str());
+        if wants_list && !data.is_array() || !wants_list && !data.is_object() {
             use serde::de::Error as _;
+            let expected = if wants_list { "a list" } else { "an object" };
             return Err(EventError::BadData {
                 event: name,
-                source: serde_json::Error::custom("expected `data` to be an object"),
+                source: serde_json::Error::custom(format!("expected `data` to be {expected}")),
             });
         }
         match Event::parse_known(&name, data) {
@@ -178,6 +193,8 @@ impl Event {
     /// invoice status (an invoice is updated more than once), `subscription_code`,
     /// `request_code`, `customer_code`, `customer_id`. [`Event::Unknown`] events use the same
     /// list on their raw `data`.
+    ///
+    /// `dedicatedaccount.assign.*` events are keyed by the account's id, else the customer's code.
     ///
     /// Returns `None` when none of these exists (for instance `subscription.expiring_cards`,
     /// whose `data` is a list). Callers then need another identity; the raw body's digest is the
@@ -251,7 +268,8 @@ impl Event {
             Event::RefundPending(r)
             | Event::RefundProcessing(r)
             | Event::RefundProcessed(r)
-            | Event::RefundFailed(r) => Some(r),
+            | Event::RefundFailed(r)
+            | Event::RefundNeedsAttention(r) => Some(r),
             _ => None,
         }
     }
@@ -457,6 +475,51 @@ impl Data for CustomerIdentification {
     }
 }
 
+impl Data for Vec<ExpiringCard> {
+    // A list of cards has no one identity; the body's digest keys it (`dedup_key_or_digest`).
+    fn identity(&self) -> Option<String> {
+        None
+    }
+    fn reference(&self) -> Option<&str> {
+        None
+    }
+    fn amount(&self) -> Option<Money> {
+        None
+    }
+    fn status(&self) -> Option<&str> {
+        None
+    }
+    fn email(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Data for DedicatedAccountAssignment {
+    fn identity(&self) -> Option<String> {
+        let account = self.dedicated_account.as_ref().and_then(|a| a.id);
+        let customer = self.customer.as_ref();
+        id_or(
+            account,
+            &[
+                customer.and_then(|c| c.customer_code.as_deref()),
+                customer.and_then(|c| c.email.as_deref()),
+            ],
+        )
+    }
+    fn reference(&self) -> Option<&str> {
+        None
+    }
+    fn amount(&self) -> Option<Money> {
+        None
+    }
+    fn status(&self) -> Option<&str> {
+        self.identification.as_ref()?.get("status")?.as_str()
+    }
+    fn email(&self) -> Option<&str> {
+        email(&self.customer)
+    }
+}
+
 impl Event {
     /// What the event claims, in the provider-neutral words the gateway decides on:
     /// `charge.success` paid (recorded when malipo did not start the charge), `transfer.success`
@@ -525,7 +588,8 @@ impl Event {
             Event::RefundPending(r)
             | Event::RefundProcessing(r)
             | Event::RefundProcessed(r)
-            | Event::RefundFailed(r) => r.currency.as_deref(),
+            | Event::RefundFailed(r)
+            | Event::RefundNeedsAttention(r) => r.currency.as_deref(),
             _ => None,
         }
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::de;
+use crate::dedicated_accounts::DedicatedAccount;
 use crate::model::{money, Authorization, Customer, Expandable, Transaction};
 
 /// A chargeback or fraud claim (`charge.dispute.*`).
@@ -122,6 +123,25 @@ pub struct Plan {
     /// ISO currency code.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub currency: Option<String>,
+    /// Description shown on invoices.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub description: Option<String>,
+    /// How many times a subscriber is charged; 0 or absent is until cancelled.
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub invoice_limit: Option<u64>,
+    /// Whether Paystack emails invoices.
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub send_invoices: Option<bool>,
+    /// Whether Paystack texts the subscriber.
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub send_sms: Option<bool>,
+}
+
+impl Plan {
+    /// The amount per interval as [`Money`].
+    pub fn amount(&self) -> Option<Money> {
+        money(self.amount, self.currency.as_deref())
+    }
 }
 
 /// A subscription (`subscription.*`).
@@ -152,6 +172,15 @@ pub struct Subscription {
     /// The subscriber.
     #[serde(default, deserialize_with = "de::opt_object")]
     pub customer: Option<Customer>,
+    /// The token that, with the code, enables or disables the subscription.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub email_token: Option<String>,
+    /// How many times the subscriber is charged; 0 or absent is until cancelled.
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub invoice_limit: Option<u64>,
+    /// When it was created.
+    #[serde(default, rename = "createdAt", deserialize_with = "de::opt_string")]
+    pub created_at: Option<String>,
 }
 
 impl Subscription {
@@ -246,6 +275,9 @@ pub struct PaymentRequest {
     /// Description shown to the customer.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub description: Option<String>,
+    /// When it is due.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub due_date: Option<String>,
     /// The customer: an id in the webhook, an object in some API answers.
     #[serde(default)]
     pub customer: Option<Expandable<Customer>>,
@@ -277,4 +309,41 @@ pub struct CustomerIdentification {
     /// Why validation failed.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub reason: Option<String>,
+}
+
+/// One card about to expire under a subscription (`subscription.expiring_cards`, whose `data` is
+/// a list of these).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct ExpiringCard {
+    /// `MM/YYYY`.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub expiry_date: Option<String>,
+    /// What Paystack says about it.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub description: Option<String>,
+    /// Card brand.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub brand: Option<String>,
+    /// The subscription charged to the card.
+    #[serde(default, deserialize_with = "de::opt_object")]
+    pub subscription: Option<Subscription>,
+    /// The card holder.
+    #[serde(default, deserialize_with = "de::opt_object")]
+    pub customer: Option<Customer>,
+}
+
+/// The outcome of assigning a dedicated virtual account (`dedicatedaccount.assign.*`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct DedicatedAccountAssignment {
+    /// The customer the account was for.
+    #[serde(default, deserialize_with = "de::opt_object")]
+    pub customer: Option<Customer>,
+    /// The account, when assigned (`null` on failure).
+    #[serde(default, deserialize_with = "de::opt_object")]
+    pub dedicated_account: Option<DedicatedAccount>,
+    /// The identity check behind it, as sent (`{"status": "success"}`).
+    #[serde(default)]
+    pub identification: Option<Value>,
 }

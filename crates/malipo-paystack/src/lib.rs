@@ -32,6 +32,42 @@
 //! # }
 //! ```
 //!
+//! # API groups
+//!
+//! Transactions, refunds, transfers, customers, plans, subscriptions, transfer recipients,
+//! transfer control (balance, ledger), verification, miscellaneous (banks, countries, states),
+//! dedicated virtual accounts, subaccounts, transaction splits, settlements, disputes, products,
+//! payment pages, payment requests, the charge API, bulk charges, Apple Pay and terminals have
+//! typed methods on [`Client`]; [`API_GROUPS`] lists them.
+//! [`Client::request`] reaches any other endpoint. List methods return a [`futures::Stream`] of
+//! items that fetches the next page only when the previous one is used up:
+//!
+//! ```
+//! use futures::TryStreamExt;
+//! use malipo_core::Secret;
+//! use malipo_paystack::{Client, CreateCustomer, ListQuery};
+//! # use malipo_sim::paystack::{PaystackSim, SimConfig, TEST_SECRET_KEY};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let sim = PaystackSim::start(SimConfig::default()).await?;
+//! # let client = Client::builder(Secret::new(TEST_SECRET_KEY.to_string()))
+//! #     .base_url(sim.base_url().clone())
+//! #     .build()?;
+//! for email in ["amina@example.com", "baraka@example.com", "chebet@example.com"] {
+//!     client.create_customer(&CreateCustomer::new(email)).await?;
+//! }
+//! let two_a_page = ListQuery { per_page: Some(2), ..ListQuery::default() };
+//! let mut customers = client.list_customers(&two_a_page);
+//! let mut emails = Vec::new();
+//! while let Some(customer) = customers.try_next().await? {
+//!     emails.extend(customer.email);
+//! }
+//! assert_eq!(emails.len(), 3); // two requests: a page of two, then a page of one
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Webhooks
 //!
 //! Check the `X-Paystack-Signature` header against the **raw** body first, then parse:
@@ -58,29 +94,76 @@
 //! A webhook is a notification, not the truth: confirm a charge with
 //! `verify_transaction(reference)` before fulfilling it.
 
+mod apple_pay;
+mod balance;
+mod bulk_charges;
+mod charge;
 mod client;
+mod customers;
 mod de;
+mod dedicated_accounts;
+mod disputes;
 mod error;
 mod event;
 mod event_data;
+mod groups;
 mod identify;
+mod misc;
 mod model;
+mod pages;
+mod paging;
+mod payment_requests;
+mod plans;
+mod products;
+mod raw;
+mod recipients;
 mod refunds;
+mod settlements;
 mod signature;
+mod splits;
+mod subaccounts;
+mod subscriptions;
+mod terminals;
 mod transactions;
 mod transfers;
+mod verification;
+
+pub use balance::{Balance, LedgerEntry};
+pub use bulk_charges::{BulkCharge, BulkChargeBatch, BulkChargeItem};
+pub use charge::{BillingAddress, Card, ChargeAttempt, ChargeStep, CreateCharge, PaymentSource};
+pub use customers::{CreateCustomer, RiskAction, UpdateCustomer, ValidateCustomer};
+pub use dedicated_accounts::{
+    CreateDedicatedAccount, DedicatedAccount, DedicatedBank, DedicatedProvider, ListDedicatedAccounts,
+};
+pub use disputes::{DisputeEvidence, DisputeResolution, Evidence, ResolveDispute, UploadUrl};
+pub use groups::{ApiGroup, API_GROUPS};
+pub use misc::{AddressState, Bank, Country, ListBanks};
+pub use pages::{CreatePaymentPage, PaymentPage, UpdatePaymentPage};
+pub use payment_requests::{CreatePaymentRequest, CurrencyTotal, LineItem, PaymentRequestTotals};
+pub use plans::{CreatePlan, Interval, ListPlans};
+pub use products::{CreateProduct, Product};
+pub use recipients::{BulkRecipients, UpdateTransferRecipient};
+/// The HTTP method type [`Client::request`] takes.
+pub use reqwest::Method;
+pub use splits::{Bearer, CreateSplit, Split, SplitMember, SplitShare, SplitType, UpdateSplit};
+pub use subaccounts::{CreateSubaccount, Subaccount};
+pub use subscriptions::{CreateSubscription, ListSubscriptions};
+pub use terminals::{Terminal, TerminalEvent, TerminalPresence};
+pub use verification::{AccountValidation, CardBin, ResolvedAccount, ValidateAccount};
 
 pub use client::{Client, ClientBuilder, ListQuery, Page, PageMeta, DEFAULT_BASE_URL};
 pub use error::Error;
 pub use event::{Event, EventError};
 pub use event_data::{
-    CustomerIdentification, Dispute, Invoice, PaymentRequest, Plan, RefundNotice, Subscription,
+    CustomerIdentification, DedicatedAccountAssignment, Dispute, ExpiringCard, Invoice, PaymentRequest, Plan,
+    RefundNotice, Subscription,
 };
 pub use identify::{identify, Identified};
 pub use model::{
     Authorization, Customer, Expandable, RecipientDetails, Refund, Transaction, Transfer, TransferRecipient,
 };
 pub use refunds::CreateRefund;
+pub use settlements::Settlement;
 pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};
 pub use transactions::{ChargeAuthorization, InitializeTransaction, InitializedTransaction};
 pub use transfers::{CreateTransferRecipient, InitiateTransfer};

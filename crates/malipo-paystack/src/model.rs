@@ -40,6 +40,18 @@ pub struct Customer {
     /// Phone number, when given.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub phone: Option<String>,
+    /// `default`, `allow` (whitelisted) or `deny` (blacklisted).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub risk_action: Option<String>,
+    /// Whether the customer's identity was validated.
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub identified: Option<bool>,
+    /// Whatever metadata the merchant attached.
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    /// When the customer was created.
+    #[serde(default, rename = "createdAt", deserialize_with = "de::opt_string")]
+    pub created_at: Option<String>,
 }
 
 /// A reusable payment authorization (a saved card or account), used by `charge_authorization`.

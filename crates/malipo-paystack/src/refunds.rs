@@ -80,14 +80,14 @@ impl Client {
             customer_note: req.customer_note.as_deref(),
             merchant_note: req.merchant_note.as_deref(),
         };
-        let request = self.request(Method::POST, &["refund"]).json(&body);
+        let request = self.http_request(Method::POST, &["refund"]).json(&body);
         self.send("POST /refund", request).await
     }
 
     /// One refund by id: `GET /refund/:id`.
     pub async fn fetch_refund(&self, id: u64) -> Result<Refund, Error> {
         let id = id.to_string();
-        let request = self.request(Method::GET, &["refund", &id]);
+        let request = self.http_request(Method::GET, &["refund", &id]);
         self.send("GET /refund/:id", request).await
     }
 

@@ -162,7 +162,7 @@ impl Client {
             channels: req.channels.as_deref(),
         };
         let request = self
-            .request(Method::POST, &["transaction", "initialize"])
+            .http_request(Method::POST, &["transaction", "initialize"])
             .json(&body);
         self.send("POST /transaction/initialize", request).await
     }
@@ -171,14 +171,14 @@ impl Client {
     /// Call this before fulfilling an order; the webhook alone is not proof.
     pub async fn verify_transaction(&self, reference: &str) -> Result<Transaction, Error> {
         non_empty("reference", reference)?;
-        let request = self.request(Method::GET, &["transaction", "verify", reference]);
+        let request = self.http_request(Method::GET, &["transaction", "verify", reference]);
         self.send("GET /transaction/verify/:reference", request).await
     }
 
     /// One transaction by Paystack's numeric id: `GET /transaction/:id`.
     pub async fn fetch_transaction(&self, id: u64) -> Result<Transaction, Error> {
         let id = id.to_string();
-        let request = self.request(Method::GET, &["transaction", &id]);
+        let request = self.http_request(Method::GET, &["transaction", &id]);
         self.send("GET /transaction/:id", request).await
     }
 
@@ -208,7 +208,7 @@ impl Client {
             metadata: req.metadata.as_ref(),
         };
         let request = self
-            .request(Method::POST, &["transaction", "charge_authorization"])
+            .http_request(Method::POST, &["transaction", "charge_authorization"])
             .json(&body);
         self.send("POST /transaction/charge_authorization", request).await
     }

@@ -62,10 +62,16 @@ impl CreateTransferRecipient {
         self.email = Some(email.into());
         self
     }
+
+    /// Sets the note about the recipient.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
 }
 
 #[derive(Serialize)]
-struct RecipientWire<'a> {
+pub(crate) struct RecipientWire<'a> {
     #[serde(rename = "type")]
     recipient_type: &'a str,
     name: &'a str,
@@ -77,6 +83,20 @@ struct RecipientWire<'a> {
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<&'a str>,
+}
+
+impl<'a> From<&'a CreateTransferRecipient> for RecipientWire<'a> {
+    fn from(req: &'a CreateTransferRecipient) -> Self {
+        RecipientWire {
+            recipient_type: &req.recipient_type,
+            name: &req.name,
+            account_number: &req.account_number,
+            bank_code: &req.bank_code,
+            currency: req.currency.map(Currency::code),
+            description: req.description.as_deref(),
+            email: req.email.as_deref(),
+        }
+    }
 }
 
 /// What `POST /transfer` needs.
@@ -171,16 +191,9 @@ impl Client {
         &self,
         req: &CreateTransferRecipient,
     ) -> Result<TransferRecipient, Error> {
-        let body = RecipientWire {
-            recipient_type: &req.recipient_type,
-            name: &req.name,
-            account_number: &req.account_number,
-            bank_code: &req.bank_code,
-            currency: req.currency.map(Currency::code),
-            description: req.description.as_deref(),
-            email: req.email.as_deref(),
-        };
-        let request = self.request(Method::POST, &["transferrecipient"]).json(&body);
+        let request = self
+            .http_request(Method::POST, &["transferrecipient"])
+            .json(&RecipientWire::from(req));
         self.send("POST /transferrecipient", request).await
     }
 
@@ -189,7 +202,7 @@ impl Client {
     pub async fn initiate_transfer(&self, req: &InitiateTransfer) -> Result<Transfer, Error> {
         non_empty("recipient", &req.recipient)?;
         let request = self
-            .request(Method::POST, &["transfer"])
+            .http_request(Method::POST, &["transfer"])
             .json(&TransferWire::single(req));
         self.send("POST /transfer", request).await
     }
@@ -199,7 +212,7 @@ impl Client {
         non_empty("transfer code", transfer_code)?;
         non_empty("OTP", otp)?;
         let request = self
-            .request(Method::POST, &["transfer", "finalize_transfer"])
+            .http_request(Method::POST, &["transfer", "finalize_transfer"])
             .json(&FinalizeWire { transfer_code, otp });
         self.send("POST /transfer/finalize_transfer", request).await
     }
@@ -207,7 +220,7 @@ impl Client {
     /// A transfer's current state by your reference: `GET /transfer/verify/:reference`.
     pub async fn verify_transfer(&self, reference: &str) -> Result<Transfer, Error> {
         non_empty("reference", reference)?;
-        let request = self.request(Method::GET, &["transfer", "verify", reference]);
+        let request = self.http_request(Method::GET, &["transfer", "verify", reference]);
         self.send("GET /transfer/verify/:reference", request).await
     }
 
@@ -241,7 +254,7 @@ impl Client {
             source: "balance",
             transfers: transfers.iter().map(TransferWire::item).collect(),
         };
-        let request = self.request(Method::POST, &["transfer", "bulk"]).json(&body);
+        let request = self.http_request(Method::POST, &["transfer", "bulk"]).json(&body);
         self.send("POST /transfer/bulk", request).await
     }
 }

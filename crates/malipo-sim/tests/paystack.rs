@@ -165,3 +165,40 @@ async fn without_a_webhook_url_deliveries_are_recorded_not_sent() {
     assert!(log[0].attempts.is_empty() && !log[0].delivered);
     assert!(sim.authorize("no-such-reference").is_err());
 }
+
+#[tokio::test]
+async fn authenticated_calls_are_logged_and_banks_page_by_cursor() {
+    let sim = PaystackSim::start(SimConfig::default()).await.unwrap();
+    let (status, _) = get(&sim, "customer", "sk_test_wrong_obviously_fake").await;
+    assert_eq!(status, 401);
+    let (status, first) = get(&sim, "bank?use_cursor=true&perPage=5", TEST_SECRET_KEY).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["data"].as_array().map(Vec::len), Some(5));
+    let next = first["meta"]["next"].as_str().expect("a next cursor").to_string();
+    let (_, second) = get(
+        &sim,
+        &format!("bank?use_cursor=true&perPage=5&next={next}"),
+        TEST_SECRET_KEY,
+    )
+    .await;
+    assert!(second["meta"]["next"].is_null(), "{second}");
+    assert_eq!(second["meta"]["previous"], json!("sim-0"));
+    let (status, _) = get(&sim, "customer/CUS_nobody", TEST_SECRET_KEY).await;
+    assert_eq!(status, 404);
+
+    let calls: Vec<(String, String, u16)> = sim
+        .api_calls()
+        .into_iter()
+        .map(|c| (c.method, c.path, c.status))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("GET".to_string(), "/bank".to_string(), 200),
+            ("GET".to_string(), "/bank".to_string(), 200),
+            ("GET".to_string(), "/customer/CUS_nobody".to_string(), 404),
+        ],
+        "the refused key is not logged"
+    );
+    sim.shutdown().await;
+}

@@ -13,7 +13,7 @@ use axum::Router;
 use malipo_core::Currency;
 use serde_json::{json, Value};
 
-use super::state::{code, now, ApiError, Recipient, RefundRec, TransferRec, Tx, Webhooks};
+use super::state::{code, now, ApiCall, ApiError, Recipient, RefundRec, TransferRec, Tx, Webhooks};
 use super::{webhook, Shared};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -25,11 +25,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/transaction", get(list_transactions))
         .route("/refund", post(create_refund).get(list_refunds))
         .route("/refund/{id}", get(fetch_refund))
-        .route("/transferrecipient", post(create_recipient))
+        .route("/transferrecipient", post(create_recipient).get(list_recipients))
         .route("/transfer", post(initiate_transfer).get(list_transfers))
         .route("/transfer/finalize_transfer", post(finalize_transfer))
         .route("/transfer/verify/{reference}", get(verify_transfer))
         .route("/transfer/bulk", post(bulk_transfer))
+        .merge(super::groups::router())
         .route_layer(middleware::from_fn_with_state(shared.clone(), bearer))
         .with_state(shared)
 }
@@ -42,7 +43,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
 async fn bearer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let expected = format!("Bearer {}", shared.config.secret_key.expose());
@@ -51,7 +52,15 @@ async fn bearer(State(shared): State<Arc<Shared>>, request: Request, next: Next)
         .get(axum::http::header::AUTHORIZATION)
         .map(|v| v.as_bytes());
     if given == Some(expected.as_bytes()) {
-        next.run(request).await
+        let method = request.method().to_string();
+        let path = request.uri().path().to_string();
+        let response = next.run(request).await;
+        shared.lock().api_calls.push(ApiCall {
+            method,
+            path,
+            status: response.status().as_u16(),
+        });
+        response
     } else {
         ApiError {
             status: 401,
@@ -61,18 +70,18 @@ async fn bearer(State(shared): State<Arc<Shared>>, request: Request, next: Next)
     }
 }
 
-fn ok(message: &str, data: Value) -> Response {
+pub(crate) fn ok(message: &str, data: Value) -> Response {
     axum::Json(json!({ "status": true, "message": message, "data": data })).into_response()
 }
 
-fn body_json(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(v @ Value::Object(_)) => Ok(v),
         _ => Err(ApiError::bad_request("Request body must be a JSON object")),
     }
 }
 
-fn text(body: &Value, field: &str) -> Option<String> {
+pub(crate) fn text(body: &Value, field: &str) -> Option<String> {
     match body.get(field)? {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -80,12 +89,12 @@ fn text(body: &Value, field: &str) -> Option<String> {
     }
 }
 
-fn required(body: &Value, field: &str) -> Result<String, ApiError> {
+pub(crate) fn required(body: &Value, field: &str) -> Result<String, ApiError> {
     text(body, field).ok_or_else(|| ApiError::bad_request(format!("{field} is required")))
 }
 
 /// Paystack takes amounts as integers or digit strings, in minor units, and refuses zero.
-fn amount(body: &Value) -> Result<u64, ApiError> {
+pub(crate) fn amount(body: &Value) -> Result<u64, ApiError> {
     let parsed = match body.get("amount") {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.trim().parse().ok(),
@@ -96,7 +105,7 @@ fn amount(body: &Value) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::bad_request("Invalid Amount Sent"))
 }
 
-fn currency(body: &Value, default: Currency) -> Result<String, ApiError> {
+pub(crate) fn currency(body: &Value, default: Currency) -> Result<String, ApiError> {
     match text(body, "currency") {
         None => Ok(default.code().to_string()),
         Some(c) => c
@@ -106,14 +115,14 @@ fn currency(body: &Value, default: Currency) -> Result<String, ApiError> {
     }
 }
 
-fn deliver(shared: &Arc<Shared>, webhooks: Webhooks) {
+pub(crate) fn deliver(shared: &Arc<Shared>, webhooks: Webhooks) {
     for (event, data) in webhooks {
         webhook::enqueue(shared, event, data, None);
     }
 }
 
 /// Pages `items` (newest first) as Paystack does, with `perPage` and `page`.
-fn page(message: &str, items: Vec<Value>, query: &HashMap<String, String>) -> Response {
+pub(crate) fn page(message: &str, items: Vec<Value>, query: &HashMap<String, String>) -> Response {
     let number = |key: &str, default: usize| {
         query
             .get(key)
@@ -214,6 +223,9 @@ async fn charge_authorization(State(shared): State<Arc<Shared>>, body: Bytes) ->
     let data;
     {
         let mut state = shared.lock();
+        if state.deactivated_authorizations.contains(&auth) {
+            return Err(ApiError::bad_request("Invalid authorization code"));
+        }
         let original = state
             .transactions
             .iter()
@@ -335,19 +347,29 @@ async fn list_refunds(
 
 async fn create_recipient(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult {
     let body = body_json(&body)?;
-    let kind = required(&body, "type")?;
-    let name = required(&body, "name")?;
-    let account_number = required(&body, "account_number")?;
-    let bank_code = required(&body, "bank_code")?;
-    let currency = currency(&body, shared.config.default_currency)?;
     let mut state = shared.lock();
-    // Paystack answers an existing account with the existing recipient.
+    let data = add_recipient(&shared, &mut state, &body)?;
+    Ok(ok("Transfer recipient created successfully", data))
+}
+
+/// Validates and records one recipient; an account already known answers with its recipient,
+/// as Paystack does.
+pub(crate) fn add_recipient(
+    shared: &Shared,
+    state: &mut super::state::State,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let kind = required(body, "type")?;
+    let name = required(body, "name")?;
+    let account_number = required(body, "account_number")?;
+    let bank_code = required(body, "bank_code")?;
+    let currency = currency(body, shared.config.default_currency)?;
     if let Some(existing) = state
         .recipients
         .iter()
-        .find(|r| r.account_number == account_number && r.bank_code == bank_code)
+        .find(|r| r.active && r.account_number == account_number && r.bank_code == bank_code)
     {
-        return Ok(ok("Transfer recipient created successfully", existing.json()));
+        return Ok(existing.json());
     }
     let recipient = Recipient {
         id: state.next_id(),
@@ -357,13 +379,28 @@ async fn create_recipient(State(shared): State<Arc<Shared>>, body: Bytes) -> Api
         account_number,
         bank_code,
         currency,
-        email: text(&body, "email"),
-        description: text(&body, "description"),
+        email: text(body, "email"),
+        description: text(body, "description"),
         created_at: now(),
+        active: true,
     };
     let data = recipient.json();
     state.recipients.push(recipient);
-    Ok(ok("Transfer recipient created successfully", data))
+    Ok(data)
+}
+
+async fn list_recipients(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let state = shared.lock();
+    let items = state
+        .recipients
+        .iter()
+        .filter(|r| r.active)
+        .map(Recipient::json)
+        .collect();
+    Ok(page("Recipients retrieved", items, &query))
 }
 
 /// Validates one transfer and records it as `otp` or `pending`; returns its index.
@@ -378,7 +415,7 @@ fn new_transfer(
     let recipient = state
         .recipients
         .iter()
-        .position(|r| r.code == recipient_code)
+        .position(|r| r.active && r.code == recipient_code)
         .ok_or_else(|| ApiError::bad_request("Recipient specified is invalid"))?;
     let reference = text(item, "reference").unwrap_or_else(|| code(20));
     if state.transfers.iter().any(|t| t.reference == reference) {

@@ -11,6 +11,11 @@ pub const TEST_SECRET_KEY: &str = "sk_test_malipo_simulator_0000000000000000";
 /// The OTP that finalizes transfers when [`SimConfig::otp_required`] is on.
 pub const TEST_OTP: &str = "123456";
 
+/// A card number whose charges ask for the customer's phone and billing address after the OTP,
+/// to exercise those steps of the charge API. Other cards ask for the PIN (unless given) and the
+/// OTP ([`TEST_OTP`]).
+pub const ADDRESS_CHECK_CARD: &str = "4084080000005408";
+
 /// An account number that makes transfers to it fail (`transfer.failed`), to exercise that path.
 pub const FAILING_ACCOUNT_NUMBER: &str = "0000000000";
 

@@ -21,6 +21,8 @@
 mod api;
 mod checkout;
 mod config;
+mod groups;
+mod records;
 mod state;
 mod webhook;
 
@@ -34,7 +36,8 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
-pub use config::{SimConfig, FAILING_ACCOUNT_NUMBER, TEST_OTP, TEST_SECRET_KEY};
+pub use config::{SimConfig, ADDRESS_CHECK_CARD, FAILING_ACCOUNT_NUMBER, TEST_OTP, TEST_SECRET_KEY};
+pub use state::ApiCall;
 pub use webhook::{Attempt, Delivery};
 
 use state::{ApiError, State};
@@ -185,6 +188,37 @@ impl PaystackSimHandle {
     /// Returns the transaction as `verify` now shows it.
     pub fn authorize(&self, reference: &str) -> Result<Value, SimError> {
         authorize(&self.shared, reference).map_err(SimError::from)
+    }
+
+    /// Opens a chargeback on the paid transaction `reference`, as a customer's bank would, and
+    /// sends `charge.dispute.create`. Returns the dispute as `GET /dispute/:id` shows it.
+    pub fn open_dispute(&self, reference: &str) -> Result<Value, SimError> {
+        groups::disputes::open(&self.shared, reference).map_err(SimError::from)
+    }
+
+    /// Settles every paid transaction not settled yet, one settlement per currency, as
+    /// Paystack's daily payout would. Returns the new settlements.
+    pub fn settle(&self) -> Vec<Value> {
+        groups::settlements::settle(&self.shared)
+    }
+
+    /// Pays payment request `code` as its customer would and sends `paymentrequest.success`.
+    /// Returns the request as `GET /paymentrequest/:code` shows it.
+    pub fn pay_payment_request(&self, code: &str) -> Result<Value, SimError> {
+        groups::payment_requests::pay(&self.shared, code).map_err(SimError::from)
+    }
+
+    /// Runs every active bulk-charge batch, as Paystack's queue would: each charge succeeds
+    /// (sending `charge.success`) when its authorization is usable, else fails. Returns how many
+    /// charges were attempted.
+    pub fn run_bulk_charges(&self) -> usize {
+        groups::bulk_charges::run(&self.shared)
+    }
+
+    /// Every authenticated API request so far, in order (a test's proof of which endpoints it
+    /// exercised).
+    pub fn api_calls(&self) -> Vec<ApiCall> {
+        self.shared.lock().api_calls.clone()
     }
 
     /// Every webhook so far, in the order they were queued.

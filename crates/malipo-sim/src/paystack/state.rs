@@ -149,16 +149,18 @@ pub(crate) struct Recipient {
     pub email: Option<String>,
     pub description: Option<String>,
     pub created_at: String,
+    /// `false` once deleted: Paystack keeps deleted recipients, inactive.
+    pub active: bool,
 }
 
 impl Recipient {
     pub(crate) fn json(&self) -> Value {
         json!({
-            "active": true, "createdAt": self.created_at, "currency": self.currency,
+            "active": self.active, "createdAt": self.created_at, "currency": self.currency,
             "description": self.description, "domain": "test", "email": self.email,
             "id": self.id, "integration": 100001, "metadata": null, "name": self.name,
             "recipient_code": self.code, "type": self.kind, "updatedAt": self.created_at,
-            "is_deleted": false,
+            "is_deleted": !self.active,
             "details": {
                 "authorization_code": null, "account_number": self.account_number,
                 "account_name": self.name, "bank_code": self.bank_code, "bank_name": "Sim Bank"
@@ -206,6 +208,24 @@ pub(crate) struct State {
     pub recipients: Vec<Recipient>,
     pub transfers: Vec<TransferRec>,
     pub deliveries: Vec<Delivery>,
+    /// Resources kept as the JSON Paystack renders (customers, plans, subscriptions, …).
+    pub records: super::records::Records,
+    /// Authorization codes that may no longer be charged.
+    pub deactivated_authorizations: Vec<String>,
+    /// Every authenticated API request, in order.
+    pub api_calls: Vec<ApiCall>,
+}
+
+/// One authenticated request the simulator answered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ApiCall {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The request path, such as `/customer/CUS_x`.
+    pub path: String,
+    /// The HTTP status answered.
+    pub status: u16,
 }
 
 impl State {
@@ -219,7 +239,18 @@ impl State {
         self.transactions.iter().position(|t| t.reference == reference)
     }
 
+    /// The id of the customer paying with `email`: the one created through the API, or the one
+    /// an earlier transaction made, or a new one.
     pub(crate) fn customer_id(&mut self, email: &str) -> u64 {
+        let created = self
+            .records
+            .all(super::records::CUSTOMER)
+            .iter()
+            .find(|c| c["email"].as_str() == Some(email))
+            .and_then(|c| c["id"].as_u64());
+        if let Some(id) = created {
+            return id;
+        }
         match self.transactions.iter().find(|t| t.email == email) {
             Some(t) => t.customer_id,
             None => self.next_id(),
@@ -233,7 +264,8 @@ impl State {
             .transactions
             .get_mut(index)
             .ok_or_else(|| ApiError::not_found("Transaction not found"))?;
-        if tx.status != "abandoned" {
+        // A checkout not paid yet, or a charge waiting for the customer's approval elsewhere.
+        if !matches!(tx.status, "abandoned" | "pay_offline") {
             return Err(ApiError::bad_request(format!(
                 "Transaction {} is already {}",
                 tx.reference, tx.status
