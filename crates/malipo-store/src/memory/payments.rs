@@ -463,7 +463,7 @@ fn names(p: &PaymentRecord, q: &str) -> bool {
     is(&p.merchant_reference)
         || is(&p.provider_reference)
         || is(&p.receipt)
-        || (q.len() >= 3
+        || (q.len() >= 4
             && q.bytes().all(|b| b.is_ascii_digit())
             && p.msisdn.as_ref().is_some_and(|m| m.as_str().ends_with(q)))
 }

@@ -248,7 +248,7 @@ pub struct PaymentFilter {
     /// Only through this provider account.
     pub account: Option<AccountName>,
     /// Only those this text names: their merchant reference, provider reference or receipt,
-    /// or (three digits or more) the end of their phone number.
+    /// or (four digits or more) the end of their phone number.
     pub search: Option<String>,
 }
 

@@ -472,14 +472,19 @@ pub(crate) fn list(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<Paym
     if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let exact = Value::Text(text.to_string());
         let references = "merchant_reference = ? OR provider_reference = ? OR receipt = ?";
-        if text.len() >= 3 && text.bytes().all(|b| b.is_ascii_digit()) {
-            // Digits may also be the end of the payer's number (what a customer reads out).
+        if text.len() >= 4 && text.bytes().all(|b| b.is_ascii_digit()) {
+            // Digits may also be the end of the payer's number (what a customer reads out):
+            // the index on the last four finds the candidates, LIKE checks the rest.
+            let last4 = text[text.len() - 4..].to_string();
             q.bound_group(
-                &format!("({references} OR msisdn LIKE ?)"),
+                &format!(
+                    "({references} OR (substr(msisdn, -4) = ? AND msisdn IS NOT NULL AND msisdn LIKE ?))"
+                ),
                 vec![
                     exact.clone(),
                     exact.clone(),
                     exact,
+                    Value::Text(last4),
                     Value::Text(format!("%{text}")),
                 ],
             );

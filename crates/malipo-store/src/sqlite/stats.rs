@@ -66,9 +66,14 @@ impl EventTotal {
 
 /// How many events have `seq > after`, and the highest `seq` (one read, one snapshot).
 fn new_rows(conn: &Connection, after: i64) -> Result<(u64, i64), StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT count(*), coalesce(max(seq), ?1) FROM events WHERE seq > ?1")
-        .during(OP)?;
+    // A full count without a WHERE lets SQLite count the smallest index instead of walking the
+    // table, whose pages hold every body (a third of a second per million events otherwise).
+    let sql = if after == i64::MIN {
+        "SELECT count(*), coalesce((SELECT max(seq) FROM events), ?1) FROM events"
+    } else {
+        "SELECT count(*), coalesce(max(seq), ?1) FROM events WHERE seq > ?1"
+    };
+    let mut stmt = conn.prepare_cached(sql).during(OP)?;
     let (n, high): (i64, i64) = stmt
         .query_row([after], |r| Ok((r.get(0)?, r.get(1)?)))
         .during(OP)?;

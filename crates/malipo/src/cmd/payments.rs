@@ -60,7 +60,7 @@ struct ListArgs {
     #[arg(long, value_name = "NAME")]
     account: Option<malipo_core::AccountName>,
     /// Only payments this text names: merchant reference, provider reference, receipt, or
-    /// (three digits or more) the end of the payer's phone number.
+    /// (four digits or more) the end of the payer's phone number.
     #[arg(long, value_name = "TEXT")]
     search: Option<String>,
     /// Only payments older than this one (pay_…): the last id of the previous page.
