@@ -102,14 +102,24 @@ async fn shot(client: &Client, dir: &Path, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn text(client: &Client) -> String {
-    client
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+/// The page's main text once it shows `expected`: a click that navigates returns before the
+/// next page is there, and the old page's elements go stale under the reader.
+async fn wait_for(client: &Client, expected: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = match client.find(Locator::Css("main")).await {
+            Ok(main) => main.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if seen.contains(expected) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed {expected:?}: {seen}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,7 +228,7 @@ async fn an_operator_replays_a_failed_event_and_finds_a_payment_in_a_browser() {
             .click()
             .await
             .unwrap();
-        assert!(text(&client).await.contains("That token is not the admin token."));
+        wait_for(&client, "That token is not the admin token.").await;
         shot(&client, &shots, "02-login-refused").await;
         let token = client.find(Locator::Id("token")).await.unwrap();
         token.send_keys(TOKEN).await.unwrap();
@@ -229,11 +239,7 @@ async fn an_operator_replays_a_failed_event_and_finds_a_payment_in_a_browser() {
             .click()
             .await
             .unwrap();
-        let overview = text(&client).await;
-        assert!(
-            overview.contains("Overview") && overview.contains("events failed or suspicious"),
-            "{overview}"
-        );
+        wait_for(&client, "events failed or suspicious").await;
         shot(&client, &shots, "03-overview").await;
 
         // The failed event is listed first; replay it and watch it be processed.
@@ -244,7 +250,7 @@ async fn an_operator_replays_a_failed_event_and_finds_a_payment_in_a_browser() {
             .click()
             .await
             .unwrap();
-        assert!(text(&client).await.contains("Need a person"));
+        wait_for(&client, "Need a person").await;
         shot(&client, &shots, "04-events").await;
         client
             .find(Locator::LinkText(&event))
@@ -253,7 +259,7 @@ async fn an_operator_replays_a_failed_event_and_finds_a_payment_in_a_browser() {
             .click()
             .await
             .unwrap();
-        assert!(text(&client).await.contains("failed"));
+        assert!(wait_for(&client, "Replay").await.contains("failed"));
         shot(&client, &shots, "05-event-failed").await;
         client
             .find(Locator::Css("form[action$='/replay'] button"))
@@ -262,11 +268,11 @@ async fn an_operator_replays_a_failed_event_and_finds_a_payment_in_a_browser() {
             .click()
             .await
             .unwrap();
-        assert!(text(&client).await.contains("Queued for processing again."));
+        wait_for(&client, "Queued for processing again.").await;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             client.goto(&format!("{ops}/admin/events/{event}")).await.unwrap();
-            let page = text(&client).await;
+            let page = wait_for(&client, "Status").await;
             if page.contains("processed") {
                 break;
             }
@@ -289,6 +295,7 @@ async fn an_operator_replays_a_failed_event_and_finds_a_payment_in_a_browser() {
             .click()
             .await
             .unwrap();
+        wait_for(&client, &payment).await;
         shot(&client, &shots, "07-payments-found").await;
         client
             .find(Locator::LinkText(&payment))
@@ -297,7 +304,7 @@ async fn an_operator_replays_a_failed_event_and_finds_a_payment_in_a_browser() {
             .click()
             .await
             .unwrap();
-        let page = text(&client).await;
+        let page = wait_for(&client, "Receipt").await;
         assert!(
             page.contains("QKL1RT61SV") && page.contains("2547****4149"),
             "{page}"
@@ -328,7 +335,9 @@ async fn an_operator_replays_a_failed_event_and_finds_a_payment_in_a_browser() {
             .click()
             .await
             .unwrap();
+        wait_for(&client, "Operator login").await;
         client.goto(&format!("{ops}/admin")).await.unwrap();
+        wait_for(&client, "Operator login").await;
         assert!(client
             .current_url()
             .await
