@@ -18,6 +18,9 @@ pub struct AccountName(String);
 /// The name the section's own account (`[mpesa]`, `[paystack]` themselves) goes by.
 pub const DEFAULT_ACCOUNT: &str = "default";
 
+/// Names a callback URL already gives a meaning at the account's place in the path.
+const RESERVED: [&str; 4] = ["c2b", "stk", "result", "timeout"];
+
 /// Why a text is not an account name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("account name {name:?} {problem}")]
@@ -76,6 +79,10 @@ impl FromStr for AccountName {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         {
             return err("may hold only lowercase letters, digits, '-' and '_'");
+        }
+        // Callback URLs put the name where these words already mean something.
+        if RESERVED.contains(&s) {
+            return err("is a word callback URLs already use (c2b, stk, result, timeout)");
         }
         Ok(AccountName(s.to_string()))
     }

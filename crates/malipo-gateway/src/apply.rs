@@ -97,7 +97,12 @@ pub fn decide(
                     )));
                 }
             }
-            let codes: Vec<String> = payees.iter().map(|p| p.code.clone()).collect();
+            // On an account's own route only that account's shortcodes are ours.
+            let codes: Vec<String> = payees
+                .iter()
+                .filter(|p| event.summary.account.as_ref().is_none_or(|a| *a == p.account))
+                .map(|p| p.code.clone())
+                .collect();
             let mut decided = settle(event.payment_id, &outcome, payment.as_ref(), &codes);
             // A payment learnt of from the event belongs to the account it came in through: the
             // route's, else the one owning the shortcode paid.

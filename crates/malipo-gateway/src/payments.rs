@@ -254,14 +254,11 @@ pub async fn start_stk_push(
         })?;
     // The id comes first: the token in the callback URL is derived from it.
     let id = PaymentId::new();
-    let callback_url = join(
+    let callback_url = mpesa_callback_url(
         public_base_url,
-        &[
-            "callbacks",
-            "mpesa",
-            "stk",
-            &tokens.issue_for(malipo_guard::CallbackRoute::Stk, id),
-        ],
+        &req.account,
+        "stk",
+        &tokens.issue_for(malipo_guard::CallbackRoute::Stk, id),
     )?;
     let push = StkPushRequest::paybill(
         req.amount,
@@ -452,6 +449,23 @@ pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Payment
 }
 
 /// `base` with `segments` appended to its path (a base with a path prefix keeps it).
+/// A Daraja callback URL for `route` (`stk`, `result`, `timeout`) carrying `token`; a named
+/// account's carries its name (`/callbacks/mpesa/NAME/stk/…`), so an operator reading a URL, a
+/// log or Daraja's portal sees which account it belongs to, and the worker checks the payment is
+/// that account's.
+pub(crate) fn mpesa_callback_url(
+    base: &Url,
+    account: &AccountName,
+    route: &str,
+    token: &str,
+) -> Result<Url, PaymentStartError> {
+    if account.is_default() {
+        join(base, &["callbacks", "mpesa", route, token])
+    } else {
+        join(base, &["callbacks", "mpesa", account.as_str(), route, token])
+    }
+}
+
 pub(crate) fn join(base: &Url, segments: &[&str]) -> Result<Url, PaymentStartError> {
     let mut url = base.clone();
     url.set_query(None);

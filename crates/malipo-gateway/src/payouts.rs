@@ -25,7 +25,8 @@ use malipo_store::{NewPayment, PaymentRecord, StoreError};
 use reqwest::Url;
 
 use crate::payments::{
-    check_reference, fail, invalid, join, mpesa_refusal, paystack_outcome_unknown, PaymentStartError,
+    check_reference, fail, invalid, mpesa_callback_url, mpesa_refusal, paystack_outcome_unknown,
+    PaymentStartError,
 };
 use crate::AppState;
 
@@ -173,11 +174,8 @@ pub async fn start_b2c_payout(
     // A token is valid only on the route it was issued for.
     let result_token = tokens.issue_for(CallbackRoute::Result, id);
     let timeout_token = tokens.issue_for(CallbackRoute::Timeout, id);
-    let result_url = join(public_base_url, &["callbacks", "mpesa", "result", &result_token])?;
-    let timeout_url = join(
-        public_base_url,
-        &["callbacks", "mpesa", "timeout", &timeout_token],
-    )?;
+    let result_url = mpesa_callback_url(public_base_url, &req.account, "result", &result_token)?;
+    let timeout_url = mpesa_callback_url(public_base_url, &req.account, "timeout", &timeout_token)?;
     let mut request = B2cRequest::new(
         req.command,
         req.amount,
@@ -494,8 +492,8 @@ async fn mpesa_reversal(
         remarks,
         occasion: None,
         urls: ResultUrls {
-            result_url: join(base, &["callbacks", "mpesa", "result", &result_token])?,
-            queue_timeout_url: join(base, &["callbacks", "mpesa", "timeout", &timeout_token])?,
+            result_url: mpesa_callback_url(base, &parent.account, "result", &result_token)?,
+            queue_timeout_url: mpesa_callback_url(base, &parent.account, "timeout", &timeout_token)?,
         },
     };
     match client.reversal(&request).await {

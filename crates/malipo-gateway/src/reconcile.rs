@@ -500,14 +500,7 @@ async fn transaction_status(state: &AppState, payment: &PaymentRecord) -> Result
             _ => malipo_guard::CallbackRoute::Result,
         };
         let token = tokens.issue_for(route, payment.id);
-        let mut url = base.clone();
-        url.set_query(None);
-        url.path_segments_mut()
-            .map(|mut s| {
-                s.pop_if_empty().extend(["callbacks", "mpesa", kind, &token]);
-            })
-            .ok()
-            .map(|()| url)
+        crate::payments::mpesa_callback_url(base, &payment.account, kind, &token).ok()
     };
     let (Some(result_url), Some(queue_timeout_url)) = (url("result"), url("timeout")) else {
         return Err(ReconcileError::NotConfigured {

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, MethodRouter};
 use axum::{Extension, Json, Router};
-use malipo_core::{EventStatus, PaymentId, Provider};
+use malipo_core::{AccountName, EventStatus, PaymentId, Provider};
 use malipo_guard::{CallbackPayment, ClientIp, VerifiedBody};
 use malipo_mpesa::{
     callback_ack, parse_callback, C2bPayment, C2bRejection, C2bValidationResponse, Callback, CallbackKind,
@@ -24,50 +24,89 @@ use crate::AppState;
 /// under `/callbacks/daraja/c2b/…`.
 pub(crate) fn router(state: &AppState) -> Option<Router<AppState>> {
     let tokens = state.callback_tokens.clone()?;
-    let with_token = Router::new()
-        .route(
-            "/callbacks/mpesa/stk/{token}",
-            with_token(CallbackKind::Stk, Endpoint::MpesaStk),
-        )
-        .route(
-            "/callbacks/mpesa/result/{token}",
-            with_token(CallbackKind::Result, Endpoint::MpesaResult),
-        )
-        .route(
-            "/callbacks/mpesa/timeout/{token}",
-            with_token(CallbackKind::Timeout, Endpoint::MpesaTimeout),
-        )
-        .route_layer(state.guards.mpesa_callback(tokens));
-    let validation = || source_only(CallbackKind::C2bValidation, Endpoint::MpesaC2bValidation);
-    let confirmation = || source_only(CallbackKind::C2bConfirmation, Endpoint::MpesaC2bConfirmation);
-    let c2b = Router::new()
-        .route("/callbacks/mpesa/c2b/validation", validation())
-        .route("/callbacks/mpesa/c2b/confirmation", confirmation())
-        .route("/callbacks/daraja/c2b/validation", validation())
-        .route("/callbacks/daraja/c2b/confirmation", confirmation())
-        .route_layer(state.guards.mpesa_c2b());
-    Some(with_token.merge(c2b))
+    // The section's own account's routes name no account; each named account has its own,
+    // under its name, and what comes in on them is that account's (the worker checks it).
+    let mut accounts: Vec<Option<AccountName>> = vec![None];
+    accounts.extend(state.providers.mpesa_accounts.keys().cloned().map(Some));
+    let mut with_tokens = Router::new();
+    let mut c2b = Router::new();
+    for account in accounts {
+        let at = |route: &str| match &account {
+            None => format!("/callbacks/{route}"),
+            Some(name) => format!(
+                "/callbacks/{}",
+                route.replacen("mpesa/", &format!("mpesa/{name}/"), 1)
+            ),
+        };
+        let c2b_at = |prefix: &str, kind: &str| match &account {
+            None => format!("/callbacks/{prefix}/c2b/{kind}"),
+            Some(name) => format!("/callbacks/{prefix}/c2b/{name}/{kind}"),
+        };
+        with_tokens = with_tokens
+            .route(
+                &at("mpesa/stk/{token}"),
+                with_token(CallbackKind::Stk, Endpoint::MpesaStk, account.clone()),
+            )
+            .route(
+                &at("mpesa/result/{token}"),
+                with_token(CallbackKind::Result, Endpoint::MpesaResult, account.clone()),
+            )
+            .route(
+                &at("mpesa/timeout/{token}"),
+                with_token(CallbackKind::Timeout, Endpoint::MpesaTimeout, account.clone()),
+            );
+        for prefix in ["mpesa", "daraja"] {
+            c2b = c2b
+                .route(
+                    &c2b_at(prefix, "validation"),
+                    source_only(
+                        CallbackKind::C2bValidation,
+                        Endpoint::MpesaC2bValidation,
+                        account.clone(),
+                    ),
+                )
+                .route(
+                    &c2b_at(prefix, "confirmation"),
+                    source_only(
+                        CallbackKind::C2bConfirmation,
+                        Endpoint::MpesaC2bConfirmation,
+                        account.clone(),
+                    ),
+                );
+        }
+    }
+    let with_tokens = with_tokens.route_layer(state.guards.mpesa_callback(tokens));
+    let c2b = c2b.route_layer(state.guards.mpesa_c2b());
+    Some(with_tokens.merge(c2b))
 }
 
 /// A route whose guard put the token's payment in the extensions.
-fn with_token(kind: CallbackKind, endpoint: Endpoint) -> MethodRouter<AppState> {
+fn with_token(
+    kind: CallbackKind,
+    endpoint: Endpoint,
+    account: Option<AccountName>,
+) -> MethodRouter<AppState> {
     post(
         move |State(state): State<AppState>,
               Extension(payment): Extension<CallbackPayment>,
               Extension(body): Extension<VerifiedBody>,
               Extension(ip): Extension<ClientIp>| async move {
-            handle(&state, kind, endpoint, Some(payment), body, ip).await
+            handle(&state, kind, endpoint, Some(payment), account, body, ip).await
         },
     )
 }
 
 /// A route protected by the source allowlist alone (C2B).
-fn source_only(kind: CallbackKind, endpoint: Endpoint) -> MethodRouter<AppState> {
+fn source_only(
+    kind: CallbackKind,
+    endpoint: Endpoint,
+    account: Option<AccountName>,
+) -> MethodRouter<AppState> {
     post(
         move |State(state): State<AppState>,
               Extension(body): Extension<VerifiedBody>,
               Extension(ip): Extension<ClientIp>| async move {
-            handle(&state, kind, endpoint, None, body, ip).await
+            handle(&state, kind, endpoint, None, account, body, ip).await
         },
     )
 }
@@ -77,6 +116,7 @@ async fn handle(
     kind: CallbackKind,
     endpoint: Endpoint,
     payment: Option<CallbackPayment>,
+    account: Option<AccountName>,
     VerifiedBody(body): VerifiedBody,
     ClientIp(ip): ClientIp,
 ) -> Response {
@@ -89,7 +129,7 @@ async fn handle(
                 dedup_key(&callback, payment, &body),
                 body.clone(),
             );
-            match answer(state, &callback).await {
+            match answer(state, &callback, account.as_ref()).await {
                 Answer::Ack(answer) => (event, answer),
                 // The merchant's decision is the event's whole processing: it is stored done,
                 // with the decision as its note.
@@ -122,6 +162,7 @@ async fn handle(
     let event = NewEvent {
         source_ip: Some(ip),
         payment_id: payment,
+        account,
         ..event
     };
     match store(state, endpoint, event).await {
@@ -164,12 +205,17 @@ enum Answer {
 /// The answer Daraja expects. A validation request for a shortcode that is not ours is refused
 /// (and stored, to be marked suspicious by the worker); one for ours is decided by the
 /// merchant's app when `[mpesa.c2b_validation]` is configured, and accepted otherwise.
-async fn answer(state: &AppState, callback: &Callback) -> Answer {
+async fn answer(state: &AppState, callback: &Callback, account: Option<&AccountName>) -> Answer {
     let Callback::C2bValidation(p) = callback else {
         return Answer::Ack(callback.acknowledgement());
     };
     let shortcode = p.business_short_code.trim();
-    if !state.mpesa_payees.iter().any(|p| p.code == shortcode) {
+    // On an account's own URL, only that account's shortcodes are ours.
+    if !state
+        .mpesa_payees
+        .iter()
+        .any(|p| p.code == shortcode && account.is_none_or(|a| *a == p.account))
+    {
         return Answer::Ack(C2bValidationResponse::Reject(C2bRejection::InvalidShortcode).to_json());
     }
     let Some(validator) = state.c2b_validators.get(shortcode) else {

@@ -59,6 +59,15 @@ async fn a_payment_goes_out_and_is_settled_through_the_account_it_names() {
     let id = created["id"].as_str().unwrap().to_string();
     let paid = w.wait_for_payment(&id, "succeeded").await;
     assert_eq!(paid["account"], "nairobi");
+    // Its callback URL names its account.
+    assert!(
+        w.daraja
+            .sent_callbacks()
+            .iter()
+            .any(|c| c.url.contains("/callbacks/mpesa/nairobi/stk/")),
+        "{:?}",
+        w.daraja.sent_callbacks()
+    );
 
     // The same push through the section's own account reaches Daraja with credentials it
     // refuses: nothing goes out.
@@ -97,6 +106,95 @@ async fn a_payment_goes_out_and_is_settled_through_the_account_it_names() {
     let (status, text) = w.post("/v1/payouts", &payout, None).await;
     assert_eq!(status, 422, "{text}");
     assert!(text.contains("configured: default, nairobi"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_callback_url_moves_only_its_own_payments() {
+    let gw = TestGateway::start(
+        "[mpesa.accounts.nairobi]\nshortcode = \"600638\"\nconsumer_key = \"ck2\"\nconsumer_secret = \"cs2\"\npasskey = \"pk2\"\n",
+    )
+    .await;
+    // A payment of the section's own account, whose genuine token is replayed on the other
+    // account's URL: the token is right, the account is not.
+    let payment = gw
+        .store()
+        .insert_payment(NewPayment {
+            provider_reference: Some("ws_CO_own".into()),
+            provider_request_id: Some("29115-own-1".into()),
+            ..NewPayment::pending(Provider::Mpesa, "stk_push", crate::common::kes(1))
+        })
+        .await
+        .unwrap();
+    let token = gw
+        .state
+        .callback_tokens
+        .as_ref()
+        .unwrap()
+        .issue_for(malipo_guard::CallbackRoute::Stk, payment.id);
+    let body = serde_json::json!({"Body": {"stkCallback": {
+        "MerchantRequestID": "29115-own-1", "CheckoutRequestID": "ws_CO_own", "ResultCode": 1032,
+        "ResultDesc": "Request cancelled by user"}}});
+    let res = client_from("127.0.0.2")
+        .post(gw.url(&format!("/callbacks/mpesa/nairobi/stk/{token}")))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let event = gw.events().await.into_iter().next().unwrap();
+    let event = gw.wait_for_status(event.id, EventStatus::Suspicious).await;
+    assert!(event.last_error.unwrap().contains("account"));
+    assert_eq!(
+        gw.store().get_payment(payment.id).await.unwrap().unwrap().state,
+        PaymentState::Pending
+    );
+    // C2B on an account's URL: its own till is recorded under it; another's till is not ours there.
+    let confirm = |till: &str, trans: &str| {
+        let mut v: Value = serde_json::from_str(include_str!("../fixtures/c2b-confirmation.json")).unwrap();
+        v["BusinessShortCode"] = till.into();
+        v["TransID"] = trans.into();
+        v.to_string()
+    };
+    for (till, trans) in [("600638", "RKT0000001"), ("174379", "RKT0000002")] {
+        let res = client_from("127.0.0.2")
+            .post(gw.url("/callbacks/daraja/c2b/nairobi/confirmation"))
+            .body(confirm(till, trans))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let recorded = async |trans: &str| {
+        for _ in 0..200 {
+            if let Some(p) = gw
+                .store()
+                .find_payment_by_provider_ref(Provider::Mpesa, trans)
+                .await
+                .unwrap()
+            {
+                return Some(p);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
+    };
+    assert_eq!(recorded("RKT0000001").await.unwrap().account.as_str(), "nairobi");
+    let foreign = gw
+        .events()
+        .await
+        .into_iter()
+        .find(|e| e.dedup_key.ends_with("RKT0000002"))
+        .unwrap();
+    gw.wait_for_status(foreign.id, EventStatus::Suspicious).await;
+    assert!(
+        gw.store()
+            .find_payment_by_provider_ref(Provider::Mpesa, "RKT0000002")
+            .await
+            .unwrap()
+            .is_none(),
+        "another account's till on nairobi's URL is not recorded"
+    );
+    gw.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
