@@ -127,10 +127,16 @@ impl ResultCallback {
             // and its parameters repeat the OriginatorConversationID of the transaction (what
             // a query for a payout whose result never came names it by).
             o.by_receipt = true;
-            o.receipt = self.receipt();
             o.request_id = self
                 .parameter_text("OriginatorConversationID")
                 .filter(|s| !s.trim().is_empty());
+            // A success it reports can settle a payout that has no receipt yet: its receipt must
+            // be one, so nothing malformed is ever stored as a receipt.
+            if o.claim == Claim::Settled(PaymentState::Succeeded) {
+                check_receipt(&mut o, self.receipt(), "ReceiptNo");
+            } else {
+                o.receipt = self.receipt();
+            }
             return o;
         }
         if o.claim == Claim::Settled(PaymentState::Succeeded) {
@@ -218,6 +224,34 @@ mod tests {
             {"Name": "MpesaReceiptNumber", "Value": receipt},
             {"Name": "PhoneNumber", "Value": 254708374149u64},
         ])
+    }
+
+    #[test]
+    fn a_status_result_reporting_success_needs_a_well_formed_receipt() {
+        let status = |receipt: &str| {
+            let body = serde_json::json!({"Result": {
+            "ResultType": 0, "ResultCode": 0, "ResultDesc": "ok",
+            "OriginatorConversationID": "q-1", "ConversationID": "AG_q",
+            "ReferenceData": {"ReferenceItem": {"Key": "Occasion"}},
+            "ResultParameters": {"ResultParameter": [
+                {"Key": "TransactionStatus", "Value": "Completed"},
+                {"Key": "ReceiptNo", "Value": receipt},
+                {"Key": "OriginatorConversationID", "Value": "pay_x"},
+                {"Key": "Amount", "Value": 300},
+            ]}}});
+            parse_callback(CallbackKind::Result, body.to_string().as_bytes())
+                .unwrap()
+                .outcome()
+        };
+        let good = status("MBN31H462N");
+        assert_eq!(
+            (good.defect.as_deref(), good.receipt.as_deref()),
+            (None, Some("MBN31H462N"))
+        );
+        assert_eq!(good.request_id.as_deref(), Some("pay_x"));
+        let bad = status("MBN3`H462N");
+        assert!(bad.defect.is_some(), "{bad:?}");
+        assert_eq!(bad.receipt, None);
     }
 
     #[test]
