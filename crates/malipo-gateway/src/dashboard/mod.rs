@@ -131,30 +131,33 @@ struct ActionForm {
     csrf: String,
 }
 
-/// Refuses a form whose CSRF token is not the session's: the answer to send instead.
-fn checked(session: &Session, form: &ActionForm) -> Result<(), Box<Response>> {
-    if csrf_matches(session, &form.csrf) {
-        return Ok(());
+/// The session of a form that carried its CSRF token. As an extractor (the last argument of an
+/// action), it refuses a form without the session's token with 403, before the action runs.
+struct Checked(Session);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Checked {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let Some(session) = req.extensions().get::<Session>().cloned() else {
+            return Err(Redirect::to("/admin/login").into_response());
+        };
+        let Form(form) = Form::<ActionForm>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if csrf_matches(&session, &form.csrf) {
+            return Ok(Checked(session));
+        }
+        tracing::warn!("dashboard: a form without its session's CSRF token was refused");
+        let page = pages::message(
+            "Refused",
+            "This form is not from this session. Reload the page and try again.",
+        );
+        Err((StatusCode::FORBIDDEN, Html(page.into_string())).into_response())
     }
-    tracing::warn!("dashboard: a form without its session's CSRF token was refused");
-    let page = pages::message(
-        "Refused",
-        "This form is not from this session. Reload the page and try again.",
-    );
-    Err(Box::new(
-        (StatusCode::FORBIDDEN, Html(page.into_string())).into_response(),
-    ))
 }
 
-async fn logout(
-    State(dash): State<Dash>,
-    axum::Extension(session): axum::Extension<Session>,
-    headers: HeaderMap,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if let Err(refused) = checked(&session, &form) {
-        return *refused;
-    }
+async fn logout(State(dash): State<Dash>, headers: HeaderMap, _: Checked) -> Response {
     let cookie = dash.sessions.end(&headers);
     ([(header::SET_COOKIE, cookie)], Redirect::to("/admin/login")).into_response()
 }
@@ -193,15 +196,7 @@ async fn payment(
     }
 }
 
-async fn reconcile(
-    State(dash): State<Dash>,
-    axum::Extension(session): axum::Extension<Session>,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if let Err(refused) = checked(&session, &form) {
-        return *refused;
-    }
+async fn reconcile(State(dash): State<Dash>, Path(id): Path<String>, Checked(session): Checked) -> Response {
     let Ok(id) = id.parse::<PaymentId>() else {
         return pages::not_found("payment", &session);
     };
@@ -238,15 +233,7 @@ async fn event(
     }
 }
 
-async fn replay(
-    State(dash): State<Dash>,
-    axum::Extension(session): axum::Extension<Session>,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if let Err(refused) = checked(&session, &form) {
-        return *refused;
-    }
+async fn replay(State(dash): State<Dash>, Path(id): Path<String>, Checked(session): Checked) -> Response {
     let Ok(parsed) = id.parse::<EventId>() else {
         return pages::not_found("event", &session);
     };
@@ -272,15 +259,7 @@ async fn deliveries(
     pages::deliveries(&dash.state, &session, query, None).await
 }
 
-async fn retry(
-    State(dash): State<Dash>,
-    axum::Extension(session): axum::Extension<Session>,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if let Err(refused) = checked(&session, &form) {
-        return *refused;
-    }
+async fn retry(State(dash): State<Dash>, Path(id): Path<String>, Checked(session): Checked) -> Response {
     let said = match id.parse::<DeliveryId>() {
         Ok(parsed) => match crate::delivery::retry_delivery(&dash.state, parsed).await {
             Ok(_) => format!("{id} is queued to be sent again now."),
