@@ -348,6 +348,14 @@ fn ops_listener(config: &Config) -> Vec<Finding> {
             RULE,
             format!("/metrics, /healthz and /readyz listen on {ops} (loopback)"),
         )
+    } else if config.ops.admin_token.is_some() {
+        Finding::warn(
+            RULE,
+            format!(
+                "the dashboard (with its login) and /metrics (without one) listen on {ops}, beyond loopback"
+            ),
+            "keep [ops] reachable only from your operators' network",
+        )
     } else if production(config) {
         Finding::fail(
             RULE,

@@ -1,0 +1,296 @@
+//! The checklist's rules, each driven to its PASS and its FAIL (or WARN) from configurations
+//! written here; the command line's tests run the same rules through `malipo check-config`.
+
+use std::path::Path;
+
+use malipo_checklist::{check, CheckOptions, Finding, Level};
+use malipo_config::Config;
+
+/// A secret in a file, referenced as `{ file = "…" }`.
+fn secret_file(dir: &Path, name: &str, value: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value).unwrap();
+    format!("{{ file = \"{}\" }}", path.display())
+}
+
+/// A production deployment whose every rule passes (but the certificate ones, which need a
+/// Safaricom certificate: the command line's tests make one).
+fn good(dir: &Path) -> String {
+    format!(
+        r#"
+environment = "production"
+[server]
+public_base_url = "https://pay.shop.example"
+[mpesa]
+shortcode = "600999"
+consumer_key = {ck}
+consumer_secret = {cs}
+passkey = {pk}
+[paystack]
+secret_key = {sk}
+[merchant]
+webhook_url = "https://shop.example/hooks/malipo"
+signing_secret = {wh}
+"#,
+        ck = secret_file(dir, "ck", "fake-consumer-key"),
+        cs = secret_file(dir, "cs", "fake-consumer-secret"),
+        pk = secret_file(dir, "pk", "fake-passkey"),
+        sk = secret_file(dir, "sk", "sk_live_fake_for_tests"),
+        wh = secret_file(dir, "wh", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    )
+}
+
+fn findings(text: &str) -> Vec<Finding> {
+    check(&Config::from_toml(text).unwrap(), CheckOptions::default())
+}
+
+/// The findings of `rule`, as `LEVEL message`.
+fn of(findings: &[Finding], rule: &str) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| format!("{:?} {}", f.level, f.message))
+        .collect()
+}
+
+fn has(findings: &[Finding], rule: &str, level: Level, words: &str) {
+    let found = findings
+        .iter()
+        .any(|f| f.rule == rule && f.level == level && f.message.contains(words));
+    assert!(
+        found,
+        "no {level:?} {rule} saying {words:?} in {:#?}",
+        of(findings, rule)
+    );
+}
+
+#[test]
+fn a_good_production_deployment_has_no_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = findings(&good(dir.path()));
+    let fails: Vec<_> = all.iter().filter(|f| f.level == Level::Fail).collect();
+    assert!(fails.is_empty(), "{fails:#?}");
+    for rule in [
+        "callback-urls-https",
+        "provider-urls-https",
+        "callback-source-ip-verification",
+        "no-literal-secrets",
+        "secret-references-resolve",
+        "paystack-key-matches-environment",
+        "merchant-webhook",
+        "api-listener-private",
+        "ops-listener-private",
+        "debug-logging-off",
+    ] {
+        assert!(
+            all.iter().any(|f| f.rule == rule && f.level == Level::Pass),
+            "{rule} did not pass: {:#?}",
+            of(&all, rule)
+        );
+    }
+}
+
+#[test]
+fn callback_urls_must_be_public_https_in_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let http = findings(&good.replace("https://pay.shop.example", "http://pay.shop.example"));
+    has(&http, "callback-urls-https", Level::Fail, "http://");
+    let tunnel = findings(&good.replace("https://pay.shop.example", "https://abc.ngrok.io"));
+    has(
+        &tunnel,
+        "callback-urls-https",
+        Level::Fail,
+        "local address or a tunnel",
+    );
+    let words = findings(&good.replace("https://pay.shop.example", "https://mpesa.shop.example"));
+    has(&words, "callback-urls-daraja-words", Level::Warn, "\"mpesa\"");
+    let unset = findings(&good.replace("public_base_url = \"https://pay.shop.example\"", ""));
+    has(&unset, "callback-urls-https", Level::Fail, "not set");
+    // Sandbox warns where production fails.
+    let sandbox = findings(
+        &good
+            .replace("environment = \"production\"", "environment = \"sandbox\"")
+            .replace("https://pay.shop.example", "http://127.0.0.1:8080"),
+    );
+    has(&sandbox, "callback-urls-https", Level::Warn, "http://");
+}
+
+#[test]
+fn provider_urls_and_source_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let plain = findings(&good.replace(
+        "[paystack]\n",
+        "[paystack]\nbase_url = \"http://127.0.0.1:9002\"\n",
+    ));
+    has(&plain, "provider-urls-https", Level::Fail, "not https");
+    let off = findings(&good.replace("[mpesa]\n", "[mpesa]\nverify_callback_source_ip = false\n"));
+    has(
+        &off,
+        "callback-source-ip-verification",
+        Level::Fail,
+        "anyone could post fake M-Pesa",
+    );
+    let empty = findings(&good.replace("[paystack]\n", "[paystack]\nwebhook_ips = []\n"));
+    has(
+        &empty,
+        "allowlists-parse",
+        Level::Fail,
+        "every callback would be refused",
+    );
+    let loopback = findings(&good.replace("[mpesa]\n", "[mpesa]\ncallback_ips = [\"127.0.0.0/8\"]\n"));
+    has(
+        &loopback,
+        "allowlists-parse",
+        Level::Fail,
+        "this machine or a private network",
+    );
+}
+
+#[test]
+fn secrets_are_references_that_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let literal_line = format!(
+        "secret_key = {}",
+        secret_file(dir.path(), "sk", "sk_live_fake_for_tests")
+    );
+    let literal = findings(&good.replace(&literal_line, "secret_key = \"sk_live_literal_fake\""));
+    has(
+        &literal,
+        "no-literal-secrets",
+        Level::Fail,
+        "paystack.secret_key is written in the config file",
+    );
+    assert!(
+        !format!("{literal:?}").contains("sk_live_literal_fake"),
+        "a finding printed the secret"
+    );
+    std::fs::remove_file(dir.path().join("pk")).unwrap();
+    let missing = findings(&good);
+    has(
+        &missing,
+        "secret-references-resolve",
+        Level::Fail,
+        "mpesa.passkey",
+    );
+}
+
+#[test]
+fn the_paystack_key_matches_the_environment_for_every_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let test_key = secret_file(dir.path(), "gh", "sk_test_ghana_fake");
+    let two = findings(&good.replace(
+        "[merchant]",
+        &format!("[paystack.accounts.ghana]\nsecret_key = {test_key}\n[merchant]"),
+    ));
+    has(
+        &two,
+        "paystack-key-matches-environment",
+        Level::Pass,
+        "paystack.secret_key matches",
+    );
+    has(
+        &two,
+        "paystack-key-matches-environment",
+        Level::Fail,
+        "paystack.accounts.ghana.secret_key is a Paystack test key",
+    );
+    let live_in_sandbox =
+        findings(&good.replace("environment = \"production\"", "environment = \"sandbox\""));
+    has(
+        &live_in_sandbox,
+        "paystack-key-matches-environment",
+        Level::Warn,
+        "real money can move",
+    );
+}
+
+#[test]
+fn merchant_endpoints_and_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let http = findings(&good.replace(
+        "https://shop.example/hooks/malipo",
+        "http://shop.example/hooks/malipo",
+    ));
+    has(&http, "merchant-webhook", Level::Fail, "is not https");
+    let private = findings(&format!("{good}allow_private_targets = true\n"));
+    has(
+        &private,
+        "merchant-webhook",
+        Level::Fail,
+        "server-side request forgery",
+    );
+    // The secret's value is in its file: an empty file does not resolve at all, a value that
+    // is not `whsec_…` is the wrong kind of secret.
+    std::fs::write(dir.path().join("wh"), "").unwrap();
+    has(
+        &findings(&good),
+        "secret-references-resolve",
+        Level::Fail,
+        "merchant.signing_secret",
+    );
+    std::fs::write(dir.path().join("wh"), "plain-password").unwrap();
+    let plain = findings(&good);
+    has(
+        &plain,
+        "merchant-webhook",
+        Level::Fail,
+        "not a Standard Webhooks secret",
+    );
+
+    let same = findings(&format!("{good}[api]\nbind = \"127.0.0.1:8080\"\n"));
+    has(
+        &same,
+        "api-listener-private",
+        Level::Fail,
+        "callback listener's address",
+    );
+    let open_ops = findings(&format!("{good}[ops]\nbind = \"0.0.0.0:9090\"\n"));
+    has(
+        &open_ops,
+        "ops-listener-private",
+        Level::Fail,
+        "beyond loopback, with no login",
+    );
+    let token = secret_file(dir.path(), "admin", "an-admin-token-long-enough");
+    let with_login = findings(&format!(
+        "{good}[ops]\nbind = \"0.0.0.0:9090\"\nadmin_token = {token}\n"
+    ));
+    has(&with_login, "ops-listener-private", Level::Warn, "with its login");
+}
+
+#[test]
+fn debug_logs_are_refused_in_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let debug = findings(&format!("{}[logging]\nlevel = \"debug\"\n", good(dir.path())));
+    has(&debug, "debug-logging-off", Level::Fail, "debug");
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = good(dir.path()).replace("https://pay.shop.example", "http://pay.shop.example");
+    let config = Config::from_toml(&text).unwrap();
+    let all = check(&config, CheckOptions::default());
+    let fast = check(&config, CheckOptions { fail_fast: true });
+    assert_eq!(fast.last().map(|f| f.level), Some(Level::Fail));
+    assert!(fast.len() < all.len(), "{} of {}", fast.len(), all.len());
+    assert_eq!(malipo_checklist::failures(&fast).len(), 1);
+}
+
+#[test]
+fn findings_render_with_their_fix() {
+    let f = Finding::fail("rule-x", "what was found", "what to change");
+    assert_eq!(
+        f.render(),
+        "[FAIL] rule-x: what was found\n       fix: what to change"
+    );
+    assert_eq!(Finding::pass("rule-y", "fine").render(), "[PASS] rule-y: fine");
+    assert!(Finding::warn("rule-z", "hm", "look")
+        .render()
+        .starts_with("[WARN] rule-z: hm"));
+}
