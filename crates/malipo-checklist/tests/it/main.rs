@@ -294,3 +294,260 @@ fn findings_render_with_their_fix() {
         .render()
         .starts_with("[WARN] rule-z: hm"));
 }
+
+#[test]
+fn rate_limits_that_would_refuse_real_bursts() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let limit = |rate: &str| findings(&good.replace("[mpesa]\n", &format!("[mpesa]\nrate_limit = {rate}\n")));
+    has(
+        &findings(&good),
+        "rate-limit-configured",
+        Level::Pass,
+        "built-in limit",
+    );
+    has(
+        &limit("{ per_second = 0, burst = 10 }"),
+        "rate-limit-configured",
+        Level::Fail,
+        "zero rate or burst",
+    );
+    has(
+        &limit("{ per_second = 500, burst = 0 }"),
+        "rate-limit-configured",
+        Level::Fail,
+        "zero rate or burst",
+    );
+    has(
+        &limit("{ per_second = 99, burst = 500 }"),
+        "rate-limit-configured",
+        Level::Warn,
+        "only 99/s",
+    );
+    has(
+        &limit("{ per_second = 100, burst = 500 }"),
+        "rate-limit-configured",
+        Level::Pass,
+        "100/s, burst 500",
+    );
+}
+
+#[test]
+fn every_kind_of_local_address_or_tunnel_is_refused_in_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    for host in [
+        "localhost",
+        "shop.localhost",
+        "127.0.0.1",
+        "[::1]",
+        "0.0.0.0",
+        "abc.ngrok.io",
+        "abc.ngrok-free.app",
+        "x.localtunnel.me",
+        "x.loca.lt",
+        "x.trycloudflare.com",
+        "x.serveo.net",
+    ] {
+        let f = findings(&good.replace("https://pay.shop.example", &format!("https://{host}")));
+        has(
+            &f,
+            "callback-urls-https",
+            Level::Fail,
+            "local address or a tunnel",
+        );
+    }
+    for net in [
+        "127.0.0.0/8",
+        "10.1.0.0/16",
+        "172.16.0.0/12",
+        "192.168.1.0/24",
+        "169.254.0.0/16",
+        "0.0.0.0/0",
+        "8.0.0.0/4",
+        "::1/128",
+        "fd00::/8",
+        "fe80::/10",
+        "::/0",
+    ] {
+        let f = findings(&good.replace("[mpesa]\n", &format!("[mpesa]\ncallback_ips = [\"{net}\"]\n")));
+        has(
+            &f,
+            "allowlists-parse",
+            Level::Fail,
+            "this machine or a private network",
+        );
+    }
+    for net in ["196.201.214.0/24", "2c0f:fe38::/32"] {
+        let f = findings(&good.replace("[mpesa]\n", &format!("[mpesa]\ncallback_ips = [\"{net}\"]\n")));
+        has(
+            &f,
+            "allowlists-parse",
+            Level::Pass,
+            "mpesa.callback_ips: 1 address ranges",
+        );
+    }
+    // Verification off and an empty list: nothing is refused by the list, so it is not a FAIL.
+    let off = findings(&good.replace(
+        "[mpesa]\n",
+        "[mpesa]\ncallback_ips = []\nverify_callback_source_ip = false\n",
+    ));
+    assert!(
+        !of(&off, "allowlists-parse").iter().any(|f| f.starts_with("Fail")),
+        "{off:#?}"
+    );
+}
+
+#[test]
+fn listeners_must_not_share_an_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let with = |tables: &str| findings(&format!("{good}{tables}"));
+    has(
+        &with("[api]\nbind = \"0.0.0.0:8080\"\n"),
+        "api-listener-private",
+        Level::Fail,
+        "callback listener's address",
+    );
+    has(&with(""), "api-listener-private", Level::Pass, "(loopback)");
+    has(
+        &with("[api]\nbind = \"10.0.0.5:8081\"\n"),
+        "api-listener-private",
+        Level::Warn,
+        "beyond loopback",
+    );
+    has(
+        &with("[ops]\nbind = \"0.0.0.0:8081\"\n"),
+        "ops-listener-private",
+        Level::Fail,
+        "another listener's address",
+    );
+    has(
+        &with("[ops]\nbind = \"127.0.0.1:8080\"\n"),
+        "ops-listener-private",
+        Level::Fail,
+        "another listener's address",
+    );
+    has(
+        &with("[ops]\nbind = \"127.0.0.1:9191\"\n"),
+        "ops-listener-private",
+        Level::Pass,
+        "127.0.0.1:9191 (loopback)",
+    );
+    let sandbox = good.replace("environment = \"production\"", "environment = \"sandbox\"");
+    let open = findings(&format!("{sandbox}[ops]\nbind = \"0.0.0.0:9090\"\n"));
+    has(&open, "ops-listener-private", Level::Warn, "with no login");
+}
+
+#[test]
+fn c2b_validation_is_held_to_the_delivery_rules_for_every_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let table = |body: &str| {
+        findings(&good.replace(
+            "[paystack]",
+            &format!("[mpesa.c2b_validation]\n{body}\n[paystack]"),
+        ))
+    };
+    has(
+        &table("url = \"https://shop.example/validate\""),
+        "c2b-validation",
+        Level::Pass,
+        "decided by https://shop.example/validate (fallback: accept after 3000 ms)",
+    );
+    let bad = table("url = \"http://shop.example/validate\"\nallow_private_target = true\ntimeout = \"6s\"");
+    has(
+        &bad,
+        "c2b-validation",
+        Level::Fail,
+        "mpesa.c2b_validation.url http://shop.example/validate is not https",
+    );
+    has(
+        &bad,
+        "c2b-validation",
+        Level::Fail,
+        "allow_private_target is true in production",
+    );
+    has(&bad, "c2b-validation", Level::Warn, "timeout is 6000 ms");
+    let five = table("url = \"https://shop.example/validate\"\ntimeout = \"5s\"");
+    assert!(
+        !of(&five, "c2b-validation").iter().any(|f| f.starts_with("Warn")),
+        "5 s is allowed"
+    );
+    let secret = secret_file(dir.path(), "val", "not-a-whsec");
+    let own = table(&format!(
+        "url = \"https://shop.example/validate\"\nsigning_secret = {secret}"
+    ));
+    has(
+        &own,
+        "c2b-validation",
+        Level::Fail,
+        "mpesa.c2b_validation.signing_secret is not a Standard Webhooks secret",
+    );
+    let no_merchant = findings(
+        &good
+            .replace(
+                "[paystack]",
+                "[mpesa.c2b_validation]\nurl = \"https://shop.example/validate\"\n[paystack]",
+            )
+            .split("[merchant]")
+            .next()
+            .unwrap()
+            .to_string(),
+    );
+    has(&no_merchant, "c2b-validation", Level::Fail, "no signing secret");
+    // A named account's table is checked under its own name.
+    let named = findings(&good.replace(
+        "[paystack]",
+        &format!(
+            "[mpesa.accounts.nairobi]\nshortcode = \"600111\"\nconsumer_key = {k}\nconsumer_secret = {k}\npasskey = {k}\n[mpesa.accounts.nairobi.c2b_validation]\nurl = \"http://x.example/v\"\n[paystack]",
+            k = secret_file(dir.path(), "nk", "fake")
+        ),
+    ));
+    has(
+        &named,
+        "c2b-validation",
+        Level::Fail,
+        "mpesa.accounts.nairobi.c2b_validation.url",
+    );
+}
+
+#[test]
+fn initiator_credentials_are_ciphertext_and_certificates_are_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good(dir.path());
+    let mpesa = |lines: &str| findings(&good.replace("[paystack]", &format!("{lines}\n[paystack]")));
+    let no_credential = mpesa("initiator_name = \"apiop\"");
+    has(
+        &no_credential,
+        "security-credential-is-ciphertext",
+        Level::Warn,
+        "no security credential",
+    );
+    let plain = secret_file(dir.path(), "cred", "Safaricom999!");
+    let plaintext = mpesa(&format!(
+        "initiator_name = \"apiop\"\nsecurity_credential = {plain}"
+    ));
+    has(
+        &plaintext,
+        "security-credential-is-ciphertext",
+        Level::Fail,
+        "mpesa.security_credential is not an encrypted credential",
+    );
+    has(
+        &plaintext,
+        "certificate-matches-environment",
+        Level::Warn,
+        "mpesa.certificate is not set",
+    );
+    let missing = mpesa(&format!(
+        "initiator_name = \"apiop\"\nsecurity_credential = {plain}\ncertificate = \"{}\"",
+        dir.path().join("no-such.cer").display()
+    ));
+    has(
+        &missing,
+        "certificate-matches-environment",
+        Level::Fail,
+        "mpesa.certificate: cannot read",
+    );
+}
