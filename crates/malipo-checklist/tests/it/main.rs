@@ -485,15 +485,13 @@ fn c2b_validation_is_held_to_the_delivery_rules_for_every_account() {
         "mpesa.c2b_validation.signing_secret is not a Standard Webhooks secret",
     );
     let no_merchant = findings(
-        &good
-            .replace(
-                "[paystack]",
-                "[mpesa.c2b_validation]\nurl = \"https://shop.example/validate\"\n[paystack]",
-            )
-            .split("[merchant]")
-            .next()
-            .unwrap()
-            .to_string(),
+        good.replace(
+            "[paystack]",
+            "[mpesa.c2b_validation]\nurl = \"https://shop.example/validate\"\n[paystack]",
+        )
+        .split("[merchant]")
+        .next()
+        .unwrap(),
     );
     has(&no_merchant, "c2b-validation", Level::Fail, "no signing secret");
     // A named account's table is checked under its own name.
