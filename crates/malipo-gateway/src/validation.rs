@@ -18,10 +18,14 @@ use malipo_webhooks::{Signer, WebhookSecret};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::{check_url, CheckedResolver, TargetPolicy, MAX_RESPONSE_BYTES};
+use crate::delivery::{check_url, TargetPolicy, MAX_RESPONSE_BYTES};
 use crate::GatewayError;
 
 pub use malipo_config::ValidationFallback as Fallback;
+
+/// What a validation table without any signing secret is told.
+const NO_SECRET: &str =
+    "[mpesa.c2b_validation] needs a signing secret: set its signing_secret or [merchant] signing_secret";
 
 /// The event type of a validation request.
 pub const VALIDATION_EVENT_TYPE: &str = "payment.validation";
@@ -197,25 +201,9 @@ impl Validator {
         check_url(&url, policy)
             .map_err(|e| GatewayError::Config(format!("[mpesa.c2b_validation] url {url}: {e}")))?;
         if secrets.is_empty() {
-            return Err(GatewayError::Config(
-                "[mpesa.c2b_validation] needs a signing secret: set its signing_secret or [merchant] signing_secret".into(),
-            ));
+            return Err(GatewayError::Config(NO_SECRET.into()));
         }
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!(
-                "malipo/",
-                env!("CARGO_PKG_VERSION"),
-                " (Standard Webhooks)"
-            ));
-        if !policy.allow_private {
-            builder = builder.dns_resolver(Arc::new(CheckedResolver));
-        }
-        let client = builder
-            .build()
+        let client = crate::delivery::outbound_client(timeout, !policy.allow_private)
             .map_err(|e| GatewayError::Config(format!("cannot build the validation HTTP client: {e}")))?;
         Ok(Validator {
             inner: Arc::new(Inner {
@@ -264,12 +252,7 @@ impl Validator {
             .signing_secret
             .as_ref()
             .or(config.merchant.as_ref().map(|m| &m.signing_secret))
-            .ok_or_else(|| {
-                GatewayError::Config(
-                    "[mpesa.c2b_validation] needs a signing secret: set its signing_secret or [merchant] signing_secret"
-                        .into(),
-                )
-            })?;
+            .ok_or_else(|| GatewayError::Config(NO_SECRET.into()))?;
         let secret: WebhookSecret = secret_ref
             .resolve()?
             .expose()
@@ -344,20 +327,12 @@ impl Validator {
         for (name, value) in signed.iter() {
             http = http.header(name, value);
         }
+        let timeout = self.inner.timeout;
         let mut response = http.body(body).send().await.map_err(|e| {
             if e.is_timeout() {
-                format!(
-                    "the app did not answer within {} ms",
-                    self.inner.timeout.as_millis()
-                )
+                format!("the app did not answer within {} ms", timeout.as_millis())
             } else {
-                let mut text = format!("the request failed: {e}");
-                let mut source = std::error::Error::source(&e);
-                while let Some(cause) = source {
-                    text.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
-                text
+                format!("the request failed: {}", crate::delivery::describe(&e, timeout))
             }
         })?;
         let status = response.status();

@@ -39,6 +39,7 @@ pub use manage::{
     CreateEndpoint, DeliveryError, DeliveryView, EndpointView, EndpointWithSecret, CONFIG_ENDPOINT_NAME,
 };
 pub use sender::run;
+pub(crate) use sender::{describe, outbound_client};
 pub use target::{check_url, internal_kind, CheckedResolver, TargetError, TargetPolicy};
 
 /// How long a rotated-out secret keeps signing by default.

@@ -71,24 +71,34 @@ struct Clients {
 
 impl Clients {
     fn new(settings: &DeliverySettings) -> Result<Self, reqwest::Error> {
-        let base = || {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .timeout(settings.timeout)
-                .connect_timeout(settings.timeout)
-                .pool_idle_timeout(Duration::from_secs(60))
-                .user_agent(concat!(
-                    "malipo/",
-                    env!("CARGO_PKG_VERSION"),
-                    " (Standard Webhooks)"
-                ))
-        };
         Ok(Clients {
-            checked: base().dns_resolver(Arc::new(CheckedResolver)).build()?,
-            open: base().build()?,
+            checked: outbound_client(settings.timeout, true)?,
+            open: outbound_client(settings.timeout, false)?,
         })
     }
+}
+
+/// An HTTP client for requests to the merchant's app (deliveries, validation questions): no
+/// redirects followed, no proxy from the environment, every request bounded by `timeout`, and,
+/// when `checked`, only public addresses connected to (see [`CheckedResolver`]).
+pub(crate) fn outbound_client(timeout: Duration, checked: bool) -> Result<reqwest::Client, reqwest::Error> {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!(
+            "malipo/",
+            env!("CARGO_PKG_VERSION"),
+            " (Standard Webhooks)"
+        ));
+    let builder = if checked {
+        builder.dns_resolver(Arc::new(CheckedResolver))
+    } else {
+        builder
+    };
+    builder.build()
 }
 
 struct Lane {
@@ -298,7 +308,7 @@ async fn send(
 
 /// An error's text with its causes, which hold the useful part (the resolver's refusal, the
 /// connection's "refused").
-fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+pub(crate) fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("timed out after {} ms", timeout.as_millis());
     }
