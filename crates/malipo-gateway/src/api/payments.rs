@@ -513,14 +513,9 @@ async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
                 Ok(a) => a,
                 Err(e) => return nothing_done(e),
             };
-            if !account.is_default() && state.providers.mpesa_for(&account).is_none() {
-                return nothing_done(unknown_account(state, Provider::Mpesa, &account));
-            }
-            let (Some(client), Some(base)) = (
-                state.providers.mpesa_for(&account),
-                &state.providers.public_base_url,
-            ) else {
-                return nothing_done(not_configured(state, Provider::Mpesa));
+            let (client, base) = match mpesa_parts(state, &account) {
+                Ok(parts) => parts,
+                Err(e) => return nothing_done(e),
             };
             let start = crate::payouts::B2cPayoutStart {
                 account: account.clone(),
@@ -548,11 +543,9 @@ async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
                 Ok(a) => a,
                 Err(e) => return nothing_done(e),
             };
-            if !account.is_default() && state.providers.paystack_for(&account).is_none() {
-                return nothing_done(unknown_account(state, Provider::Paystack, &account));
-            }
-            let Some(client) = state.providers.paystack_for(&account) else {
-                return nothing_done(not_configured(state, Provider::Paystack));
+            let client = match paystack_client(state, &account) {
+                Ok(client) => client,
+                Err(e) => return nothing_done(e),
             };
             let start = crate::payouts::TransferStart {
                 account: account.clone(),
@@ -676,6 +669,34 @@ fn parse_account(name: Option<&str>) -> Result<AccountName, ApiError> {
     }
 }
 
+/// The Daraja client of `account` and the public URL its callbacks go to, or what to answer:
+/// 422 for an account the configuration does not name, else why M-Pesa is unavailable.
+fn mpesa_parts<'a>(
+    state: &'a AppState,
+    account: &AccountName,
+) -> Result<(&'a malipo_mpesa::MpesaClient, &'a reqwest::Url), ApiError> {
+    match (
+        state.providers.mpesa_for(account),
+        &state.providers.public_base_url,
+    ) {
+        (Some(client), Some(base)) => Ok((client, base)),
+        (None, _) if !account.is_default() => Err(unknown_account(state, Provider::Mpesa, account)),
+        _ => Err(not_configured(state, Provider::Mpesa)),
+    }
+}
+
+/// The Paystack client of `account`, or what to answer (as [`mpesa_parts`]).
+fn paystack_client<'a>(
+    state: &'a AppState,
+    account: &AccountName,
+) -> Result<&'a malipo_paystack::Client, ApiError> {
+    match state.providers.paystack_for(account) {
+        Some(client) => Ok(client),
+        None if !account.is_default() => Err(unknown_account(state, Provider::Paystack, account)),
+        None => Err(not_configured(state, Provider::Paystack)),
+    }
+}
+
 /// The 422 for an account the configuration does not name.
 fn unknown_account(state: &AppState, provider: Provider, account: &AccountName) -> ApiError {
     let known: Vec<String> = match provider {
@@ -716,25 +737,18 @@ fn parse_currency(code: &str) -> Result<Currency, ApiError> {
 pub(crate) async fn create_payment(state: &AppState, request: PaymentRequest) -> Outcome {
     let result = match request {
         PaymentRequest::Mpesa(push) => {
-            if !push.account.is_default() && state.providers.mpesa_for(&push.account).is_none() {
-                return nothing_done(unknown_account(state, Provider::Mpesa, &push.account));
-            }
-            let (Some(client), Some(base)) = (
-                state.providers.mpesa_for(&push.account),
-                &state.providers.public_base_url,
-            ) else {
-                return nothing_done(not_configured(state, Provider::Mpesa));
+            let (client, base) = match mpesa_parts(state, &push.account) {
+                Ok(parts) => parts,
+                Err(e) => return nothing_done(e),
             };
             start_stk_push(state, client, base, push)
                 .await
                 .map(|p| PaymentBody::from(&p))
         }
         PaymentRequest::Paystack(checkout) => {
-            if !checkout.account.is_default() && state.providers.paystack_for(&checkout.account).is_none() {
-                return nothing_done(unknown_account(state, Provider::Paystack, &checkout.account));
-            }
-            let Some(client) = state.providers.paystack_for(&checkout.account) else {
-                return nothing_done(not_configured(state, Provider::Paystack));
+            let client = match paystack_client(state, &checkout.account) {
+                Ok(client) => client,
+                Err(e) => return nothing_done(e),
             };
             start_paystack_checkout(state, client, checkout)
                 .await
