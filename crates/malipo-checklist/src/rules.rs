@@ -697,14 +697,13 @@ fn account_c2b_validation(config: &Config, at: &str, v: &malipo_config::C2bValid
             "set timeout to \"3s\" or less",
         ));
     }
-    let secret = v
-        .signing_secret
-        .as_ref()
-        .map(|r| (format!("{at}.c2b_validation.signing_secret"), r))
-        .or(config
-            .merchant
-            .as_ref()
-            .map(|m| ("merchant.signing_secret".to_string(), &m.signing_secret)));
+    let secret = v.signing_secret_in(config).map(|r| {
+        let name = match v.signing_secret {
+            Some(_) => format!("{at}.c2b_validation.signing_secret"),
+            None => "merchant.signing_secret".to_string(),
+        };
+        (name, r)
+    });
     match secret {
         None => out.push(Finding::fail(
             RULE,

@@ -356,6 +356,15 @@ impl ValidationFallback {
     }
 }
 
+impl C2bValidationConfig {
+    /// The secret validation questions are signed with: the table's own, else `[merchant]`'s.
+    pub fn signing_secret_in<'a>(&'a self, config: &'a Config) -> Option<&'a SecretRef> {
+        self.signing_secret
+            .as_ref()
+            .or(config.merchant.as_ref().map(|m| &m.signing_secret))
+    }
+}
+
 fn default_validation_timeout() -> std::time::Duration {
     std::time::Duration::from_secs(3)
 }

@@ -249,9 +249,7 @@ impl Validator {
         v: &malipo_config::C2bValidationConfig,
     ) -> Result<Validator, GatewayError> {
         let secret_ref = v
-            .signing_secret
-            .as_ref()
-            .or(config.merchant.as_ref().map(|m| &m.signing_secret))
+            .signing_secret_in(config)
             .ok_or_else(|| GatewayError::Config(NO_SECRET.into()))?;
         let secret: WebhookSecret = secret_ref
             .resolve()?
