@@ -5,6 +5,5 @@ ALTER TABLE payments ADD COLUMN account TEXT;
 ALTER TABLE events ADD COLUMN account TEXT;
 -- The dashboard finds a payment by its receipt.
 CREATE INDEX payments_receipt ON payments (receipt) WHERE receipt IS NOT NULL;
-CREATE INDEX payments_by_provider_ref ON payments (provider_reference) WHERE provider_reference IS NOT NULL;
 -- ...and by the last four digits of the payer's number, which customers read out.
 CREATE INDEX payments_phone_tail ON payments (substr(msisdn, -4)) WHERE msisdn IS NOT NULL;

@@ -471,7 +471,13 @@ pub(crate) fn list(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<Paym
     }
     if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let exact = Value::Text(text.to_string());
-        let references = "merchant_reference = ? OR provider_reference = ? OR receipt = ?";
+        // Naming every provider lets the planner use the unique (provider, provider_reference)
+        // index, so that lookup needs no index of its own for every payment insert to keep.
+        let references = format!(
+            "merchant_reference = ? OR (provider IN ('{}', '{}') AND provider_reference = ?) OR receipt = ?",
+            Provider::Mpesa.as_str(),
+            Provider::Paystack.as_str()
+        );
         if text.len() >= 4 && text.bytes().all(|b| b.is_ascii_digit()) {
             // Digits may also be the end of the payer's number (what a customer reads out):
             // the index on the last four finds the candidates, LIKE checks the rest.
