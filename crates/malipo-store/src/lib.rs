@@ -93,7 +93,8 @@ pub use model::payment::{
     NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition,
     TransitionDetail,
 };
+pub use model::record::{merge_record, NewRecord, RecordEntry, RecordFilter, RecordSource, SyncCheckpoint};
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
-pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, Replayed, Store};
+pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed, Store};
 pub use sqlite::{delivery_event_type, PAYLOAD_VERSION};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};
