@@ -26,6 +26,7 @@ mod ops;
 pub mod payments;
 pub mod payouts;
 pub mod reconcile;
+pub mod records;
 pub mod validation;
 mod worker;
 

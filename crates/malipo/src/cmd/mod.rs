@@ -10,6 +10,7 @@ pub mod events;
 pub mod mpesa;
 pub mod payments;
 pub mod paystack;
+pub mod paystack_records;
 pub mod serve;
 pub mod sim;
 pub mod test_webhook;
