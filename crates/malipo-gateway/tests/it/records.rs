@@ -266,3 +266,70 @@ async fn a_verified_webhook_keeps_the_resources_it_carries() {
     );
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merchant_api_reads_the_kept_records() {
+    let world = ApiWorld::start().await;
+    let client = Client::builder(Secret::new(TEST_SECRET_KEY.to_string()))
+        .base_url(world.paystack.base_url().clone())
+        .build()
+        .unwrap();
+    seed(&client, 7, 0, 0, 0).await;
+    let options = SyncOptions {
+        kinds: vec![RecordKind::Customer],
+        per_page: 3,
+        ..SyncOptions::default()
+    };
+    let account = AccountName::default_account();
+    sync(&client, &*world.state.store, &account, &options, |_| {})
+        .await
+        .unwrap();
+
+    // Paged by cursor until it is null: every customer once.
+    let mut seen = Vec::new();
+    let mut path = "/v1/paystack/customers?limit=3".to_string();
+    loop {
+        let (status, page) = world.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        for r in page["data"].as_array().unwrap() {
+            assert_eq!(r["kind"], "customer");
+            assert_eq!(r["source"], "sync");
+            seen.push(r["id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/paystack/customers?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 7);
+
+    // Found by email, and one by its code.
+    let (status, page) = world.get("/v1/paystack/customers?search=c3@example.com").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    let code = page["data"][0]["id"].as_str().unwrap().to_string();
+    let (status, one) = world.get(&format!("/v1/paystack/customers/{code}")).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["data"]["email"], "c3@example.com");
+    assert_eq!(one["account"], "default");
+
+    // What is not kept, or not a kind, is a clear 404; a bad cursor or account is a 400.
+    let (status, body) = world.get("/v1/paystack/customers/CUS_unknown").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = world.get("/v1/paystack/refunds").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (404, Some("kind")));
+    let (status, body) = world.get("/v1/paystack/customers?cursor=zzz").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("cursor")));
+    let (status, body) = world.get("/v1/paystack/customers?account=Not%20A%20Name").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("account")));
+    // Without the API key: nothing.
+    let res = world
+        .http
+        .get(world.api_url("/v1/paystack/customers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
