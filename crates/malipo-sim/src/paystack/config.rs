@@ -66,6 +66,12 @@ impl SimConfig {
         self
     }
 
+    /// Makes every API answer wait `latency`.
+    pub fn api_latency(mut self, latency: Duration) -> Self {
+        self.api_latency = latency;
+        self
+    }
+
     /// Sets the accepted secret key.
     pub fn secret_key(mut self, key: Secret<String>) -> Self {
         self.secret_key = key;
