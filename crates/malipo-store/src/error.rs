@@ -117,6 +117,12 @@ pub enum StoreError {
     /// A blocking database task panicked or was cancelled.
     #[error("a database task did not finish: {0}")]
     Task(String),
+    /// The database server cannot be reached or dropped the connection (PostgreSQL restarting,
+    /// the network down, the pool exhausted past its wait timeout): nothing of the request is
+    /// known to be stored, and it may succeed if retried. The gateway answers it with a 503.
+    /// The message never holds the connection URL's password.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {

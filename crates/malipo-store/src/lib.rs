@@ -5,8 +5,8 @@
 //! to the merchant and their endpoints), [`KeyStore`] (API keys and Idempotency-Key records) and
 //! [`OpsStore`] (readiness, counts, shutdown). [`Store`] is all of them, so the gateway holds an
 //! `Arc<dyn Store>`; a component that needs one role can take only that one. The SQLite adapter
-//! ([`SqliteStore`]) is the embedded default; a PostgreSQL adapter, for several instances sharing
-//! one database, is to implement the same roles. [`memory::MemoryStore`] fakes every role in
+//! ([`SqliteStore`]) is the embedded default; the PostgreSQL adapter ([`PostgresStore`]), for
+//! several instances sharing one database, implements the same roles with the same behaviour. [`memory::MemoryStore`] fakes every role in
 //! memory for tests.
 //!
 //! # The inbound path's guarantees
@@ -76,6 +76,7 @@ mod error;
 pub mod memory;
 mod model;
 mod port;
+mod postgres;
 mod sqlite;
 
 pub use error::{Cause, StoreError};
@@ -96,5 +97,9 @@ pub use model::payment::{
 pub use model::record::{merge_record, NewRecord, RecordEntry, RecordFilter, RecordSource, SyncCheckpoint};
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
 pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed, Store};
+pub use postgres::{
+    redact_url, PostgresOptions, PostgresStore, WorkListener, DELIVERIES_CHANNEL, JOBS_CHANNEL,
+    POSTGRES_SCHEMA_VERSION,
+};
 pub use sqlite::{delivery_event_type, PAYLOAD_VERSION};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};

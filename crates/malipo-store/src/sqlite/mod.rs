@@ -3,8 +3,8 @@
 mod checkpoint;
 mod connection;
 mod deliveries;
-mod endpoints;
-mod events;
+pub(crate) mod endpoints;
+pub(crate) mod events;
 mod health;
 mod idempotency;
 mod inbox;
@@ -12,11 +12,11 @@ mod jobs;
 mod keys;
 mod migrate;
 mod options;
-mod outbox;
+pub(crate) mod outbox;
 mod payments;
 mod readers;
 mod records;
-mod rows;
+pub(crate) mod rows;
 mod stats;
 mod writer;
 

@@ -139,7 +139,7 @@ pub(crate) fn event_completed(
 }
 
 /// Whether `status` is the settlement's "suspicious" verdict.
-fn is_suspicious(status: EventStatus) -> bool {
+pub(crate) fn is_suspicious(status: EventStatus) -> bool {
     status == EventStatus::Suspicious
 }
 
@@ -152,7 +152,7 @@ pub(crate) fn subscribers(conn: &Connection, event_type: &str) -> Result<Vec<cra
         .collect())
 }
 
-fn envelope<T: Serialize>(event_type: &str, now: i64, data: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn envelope<T: Serialize>(event_type: &str, now: i64, data: &T) -> Result<Vec<u8>, StoreError> {
     let timestamp =
         rows::from_ms(now, "the outbox's clock")?.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     serde_json::to_vec(&Envelope {
@@ -166,7 +166,7 @@ fn envelope<T: Serialize>(event_type: &str, now: i64, data: &T) -> Result<Vec<u8
 
 /// A payment as the merchant API shows it.
 #[derive(Serialize)]
-struct PaymentView<'a> {
+pub(crate) struct PaymentView<'a> {
     id: PaymentId,
     object: &'static str,
     state: PaymentState,
@@ -227,12 +227,12 @@ impl<'a> From<&'a PaymentRecord> for PaymentView<'a> {
 
 /// What `event.suspicious` tells: which event, about which payment, and why.
 #[derive(Serialize)]
-struct SuspiciousView {
-    event_id: malipo_core::EventId,
-    provider: Option<&'static str>,
-    kind: Option<String>,
-    payment_id: Option<PaymentId>,
-    reason: Option<String>,
+pub(crate) struct SuspiciousView {
+    pub(crate) event_id: malipo_core::EventId,
+    pub(crate) provider: Option<&'static str>,
+    pub(crate) kind: Option<String>,
+    pub(crate) payment_id: Option<PaymentId>,
+    pub(crate) reason: Option<String>,
 }
 
 #[cfg(test)]

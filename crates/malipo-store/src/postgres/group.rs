@@ -1,0 +1,141 @@
+//! Group commit of ingests: webhooks arriving together share one transaction.
+//!
+//! Each ingest is queued on a channel; a few group-commit tasks each take whatever is queued
+//! (up to `batch_max`), write it in one transaction and answer every caller through its
+//! oneshot once the `COMMIT` returned. While one task commits, the next gathers what arrived
+//! meanwhile, so throughput grows with concurrency instead of costing a commit per webhook.
+//!
+//! A batch writes its events sorted by (provider, dedup key): batches of this and every other
+//! instance then take the unique index's locks in one order and never deadlock each other. If a
+//! request fails, PostgreSQL has aborted the whole transaction; the batch is rolled back and
+//! each of its requests run again in a transaction of its own, so one bad request fails alone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::db::{Db, Wake};
+use super::errors::from_pool;
+use super::inbox;
+use crate::error::Context;
+use crate::sqlite::rows::now_ms;
+use crate::{Ingested, NewEvent, StoreError, WriterStats};
+
+const OP: &str = "committing a batch of events";
+
+/// One queued ingest and where its answer goes.
+pub(crate) struct Request {
+    pub(crate) event: NewEvent,
+    pub(crate) reply: oneshot::Sender<Result<Ingested, StoreError>>,
+}
+
+/// Transactions and the ingests they carried.
+#[derive(Default)]
+pub(crate) struct Counters {
+    commits: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn stats(&self) -> WriterStats {
+        WriterStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Starts `writers` group-commit tasks on one queue; they end once every sender is gone and the
+/// queue is drained.
+pub(crate) fn start(
+    pool: Pool,
+    writers: usize,
+    batch_max: usize,
+    capacity: usize,
+    counters: Arc<Counters>,
+) -> (mpsc::Sender<Request>, Vec<tokio::task::JoinHandle<()>>) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let rx = Arc::new(Mutex::new(rx));
+    let tasks = (0..writers.max(1))
+        .map(|_| {
+            let (pool, rx, counters) = (pool.clone(), Arc::clone(&rx), Arc::clone(&counters));
+            tokio::spawn(run(pool, rx, batch_max.max(1), counters))
+        })
+        .collect();
+    (tx, tasks)
+}
+
+async fn run(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, batch_max: usize, counters: Arc<Counters>) {
+    loop {
+        // The queue is held only while gathering, so another task gathers while this commits.
+        let batch = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < batch_max {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        counters.commits.fetch_add(1, Ordering::Relaxed);
+        counters.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        commit(&pool, batch).await;
+    }
+}
+
+/// Writes `batch` in one transaction and answers each request.
+async fn commit(pool: &Pool, mut batch: Vec<Request>) {
+    // Callers that gave up (their request was cancelled) need no write.
+    batch.retain(|r| !r.reply.is_closed());
+    if batch.is_empty() {
+        return;
+    }
+    batch.sort_by(|a, b| {
+        (a.event.provider.as_str(), &a.event.dedup_key).cmp(&(b.event.provider.as_str(), &b.event.dedup_key))
+    });
+    let events: Vec<&NewEvent> = batch.iter().map(|r| &r.event).collect();
+    match together(pool, &events).await {
+        Ok(answers) => {
+            for (request, answer) in batch.into_iter().zip(answers) {
+                let _ = request.reply.send(Ok(answer));
+            }
+        }
+        Err(e) if inbox::is_unavailable(&e) || batch.len() == 1 => {
+            for request in batch {
+                let _ = request.reply.send(Err(e.clone()));
+            }
+        }
+        Err(_) => {
+            // One of them failed and took the transaction with it: each alone, so it fails alone.
+            for request in batch {
+                let answer = together(pool, &[&request.event]).await.map(|mut a| a.remove(0));
+                let _ = request.reply.send(answer);
+            }
+        }
+    }
+}
+
+/// Ingests `events` in one transaction; the answers are in the same order.
+async fn together(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<Ingested>, StoreError> {
+    let mut client = pool.get().await.map_err(from_pool)?;
+    let tx = client.transaction().await.during(OP)?;
+    let wake = Wake::default();
+    let now = now_ms();
+    let mut answers = Vec::with_capacity(events.len());
+    {
+        let db = Db::tx(&tx, &wake);
+        for event in events {
+            answers.push(inbox::ingest(&db, event, now).await?);
+        }
+    }
+    wake.notify(&tx).await?;
+    tx.commit().await.during(OP)?;
+    Ok(answers)
+}

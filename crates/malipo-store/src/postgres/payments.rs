@@ -1,0 +1,674 @@
+//! Payments and their state machine.
+//!
+//! Every change reads the payment `FOR UPDATE` first: the row stays locked until the
+//! transaction ends, so of two instances moving one payment the second reads the first's
+//! result and decides on it. The `UPDATE … WHERE id = $1 AND state = $2` is the compare-and-set
+//! on top, as in the SQLite adapter.
+
+use malipo_core::{AccountName, Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
+use tokio_postgres::Row;
+
+use super::db::Db;
+use super::rows::{col, Listing};
+use crate::sqlite::rows;
+use crate::{CheckSchedule, PaymentCheck, SettledBy};
+use crate::{
+    NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
+    TransitionDetail,
+};
+
+const COLUMNS: &str = "id, provider, kind, state, amount_minor, currency, msisdn, email, \
+     merchant_reference, provider_reference, description, metadata, receipt, result_code, \
+     result_desc, created_at, updated_at, settled_by, parent_id, next_check_at, check_attempts, \
+     check_note, check_held, provider_request_id, refunded_minor, account";
+
+fn decode(row: &Row) -> Result<PaymentRecord, StoreError> {
+    const OP: &str = "reading a payment";
+    let id: String = col(row, 0, OP)?;
+    let provider: String = col(row, 1, OP)?;
+    let state: i64 = col(row, 3, OP)?;
+    let minor: i64 = col(row, 4, OP)?;
+    let currency: String = col(row, 5, OP)?;
+    let msisdn: Option<String> = col(row, 6, OP)?;
+    let metadata: Option<String> = col(row, 11, OP)?;
+    let refunded: i64 = col(row, 24, OP)?;
+    let account: Option<String> = col(row, 25, OP)?;
+    let corrupt = |what: &'static str, detail: String| StoreError::Corrupt { what, detail };
+    let currency = currency
+        .parse::<Currency>()
+        .map_err(|e| corrupt("payments.currency", e.to_string()))?;
+    Ok(PaymentRecord {
+        id: rows::id(&id, "payments.id")?,
+        provider: rows::provider(&provider)?,
+        kind: col(row, 2, OP)?,
+        state: PaymentState::from_code(state)
+            .ok_or_else(|| corrupt("payments.state", format!("unknown state code {state}")))?,
+        amount: Money::from_minor(
+            u64::try_from(minor)
+                .map_err(|_| corrupt("payments.amount_minor", format!("{minor} is negative")))?,
+            currency,
+        ),
+        provider_request_id: col(row, 23, OP)?,
+        account: match account {
+            None => AccountName::default_account(),
+            Some(name) => name
+                .parse()
+                .map_err(|e: malipo_core::AccountNameError| corrupt("payments.account", e.to_string()))?,
+        },
+        refunded: Money::from_minor(
+            u64::try_from(refunded)
+                .map_err(|_| corrupt("payments.refunded_minor", format!("{refunded} is negative")))?,
+            currency,
+        ),
+        msisdn: msisdn
+            .map(|m| m.parse::<Msisdn>())
+            .transpose()
+            .map_err(|e| corrupt("payments.msisdn", e.to_string()))?,
+        email: col(row, 7, OP)?,
+        merchant_reference: col(row, 8, OP)?,
+        provider_reference: col(row, 9, OP)?,
+        description: col(row, 10, OP)?,
+        metadata: metadata
+            .map(|m| serde_json::from_str(&m))
+            .transpose()
+            .map_err(|e| corrupt("payments.metadata", e.to_string()))?,
+        receipt: col(row, 12, OP)?,
+        result_code: col(row, 13, OP)?,
+        result_desc: col(row, 14, OP)?,
+        created_at: rows::from_ms(col(row, 15, OP)?, "payments.created_at")?,
+        updated_at: rows::from_ms(col(row, 16, OP)?, "payments.updated_at")?,
+        settled_by: col::<Option<String>>(row, 17, OP)?
+            .map(|s| s.parse::<SettledBy>())
+            .transpose()
+            .map_err(|e| corrupt("payments.settled_by", e))?,
+        parent_id: rows::opt_id(col(row, 18, OP)?, "payments.parent_id")?,
+        check: CheckSchedule {
+            next_at: col::<Option<i64>>(row, 19, OP)?
+                .map(|ms| rows::from_ms(ms, "payments.next_check_at"))
+                .transpose()?,
+            attempts: rows::count(col(row, 20, OP)?),
+            note: col(row, 21, OP)?,
+            held: col::<bool>(row, 22, OP)?,
+        },
+    })
+}
+
+/// Records a payment; a taken id or provider reference is a conflict.
+pub(crate) async fn insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
+    const OP: &str = "recording a payment";
+    let minor = i64::try_from(p.amount.minor()).map_err(|_| {
+        StoreError::Invalid(format!(
+            "amount {} is too large to store (at most {} minor units)",
+            p.amount,
+            i64::MAX
+        ))
+    })?;
+    let metadata = p
+        .metadata
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Invalid(format!("payment metadata cannot be stored: {e}")))?;
+    let settled_by = (p.state != PaymentState::Pending).then_some(SettledBy::Callback.as_str());
+    // The default account is stored as NULL, as in the SQLite schema.
+    let account = (!p.account.is_default()).then(|| p.account.as_str());
+    // DO NOTHING rather than an error: a failed statement would abort the caller's whole
+    // transaction (a batch of jobs), and the holder could not even be looked up in it.
+    let inserted = db
+        .execute(
+            "INSERT INTO payments (id, provider, kind, state, amount_minor, currency, msisdn, \
+             email, merchant_reference, provider_reference, description, metadata, created_at, \
+             updated_at, parent_id, settled_by, provider_request_id, account) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17) \
+             ON CONFLICT DO NOTHING",
+            &[
+                &p.id.to_string(),
+                &p.provider.as_str(),
+                &p.kind,
+                &p.state.code(),
+                &minor,
+                &p.amount.currency().code(),
+                &p.msisdn.as_ref().map(|m| m.as_str()),
+                &p.email,
+                &p.merchant_reference,
+                &p.provider_reference,
+                &p.description,
+                &metadata,
+                &now,
+                &p.parent_id.map(|id| id.to_string()),
+                &settled_by,
+                &p.provider_request_id,
+                &account,
+            ],
+            OP,
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(conflict(db, p).await?);
+    }
+    super::outbox::payment_changed(db, p.id, None, p.state, now).await?;
+    let at = rows::from_ms(now, "payments.created_at")?;
+    Ok(PaymentRecord {
+        id: p.id,
+        provider: p.provider,
+        kind: p.kind.clone(),
+        state: p.state,
+        amount: p.amount,
+        msisdn: p.msisdn.clone(),
+        email: p.email.clone(),
+        merchant_reference: p.merchant_reference.clone(),
+        provider_reference: p.provider_reference.clone(),
+        description: p.description.clone(),
+        metadata: p.metadata.clone(),
+        receipt: None,
+        result_code: None,
+        result_desc: None,
+        created_at: at,
+        updated_at: at,
+        settled_by: (p.state != PaymentState::Pending).then_some(SettledBy::Callback),
+        parent_id: p.parent_id,
+        check: CheckSchedule::default(),
+        provider_request_id: p.provider_request_id.clone(),
+        refunded: Money::from_minor(0, p.amount.currency()),
+        account: p.account.clone(),
+    })
+}
+
+async fn conflict(db: &Db<'_>, p: &NewPayment) -> Result<StoreError, StoreError> {
+    if let Some(reference) = &p.provider_reference {
+        if let Some(holder) = find_by_provider_ref(db, p.provider, reference).await? {
+            return Ok(StoreError::Conflict {
+                what: format!("{} provider reference {reference:?}", p.provider),
+                holder: holder.id.to_string(),
+            });
+        }
+    }
+    Ok(StoreError::Conflict {
+        what: format!("payment id {}", p.id),
+        holder: p.id.to_string(),
+    })
+}
+
+/// One payment.
+pub(crate) async fn get(db: &Db<'_>, id: PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
+    const OP: &str = "reading a payment";
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
+    db.opt(&sql, &[&id.to_string()], OP)
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
+async fn must_get(db: &Db<'_>, id: PaymentId) -> Result<PaymentRecord, StoreError> {
+    get(db, id).await?.ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: PaymentId) -> StoreError {
+    StoreError::NotFound {
+        what: "payment",
+        id: id.to_string(),
+    }
+}
+
+/// One payment, locked until the transaction ends: the read every change decides on.
+async fn lock(db: &Db<'_>, id: PaymentId) -> Result<PaymentRecord, StoreError> {
+    const OP: &str = "locking a payment";
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1 FOR UPDATE");
+    db.opt(&sql, &[&id.to_string()], OP)
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()?
+        .ok_or_else(|| not_found(id))
+}
+
+/// The payment with this provider reference.
+pub(crate) async fn find_by_provider_ref(
+    db: &Db<'_>,
+    provider: Provider,
+    reference: &str,
+) -> Result<Option<PaymentRecord>, StoreError> {
+    const OP: &str = "finding a payment by provider reference";
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE provider = $1 AND provider_reference = $2");
+    db.opt(&sql, &[&provider.as_str(), &reference], OP)
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
+/// The payment `key` names.
+pub(crate) async fn find(db: &Db<'_>, key: &PaymentKey) -> Result<Option<PaymentRecord>, StoreError> {
+    match key {
+        PaymentKey::Id(id) => get(db, *id).await,
+        PaymentKey::ProviderRef(provider, reference) => find_by_provider_ref(db, *provider, reference).await,
+    }
+}
+
+/// Sets the provider reference.
+pub(crate) async fn set_provider_ref(
+    db: &Db<'_>,
+    id: PaymentId,
+    reference: &str,
+    now: i64,
+) -> Result<PaymentRecord, StoreError> {
+    const OP: &str = "setting a payment's provider reference";
+    let current = lock(db, id).await?;
+    if current.provider_reference.as_deref() == Some(reference) {
+        return Ok(current);
+    }
+    // Looked up first: a unique violation would abort the transaction, holder unknown.
+    if let Some(holder) = find_by_provider_ref(db, current.provider, reference).await? {
+        return Err(StoreError::Conflict {
+            what: format!("{} provider reference {reference:?}", current.provider),
+            holder: holder.id.to_string(),
+        });
+    }
+    db.execute(
+        "UPDATE payments SET provider_reference = $1, updated_at = $2 WHERE id = $3",
+        &[&reference, &now, &id.to_string()],
+        OP,
+    )
+    .await?;
+    must_get(db, id).await
+}
+
+/// Sets both ids the provider gave the request; see the SQLite adapter.
+pub(crate) async fn set_references(
+    db: &Db<'_>,
+    id: PaymentId,
+    reference: &str,
+    request_id: &str,
+    now: i64,
+) -> Result<PaymentRecord, StoreError> {
+    const OP: &str = "setting a payment's provider ids";
+    let current = lock(db, id).await?;
+    if let Some(stored) = current
+        .provider_request_id
+        .as_deref()
+        .filter(|s| *s != request_id)
+    {
+        return Err(StoreError::Conflict {
+            what: format!("payment {id}'s request id (it is {stored:?}, not {request_id:?})"),
+            holder: id.to_string(),
+        });
+    }
+    let current = set_provider_ref(db, id, reference, now).await?;
+    if current.provider_request_id.as_deref() == Some(request_id) {
+        return Ok(current);
+    }
+    db.execute(
+        "UPDATE payments SET provider_request_id = $1, updated_at = $2 WHERE id = $3",
+        &[&request_id, &now, &id.to_string()],
+        OP,
+    )
+    .await?;
+    must_get(db, id).await
+}
+
+/// Gives part or all of a succeeded payment back; the state follows the refunded total.
+async fn refund(
+    db: &Db<'_>,
+    id: PaymentId,
+    amount: Money,
+    detail: &TransitionDetail,
+    now: i64,
+) -> Result<PaymentEffect, StoreError> {
+    const OP: &str = "refunding a payment";
+    let current = lock(db, id).await?;
+    let refundable = current.refundable();
+    if amount.currency() != current.amount.currency()
+        || amount.minor() > refundable.minor()
+        || amount.minor() == 0
+    {
+        return Err(StoreError::Invalid(format!(
+            "a refund of {amount} does not fit payment {id}: {refundable} remains to refund"
+        )));
+    }
+    let to = if amount == refundable {
+        PaymentState::Refunded
+    } else {
+        PaymentState::PartiallyRefunded
+    };
+    if let Err(error) = current.state.transition(to) {
+        return Ok(PaymentEffect::Refused {
+            payment: current,
+            error,
+        });
+    }
+    let refunded = i64::try_from(current.refunded.minor().saturating_add(amount.minor())).unwrap_or(i64::MAX);
+    db.execute(
+        "UPDATE payments SET state = $1, refunded_minor = $2, \
+         result_code = COALESCE($3, result_code), result_desc = COALESCE($4, result_desc), \
+         updated_at = $5 WHERE id = $6 AND state = $7",
+        &[
+            &to.code(),
+            &refunded,
+            &detail.result_code,
+            &detail.result_desc,
+            &now,
+            &id.to_string(),
+            &current.state.code(),
+        ],
+        OP,
+    )
+    .await?;
+    super::outbox::payment_changed(db, id, Some(current.state), to, now).await?;
+    Ok(PaymentEffect::Changed {
+        previous: Some(current.state),
+        payment: must_get(db, id).await?,
+    })
+}
+
+/// Moves a payment: the locked read decides, the update is a compare-and-set against it.
+pub(crate) async fn transition(
+    db: &Db<'_>,
+    id: PaymentId,
+    to: PaymentState,
+    detail: &TransitionDetail,
+    now: i64,
+) -> Result<PaymentTransition, StoreError> {
+    const OP: &str = "changing a payment's state";
+    let current = lock(db, id).await?;
+    let previous = current.state;
+    previous
+        .transition(to)
+        .map_err(|source| StoreError::IllegalTransition { id, source })?;
+    let changed = db
+        .execute(
+            "UPDATE payments SET state = $1, \
+             result_code = COALESCE($2, result_code), result_desc = COALESCE($3, result_desc), \
+             receipt = COALESCE($4, receipt), updated_at = $5, \
+             settled_by = CASE WHEN $7::bigint <> $1::bigint THEN COALESCE($8, settled_by) ELSE settled_by END \
+             WHERE id = $6 AND state = $7",
+            &[
+                &to.code(),
+                &detail.result_code,
+                &detail.result_desc,
+                &detail.receipt,
+                &now,
+                &id.to_string(),
+                &previous.code(),
+                &detail.settled_by.map(SettledBy::as_str),
+            ],
+            OP,
+        )
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::database(
+            OP,
+            crate::error::Reason(format!("payment {id} changed state concurrently")),
+        ));
+    }
+    super::outbox::payment_changed(db, id, Some(previous), to, now).await?;
+    let payment = must_get(db, id).await?;
+    if previous != to && to == PaymentState::Succeeded {
+        if let Some(parent) = payment.parent_id {
+            Box::pin(refund_parent(db, parent, now)).await?;
+        }
+    }
+    Ok(PaymentTransition { payment, previous })
+}
+
+/// Applies a job outcome's payment change.
+pub(crate) async fn apply(
+    db: &Db<'_>,
+    change: &crate::PaymentChange,
+    now: i64,
+) -> Result<PaymentEffect, StoreError> {
+    match change {
+        crate::PaymentChange::Transition { id, to, detail } => {
+            match transition(db, *id, *to, detail, now).await {
+                Ok(t) if t.changed() => Ok(PaymentEffect::Changed {
+                    previous: Some(t.previous),
+                    payment: t.payment,
+                }),
+                Ok(t) => Ok(PaymentEffect::Unchanged(t.payment)),
+                Err(StoreError::IllegalTransition { source, .. }) => Ok(PaymentEffect::Refused {
+                    payment: must_get(db, *id).await?,
+                    error: source,
+                }),
+                Err(e) => Err(e),
+            }
+        }
+        crate::PaymentChange::Refund { id, amount, detail } => refund(db, *id, *amount, detail, now).await,
+        crate::PaymentChange::Confirm { id, note } => {
+            let check = PaymentCheck {
+                asked: false,
+                next_at: Some(rows::from_ms(now, "now")?),
+                note: Some(note.clone()),
+                hold: false,
+            };
+            Ok(PaymentEffect::Unchanged(
+                record_check(db, *id, &check, now).await?,
+            ))
+        }
+        crate::PaymentChange::Record(p) => {
+            let existing = match &p.provider_reference {
+                Some(r) => find_by_provider_ref(db, p.provider, r).await?,
+                None => None,
+            };
+            let existing = match existing {
+                Some(found) => Some(found),
+                None => get(db, p.id).await?,
+            };
+            if let Some(existing) = existing {
+                return Ok(PaymentEffect::Unchanged(existing));
+            }
+            match insert(db, p, now).await {
+                Ok(payment) => Ok(PaymentEffect::Changed {
+                    payment,
+                    previous: None,
+                }),
+                // Recorded meanwhile by another instance's job (the insert waited for it).
+                Err(StoreError::Conflict { .. }) => {
+                    let found = match &p.provider_reference {
+                        Some(r) => find_by_provider_ref(db, p.provider, r).await?,
+                        None => get(db, p.id).await?,
+                    };
+                    found.map(PaymentEffect::Unchanged).ok_or_else(|| not_found(p.id))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// Payments matching `filter`, newest first.
+pub(crate) async fn list(db: &Db<'_>, filter: &PaymentFilter) -> Result<Vec<PaymentRecord>, StoreError> {
+    const OP: &str = "listing payments";
+    let mut q = Listing::select(COLUMNS, "payments");
+    if let Some(p) = filter.provider {
+        q.constant(format_args!("provider = '{}'", p.as_str()));
+    }
+    if let Some(s) = filter.state {
+        q.constant(format_args!("state = {}", s.code()));
+    }
+    if let Some(r) = &filter.merchant_reference {
+        q.bound("merchant_reference =", Box::new(r.clone()));
+    }
+    if let Some(before) = filter.before {
+        q.bound("id <", Box::new(before.to_string()));
+    }
+    if let Some(since) = filter.since {
+        q.bound("created_at >=", Box::new(rows::to_ms(since)));
+    }
+    if let Some(account) = &filter.account {
+        if account.is_default() {
+            q.constant(format_args!("account IS NULL"));
+        } else {
+            q.bound("account =", Box::new(account.to_string()));
+        }
+    }
+    if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let exact = || -> super::rows::Value { Box::new(text.to_string()) };
+        // Naming every provider lets the planner use the unique (provider, provider_reference)
+        // index.
+        let references = format!(
+            "merchant_reference = ? OR (provider IN ('{}', '{}') AND provider_reference = ?) OR receipt = ?",
+            Provider::Mpesa.as_str(),
+            Provider::Paystack.as_str()
+        );
+        if text.len() >= 4 && text.bytes().all(|b| b.is_ascii_digit()) {
+            // Digits may also be the end of the payer's number: the index on the last four
+            // finds the candidates, LIKE checks the rest.
+            let last4 = text[text.len() - 4..].to_string();
+            q.bound_group(
+                &format!("({references} OR (right(msisdn, 4) = ? AND msisdn IS NOT NULL AND msisdn LIKE ?))"),
+                vec![
+                    exact(),
+                    exact(),
+                    exact(),
+                    Box::new(last4),
+                    Box::new(format!("%{text}")),
+                ],
+            );
+        } else {
+            q.bound_group(&format!("({references})"), vec![exact(), exact(), exact()]);
+        }
+    }
+    q.fetch(db, filter.limit, OP, decode).await
+}
+
+/// Pending payments created at or before `cutoff`, oldest first.
+pub(crate) async fn pending_before(
+    db: &Db<'_>,
+    cutoff: i64,
+    limit: usize,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    const OP: &str = "listing pending payments";
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payments WHERE state = 0 AND created_at <= $1 \
+         ORDER BY created_at, id LIMIT $2"
+    );
+    db.query(&sql, &[&cutoff, &rows::page(limit)], OP)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// Pending, unheld payments never scheduled or due by `now`, the longest waiting first.
+pub(crate) async fn due_checks(
+    db: &Db<'_>,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    const OP: &str = "listing payments due for a check";
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payments WHERE state = 0 AND NOT check_held \
+         AND (next_check_at IS NULL OR next_check_at <= $1) \
+         ORDER BY COALESCE(next_check_at, created_at), id LIMIT $2"
+    );
+    db.query(&sql, &[&now, &rows::page(limit)], OP)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// Records a check's schedule while the payment is pending.
+pub(crate) async fn record_check(
+    db: &Db<'_>,
+    id: PaymentId,
+    check: &PaymentCheck,
+    now: i64,
+) -> Result<PaymentRecord, StoreError> {
+    const OP: &str = "recording a payment check";
+    db.execute(
+        "UPDATE payments SET next_check_at = $1, check_attempts = check_attempts + $2, \
+         check_note = COALESCE($3, check_note), check_held = $4, updated_at = $5 \
+         WHERE id = $6 AND state = 0",
+        &[
+            &check.next_at.map(rows::to_ms),
+            &i64::from(check.asked),
+            &check.note.as_deref().map(rows::clip),
+            &check.hold,
+            &now,
+            &id.to_string(),
+        ],
+        OP,
+    )
+    .await?;
+    must_get(db, id).await
+}
+
+/// The payments whose parent is `parent`, oldest first.
+pub(crate) async fn children(db: &Db<'_>, parent: PaymentId) -> Result<Vec<PaymentRecord>, StoreError> {
+    const OP: &str = "listing a payment's refunds";
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE parent_id = $1 ORDER BY created_at, id");
+    db.query(&sql, &[&parent.to_string()], OP)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// What is left to give back of `parent`: its amount less its refunds that are pending or
+/// succeeded.
+async fn remaining(db: &Db<'_>, parent: &PaymentRecord) -> Result<u64, StoreError> {
+    let taken = children(db, parent.id)
+        .await?
+        .iter()
+        .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
+        .map(|c| c.amount.minor())
+        .fold(0u64, u64::saturating_add);
+    Ok(parent.amount.minor().saturating_sub(taken))
+}
+
+/// Records a refund or reversal after checking its parent. The parent is locked first, so two
+/// refunds racing from two instances are checked one after the other against what is left.
+pub(crate) async fn insert_child(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
+    let parent_id = p.parent_id.ok_or_else(|| {
+        StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
+    })?;
+    let parent = lock(db, parent_id).await?;
+    if !matches!(
+        parent.state,
+        PaymentState::Succeeded | PaymentState::PartiallyRefunded
+    ) {
+        return Err(StoreError::Invalid(format!(
+            "payment {parent_id} is {}; only a succeeded payment can be refunded",
+            parent.state
+        )));
+    }
+    if p.amount.currency() != parent.amount.currency() {
+        return Err(StoreError::Invalid(format!(
+            "the refund is in {} but payment {parent_id} was paid in {}",
+            p.amount.currency().code(),
+            parent.amount.currency().code()
+        )));
+    }
+    let left = remaining(db, &parent).await?;
+    if p.amount.minor() == 0 || p.amount.minor() > left {
+        return Err(StoreError::Invalid(format!(
+            "the refund of {} is more than the {} left to refund of payment {parent_id} (or zero)",
+            p.amount,
+            Money::from_minor(left, parent.amount.currency())
+        )));
+    }
+    insert(db, p, now).await
+}
+
+/// Moves a parent whose refund succeeded to partly or fully refunded.
+async fn refund_parent(db: &Db<'_>, parent: PaymentId, now: i64) -> Result<(), StoreError> {
+    let Some(current) = get(db, parent).await? else {
+        return Ok(());
+    };
+    let refunded = children(db, parent)
+        .await?
+        .iter()
+        .filter(|c| c.state == PaymentState::Succeeded)
+        .map(|c| c.amount.minor())
+        .fold(0u64, u64::saturating_add);
+    let to = if refunded >= current.amount.minor() {
+        PaymentState::Refunded
+    } else {
+        PaymentState::PartiallyRefunded
+    };
+    if current.state.can_become(to) && current.state != to {
+        transition(db, parent, to, &TransitionDetail::default(), now).await?;
+    }
+    Ok(())
+}
