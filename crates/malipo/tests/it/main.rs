@@ -14,5 +14,6 @@ mod no_secrets_in_logs;
 mod operator_commands;
 mod payments;
 mod paystack_sync;
+mod postgres;
 mod readme;
 mod security_credential;
