@@ -1,4 +1,5 @@
-//! Integration tests of the SQLite adapter through the `Store` port, a fresh database per test.
+//! Integration tests of the SQLite and PostgreSQL adapters through the `Store` port, a fresh
+//! database per test.
 
 mod batch;
 mod behaviour;
@@ -9,6 +10,8 @@ mod files;
 mod jobs;
 mod lifecycle;
 mod payments;
+mod pg;
+mod postgres;
 mod reconciliation;
 mod settlement;
 

@@ -1,0 +1,1 @@
+//! PostgreSQL-specific behaviour: several instances on one database, a restarting server.
