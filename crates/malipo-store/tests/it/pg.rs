@@ -12,7 +12,8 @@ use malipo_store::{PostgresOptions, PostgresStore, Store};
 /// The variable naming the test server's database (any database; tests create their own).
 pub const URL_VAR: &str = "MALIPO_TEST_POSTGRES_URL";
 
-/// A database of its own on the test server, dropped with this value.
+/// A database of its own on the test server, with a store connected to it; the database is
+/// dropped with this value.
 pub struct PgDb {
     /// The store connected to it, as the gateway holds it.
     pub store: Arc<dyn Store>,
@@ -20,8 +21,33 @@ pub struct PgDb {
     pub pg: PostgresStore,
     /// The database's URL.
     pub url: String,
+    _db: TempDatabase,
+}
+
+/// An empty database of its own on the test server, dropped with this value.
+pub struct TempDatabase {
+    /// Its URL.
+    pub url: String,
     admin_url: String,
     name: String,
+}
+
+impl TempDatabase {
+    /// A fresh empty database, or `None` when the PostgreSQL tests are skipped.
+    pub async fn create() -> Option<TempDatabase> {
+        let admin_url = server_url()?;
+        let name = format!("t_{:016x}", rand::random::<u64>());
+        admin(&admin_url)
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        Some(TempDatabase {
+            url: with_database(&admin_url, &name),
+            admin_url,
+            name,
+        })
+    }
 }
 
 /// The server's URL, or `None` (having said why) when the tests are to be skipped.
@@ -48,7 +74,9 @@ pub fn with_database(url: &str, db: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{db}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -57,7 +85,8 @@ pub fn with_database(url: &str, db: &str) -> String {
     out
 }
 
-async fn admin(url: &str) -> tokio_postgres::Client {
+/// A plain connection to `url`.
+pub async fn admin(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test server ({URL_VAR}): {e}"));
@@ -73,23 +102,15 @@ impl PgDb {
 
     /// Like [`PgDb::create`] with `options` for the store.
     pub async fn create_with(options: PostgresOptions) -> Option<PgDb> {
-        let admin_url = server_url()?;
-        let name = format!("t_{:016x}", rand::random::<u64>());
-        admin(&admin_url)
-            .await
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        let url = with_database(&admin_url, &name);
-        let pg = PostgresStore::connect(&url, options)
+        let db = TempDatabase::create().await?;
+        let pg = PostgresStore::connect(&db.url, options)
             .await
             .expect("connect the store");
         Some(PgDb {
             store: Arc::new(pg.clone()),
             pg,
-            url,
-            admin_url,
-            name,
+            url: db.url.clone(),
+            _db: db,
         })
     }
 
@@ -116,7 +137,7 @@ impl PgDb {
     }
 }
 
-impl Drop for PgDb {
+impl Drop for TempDatabase {
     fn drop(&mut self) {
         // Drop is not async, and the test's runtime may be single-threaded: a thread of its own
         // drops the database (FORCE ends the store's connections still open).
