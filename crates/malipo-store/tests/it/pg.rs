@@ -67,6 +67,15 @@ pub fn server_url() -> Option<String> {
     }
 }
 
+/// The tests' store options: a smaller pool than production's, since many tests run at once on
+/// one server.
+pub fn options() -> PostgresOptions {
+    PostgresOptions {
+        pool_size: 8,
+        ..PostgresOptions::default()
+    }
+}
+
 /// `url` with its database name replaced by `db`.
 pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -97,7 +106,7 @@ pub async fn admin(url: &str) -> tokio_postgres::Client {
 impl PgDb {
     /// A fresh, migrated database with a store connected to it, or `None` when skipped.
     pub async fn create() -> Option<PgDb> {
-        Self::create_with(PostgresOptions::default()).await
+        Self::create_with(options()).await
     }
 
     /// Like [`PgDb::create`] with `options` for the store.
@@ -116,7 +125,7 @@ impl PgDb {
 
     /// Another store on the same database: a second instance of the gateway.
     pub async fn another_instance(&self) -> PostgresStore {
-        PostgresStore::connect(&self.url, PostgresOptions::default())
+        PostgresStore::connect(&self.url, options())
             .await
             .expect("connect a second store")
     }

@@ -624,3 +624,104 @@ async fn a_server_that_stops_gives_unavailable_errors_and_the_store_recovers_onc
     );
     store.ping().await.unwrap();
 }
+
+/// Makes a CA and a server certificate for 127.0.0.1 signed by it, in `dir`; the server's key is
+/// the server's to read (as root the server runs as `nobody`).
+fn make_certificates(dir: &std::path::Path) {
+    let script = r#"
+set -euo pipefail
+cd "$1"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=malipo test CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' > ext.cnf
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
+chmod 600 server.key
+if [ "$(id -u)" -eq 0 ]; then chown nobody server.key server.pem; fi
+"#;
+    let out = std::process::Command::new("bash")
+        .args(["-c", script, "certificates"])
+        .arg(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "making test certificates: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
+    if crate::pg::server_url().is_none() {
+        return;
+    }
+    let Some((server, url)) = OwnServer::start() else {
+        return;
+    };
+    let certs = server.dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&certs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    make_certificates(&certs);
+    let admin = crate::pg::admin(&url).await;
+    // Each on its own: ALTER SYSTEM refuses to run inside a (multi-statement) transaction.
+    for setting in [
+        format!(
+            "ALTER SYSTEM SET ssl_cert_file = '{}'",
+            certs.join("server.pem").display()
+        ),
+        format!(
+            "ALTER SYSTEM SET ssl_key_file = '{}'",
+            certs.join("server.key").display()
+        ),
+        "ALTER SYSTEM SET ssl = on".to_owned(),
+        "SELECT pg_reload_conf()".to_owned(),
+    ] {
+        admin.simple_query(&setting).await.unwrap();
+    }
+    // The reload is asynchronous: wait until new connections are offered TLS.
+    for _ in 0..50 {
+        let on: String = admin.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+        if on == "on" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ca = certs.join("ca.pem");
+    let options = || PostgresOptions {
+        connect_timeout: Duration::from_secs(5),
+        ..PostgresOptions::default()
+    };
+
+    // With the CA: the handshake verifies the server's certificate for 127.0.0.1.
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let store = PostgresStore::connect(&verified, options()).await.unwrap();
+    assert!(store.database().ends_with("(TLS)"), "{}", store.database());
+    let store: Arc<dyn Store> = Arc::new(store);
+    assert!(store.ingest(paystack_event("over-tls")).await.unwrap().is_new());
+    let rows = admin
+        .query(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE s.ssl AND a.application_name = 'malipo'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(rows[0].get::<_, i64>(0) > 0, "the store's connections use TLS");
+
+    // Without it, `require` still verifies: a certificate from an unknown CA is refused.
+    let unverified = format!("{url}?sslmode=require");
+    let err = PostgresStore::connect(&unverified, options()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "the refusal says why: {err}"
+    );
+
+    // No sslmode: plain text, as before.
+    assert!(PostgresStore::connect(&url, options()).await.is_ok());
+}
