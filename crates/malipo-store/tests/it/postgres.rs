@@ -237,9 +237,15 @@ async fn a_store_that_may_not_migrate_refuses_an_old_schema() {
     .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
     assert!(err.to_string().contains("malipo migrate"), "{err}");
+    assert_eq!(PostgresStore::schema_version_at(&db.url).await.unwrap(), 0);
     let report = PostgresStore::migrate(&db.url).await.unwrap();
     assert_eq!(report.applied.len(), POSTGRES_SCHEMA_VERSION as usize);
+    assert_eq!(report.version, POSTGRES_SCHEMA_VERSION);
     assert!(PostgresStore::migrate(&db.url).await.unwrap().applied.is_empty());
+    assert_eq!(
+        PostgresStore::schema_version_at(&db.url).await.unwrap(),
+        POSTGRES_SCHEMA_VERSION
+    );
 }
 
 async fn notified(n: &Notify) -> bool {
