@@ -731,3 +731,159 @@ async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
     // No sslmode: plain text, as before.
     assert!(PostgresStore::connect(&url, options()).await.is_ok());
 }
+
+/// Columns by table, primary keys and unique indexes (by their columns) of a SQLite database.
+fn sqlite_schema(path: &std::path::Path) -> Schema {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut schema = Schema::default();
+    for table in tables {
+        let mut pk = Vec::new();
+        let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})")).unwrap();
+        let columns = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(5)?)))
+            .unwrap();
+        for column in columns {
+            let (name, pk_position) = column.unwrap();
+            if pk_position > 0 {
+                pk.push((pk_position, name.clone()));
+            }
+            schema.columns.insert((table.clone(), name));
+        }
+        pk.sort();
+        schema
+            .primary_keys
+            .insert((table.clone(), pk.into_iter().map(|(_, n)| n).collect()));
+        let mut stmt = conn.prepare(&format!("PRAGMA index_list({table})")).unwrap();
+        let indexes: Vec<(String, bool, String)> = stmt
+            .query_map([], |r| Ok((r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (index, unique, origin) in indexes {
+            if !unique || origin == "pk" {
+                continue;
+            }
+            let mut stmt = conn.prepare(&format!("PRAGMA index_info({index})")).unwrap();
+            let cols: Vec<String> = stmt
+                .query_map([], |r| r.get(2))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            schema.unique.insert((table.clone(), cols));
+        }
+    }
+    schema
+}
+
+/// The same of the PostgreSQL database `sql` is connected to.
+async fn postgres_schema(sql: &tokio_postgres::Client) -> Schema {
+    let mut schema = Schema::default();
+    for row in sql
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema()",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        schema.columns.insert((row.get(0), row.get(1)));
+    }
+    for row in sql
+        .query(
+            "SELECT t.relname::text, i.indisprimary, \
+                    array_agg(a.attname::text ORDER BY k.ord) \
+             FROM pg_index i \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() \
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+             WHERE i.indisunique GROUP BY i.indexrelid, t.relname, i.indisprimary",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let (table, primary, cols): (String, bool, Vec<String>) = (row.get(0), row.get(1), row.get(2));
+        if primary {
+            schema.primary_keys.insert((table, cols));
+        } else {
+            schema.unique.insert((table, cols));
+        }
+    }
+    schema
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Schema {
+    columns: std::collections::BTreeSet<(String, String)>,
+    primary_keys: std::collections::BTreeSet<(String, Vec<String>)>,
+    unique: std::collections::BTreeSet<(String, Vec<String>)>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgresql_schema_has_the_sqlite_schemas_tables_columns_and_unique_indexes() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let sqlite = crate::TestStore::open();
+    let mut expected = sqlite_schema(&sqlite.path());
+    // SQLite's rowid orders deliveries; PostgreSQL has no rowid, so the column is spelled out.
+    expected.columns.insert(("deliveries".into(), "seq".into()));
+    // A table without a declared primary key has none to compare.
+    expected.primary_keys.retain(|(_, cols)| !cols.is_empty());
+    assert!(
+        expected.columns.len() > 80 && expected.unique.len() >= 5,
+        "the SQLite schema was read: {expected:?}"
+    );
+    let found = postgres_schema(&db.sql().await).await;
+    assert_eq!(found.columns, expected.columns);
+    assert_eq!(found.primary_keys, expected.primary_keys);
+    assert_eq!(found.unique, expected.unique);
+    // The two unique indexes that keep one row per provider event and per provider reference.
+    for index in [
+        ("events", ["provider", "dedup_key"]),
+        ("payments", ["provider", "provider_reference"]),
+    ] {
+        let wanted = (index.0.to_owned(), index.1.map(str::to_owned).to_vec());
+        assert!(found.unique.contains(&wanted), "{wanted:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_upserting_one_endpoint_at_once_keep_one() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let other: Arc<dyn Store> = Arc::new(db.another_instance().await);
+    let upserts = (0..8).map(|i| {
+        let store = if i % 2 == 0 {
+            db.store.clone()
+        } else {
+            other.clone()
+        };
+        let endpoint = malipo_store::NewEndpoint {
+            name: "shop".into(),
+            url: "https://shop.example/webhooks".into(),
+            secret: malipo_core::Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+            event_types: Vec::new(),
+            enabled: true,
+            allow_private: false,
+        };
+        tokio::spawn(async move { store.upsert_endpoint(endpoint, LEASE).await })
+    });
+    let saved: Vec<_> = join_all(upserts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().id)
+        .collect();
+    assert!(saved.iter().all(|id| *id == saved[0]), "{saved:?}");
+    assert_eq!(db.store.list_endpoints().await.unwrap().len(), 1);
+}
