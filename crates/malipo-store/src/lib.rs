@@ -39,6 +39,14 @@
 //! | [`Durability::ProcessCrash`] (default) | `synchronous = NORMAL` | the process being killed (`kill -9`, OOM, panic); a power loss or kernel crash may lose the last commits, never corrupts |
 //! | [`Durability::PowerLoss`] | `synchronous = FULL` | power loss too: the WAL is fsynced at every group commit |
 //!
+//! # The PostgreSQL adapter
+//!
+//! [`PostgresStore`] keeps the same guarantees for several instances sharing one database: the
+//! unique indexes settle racing ingests and references across instances, jobs and deliveries
+//! are claimed with `FOR UPDATE SKIP LOCKED` under leases, payment changes lock their row, and
+//! ingests are group-committed as in SQLite. Its schema is `migrations/postgres/`, the same
+//! versions as SQLite's, applied at connect under an advisory lock.
+//!
 //! # Example
 //!
 //! ```

@@ -45,7 +45,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 /// Whether `e` says the server is out of reach rather than refusing this statement.
-pub(crate) fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+fn is_unavailable(e: &tokio_postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
@@ -66,6 +66,12 @@ pub(crate) fn is_unavailable(e: &tokio_postgres::Error) -> bool {
     ]
     .iter()
     .any(|prefix| text.starts_with(prefix))
+}
+
+/// Whether a store error means the database (or the store) is gone rather than the request
+/// failing: running the request again at once, alone, would fail the same way.
+pub(crate) fn is_gone(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(_) | StoreError::Closed)
 }
 
 /// Whether `e` is a unique violation (a taken id, key or reference).

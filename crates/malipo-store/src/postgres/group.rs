@@ -107,7 +107,7 @@ async fn commit(pool: &Pool, mut batch: Vec<Request>) {
                 let _ = request.reply.send(Ok(answer));
             }
         }
-        Err(e) if inbox::is_unavailable(&e) || batch.len() == 1 => {
+        Err(e) if super::errors::is_gone(&e) || batch.len() == 1 => {
             for request in batch {
                 let _ = request.reply.send(Err(e.clone()));
             }

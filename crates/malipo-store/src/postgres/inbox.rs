@@ -155,9 +155,3 @@ pub(crate) async fn replay(db: &Db<'_>, id: EventId, now: i64) -> Result<Replaye
     insert_job(db, &key, now).await?;
     Ok(Replayed::Queued)
 }
-
-/// Whether the error leaves nothing to retry on another connection (kept for the group commit's
-/// decision to rerun a failed batch one request at a time).
-pub(crate) fn is_unavailable(e: &StoreError) -> bool {
-    matches!(e, StoreError::Unavailable(_) | StoreError::Closed)
-}

@@ -175,7 +175,7 @@ pub(crate) async fn complete_each(
                 tx.commit().await.during(OP_BATCH)?;
                 return Ok(done);
             }
-            Some(e) if super::inbox::is_unavailable(&e) => return Err(e),
+            Some(e) if super::errors::is_gone(&e) => return Err(e),
             Some(_) => {
                 let _ = tx.rollback().await;
             }
@@ -192,7 +192,7 @@ pub(crate) async fn complete_each(
         };
         match &result {
             Ok(_) => savepoint.commit().await.during(OP_BATCH)?,
-            Err(e) if super::inbox::is_unavailable(e) => return Err(e.clone()),
+            Err(e) if super::errors::is_gone(e) => return Err(e.clone()),
             Err(_) => savepoint.rollback().await.during(OP_BATCH)?,
         }
         done.push(result);

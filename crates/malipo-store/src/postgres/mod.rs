@@ -29,6 +29,9 @@
 //!   them into `tokio::sync::Notify` wake-ups.
 //! - **Failures**: a server that cannot be reached is [`StoreError::Unavailable`] (503); the
 //!   pool replaces broken connections by itself and reads are retried once.
+//! - **Durability**: a write is answered after its `COMMIT` returned, so it survives what the
+//!   server's own settings make a commit survive (`synchronous_commit`, replication); the
+//!   adapter does not weaken them.
 
 mod connect;
 mod db;
@@ -162,6 +165,15 @@ impl PostgresStore {
     /// The schema version recorded in the database (compare with [`POSTGRES_SCHEMA_VERSION`]).
     pub async fn schema_version(&self) -> Result<u32, StoreError> {
         let client = self.client().await?;
+        migrate::version(&client).await
+    }
+
+    /// The schema version recorded in the database at `url`, read without migrating or
+    /// refusing an old schema (0 for an empty database): what `check-config` compares with
+    /// [`POSTGRES_SCHEMA_VERSION`] before anything is started.
+    pub async fn schema_version_at(url: &str) -> Result<u32, StoreError> {
+        let target = connect::target(url, &PostgresOptions::default())?;
+        let client = connect::connect_one(&target).await?;
         migrate::version(&client).await
     }
 

@@ -8,18 +8,18 @@ use malipo_store::{
     StoreError, TransitionDetail,
 };
 
-use crate::{count_rows, paystack_event, TestStore};
+use crate::{count_rows, paystack_event, Adapter, HasStore, TestStore};
 
 const LEASE: Duration = Duration::from_secs(60);
 
 /// Ingests `n` events and claims their jobs, oldest first.
-async fn claimed(t: &TestStore, n: usize) -> (Vec<EventId>, Vec<Job>) {
+async fn claimed(t: &impl HasStore, n: usize) -> (Vec<EventId>, Vec<Job>) {
     let mut events = Vec::new();
     for i in 0..n {
         let key = format!("batch-{i}");
-        events.push(t.store.ingest(paystack_event(&key)).await.unwrap().id());
+        events.push(t.store().ingest(paystack_event(&key)).await.unwrap().id());
     }
-    let jobs = t.store.claim_jobs("w", n, LEASE).await.unwrap();
+    let jobs = t.store().claim_jobs("w", n, LEASE).await.unwrap();
     assert_eq!(jobs.len(), n);
     let order: Vec<EventId> = jobs.iter().map(|j| j.event.id).collect();
     let mut sorted = order.clone();
@@ -30,14 +30,14 @@ async fn claimed(t: &TestStore, n: usize) -> (Vec<EventId>, Vec<Job>) {
     (order, jobs)
 }
 
-async fn pending_payment(t: &TestStore, reference: Option<&str>) -> PaymentRecord {
+async fn pending_payment(t: &impl HasStore, reference: Option<&str>) -> PaymentRecord {
     let mut p = NewPayment::pending(
         Provider::Paystack,
         "charge",
         Money::from_minor(50_000, Currency::Ngn),
     );
     p.provider_reference = reference.map(str::to_string);
-    t.store.insert_payment(p).await.unwrap()
+    t.store().insert_payment(p).await.unwrap()
 }
 
 fn delivery(kind: &str) -> Option<NewDelivery> {
@@ -61,8 +61,8 @@ fn move_to(payment: PaymentId, to: PaymentState, kind: &str) -> JobOutcome {
     )
 }
 
-async fn status(t: &TestStore, id: EventId) -> (EventStatus, Option<String>) {
-    let ev = t.store.get_event(id).await.unwrap().unwrap();
+async fn status(t: &impl HasStore, id: EventId) -> (EventStatus, Option<String>) {
+    let ev = t.store().get_event(id).await.unwrap().unwrap();
     (ev.status, ev.last_error.clone())
 }
 
@@ -115,9 +115,7 @@ async fn an_empty_batch_does_nothing() {
     assert_eq!(t.sqlite.writer_stats(), before);
 }
 
-#[tokio::test]
-async fn a_later_job_sees_an_earlier_ones_move_of_the_same_payment() {
-    let t = TestStore::open();
+async fn a_later_job_sees_an_earlier_ones_move_of_the_same_payment(t: Adapter) {
     let payment = pending_payment(&t, None).await;
     let (events, jobs) = claimed(&t, 3).await;
     let done = t
@@ -156,7 +154,7 @@ async fn a_later_job_sees_an_earlier_ones_move_of_the_same_payment() {
     assert!(matches!(late.payment, Some(PaymentEffect::Refused { .. })));
     assert_eq!(late.delivery, None);
 
-    assert_eq!(count_rows(&t.path(), "deliveries"), 1);
+    assert_eq!(t.count("deliveries").await, 1);
     let stored = t.store.get_payment(payment.id).await.unwrap().unwrap();
     assert_eq!(stored.state, PaymentState::Succeeded);
     assert_eq!(status(&t, events[1]).await, (EventStatus::Processed, None));
@@ -169,9 +167,7 @@ async fn a_later_job_sees_an_earlier_ones_move_of_the_same_payment() {
     );
 }
 
-#[tokio::test]
-async fn a_payment_recorded_by_one_job_is_there_for_the_next() {
-    let t = TestStore::open();
+async fn a_payment_recorded_by_one_job_is_there_for_the_next(t: Adapter) {
     let (_, jobs) = claimed(&t, 3).await;
     let mut charge = NewPayment::pending(
         Provider::Paystack,
@@ -216,13 +212,11 @@ async fn a_payment_recorded_by_one_job_is_there_for_the_next() {
             ..
         })
     ));
-    assert_eq!(count_rows(&t.path(), "payments"), 1);
-    assert_eq!(count_rows(&t.path(), "deliveries"), 2);
+    assert_eq!(t.count("payments").await, 1);
+    assert_eq!(t.count("deliveries").await, 2);
 }
 
-#[tokio::test]
-async fn a_failing_job_is_undone_alone() {
-    let t = TestStore::open();
+async fn a_failing_job_is_undone_alone(t: Adapter) {
     let a = pending_payment(&t, None).await;
     let c = pending_payment(&t, None).await;
     let (events, jobs) = claimed(&t, 3).await;
@@ -251,8 +245,8 @@ async fn a_failing_job_is_undone_alone() {
     );
     assert!(done[2].as_ref().unwrap().delivery.is_some());
 
-    assert_eq!(count_rows(&t.path(), "jobs"), 1, "the failed job is still queued");
-    assert_eq!(count_rows(&t.path(), "deliveries"), 2);
+    assert_eq!(t.count("jobs").await, 1, "the failed job is still queued");
+    assert_eq!(t.count("deliveries").await, 2);
     assert_eq!(status(&t, events[0]).await.0, EventStatus::Processed);
     assert_eq!(status(&t, events[1]).await, (EventStatus::Received, None));
     assert_eq!(status(&t, events[2]).await.0, EventStatus::Processed);
@@ -271,21 +265,17 @@ async fn a_failing_job_is_undone_alone() {
     );
 }
 
-#[tokio::test]
-async fn unknown_jobs_are_not_found_and_change_nothing() {
-    let t = TestStore::open();
+async fn unknown_jobs_are_not_found_and_change_nothing(t: Adapter) {
     let done = t
         .store
         .complete_jobs(vec![(JobId::new(), JobOutcome::processed())])
         .await
         .unwrap();
     assert!(matches!(&done[0], Err(StoreError::NotFound { what: "job", .. })));
-    assert_eq!(count_rows(&t.path(), "events"), 0);
+    assert_eq!(t.count("events").await, 0);
 }
 
-#[tokio::test]
-async fn find_payments_answers_each_key_in_order() {
-    let t = TestStore::open();
+async fn find_payments_answers_each_key_in_order(t: Adapter) {
     let a = pending_payment(&t, Some("ref-a")).await;
     let b = pending_payment(&t, None).await;
     let found = t
@@ -301,3 +291,11 @@ async fn find_payments_answers_each_key_in_order() {
         .unwrap();
     assert_eq!(found, [Some(b), Some(a.clone()), None, None, Some(a)]);
 }
+
+crate::on_both!(
+    a_later_job_sees_an_earlier_ones_move_of_the_same_payment,
+    a_payment_recorded_by_one_job_is_there_for_the_next,
+    a_failing_job_is_undone_alone,
+    unknown_jobs_are_not_found_and_change_nothing,
+    find_payments_answers_each_key_in_order,
+);

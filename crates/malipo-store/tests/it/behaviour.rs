@@ -1,6 +1,6 @@
-//! The roles' contract, run against both the SQLite adapter and the in-memory fake
-//! (`malipo_store::memory`), so the fake the gateway's unit tests use cannot drift from what
-//! the real store does.
+//! The roles' contract, run against the SQLite adapter, the PostgreSQL adapter and the in-memory
+//! fake (`malipo_store::memory`), so neither the second adapter nor the fake the gateway's unit
+//! tests use can drift from what the SQLite store does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,17 @@ macro_rules! both {
                 async fn $check() {
                     let t = crate::TestStore::open();
                     super::$check(t.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some(db) = crate::pg::PgDb::create().await else {
+                        return;
+                    };
+                    super::$check(db.store.clone()).await;
                 }
             )*
         }

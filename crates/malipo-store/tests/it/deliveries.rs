@@ -3,7 +3,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use malipo_store::{DeliveryFilter, DeliveryStatus, NewDelivery, StoreError};
 
-use crate::TestStore;
+use crate::{Adapter, TestStore};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -17,9 +17,7 @@ fn new(kind: &str) -> NewDelivery {
     }
 }
 
-#[tokio::test]
-async fn a_delivery_is_leased_retried_and_delivered() {
-    let t = TestStore::open();
+async fn a_delivery_is_leased_retried_and_delivered(t: Adapter) {
     let id = t.store.enqueue_delivery(new("payment.succeeded")).await.unwrap();
     let claimed = t.store.claim_deliveries("d1", 10, LEASE).await.unwrap();
     assert_eq!(claimed.len(), 1);
@@ -54,9 +52,7 @@ async fn a_delivery_is_leased_retried_and_delivered() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn retries_running_out_dead_letter_and_redeliver_brings_it_back() {
-    let t = TestStore::open();
+async fn retries_running_out_dead_letter_and_redeliver_brings_it_back(t: Adapter) {
     let id = t.store.enqueue_delivery(new("payment.failed")).await.unwrap();
     t.store.claim_deliveries("d", 1, LEASE).await.unwrap();
     let status = t
@@ -94,9 +90,7 @@ async fn retries_running_out_dead_letter_and_redeliver_brings_it_back() {
     ));
 }
 
-#[tokio::test]
-async fn scheduled_and_expired_leases() {
-    let t = TestStore::open();
+async fn scheduled_and_expired_leases(t: Adapter) {
     let mut later = new("payment.succeeded");
     later.first_attempt_at = Some(chrono::Utc::now() + chrono::Duration::minutes(1));
     t.store.enqueue_delivery(later).await.unwrap();
@@ -113,9 +107,7 @@ async fn scheduled_and_expired_leases() {
     assert_eq!(again.iter().map(|d| d.id).collect::<Vec<_>>(), [id]);
 }
 
-#[tokio::test]
-async fn list_by_payment() {
-    let t = TestStore::open();
+async fn list_by_payment(t: Adapter) {
     let d = new("payment.succeeded");
     let payment = d.payment_id;
     let a = t.store.enqueue_delivery(d.clone()).await.unwrap();
@@ -136,9 +128,7 @@ async fn list_by_payment() {
     assert_eq!(listed, expected);
 }
 
-#[tokio::test]
-async fn debug_output_withholds_payloads() {
-    let t = TestStore::open();
+async fn debug_output_withholds_payloads(t: Adapter) {
     let mut d = new("payment.succeeded");
     d.payload = Bytes::from_static(br#"{"customer":{"phone":"254712345678"}}"#);
     assert!(!format!("{d:?}").contains("254712345678"));
@@ -173,15 +163,13 @@ fn pending(kind: &str) -> malipo_store::NewPayment {
 
 const OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
-async fn all_deliveries(t: &TestStore) -> Vec<malipo_store::DeliveryRecord> {
+async fn all_deliveries(t: &Adapter) -> Vec<malipo_store::DeliveryRecord> {
     let mut all = t.store.list_deliveries(&DeliveryFilter::default()).await.unwrap();
     all.sort_by_key(|d| d.created_at);
     all
 }
 
-#[tokio::test]
-async fn a_state_change_fans_out_one_delivery_per_subscribed_endpoint() {
-    let t = TestStore::open();
+async fn a_state_change_fans_out_one_delivery_per_subscribed_endpoint(t: Adapter) {
     let all = t
         .store
         .upsert_endpoint(endpoint("all", &[]), OVERLAP)
@@ -263,9 +251,7 @@ async fn a_state_change_fans_out_one_delivery_per_subscribed_endpoint() {
     assert!(!targets.contains(&off.id));
 }
 
-#[tokio::test]
-async fn payouts_and_refunds_have_their_own_families_and_recorded_final_payments_are_announced() {
-    let t = TestStore::open();
+async fn payouts_and_refunds_have_their_own_families_and_recorded_final_payments_are_announced(t: Adapter) {
     t.store
         .upsert_endpoint(endpoint("payouts", &["payout.*", "refund.*"]), OVERLAP)
         .await
@@ -334,9 +320,7 @@ async fn a_change_whose_transaction_rolls_back_announces_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_payments_deliveries_to_one_endpoint_are_claimed_in_order() {
-    let t = TestStore::open();
+async fn a_payments_deliveries_to_one_endpoint_are_claimed_in_order(t: Adapter) {
     let e = t
         .store
         .upsert_endpoint(endpoint("all", &[]), OVERLAP)
@@ -441,9 +425,7 @@ async fn a_payments_deliveries_to_one_endpoint_are_claimed_in_order() {
     );
 }
 
-#[tokio::test]
-async fn endpoints_rotate_keep_disable_across_upserts_and_redact_secrets() {
-    let t = TestStore::open();
+async fn endpoints_rotate_keep_disable_across_upserts_and_redact_secrets(t: Adapter) {
     let first = t
         .store
         .upsert_endpoint(endpoint("merchant", &[]), OVERLAP)
@@ -500,10 +482,8 @@ async fn endpoints_rotate_keep_disable_across_upserts_and_redact_secrets() {
     ));
 }
 
-#[tokio::test]
-async fn the_workers_job_completions_announce_in_their_own_transaction() {
+async fn the_workers_job_completions_announce_in_their_own_transaction(t: Adapter) {
     use malipo_store::{JobOutcome, PaymentChange};
-    let t = TestStore::open();
     t.store
         .upsert_endpoint(endpoint("all", &[]), OVERLAP)
         .await
@@ -580,3 +560,16 @@ async fn the_workers_job_completions_announce_in_their_own_transaction() {
         .collect();
     assert_eq!(types, ["payment.succeeded", "payment.expired"]);
 }
+
+crate::on_both!(
+    the_workers_job_completions_announce_in_their_own_transaction,
+    a_delivery_is_leased_retried_and_delivered,
+    retries_running_out_dead_letter_and_redeliver_brings_it_back,
+    scheduled_and_expired_leases,
+    list_by_payment,
+    debug_output_withholds_payloads,
+    a_state_change_fans_out_one_delivery_per_subscribed_endpoint,
+    payouts_and_refunds_have_their_own_families_and_recorded_final_payments_are_announced,
+    a_payments_deliveries_to_one_endpoint_are_claimed_in_order,
+    endpoints_rotate_keep_disable_across_upserts_and_redact_secrets,
+);

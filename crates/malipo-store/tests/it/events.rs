@@ -5,11 +5,9 @@ use malipo_core::{EventStatus, PaymentId, Provider};
 use malipo_store::{EventFilter, Ingested, NewEvent, Replayed, StoreError};
 use proptest::prelude::*;
 
-use crate::{count_rows, paystack_event, TestStore};
+use crate::{count_rows, paystack_event, Adapter, TestStore};
 
-#[tokio::test]
-async fn ingest_then_read_back_everything() {
-    let t = TestStore::open();
+async fn ingest_then_read_back_everything(t: Adapter) {
     let mut ev = paystack_event("charge.success:302961");
     let ip: IpAddr = "52.31.139.75".parse().unwrap();
     ev.source_ip = Some(ip);
@@ -35,12 +33,10 @@ async fn ingest_then_read_back_everything() {
         .await
         .unwrap()
         .is_none());
-    assert_eq!(count_rows(&t.path(), "jobs"), 1);
+    assert_eq!(t.count("jobs").await, 1);
 }
 
-#[tokio::test]
-async fn the_same_key_fifty_times_at_once_is_one_row_and_one_id() {
-    let t = TestStore::open();
+async fn the_same_key_fifty_times_at_once_is_one_row_and_one_id(t: Adapter) {
     let calls = (0..50).map(|_| {
         let store = t.store.clone();
         tokio::spawn(async move { store.ingest(paystack_event("charge.success:dup")).await })
@@ -53,13 +49,11 @@ async fn the_same_key_fifty_times_at_once_is_one_row_and_one_id() {
     let ids: HashSet<_> = results.iter().map(|r| r.id()).collect();
     assert_eq!(ids.len(), 1, "every caller gets the same id");
     assert_eq!(results.iter().filter(|r| r.is_new()).count(), 1);
-    assert_eq!(count_rows(&t.path(), "events"), 1);
-    assert_eq!(count_rows(&t.path(), "jobs"), 1);
+    assert_eq!(t.count("events").await, 1);
+    assert_eq!(t.count("jobs").await, 1);
 }
 
-#[tokio::test]
-async fn dedup_is_per_provider() {
-    let t = TestStore::open();
+async fn dedup_is_per_provider(t: Adapter) {
     let a = t.store.ingest(paystack_event("same-key")).await.unwrap();
     let mut other = paystack_event("same-key");
     other.provider = Provider::Mpesa;
@@ -68,9 +62,7 @@ async fn dedup_is_per_provider() {
     assert_ne!(a.id(), b.id());
 }
 
-#[tokio::test]
-async fn a_failed_or_rejected_event_is_stored_without_a_job_and_still_deduplicated() {
-    let t = TestStore::open();
+async fn a_failed_or_rejected_event_is_stored_without_a_job_and_still_deduplicated(t: Adapter) {
     let mut failed = NewEvent::received(Provider::Mpesa, "stk_callback", "bad-body", &b"{not json"[..]);
     failed.status = EventStatus::Failed;
     failed.last_error = Some("expected a JSON object at line 1 column 2".into());
@@ -83,8 +75,8 @@ async fn a_failed_or_rejected_event_is_stored_without_a_job_and_still_deduplicat
     let mut rejected = paystack_event("subscription.create:1");
     rejected.status = EventStatus::RejectedAuthentic;
     t.store.ingest(rejected).await.unwrap();
-    assert_eq!(count_rows(&t.path(), "events"), 2);
-    assert_eq!(count_rows(&t.path(), "jobs"), 0);
+    assert_eq!(t.count("events").await, 2);
+    assert_eq!(t.count("jobs").await, 0);
     let got = t.store.get_event(first.id()).await.unwrap().unwrap();
     assert_eq!(got.status, EventStatus::Failed);
     assert_eq!(
@@ -97,9 +89,7 @@ async fn a_failed_or_rejected_event_is_stored_without_a_job_and_still_deduplicat
     assert_eq!(stats.jobs_queued, 0);
 }
 
-#[tokio::test]
-async fn list_filters_and_pages_newest_first() {
-    let t = TestStore::open();
+async fn list_filters_and_pages_newest_first(t: Adapter) {
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(
@@ -166,15 +156,13 @@ async fn list_filters_and_pages_newest_first() {
     assert_eq!(past.len(), 6);
 }
 
-#[tokio::test]
-async fn replay_requeues_a_failed_event_and_is_idempotent_while_queued() {
-    let t = TestStore::open();
+async fn replay_requeues_a_failed_event_and_is_idempotent_while_queued(t: Adapter) {
     let mut ev = paystack_event("k");
     ev.status = EventStatus::Failed;
     let id = t.store.ingest(ev).await.unwrap().id();
     assert_eq!(t.store.replay(id).await.unwrap(), Replayed::Queued);
     assert_eq!(t.store.replay(id).await.unwrap(), Replayed::AlreadyQueued);
-    assert_eq!(count_rows(&t.path(), "jobs"), 1);
+    assert_eq!(t.count("jobs").await, 1);
     let got = t.store.get_event(id).await.unwrap().unwrap();
     assert_eq!(got.status, EventStatus::Received);
     let missing = t.store.replay(malipo_core::EventId::new()).await;
@@ -209,9 +197,7 @@ proptest! {
     }
 }
 
-#[tokio::test]
-async fn debug_output_withholds_bodies() {
-    let t = TestStore::open();
+async fn debug_output_withholds_bodies(t: Adapter) {
     let ev = paystack_event("k");
     let printed = format!("{ev:?}");
     assert!(!printed.contains("AUTH_"), "{printed}");
@@ -225,13 +211,11 @@ async fn debug_output_withholds_bodies() {
     );
 }
 
-#[tokio::test]
-async fn an_empty_dedup_key_is_refused_not_merged_with_others() {
-    let t = TestStore::open();
+async fn an_empty_dedup_key_is_refused_not_merged_with_others(t: Adapter) {
     let err = t.store.ingest(paystack_event(" ")).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
     assert!(err.to_string().contains("empty dedup key"), "{err}");
-    assert_eq!(count_rows(&t.path(), "events"), 0);
+    assert_eq!(t.count("events").await, 0);
 }
 
 #[tokio::test]
@@ -249,3 +233,14 @@ async fn no_trigger_writes_beside_an_event_and_nothing_is_kept_only_for_metrics(
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(count_rows(&t.path(), "jobs"), 1, "the inbox queued the job");
 }
+
+crate::on_both!(
+    ingest_then_read_back_everything,
+    the_same_key_fifty_times_at_once_is_one_row_and_one_id,
+    dedup_is_per_provider,
+    a_failed_or_rejected_event_is_stored_without_a_job_and_still_deduplicated,
+    list_filters_and_pages_newest_first,
+    replay_requeues_a_failed_event_and_is_idempotent_while_queued,
+    debug_output_withholds_bodies,
+    an_empty_dedup_key_is_refused_not_merged_with_others,
+);

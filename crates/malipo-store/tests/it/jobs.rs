@@ -5,13 +5,11 @@ use malipo_store::{
     JobOutcome, NewDelivery, NewPayment, PaymentChange, PaymentEffect, StoreError, TransitionDetail,
 };
 
-use crate::{count_rows, paystack_event, TestStore};
+use crate::{paystack_event, Adapter};
 
 const LEASE: Duration = Duration::from_secs(60);
 
-#[tokio::test]
-async fn claim_leases_a_job_so_nobody_else_gets_it_and_complete_removes_it() {
-    let t = TestStore::open();
+async fn claim_leases_a_job_so_nobody_else_gets_it_and_complete_removes_it(t: Adapter) {
     let id = t.store.ingest(paystack_event("k")).await.unwrap().id();
     let jobs = t.store.claim_jobs("w1", 10, LEASE).await.unwrap();
     assert_eq!(jobs.len(), 1);
@@ -31,7 +29,7 @@ async fn claim_leases_a_job_so_nobody_else_gets_it_and_complete_removes_it() {
     let ev = t.store.get_event(id).await.unwrap().unwrap();
     assert_eq!(ev.status, EventStatus::Processed);
     assert_eq!(ev.attempts, 1);
-    assert_eq!(count_rows(&t.path(), "jobs"), 0);
+    assert_eq!(t.count("jobs").await, 0);
     let stats = t.store.stats().await.unwrap();
     assert_eq!(
         stats.events_in(EventStatus::Received),
@@ -47,9 +45,7 @@ async fn claim_leases_a_job_so_nobody_else_gets_it_and_complete_removes_it() {
     ));
 }
 
-#[tokio::test]
-async fn an_expired_lease_is_claimed_again() {
-    let t = TestStore::open();
+async fn an_expired_lease_is_claimed_again(t: Adapter) {
     t.store.ingest(paystack_event("k")).await.unwrap();
     // A zero lease has already run out when the next claim looks: the first worker "crashed".
     let first = t.store.claim_jobs("crashed", 10, Duration::ZERO).await.unwrap();
@@ -59,9 +55,7 @@ async fn an_expired_lease_is_claimed_again() {
     assert_eq!(again[0].attempts, 2);
 }
 
-#[tokio::test]
-async fn claims_respect_the_limit_and_hand_out_each_job_once() {
-    let t = TestStore::open();
+async fn claims_respect_the_limit_and_hand_out_each_job_once(t: Adapter) {
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(
@@ -82,9 +76,7 @@ async fn claims_respect_the_limit_and_hand_out_each_job_once() {
     assert_eq!(claimed, ids);
 }
 
-#[tokio::test]
-async fn fail_with_retry_releases_the_job_then_giving_up_marks_the_event_failed() {
-    let t = TestStore::open();
+async fn fail_with_retry_releases_the_job_then_giving_up_marks_the_event_failed(t: Adapter) {
     let id = t.store.ingest(paystack_event("k")).await.unwrap().id();
     let job = t.store.claim_jobs("w", 1, LEASE).await.unwrap().remove(0);
     t.store
@@ -103,7 +95,7 @@ async fn fail_with_retry_releases_the_job_then_giving_up_marks_the_event_failed(
     assert_eq!(ev.status, EventStatus::Failed);
     assert_eq!(ev.last_error.as_deref(), Some("still down"));
     assert_eq!(ev.attempts, 2);
-    assert_eq!(count_rows(&t.path(), "jobs"), 0);
+    assert_eq!(t.count("jobs").await, 0);
 
     // Replay brings it back; success clears the error.
     t.store.replay(id).await.unwrap();
@@ -118,9 +110,7 @@ async fn fail_with_retry_releases_the_job_then_giving_up_marks_the_event_failed(
     assert_eq!(ev.attempts, 3);
 }
 
-#[tokio::test]
-async fn a_retry_in_the_future_is_not_due_yet() {
-    let t = TestStore::open();
+async fn a_retry_in_the_future_is_not_due_yet(t: Adapter) {
     t.store.ingest(paystack_event("k")).await.unwrap();
     let job = t.store.claim_jobs("w", 1, LEASE).await.unwrap().remove(0);
     let later = chrono::Utc::now() + chrono::Duration::minutes(5);
@@ -138,9 +128,7 @@ fn delivery(kind: &str) -> NewDelivery {
     }
 }
 
-#[tokio::test]
-async fn completion_applies_the_payment_change_and_its_delivery_together() {
-    let t = TestStore::open();
+async fn completion_applies_the_payment_change_and_its_delivery_together(t: Adapter) {
     let payment = t
         .store
         .insert_payment(NewPayment::pending(
@@ -197,12 +185,10 @@ async fn completion_applies_the_payment_change_and_its_delivery_together() {
         .unwrap();
     assert!(matches!(again.payment, Some(PaymentEffect::Unchanged(_))));
     assert_eq!(again.delivery, None);
-    assert_eq!(count_rows(&t.path(), "deliveries"), 1);
+    assert_eq!(t.count("deliveries").await, 1);
 }
 
-#[tokio::test]
-async fn a_refused_transition_still_completes_the_job_and_notes_why() {
-    let t = TestStore::open();
+async fn a_refused_transition_still_completes_the_job_and_notes_why(t: Adapter) {
     let mut p = NewPayment::pending(Provider::Mpesa, "stk_push", Money::from_minor(100, Currency::Kes));
     p.state = PaymentState::Succeeded;
     let payment = t.store.insert_payment(p).await.unwrap();
@@ -233,9 +219,7 @@ async fn a_refused_transition_still_completes_the_job_and_notes_why() {
     assert_eq!(stored.state, PaymentState::Succeeded);
 }
 
-#[tokio::test]
-async fn a_failing_change_rolls_the_whole_completion_back() {
-    let t = TestStore::open();
+async fn a_failing_change_rolls_the_whole_completion_back(t: Adapter) {
     let id = t.store.ingest(paystack_event("k")).await.unwrap().id();
     let job = t.store.claim_jobs("w", 1, LEASE).await.unwrap().remove(0);
     // The payment does not exist: the completion fails and the job stays.
@@ -256,15 +240,13 @@ async fn a_failing_change_rolls_the_whole_completion_back() {
         matches!(err, StoreError::NotFound { what: "payment", .. }),
         "{err}"
     );
-    assert_eq!(count_rows(&t.path(), "jobs"), 1);
-    assert_eq!(count_rows(&t.path(), "deliveries"), 0);
+    assert_eq!(t.count("jobs").await, 1);
+    assert_eq!(t.count("deliveries").await, 0);
     let ev = t.store.get_event(id).await.unwrap().unwrap();
     assert_eq!(ev.status, EventStatus::Received);
 }
 
-#[tokio::test]
-async fn a_c2b_payment_is_recorded_once_from_its_event() {
-    let t = TestStore::open();
+async fn a_c2b_payment_is_recorded_once_from_its_event(t: Adapter) {
     let mut p = NewPayment::pending(Provider::Mpesa, "c2b", Money::from_minor(100, Currency::Kes));
     p.state = PaymentState::Succeeded;
     p.provider_reference = Some("RKTQDM7W6S".into());
@@ -287,5 +269,17 @@ async fn a_c2b_payment_is_recorded_once_from_its_event() {
             Some("RKTQDM7W6S")
         );
     }
-    assert_eq!(count_rows(&t.path(), "payments"), 1);
+    assert_eq!(t.count("payments").await, 1);
 }
+
+crate::on_both!(
+    claim_leases_a_job_so_nobody_else_gets_it_and_complete_removes_it,
+    an_expired_lease_is_claimed_again,
+    claims_respect_the_limit_and_hand_out_each_job_once,
+    fail_with_retry_releases_the_job_then_giving_up_marks_the_event_failed,
+    a_retry_in_the_future_is_not_due_yet,
+    completion_applies_the_payment_change_and_its_delivery_together,
+    a_refused_transition_still_completes_the_job_and_notes_why,
+    a_failing_change_rolls_the_whole_completion_back,
+    a_c2b_payment_is_recorded_once_from_its_event,
+);

@@ -6,7 +6,7 @@ use chrono::{Duration as ChronoDuration, Utc};
 use malipo_core::kinds::KeyId;
 use malipo_store::{IdempotencyClaim, NewApiKey, StoreError, StoredResponse};
 
-use crate::TestStore;
+use crate::Adapter;
 
 fn key(hash_byte: u8, name: &str) -> NewApiKey {
     NewApiKey {
@@ -18,9 +18,7 @@ fn key(hash_byte: u8, name: &str) -> NewApiKey {
     }
 }
 
-#[tokio::test]
-async fn a_key_is_found_by_its_digest_listed_and_revoked_once() {
-    let t = TestStore::open();
+async fn a_key_is_found_by_its_digest_listed_and_revoked_once(t: Adapter) {
     let a = t.store.insert_api_key(key(1, "shop")).await.unwrap();
     // Ids are ordered by their millisecond; two made in the same one have no order to check.
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
@@ -57,9 +55,7 @@ async fn a_key_is_found_by_its_digest_listed_and_revoked_once() {
     assert!(!format!("{b:?}").contains("[2, 2"), "{b:?}");
 }
 
-#[tokio::test]
-async fn an_idempotency_key_is_claimed_once_then_answers_with_the_stored_response() {
-    let t = TestStore::open();
+async fn an_idempotency_key_is_claimed_once_then_answers_with_the_stored_response(t: Adapter) {
     let hash = [7; 32];
     assert_eq!(
         t.store.claim_idempotency_key("key_a", "k1", &hash).await.unwrap(),
@@ -124,9 +120,7 @@ async fn an_idempotency_key_is_claimed_once_then_answers_with_the_stored_respons
         .is_some());
 }
 
-#[tokio::test]
-async fn of_twenty_racing_claims_exactly_one_wins() {
-    let t = TestStore::open();
+async fn of_twenty_racing_claims_exactly_one_wins(t: Adapter) {
     let store = Arc::clone(&t.store);
     let claims = futures::future::join_all((0..20).map(|_| {
         let store = Arc::clone(&store);
@@ -146,9 +140,7 @@ async fn of_twenty_racing_claims_exactly_one_wins() {
     assert_eq!((won, waiting), (1, 19), "{claims:?}");
 }
 
-#[tokio::test]
-async fn pruning_removes_only_keys_older_than_the_cutoff() {
-    let t = TestStore::open();
+async fn pruning_removes_only_keys_older_than_the_cutoff(t: Adapter) {
     t.store
         .claim_idempotency_key("key_a", "old", &[1; 32])
         .await
@@ -174,3 +166,10 @@ async fn pruning_removes_only_keys_older_than_the_cutoff() {
         .unwrap()
         .is_none());
 }
+
+crate::on_both!(
+    a_key_is_found_by_its_digest_listed_and_revoked_once,
+    an_idempotency_key_is_claimed_once_then_answers_with_the_stored_response,
+    of_twenty_racing_claims_exactly_one_wins,
+    pruning_removes_only_keys_older_than_the_cutoff,
+);

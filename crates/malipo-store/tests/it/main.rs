@@ -1,4 +1,32 @@
-//! Integration tests of the SQLite adapter through the `Store` port, a fresh database per test.
+//! Integration tests of the SQLite and PostgreSQL adapters through the `Store` port, a fresh
+//! database per test.
+
+/// Defines, for each test function taking an [`Adapter`], one test per adapter: `sqlite::name`
+/// and `postgres::name` (skipped, saying so, without `MALIPO_TEST_POSTGRES_URL`).
+#[macro_export]
+macro_rules! on_both {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::Adapter::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(t) = $crate::Adapter::postgres().await else {
+                        return;
+                    };
+                    super::$test(t).await;
+                }
+            )*
+        }
+    };
+}
 
 mod batch;
 mod behaviour;
@@ -9,6 +37,8 @@ mod files;
 mod jobs;
 mod lifecycle;
 mod payments;
+mod pg;
+mod postgres;
 mod reconciliation;
 mod settlement;
 
@@ -44,6 +74,64 @@ impl TestStore {
     /// The database file.
     pub fn path(&self) -> std::path::PathBuf {
         self.dir.path().join("malipo.db")
+    }
+}
+
+/// A fresh store of either adapter, for the tests that hold for both.
+pub struct Adapter {
+    /// The store behind the port, as the gateway holds it.
+    pub store: Arc<dyn Store>,
+    backing: Backing,
+}
+
+enum Backing {
+    Sqlite(TestStore),
+    Postgres(pg::PgDb),
+}
+
+impl Adapter {
+    /// A fresh SQLite store.
+    pub fn sqlite() -> Self {
+        let t = TestStore::open();
+        Adapter {
+            store: t.store.clone(),
+            backing: Backing::Sqlite(t),
+        }
+    }
+
+    /// A fresh PostgreSQL database and store, or `None` when the PostgreSQL tests are skipped.
+    pub async fn postgres() -> Option<Self> {
+        let db = pg::PgDb::create().await?;
+        Some(Adapter {
+            store: db.store.clone(),
+            backing: Backing::Postgres(db),
+        })
+    }
+
+    /// Counts rows of a table, bypassing the store.
+    pub async fn count(&self, table: &str) -> i64 {
+        match &self.backing {
+            Backing::Sqlite(t) => count_rows(&t.path(), table),
+            Backing::Postgres(db) => db.count(table).await,
+        }
+    }
+}
+
+/// Either test store, for helpers shared by SQLite-only and both-adapter tests.
+pub trait HasStore {
+    /// The store behind the port.
+    fn store(&self) -> &Arc<dyn Store>;
+}
+
+impl HasStore for TestStore {
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+impl HasStore for Adapter {
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 }
 

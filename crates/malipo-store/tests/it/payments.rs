@@ -3,7 +3,7 @@ use std::time::Duration;
 use malipo_core::{Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
 use malipo_store::{NewPayment, PaymentFilter, StoreError, TransitionDetail};
 
-use crate::TestStore;
+use crate::Adapter;
 
 fn stk(amount: u64) -> NewPayment {
     let mut p = NewPayment::pending(
@@ -18,9 +18,7 @@ fn stk(amount: u64) -> NewPayment {
     p
 }
 
-#[tokio::test]
-async fn insert_then_read_back_and_find_by_reference() {
-    let t = TestStore::open();
+async fn insert_then_read_back_and_find_by_reference(t: Adapter) {
     let new = stk(15_000);
     let stored = t.store.insert_payment(new.clone()).await.unwrap();
     assert_eq!(stored.id, new.id);
@@ -68,9 +66,7 @@ async fn insert_then_read_back_and_find_by_reference() {
     ));
 }
 
-#[tokio::test]
-async fn transitions_follow_the_state_machine() {
-    let t = TestStore::open();
+async fn transitions_follow_the_state_machine(t: Adapter) {
     let p = t.store.insert_payment(stk(100)).await.unwrap();
     let detail = TransitionDetail {
         result_code: Some("0".into()),
@@ -111,9 +107,7 @@ async fn transitions_follow_the_state_machine() {
     ));
 }
 
-#[tokio::test]
-async fn racing_transitions_from_pending_have_one_winner() {
-    let t = TestStore::open();
+async fn racing_transitions_from_pending_have_one_winner(t: Adapter) {
     let p = t.store.insert_payment(stk(100)).await.unwrap();
     let targets = [
         PaymentState::Succeeded,
@@ -154,9 +148,7 @@ fn stk_at(amount: u64, millis: u128) -> NewPayment {
     }
 }
 
-#[tokio::test]
-async fn list_and_pending_for_the_reconciler() {
-    let t = TestStore::open();
+async fn list_and_pending_for_the_reconciler(t: Adapter) {
     let a = t.store.insert_payment(stk_at(1, 1_000)).await.unwrap();
     let b = t.store.insert_payment(stk_at(2, 2_000)).await.unwrap();
     let mut other = stk_at(3, 3_000);
@@ -214,9 +206,7 @@ async fn list_and_pending_for_the_reconciler() {
     assert_eq!(page.iter().map(|p| p.id).collect::<Vec<_>>(), [b.id]);
 }
 
-#[tokio::test]
-async fn an_amount_too_large_to_store_is_refused_clearly() {
-    let t = TestStore::open();
+async fn an_amount_too_large_to_store_is_refused_clearly(t: Adapter) {
     let p = NewPayment::pending(
         Provider::Mpesa,
         "stk_push",
@@ -227,9 +217,7 @@ async fn an_amount_too_large_to_store_is_refused_clearly() {
     assert!(err.to_string().contains("too large"), "{err}");
 }
 
-#[tokio::test]
-async fn payments_are_found_by_reference_receipt_phone_tail_and_account() {
-    let t = TestStore::open();
+async fn payments_are_found_by_reference_receipt_phone_tail_and_account(t: Adapter) {
     let a = t.store.insert_payment(stk(10_000)).await.unwrap();
     let mut other = stk(20_000);
     other.msisdn = Some("0722000999".parse::<Msisdn>().unwrap());
@@ -296,3 +284,12 @@ async fn payments_are_found_by_reference_receipt_phone_tail_and_account() {
     assert_eq!(by_account("nairobi").await, [b.id]);
     assert_eq!(by_account("default").await, [a.id]);
 }
+
+crate::on_both!(
+    insert_then_read_back_and_find_by_reference,
+    transitions_follow_the_state_machine,
+    racing_transitions_from_pending_have_one_winner,
+    list_and_pending_for_the_reconciler,
+    an_amount_too_large_to_store_is_refused_clearly,
+    payments_are_found_by_reference_receipt_phone_tail_and_account,
+);

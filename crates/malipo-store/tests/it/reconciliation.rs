@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use malipo_core::{Currency, Money, PaymentState, Provider};
 use malipo_store::{NewPayment, PaymentCheck, SettledBy, StoreError, TransitionDetail};
 
-use crate::TestStore;
+use crate::Adapter;
 
 fn charge(minor: u64) -> NewPayment {
     NewPayment::pending(
@@ -22,9 +22,7 @@ fn by(settled_by: SettledBy) -> TransitionDetail {
     }
 }
 
-#[tokio::test]
-async fn settled_by_is_kept_from_the_move_that_settled() {
-    let t = TestStore::open();
+async fn settled_by_is_kept_from_the_move_that_settled(t: Adapter) {
     let p = t.store.insert_payment(charge(100)).await.unwrap();
     assert_eq!(p.settled_by, None);
     let moved = t
@@ -57,9 +55,7 @@ async fn settled_by_is_kept_from_the_move_that_settled() {
     assert_eq!(read.settled_by, Some(SettledBy::Callback));
 }
 
-#[tokio::test]
-async fn due_checks_follow_the_schedule_and_skip_held_and_settled_payments() {
-    let t = TestStore::open();
+async fn due_checks_follow_the_schedule_and_skip_held_and_settled_payments(t: Adapter) {
     let now = Utc::now();
     let fresh = t.store.insert_payment(charge(1)).await.unwrap();
     let later = t.store.insert_payment(charge(2)).await.unwrap();
@@ -135,9 +131,7 @@ async fn due_checks_follow_the_schedule_and_skip_held_and_settled_payments() {
     assert_eq!(untouched.check.attempts, 0);
 }
 
-#[tokio::test]
-async fn refunds_are_refused_beyond_what_is_left_and_move_the_parent() {
-    let t = TestStore::open();
+async fn refunds_are_refused_beyond_what_is_left_and_move_the_parent(t: Adapter) {
     let parent = t.store.insert_payment(charge(10_000)).await.unwrap();
     let refund = |minor: u64| NewPayment {
         parent_id: Some(parent.id),
@@ -204,3 +198,9 @@ async fn refunds_are_refused_beyond_what_is_left_and_move_the_parent() {
         Err(StoreError::NotFound { .. })
     ));
 }
+
+crate::on_both!(
+    settled_by_is_kept_from_the_move_that_settled,
+    due_checks_follow_the_schedule_and_skip_held_and_settled_payments,
+    refunds_are_refused_beyond_what_is_left_and_move_the_parent,
+);

@@ -4,15 +4,13 @@
 use malipo_core::{Currency, EventStatus, Money, PaymentState, Provider};
 use malipo_store::{JobOutcome, NewPayment, PaymentChange, PaymentEffect, StoreError, TransitionDetail};
 
-use crate::{paystack_event, TestStore};
+use crate::{paystack_event, Adapter};
 
 fn kes(minor: u64) -> Money {
     Money::from_minor(minor, Currency::Kes)
 }
 
-#[tokio::test]
-async fn both_request_ids_are_recorded_once_and_never_replaced() {
-    let t = TestStore::open();
+async fn both_request_ids_are_recorded_once_and_never_replaced(t: Adapter) {
     let p = t
         .store
         .insert_payment(NewPayment::pending(Provider::Mpesa, "stk_push", kes(100)))
@@ -55,7 +53,7 @@ async fn both_request_ids_are_recorded_once_and_never_replaced() {
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
 }
 
-async fn complete(t: &TestStore, change: PaymentChange) -> Result<PaymentEffect, StoreError> {
+async fn complete(t: &Adapter, change: PaymentChange) -> Result<PaymentEffect, StoreError> {
     t.store
         .ingest(paystack_event(&malipo_core::EventId::new().to_string()))
         .await
@@ -73,9 +71,7 @@ async fn complete(t: &TestStore, change: PaymentChange) -> Result<PaymentEffect,
         .map(|c| c.payment.unwrap())
 }
 
-#[tokio::test]
-async fn a_partial_refund_then_the_rest_refunds_the_payment_in_full() {
-    let t = TestStore::open();
+async fn a_partial_refund_then_the_rest_refunds_the_payment_in_full(t: Adapter) {
     let p = t
         .store
         .insert_payment(NewPayment {
@@ -101,9 +97,7 @@ async fn a_partial_refund_then_the_rest_refunds_the_payment_in_full() {
     assert!(complete(&t, refund(1)).await.is_err());
 }
 
-#[tokio::test]
-async fn a_refund_of_a_pending_payment_is_refused() {
-    let t = TestStore::open();
+async fn a_refund_of_a_pending_payment_is_refused(t: Adapter) {
     let p = t
         .store
         .insert_payment(NewPayment::pending(Provider::Paystack, "charge", kes(100)))
@@ -123,9 +117,7 @@ async fn a_refund_of_a_pending_payment_is_refused() {
     assert_eq!(effect.payment().state, PaymentState::Pending);
 }
 
-#[tokio::test]
-async fn suspicious_events_are_counted_and_listed() {
-    let t = TestStore::open();
+async fn suspicious_events_are_counted_and_listed(t: Adapter) {
     t.store.ingest(paystack_event("s")).await.unwrap();
     let job = t
         .store
@@ -158,3 +150,10 @@ async fn suspicious_events_are_counted_and_listed() {
     assert_eq!(listed.len(), 1);
     assert!(listed[0].last_error.as_deref().unwrap().contains("KES 1.00"));
 }
+
+crate::on_both!(
+    both_request_ids_are_recorded_once_and_never_replaced,
+    a_partial_refund_then_the_rest_refunds_the_payment_in_full,
+    a_refund_of_a_pending_payment_is_refused,
+    suspicious_events_are_counted_and_listed,
+);
