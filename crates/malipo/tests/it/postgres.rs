@@ -298,3 +298,189 @@ async fn three_instances_one_killed_process_every_delivery_once() {
     assert!(resent <= 16, "{resent} deliveries were sent more than once");
     drop(instances);
 }
+
+/// A private cluster (scripts/postgres), for a test that stops and restarts its server.
+struct Cluster {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Cluster {
+    fn script() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres")
+    }
+
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // World-searchable: as root the server runs as `nobody`.
+        let _ = Command::new("chmod").arg("o+rx").arg(dir.path()).status();
+        let out = Command::new("bash")
+            .arg(Self::script())
+            .args(["start"])
+            .arg(dir.path().join("cluster"))
+            .arg(port.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Cluster { dir, url }
+    }
+
+    fn run(&self, what: &str) {
+        let out = Command::new("bash")
+            .arg(Self::script())
+            .arg(what)
+            .arg(self.dir.path().join("cluster"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(Self::script())
+            .arg("stop")
+            .arg(self.dir.path().join("cluster"))
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_is_answered_503_with_retry_after_and_recovered_without_a_restart() {
+    // Only to learn whether PostgreSQL tests run here; this one has its own server to stop.
+    if admin_url().is_none() {
+        return;
+    }
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("malipo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "environment = \"sandbox\"\n[server]\ncallback_token_key = \"restart-test-token-key-of-32-bytes\"\n\
+             [database]\nurl = \"{}\"\n[paystack]\nsecret_key = \"{KEY}\"\nwebhook_ips = [\"127.0.0.0/8\"]\n",
+            cluster.url
+        ),
+    )
+    .unwrap();
+    let created = Command::new(env!("CARGO_BIN_EXE_malipo"))
+        .args([
+            "--log", "warn", "api-key", "create", "--name", "restart", "--format", "json", "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let key: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let key = key["key"].as_str().expect("the key is shown once").to_string();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_malipo"))
+        .args([
+            "--log",
+            "warn",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--api-bind",
+            "127.0.0.1:0",
+        ])
+        .args(["--ops-bind", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = |prefix: &str| {
+        let line = lines.next().unwrap().unwrap();
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_string()
+    };
+    let (public, api, ops) = (
+        next("listening on "),
+        next("api listening on "),
+        next("ops listening on "),
+    );
+    let instance = Instance {
+        child,
+        base: public.clone(),
+    };
+
+    let http = reqwest::Client::new();
+    let secret = Secret::new(KEY.to_string());
+    let webhook = |id: u64| {
+        let body = body(id);
+        let sig = malipo_paystack::sign(&body, &secret);
+        http.post(format!("{public}/webhooks/paystack"))
+            .header("x-paystack-signature", sig)
+            .body(body)
+            .timeout(Duration::from_secs(20))
+            .send()
+    };
+    let payments = || {
+        http.get(format!("{api}/v1/payments"))
+            .bearer_auth(&key)
+            .timeout(Duration::from_secs(20))
+            .send()
+    };
+    assert_eq!(webhook(1).await.unwrap().status(), 200);
+    assert_eq!(payments().await.unwrap().status(), 200);
+
+    // The server goes away: answers come at once, 503 with Retry-After, and nothing is
+    // acknowledged that was not stored.
+    cluster.run("stop");
+    let asked = Instant::now();
+    let res = webhook(2).await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    let res = payments().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    let ready = http.get(format!("{ops}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "not ready while the database is down");
+
+    // It comes back: malipo recovers by itself, the provider's retry is stored and processed.
+    cluster.run("restart");
+    let back = Instant::now();
+    loop {
+        match webhook(2).await {
+            Ok(res) if res.status() == 200 => break,
+            _ => {
+                assert!(back.elapsed() < Duration::from_secs(30), "malipo did not recover");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    assert_eq!(payments().await.unwrap().status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&cluster.url, "SELECT count(*) FROM events WHERE status = 1") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not process the events after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count(&cluster.url, "SELECT count(*) FROM events"), 2);
+    drop(instance);
+}
