@@ -106,8 +106,8 @@ pub use model::record::{merge_record, NewRecord, RecordEntry, RecordFilter, Reco
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
 pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed, Store};
 pub use postgres::{
-    redact_url, PostgresOptions, PostgresStore, WorkListener, DELIVERIES_CHANNEL, JOBS_CHANNEL,
-    POSTGRES_SCHEMA_VERSION,
+    copy_sqlite_to_postgres, redact_url, CopyProgress, CopyReport, PostgresOptions, PostgresStore, TableCopy,
+    WorkListener, DELIVERIES_CHANNEL, JOBS_CHANNEL, POSTGRES_SCHEMA_VERSION,
 };
 pub use sqlite::{delivery_event_type, PAYLOAD_VERSION};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};

@@ -77,6 +77,9 @@ pub enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Apply pending database migrations (serve also applies them at start-up).
     Migrate(cmd::serve::MigrateArgs),
+    /// Copy a deployment's data from its SQLite file to PostgreSQL, resumably (for moving to
+    /// several instances).
+    MigrateData(cmd::migrate_data::MigrateDataArgs),
     /// List or show stored provider events.
     Events(cmd::events::EventsArgs),
     /// Queue a stored event for processing again (for example a failed one).

@@ -34,6 +34,7 @@
 //!   adapter does not weaken them.
 
 mod connect;
+mod copy;
 mod db;
 mod deliveries;
 mod endpoints;
@@ -64,6 +65,7 @@ use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider,
 use tokio::sync::{mpsc, oneshot, Notify};
 
 pub use connect::redact as redact_url;
+pub use copy::{copy_sqlite_to_postgres, CopyProgress, CopyReport, TableCopy};
 pub use db::{DELIVERIES_CHANNEL, JOBS_CHANNEL};
 pub use listen::WorkListener;
 pub use migrate::POSTGRES_SCHEMA_VERSION;

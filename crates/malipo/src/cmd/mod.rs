@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod demo;
 pub mod endpoints;
 pub mod events;
+pub mod migrate_data;
 pub mod mpesa;
 pub mod payments;
 pub mod paystack;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim::run(args).await,
         Command::Serve(args) => serve::serve(args, config, log.as_deref()).await,
         Command::Migrate(args) => serve::migrate(args, config).await,
+        Command::MigrateData(args) => migrate_data::run(args, config).await,
         Command::Events(args) => events::run(args, config).await,
         Command::Replay(args) => events::replay(args, config).await,
         Command::SendTestWebhook(args) => test_webhook::run(args, config).await,

@@ -484,3 +484,244 @@ async fn a_database_restart_is_answered_503_with_retry_after_and_recovered_witho
     assert_eq!(count(&cluster.url, "SELECT count(*) FROM events"), 2);
     drop(instance);
 }
+
+/// What a store holds, as the port reads it back: events (id, provider, dedup key, status,
+/// body), payments, API keys and records.
+async fn contents(store: &dyn malipo_store::Store) -> (Vec<String>, Vec<String>, Vec<String>, u64) {
+    let mut events = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .list_events(&malipo_store::EventFilter {
+                before,
+                limit: 1_000,
+                ..malipo_store::EventFilter::default()
+            })
+            .await
+            .unwrap();
+        for e in &page {
+            let full = store.get_event(e.id).await.unwrap().unwrap();
+            events.push(format!(
+                "{} {} {} {:?} {}",
+                e.id,
+                e.provider,
+                e.dedup_key,
+                e.status,
+                String::from_utf8_lossy(&full.raw_body)
+            ));
+        }
+        match page.last() {
+            Some(last) if page.len() == 1_000 => before = Some(last.id),
+            _ => break,
+        }
+    }
+    let payments = store
+        .list_payments(&malipo_store::PaymentFilter {
+            limit: 1_000,
+            ..malipo_store::PaymentFilter::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| format!("{} {} {} {:?}", p.id, p.state, p.amount, p.provider_reference))
+        .collect();
+    let keys = store
+        .list_api_keys()
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| format!("{} {}", k.id, k.prefix))
+        .collect();
+    let records = store
+        .count_records(malipo_core::Provider::Paystack, "customer", None)
+        .await
+        .unwrap();
+    (events, payments, keys, records)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_data_moves_a_sqlite_deployment_and_resumes_after_sigkill() {
+    use malipo_core::{Currency, Money, PaymentState, Provider};
+    use malipo_store::{
+        EventStore, KeyStore, NewEvent, NewPayment, NewRecord, OpsStore, PaymentStore, RecordSource,
+        RecordStore, SqliteOptions, SqliteStore,
+    };
+
+    let Some(admin) = admin_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = dir.path().join("malipo.db");
+    // A deployment's worth of data: events (some processed), payments, a key, records.
+    {
+        let store = SqliteStore::open(&sqlite, SqliteOptions::default()).unwrap();
+        for i in 0..4_000u64 {
+            let body = body(i);
+            let event = NewEvent::received(
+                Provider::Paystack,
+                "charge.success",
+                format!("charge.success:{i}"),
+                body,
+            );
+            store.ingest(event).await.unwrap();
+        }
+        let jobs = store.claim_jobs("w", 500, Duration::from_secs(60)).await.unwrap();
+        for job in jobs {
+            store
+                .complete_job(job.id, malipo_store::JobOutcome::processed())
+                .await
+                .unwrap();
+        }
+        for i in 0..300u64 {
+            let mut p = NewPayment::pending(
+                Provider::Paystack,
+                "charge",
+                Money::from_minor(100 + i, Currency::Ngn),
+            );
+            p.provider_reference = Some(format!("ref-{i}"));
+            let p = store.insert_payment(p).await.unwrap();
+            if i % 3 == 0 {
+                store
+                    .transition_payment(p.id, PaymentState::Succeeded, Default::default())
+                    .await
+                    .unwrap();
+            }
+        }
+        store
+            .insert_api_key(malipo_store::NewApiKey {
+                id: malipo_core::kinds::KeyId::new(),
+                name: Some("shop".into()),
+                environment: "test".into(),
+                prefix: "mk_test_Ab3x".into(),
+                hash: [7; malipo_store::KEY_HASH_LEN],
+            })
+            .await
+            .unwrap();
+        let records = (0..50)
+            .map(|i| NewRecord {
+                provider: Provider::Paystack,
+                account: malipo_core::AccountName::default_account(),
+                kind: "customer".into(),
+                id: format!("CUS_{i}"),
+                data: serde_json::json!({"customer_code": format!("CUS_{i}"), "email": format!("c{i}@example.com")})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                updated_at: None,
+                source: RecordSource::Sync,
+            })
+            .collect();
+        store.upsert_records(records).await.unwrap();
+        store.close().await.unwrap();
+    }
+    let db = fresh_database(&admin, "malipo_copy");
+    let from = format!("sqlite://{}", sqlite.display());
+    let copy = |format: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_malipo"));
+        cmd.args([
+            "--log",
+            "warn",
+            "migrate-data",
+            "--from",
+            &from,
+            "--to",
+            &db,
+            "--batch",
+            "10",
+            "--format",
+            format,
+        ])
+        .current_dir(dir.path())
+        .env_remove("MALIPO_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        cmd
+    };
+
+    // Killed once a few hundred events are across.
+    let mut child = copy("text").spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        // The progress table appears when the copy starts.
+        let copied = Command::new("psql")
+            .args(["-X", "-At", &db, "-c"])
+            .arg("SELECT coalesce(sum(copied), 0) FROM malipo_data_copy WHERE table_name = 'events'")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if copied >= 300 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the copy ended before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the copy made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = count(&db, "SELECT count(*) FROM events");
+    assert!(
+        (300..4_000).contains(&partial),
+        "{partial} events copied before the kill"
+    );
+
+    // Again: it resumes and finishes; the JSON summary says so.
+    let mut again = copy("json");
+    let out = tokio::task::spawn_blocking(move || again.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = summary["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "events")
+        .unwrap();
+    assert_eq!(events["resumed"], true, "{summary}");
+    assert_eq!(events["copied"], 4_000, "{summary}");
+    assert!(
+        !summary.to_string().contains("postgres://postgres:"),
+        "no password shown"
+    );
+
+    // Both stores read back the same, through the port.
+    let source = SqliteStore::open(&sqlite, SqliteOptions::default()).unwrap();
+    let target = malipo_store::PostgresStore::connect(&db, malipo_store::PostgresOptions::default())
+        .await
+        .unwrap();
+    let (a, b) = (contents(&source).await, contents(&target).await);
+    assert_eq!(a.0.len(), 4_000);
+    assert_eq!(a, b);
+    assert_eq!(
+        target.stats().await.unwrap().jobs_queued,
+        3_500,
+        "the unprocessed events' jobs came too"
+    );
+
+    // The copied database goes on working: a provider's retry is a duplicate, new events follow.
+    let retry = NewEvent::received(Provider::Paystack, "charge.success", "charge.success:7", body(7));
+    assert!(!target.ingest(retry).await.unwrap().is_new());
+    let new = NewEvent::received(
+        Provider::Paystack,
+        "charge.success",
+        "charge.success:new",
+        body(99_999),
+    );
+    assert!(target.ingest(new).await.unwrap().is_new());
+    // A third run finds nothing left to copy.
+    let out = copy("json").output().unwrap();
+    assert!(out.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(summary["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["resumed"] == false));
+    target.close().await.unwrap();
+    source.close().await.unwrap();
+}
