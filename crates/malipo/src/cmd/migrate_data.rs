@@ -1,7 +1,7 @@
 //! `malipo migrate-data`: move a deployment's data from its SQLite file to PostgreSQL.
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -118,7 +118,7 @@ fn progress_bar(format: Format) -> Option<ProgressBar> {
     })
 }
 
-fn print_report(report: &CopyReport, from: &PathBuf, to: &str, format: Format) -> anyhow::Result<()> {
+fn print_report(report: &CopyReport, from: &Path, to: &str, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => outln!(
             "{}",
