@@ -7,8 +7,28 @@ use malipo_paystack::{Client, ListQuery, RecordKind, ResourceCopy};
 use malipo_store::{Job, NewRecord, RecordSource, Store, StoreError, SyncCheckpoint};
 
 /// The records the verified Paystack events of `jobs` carry, each under the account whose route
-/// the event came in on. Only events whose name can carry one are parsed.
+/// the event came in on, one per record: copies of one record (a customer paying again and again
+/// in one batch) are merged here in event order, so the store writes it once. Only events whose
+/// name can carry one are parsed.
 pub(crate) fn from_jobs(jobs: &[Job]) -> Vec<NewRecord> {
+    let mut merged: Vec<NewRecord> = Vec::new();
+    for copy in copies(jobs) {
+        match merged
+            .iter_mut()
+            .find(|r| r.kind == copy.kind && r.id == copy.id && r.account == copy.account)
+        {
+            Some(kept) if copy.is_not_older_than(kept.updated_at) => {
+                malipo_store::merge_record(&mut kept.data, copy.data);
+                kept.updated_at = copy.updated_at.or(kept.updated_at);
+            }
+            Some(_) => {}
+            None => merged.push(copy),
+        }
+    }
+    merged
+}
+
+fn copies(jobs: &[Job]) -> Vec<NewRecord> {
     jobs.iter()
         .filter(|job| job.event.provider == Provider::Paystack)
         .filter(|job| malipo_paystack::event_carries_resources(&job.event.kind))
@@ -231,4 +251,55 @@ pub async fn sync(
         });
     }
     Ok(summaries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use malipo_store::memory::MemoryStore;
+    use malipo_store::{EventStore, NewEvent};
+
+    /// Real jobs of `bodies`, as a worker claims them.
+    async fn jobs(bodies: &[serde_json::Value]) -> Vec<Job> {
+        let store = MemoryStore::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let name = body["event"].as_str().unwrap();
+            let event = NewEvent::received(
+                Provider::Paystack,
+                name,
+                format!("{name}:{i}"),
+                serde_json::to_vec(body).unwrap(),
+            );
+            store.ingest(event).await.unwrap();
+        }
+        store
+            .claim_jobs("test", 100, std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn copies_of_one_record_in_a_batch_are_written_once_merged_in_order() {
+        let charge = |email: &str, phone: Option<&str>| {
+            serde_json::json!({"event": "charge.success", "data": {
+                "customer": {"customer_code": "CUS_1", "email": email, "phone": phone}}})
+        };
+        let jobs = jobs(&[
+            charge("a@example.com", Some("+254700000001")),
+            charge("b@example.com", None),
+            serde_json::json!({"event": "transfer.success", "data": {"transfer_code": "TRF_1"}}),
+            serde_json::json!({"event": "refund.processed", "data": {"customer": {"customer_code": "CUS_9"}}}),
+        ])
+        .await;
+        assert_eq!(jobs.len(), 4);
+        let records = from_jobs(&jobs);
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert_eq!(records[0].id, "CUS_1");
+        assert_eq!(records[0].data["email"], "b@example.com", "the later copy wins");
+        assert_eq!(records[0].data["phone"], serde_json::Value::Null);
+        assert_eq!(records[1].kind, "transfer");
+        assert!(records
+            .iter()
+            .all(|r| r.account.is_default() && r.source == RecordSource::Webhook));
+    }
 }
