@@ -141,9 +141,14 @@ impl Shown {
             }
             bar.set_position(p.synced);
         } else {
-            self.bar.get_or_insert_with(|| (p.kind, ProgressBar::hidden()));
-            if let Some((_, bar)) = &self.bar {
-                bar.set_position(p.synced);
+            let (_, bar) = self.bar.get_or_insert_with(|| (p.kind, ProgressBar::hidden()));
+            let before = bar.position();
+            bar.set_position(p.synced);
+            // Off a terminal (a log, a CI job) a line at each tenth of the way, not a bar.
+            if let (Some(total), Format::Text) = (p.total.filter(|t| *t > 0), self.format) {
+                if before * 10 / total != p.synced * 10 / total && p.synced < total {
+                    eprintln!("syncing {}: {}/{total}", p.kind.plural(), p.synced);
+                }
             }
         }
     }

@@ -148,7 +148,15 @@ async fn a_sync_killed_mid_run_resumes_and_ends_equal_to_the_simulator() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.kill().expect("SIGKILL");
-    child.wait().unwrap();
+    let killed = child.wait_with_output().unwrap();
+    // Off a terminal, progress is a line at each tenth of the way.
+    let progress = String::from_utf8_lossy(&killed.stderr);
+    assert!(
+        progress
+            .lines()
+            .any(|l| l.starts_with("syncing customers: ") && l.ends_with(&format!("/{CUSTOMERS}"))),
+        "{progress}"
+    );
     let stored = kept_in(&db, RecordKind::Customer).len();
     assert!(
         (800..CUSTOMERS).contains(&stored),
