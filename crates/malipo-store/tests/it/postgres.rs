@@ -887,3 +887,81 @@ async fn instances_upserting_one_endpoint_at_once_keep_one() {
     assert!(saved.iter().all(|id| *id == saved[0]), "{saved:?}");
     assert_eq!(db.store.list_endpoints().await.unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_of_two_instances_moving_the_same_payments_in_opposite_orders_lose_nothing() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let other: Arc<dyn Store> = Arc::new(db.another_instance().await);
+    for round in 0..3 {
+        let mut payments = Vec::new();
+        for _ in 0..2 {
+            let p = NewPayment::pending(
+                Provider::Paystack,
+                "charge",
+                Money::from_minor(500, Currency::Ngn),
+            );
+            payments.push(db.store.insert_payment(p).await.unwrap().id);
+        }
+        for i in 0..4 {
+            db.store
+                .ingest(paystack_event(&format!("cross-{round}-{i}")))
+                .await
+                .unwrap();
+        }
+        let jobs = db.store.claim_jobs("w", 4, LEASE).await.unwrap();
+        assert_eq!(jobs.len(), 4);
+        let succeed = |payment| {
+            JobOutcome::apply(
+                malipo_store::PaymentChange::Transition {
+                    id: payment,
+                    to: PaymentState::Succeeded,
+                    detail: TransitionDetail::default(),
+                },
+                None,
+            )
+        };
+        // Each batch locks one payment, then wants the one the other batch locked.
+        let a = vec![
+            (jobs[0].id, succeed(payments[0])),
+            (jobs[1].id, succeed(payments[1])),
+        ];
+        let b = vec![
+            (jobs[2].id, succeed(payments[1])),
+            (jobs[3].id, succeed(payments[0])),
+        ];
+        let (done_a, done_b) =
+            tokio::join!(db.store.complete_jobs(a.clone()), other.complete_jobs(b.clone()));
+        let mut changed = 0;
+        for ((job, outcome), done) in a
+            .iter()
+            .chain(&b)
+            .zip(done_a.unwrap().into_iter().chain(done_b.unwrap()))
+        {
+            match done {
+                Ok(c) => {
+                    if matches!(c.payment, Some(malipo_store::PaymentEffect::Changed { .. })) {
+                        changed += 1;
+                    }
+                }
+                Err(e) => {
+                    // Undone alone and still queued, leased to its worker: completing it again
+                    // finds the payment already moved.
+                    assert!(!e.is_client_error(), "{e}");
+                    let again = db.store.complete_job(*job, outcome.clone()).await.unwrap();
+                    assert!(matches!(
+                        again.payment,
+                        Some(malipo_store::PaymentEffect::Unchanged(_))
+                    ));
+                }
+            }
+        }
+        assert_eq!(changed, 2, "each payment moved once");
+        for p in &payments {
+            let stored = db.store.get_payment(*p).await.unwrap().unwrap();
+            assert_eq!(stored.state, PaymentState::Succeeded);
+        }
+    }
+    assert_eq!(db.count("jobs").await, 0, "every job completed");
+}
