@@ -20,19 +20,25 @@ use crate::pg::{PgDb, TempDatabase};
 const LEASE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thirty_two_racing_ingests_of_one_key_from_two_instances_store_one_event() {
+async fn thirty_two_racing_ingests_of_one_key_from_four_instances_store_one_event() {
     let Some(db) = PgDb::create().await else {
         return;
     };
-    let other: Arc<dyn Store> = Arc::new(db.another_instance().await);
+    // Two instances with group commit, and two without it (a transaction per ingest, eight at
+    // once, each on its own connection): the group commit settles duplicates within one batch,
+    // the unique index between transactions.
+    let alone = PostgresOptions {
+        batch_max: 1,
+        ingest_writers: 8,
+        ..crate::pg::options()
+    };
+    let mut stores: Vec<Arc<dyn Store>> = vec![db.store.clone(), Arc::new(db.another_instance().await)];
+    for _ in 0..2 {
+        let store = PostgresStore::connect(&db.url, alone.clone()).await.unwrap();
+        stores.push(Arc::new(store));
+    }
     let tasks = (0..32).map(|i| {
-        // Half through each instance: the group commit settles duplicates within one batch, the
-        // unique index between instances.
-        let store = if i % 2 == 0 {
-            db.store.clone()
-        } else {
-            other.clone()
-        };
+        let store = stores[i % stores.len()].clone();
         tokio::spawn(async move { store.ingest(paystack_event("charge.success:race")).await })
     });
     let results: Vec<Ingested> = join_all(tasks)
