@@ -971,3 +971,62 @@ async fn batches_of_two_instances_moving_the_same_payments_in_opposite_orders_lo
     }
     assert_eq!(db.count("jobs").await, 0, "every job completed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_that_fails_fails_alone_and_its_batch_mates_are_stored() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    // One key the database refuses, as a constraint or a full disk might.
+    db.sql()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.dedup_key = 'poison' THEN RAISE EXCEPTION 'refused'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER poison BEFORE INSERT ON events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+        )
+        .await
+        .unwrap();
+    let before = db.pg.ingest_stats();
+    let tasks = (0..40).map(|i| {
+        let store = db.store.clone();
+        let key = if i == 20 {
+            "poison".to_owned()
+        } else {
+            format!("mate-{i}")
+        };
+        tokio::spawn(async move { (key.clone(), store.ingest(paystack_event(&key)).await) })
+    });
+    for r in join_all(tasks).await {
+        let (key, result) = r.unwrap();
+        match result {
+            Ok(ingested) => assert!(ingested.is_new() && key != "poison", "{key}"),
+            Err(e) => {
+                assert_eq!(key, "poison", "only the refused key fails: {e}");
+                assert!(matches!(e, StoreError::Database { .. }), "{e}");
+            }
+        }
+    }
+    let after = db.pg.ingest_stats();
+    assert!(after.commits - before.commits < 40, "the ingests shared commits");
+    assert_eq!(db.count("events").await, 39);
+    assert_eq!(db.count("jobs").await, 39);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_reconnects_by_itself_after_losing_its_connection() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let (jobs, deliveries) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let _listening = db.pg.listen_for_work(jobs.clone(), deliveries.clone());
+    assert!(notified(&jobs).await && notified(&deliveries).await, "listening");
+    drop_connections(&db).await;
+    // Back again: it wakes both, for whatever was queued while it was away.
+    assert!(notified(&jobs).await, "reconnected");
+    let _ = tokio::time::timeout(Duration::from_secs(1), deliveries.notified()).await;
+    db.store.ingest(paystack_event("after-reconnect")).await.unwrap();
+    assert!(notified(&jobs).await, "notifications arrive again");
+}
