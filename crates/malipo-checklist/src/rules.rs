@@ -1,7 +1,7 @@
 //! The rules, one function each, in the order the report prints them.
 
 use ipnet::IpNet;
-use malipo_config::{Config, Environment, SecretRef};
+use malipo_config::{Config, Database, Environment, SecretRef};
 use malipo_mpesa::{check_ciphertext_len, CertEnvironment, DarajaCertificate};
 use url::Url;
 
@@ -25,6 +25,7 @@ const RULES: &[Rule] = &[
     c2b_validation,
     api_listener,
     ops_listener,
+    shared_database,
     debug_logging,
 ];
 
@@ -370,6 +371,51 @@ fn ops_listener(config: &Config) -> Vec<Finding> {
         )
     };
     vec![finding]
+}
+
+/// A PostgreSQL database is shared by several instances: they must mint and check the same
+/// callback URL tokens (a key file beside one instance's database cannot serve the others), and
+/// its password belongs in a secret reference, not in the URL in the file.
+fn shared_database(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "shared-database";
+    let Ok(db @ Database::Postgres { .. }) = config.database.backend() else {
+        return Vec::new();
+    };
+    let mut findings = Vec::new();
+    if config.server.callback_token_key.is_none() {
+        findings.push(Finding::fail(
+            RULE,
+            "database.url is PostgreSQL but server.callback_token_key is not set: instances cannot check each other's callback tokens",
+            "set [server] callback_token_key = { env = \"MALIPO_CALLBACK_TOKEN_KEY\" }, the same on every instance",
+        ));
+    }
+    if db.url_has_password() {
+        let fix =
+            "remove the password from database.url and set [database] password = { env = \"PGPASSWORD\" }";
+        findings.push(if production(config) {
+            Finding::fail(
+                RULE,
+                format!("database.url {} holds a password in the clear", db.redacted()),
+                fix,
+            )
+        } else {
+            Finding::warn(
+                RULE,
+                format!("database.url {} holds a password in the clear", db.redacted()),
+                fix,
+            )
+        });
+    }
+    if findings.is_empty() {
+        findings.push(Finding::pass(
+            RULE,
+            format!(
+                "{} is shared with a common callback token key, its password not in the URL",
+                db.redacted()
+            ),
+        ));
+    }
+    findings
 }
 
 fn rate_limits(config: &Config) -> Vec<Finding> {

@@ -133,6 +133,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// What an acknowledged commit survives.
     pub durability: Durability,
+    /// The PostgreSQL password, as a secret reference (`{ env = "PGPASSWORD" }`), so the URL
+    /// can be written in the file without it; it overrides a password in the URL.
+    pub password: Option<SecretRef>,
 }
 
 impl Default for DatabaseConfig {
@@ -140,6 +143,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: "sqlite://malipo.db".into(),
             durability: Durability::ProcessCrash,
+            password: None,
         }
     }
 }
@@ -173,6 +177,35 @@ impl DatabaseConfig {
             })
         } else {
             Err("database.url must start with sqlite:// or postgres://".into())
+        }
+    }
+}
+
+impl Database {
+    /// Whether the URL itself holds a password (`postgres://user:secret@host/db`), which then
+    /// sits in the configuration file in the clear.
+    pub fn url_has_password(&self) -> bool {
+        match self {
+            Database::Sqlite { .. } => false,
+            Database::Postgres { url } => {
+                Url::parse(url).is_ok_and(|u| u.password().is_some_and(|p| !p.is_empty()))
+            }
+        }
+    }
+
+    /// The URL with any password replaced by `***`, for messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            Database::Sqlite { path } => format!("sqlite://{}", path.display()),
+            Database::Postgres { url } => match Url::parse(url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    u.to_string()
+                }
+                Err(_) => "postgres://…".into(),
+            },
         }
     }
 }

@@ -7,12 +7,58 @@ use std::sync::Arc;
 use malipo_config::{Config, Database};
 use malipo_core::{Provider, Secret};
 use malipo_guard::{CallbackTokens, GuardConfig, Guards, IpAllowlist, RateLimit, SourceCheck};
-use malipo_store::{SqliteOptions, SqliteStore, Store};
+use malipo_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
 
 use crate::{AppState, Gateway, GatewayError, Metrics, Providers};
 
 /// Opens (and migrates) the configured database.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, GatewayError> {
+    Ok(open(config).await?.store)
+}
+
+/// The opened database, and the PostgreSQL adapter itself when it is one (its wake-ups).
+pub(crate) struct Opened {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) postgres: Option<PostgresStore>,
+}
+
+/// The PostgreSQL URL of `config` with `[database] password` put in (it overrides one in the
+/// URL), as a secret: the result holds the password.
+pub fn postgres_url(config: &Config) -> Result<Secret<String>, GatewayError> {
+    let url = &config.database.url;
+    let Some(reference) = &config.database.password else {
+        return Ok(Secret::new(url.clone()));
+    };
+    let password = reference.resolve()?;
+    let mut parsed = url::Url::parse(url).map_err(|e| {
+        GatewayError::Config(format!(
+            "database.url is not a URL ({e}): expected postgres://USER@HOST:PORT/DATABASE"
+        ))
+    })?;
+    parsed
+        .set_password(Some(password.expose()))
+        .map_err(|_| GatewayError::Config("database.url has no host to give the password to".into()))?;
+    Ok(Secret::new(parsed.to_string()))
+}
+
+async fn open(config: &Config) -> Result<Opened, GatewayError> {
+    match config.database.backend().map_err(GatewayError::Config)? {
+        Database::Postgres { .. } => {
+            let url = postgres_url(config)?;
+            let store = PostgresStore::connect(url.expose(), PostgresOptions::default()).await?;
+            Ok(Opened {
+                store: Arc::new(store.clone()),
+                postgres: Some(store),
+            })
+        }
+        Database::Sqlite { .. } => Ok(Opened {
+            store: open_sqlite(config).await?,
+            postgres: None,
+        }),
+    }
+}
+
+async fn open_sqlite(config: &Config) -> Result<Arc<dyn Store>, GatewayError> {
     match config.database.backend().map_err(GatewayError::Config)? {
         Database::Sqlite { path } => {
             let options = SqliteOptions {
@@ -27,9 +73,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, GatewayError>
             mark_database(&path);
             Ok(Arc::new(store))
         }
-        Database::Postgres { .. } => Err(GatewayError::Config(
-            "database.url: PostgreSQL is not supported by this build yet; use sqlite://PATH".into(),
-        )),
+        Database::Postgres { .. } => unreachable!("open() takes PostgreSQL"),
     }
 }
 
@@ -350,7 +394,12 @@ impl Gateway {
     /// [`Gateway::from_config`] without the production checklist: for `malipo serve
     /// --ignore-check-failures` and nothing else. Never with real money.
     pub async fn from_config_unchecked(config: &Config) -> Result<Gateway, GatewayError> {
-        let store = open_store(config).await?;
+        let Opened { store, postgres } = open(config).await?;
+        let worker_wakeup: Arc<tokio::sync::Notify> = Arc::default();
+        // Instances share the queue: a webhook another instance stored wakes this one's worker
+        // too (the sender polls on its own).
+        let work_listener = postgres
+            .map(|pg| pg.listen_for_work(worker_wakeup.clone(), Arc::new(tokio::sync::Notify::new())));
         let guards = Guards::new(guard_config(config)?);
         let callback_tokens = match &config.mpesa {
             Some(_) => Some(
@@ -378,7 +427,7 @@ impl Gateway {
                     .collect::<Result<_, GatewayError>>()?,
                 None => Default::default(),
             },
-            worker_wakeup: Arc::default(),
+            worker_wakeup,
             providers: providers(config)?,
             connections: Arc::default(),
             mpesa_payees: config
@@ -408,7 +457,8 @@ impl Gateway {
         .with_reconcile(config.reconcile.clone())
         .with_delivery(Some(crate::delivery::DeliverySettings::from_config(config)))
         .with_public_healthz(config.ops.public_healthz)
-        .with_dashboard(dashboard_settings(config)?))
+        .with_dashboard(dashboard_settings(config)?)
+        .with_work_listener(work_listener))
     }
 }
 

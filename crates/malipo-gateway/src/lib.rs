@@ -26,6 +26,7 @@ mod ops;
 pub mod payments;
 pub mod payouts;
 pub mod reconcile;
+pub mod records;
 pub mod validation;
 mod worker;
 
@@ -42,7 +43,7 @@ use tokio::sync::Notify;
 pub use apply::{decide, parse, provider_reference, settle, Lookup, Parsed, Payee};
 pub use build::{
     callback_key_path, callback_token_key, database_marker_path, listener_limits, mpesa_settings, open_store,
-    paystack_client, providers,
+    paystack_client, postgres_url, providers,
 };
 pub use dashboard::DashboardSettings;
 pub use error::GatewayError;
@@ -131,6 +132,8 @@ pub struct Gateway {
     delivery: Option<delivery::DeliverySettings>,
     public_healthz: bool,
     dashboard: Option<dashboard::DashboardSettings>,
+    /// Keeps the PostgreSQL wake-ups coming while the gateway lives.
+    work_listener: Option<malipo_store::WorkListener>,
 }
 
 impl Gateway {
@@ -144,7 +147,14 @@ impl Gateway {
             delivery: Some(delivery::DeliverySettings::default()),
             public_healthz: true,
             dashboard: None,
+            work_listener: None,
         }
+    }
+
+    /// Keeps `listener` (PostgreSQL's wake-ups for the worker) alive as long as the gateway.
+    pub fn with_work_listener(mut self, listener: Option<malipo_store::WorkListener>) -> Self {
+        self.work_listener = listener;
+        self
     }
 
     /// Sets how deliveries to the merchant's endpoints are sent; `None` turns the sender off.

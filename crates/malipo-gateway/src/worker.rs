@@ -78,6 +78,18 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
     if jobs.is_empty() {
         return;
     }
+    // The resources the events carry are kept before the jobs complete: a failure leaves the
+    // jobs to be retried, and merging the same copies again on the retry changes nothing.
+    let records = crate::records::from_jobs(&jobs);
+    if !records.is_empty() {
+        if let Err(e) = state.store.upsert_records(records).await {
+            let error = store_error(e);
+            for job in &jobs {
+                failed(state, job, error.clone()).await;
+            }
+            return;
+        }
+    }
     let parsed: Vec<Parsed> = jobs.iter().map(|job| parse(&job.event)).collect();
     let keys: Vec<Option<PaymentKey>> = jobs.iter().zip(&parsed).map(|(j, p)| payment_key(j, p)).collect();
     let mut found = match lookup(state, &keys).await {

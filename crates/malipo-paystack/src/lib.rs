@@ -117,6 +117,7 @@ mod plans;
 mod products;
 mod raw;
 mod recipients;
+mod records;
 mod refunds;
 mod settlements;
 mod signature;
@@ -144,6 +145,7 @@ pub use plans::{CreatePlan, Interval, ListPlans};
 pub use products::{CreateProduct, Product};
 pub use recipients::{BulkRecipients, UpdateTransferRecipient};
 /// The HTTP method type [`Client::request`] takes.
+pub use records::{event_carries_resources, resources_in_event, RecordKind, ResourceCopy};
 pub use reqwest::Method;
 pub use splits::{Bearer, CreateSplit, Split, SplitMember, SplitShare, SplitType, UpdateSplit};
 pub use subaccounts::{CreateSubaccount, Subaccount};

@@ -123,7 +123,10 @@ impl Listing {
 
 impl Client {
     /// One page of `listing`.
-    async fn listing_page<T: DeserializeOwned>(&self, listing: &Listing) -> Result<Page<T>, Error> {
+    pub(crate) async fn listing_page<T: DeserializeOwned>(
+        &self,
+        listing: &Listing,
+    ) -> Result<Page<T>, Error> {
         if let Some(why) = &listing.invalid {
             return Err(Error::InvalidRequest(why.clone()));
         }

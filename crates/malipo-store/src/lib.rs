@@ -102,8 +102,9 @@ pub use model::payment::{
     NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition,
     TransitionDetail,
 };
+pub use model::record::{merge_record, NewRecord, RecordEntry, RecordFilter, RecordSource, SyncCheckpoint};
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
-pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, Replayed, Store};
+pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed, Store};
 pub use postgres::{
     redact_url, PostgresOptions, PostgresStore, WorkListener, DELIVERIES_CHANNEL, JOBS_CHANNEL,
     POSTGRES_SCHEMA_VERSION,

@@ -15,7 +15,9 @@ use crate::{
     PaymentTransition, StoreError, StoreStats, TransitionDetail,
 };
 use crate::{EndpointId, EndpointRecord, NewEndpoint};
+use crate::{NewRecord, RecordEntry, RecordFilter, SyncCheckpoint};
 use malipo_core::kinds::KeyId;
+use malipo_core::AccountName;
 
 /// What [`EventStore::replay`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,16 +29,20 @@ pub enum Replayed {
 }
 
 /// The storage port: everything the gateway keeps, as one object-safe trait made of the roles
-/// ([`EventStore`], [`PaymentStore`], [`DeliveryStore`], [`KeyStore`], [`OpsStore`]) so the
+/// ([`EventStore`], [`PaymentStore`], [`DeliveryStore`], [`KeyStore`], [`RecordStore`],
+/// [`OpsStore`]) so the
 /// gateway can hold an `Arc<dyn Store>` and the SQLite and PostgreSQL adapters are
 /// interchangeable. Implemented for every type that implements all roles; a component that
 /// needs one role can take just that role, and a test can give it a fake of that role.
 ///
 /// Every write returns only after its transaction committed at the adapter's durability level;
 /// a caller that got `Ok` may acknowledge the provider.
-pub trait Store: EventStore + PaymentStore + DeliveryStore + KeyStore + OpsStore {}
+pub trait Store: EventStore + PaymentStore + DeliveryStore + KeyStore + RecordStore + OpsStore {}
 
-impl<T> Store for T where T: EventStore + PaymentStore + DeliveryStore + KeyStore + OpsStore + ?Sized {}
+impl<T> Store for T where
+    T: EventStore + PaymentStore + DeliveryStore + KeyStore + RecordStore + OpsStore + ?Sized
+{
+}
 
 /// Inbound events and their processing jobs: the inbound half of the outbox. An event and its
 /// job are written together (see [`EventStore::ingest`]), and a job's completion applies its
@@ -396,6 +402,72 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let _ = before;
         Err(unsupported("idempotency keys"))
+    }
+}
+
+/// Local copies of provider resources (customers, plans, subscriptions, transfers, dedicated
+/// accounts) and the checkpoints of the syncs that fill them. The defaults refuse, for adapters
+/// that do not keep them.
+#[async_trait]
+pub trait RecordStore: Send + Sync + 'static {
+    /// Merges each copy into the record it names, creating it when new, all in one transaction
+    /// (see [`NewRecord::is_not_older_than`] and [`merge_record`](crate::merge_record)): a copy
+    /// older than the kept record is skipped. Returns how many copies were merged.
+    async fn upsert_records(&self, records: Vec<NewRecord>) -> Result<u64, StoreError> {
+        let _ = records;
+        Err(unsupported("local records"))
+    }
+
+    /// Merges a sync's page of records as [`RecordStore::upsert_records`] does and saves the
+    /// sync's checkpoint, in one transaction: a sync killed at any moment resumes after the last
+    /// page it stored, and never skips one.
+    async fn save_sync_page(
+        &self,
+        records: Vec<NewRecord>,
+        checkpoint: SyncCheckpoint,
+    ) -> Result<u64, StoreError> {
+        let _ = (records, checkpoint);
+        Err(unsupported("local records"))
+    }
+
+    /// One record.
+    async fn get_record(
+        &self,
+        provider: Provider,
+        kind: &str,
+        account: &AccountName,
+        id: &str,
+    ) -> Result<Option<RecordEntry>, StoreError> {
+        let _ = (provider, kind, account, id);
+        Err(unsupported("local records"))
+    }
+
+    /// Records matching `filter`, the most recently merged first.
+    async fn list_records(&self, filter: &RecordFilter) -> Result<Vec<RecordEntry>, StoreError> {
+        let _ = filter;
+        Err(unsupported("local records"))
+    }
+
+    /// How many records of `kind` are kept (of one account, or all).
+    async fn count_records(
+        &self,
+        provider: Provider,
+        kind: &str,
+        account: Option<&AccountName>,
+    ) -> Result<u64, StoreError> {
+        let _ = (provider, kind, account);
+        Err(unsupported("local records"))
+    }
+
+    /// The checkpoint of the latest sync of `kind` for `account`.
+    async fn sync_checkpoint(
+        &self,
+        provider: Provider,
+        account: &AccountName,
+        kind: &str,
+    ) -> Result<Option<SyncCheckpoint>, StoreError> {
+        let _ = (provider, account, kind);
+        Err(unsupported("local records"))
     }
 }
 

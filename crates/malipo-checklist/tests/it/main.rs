@@ -271,6 +271,59 @@ fn debug_logs_are_refused_in_production() {
 }
 
 #[test]
+fn a_shared_database_needs_a_common_token_key_and_no_password_in_its_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = good(dir.path()).replacen("[server]\n", "[database]\nURL\n[server]\n", 1);
+    let with = |url: &str, key: bool| {
+        let mut text = base.replace("URL", &format!("url = \"{url}\""));
+        if key {
+            let key = secret_file(dir.path(), "tk", "a-callback-token-key-of-32-bytes!");
+            text = text.replacen(
+                "[server]\n",
+                &format!("[server]\ncallback_token_key = {key}\n"),
+                1,
+            );
+        }
+        findings(&text)
+    };
+    // SQLite: nothing to say.
+    assert!(of(&with("sqlite://malipo.db", false), "shared-database").is_empty());
+    // PostgreSQL without a common key: the instances cannot check each other's tokens.
+    has(
+        &with("postgres://malipo@db.internal/malipo", false),
+        "shared-database",
+        Level::Fail,
+        "callback_token_key",
+    );
+    // A password in the URL: FAIL in production, redacted in the message.
+    let inline = with("postgres://malipo:hunter2@db.internal/malipo", true);
+    has(&inline, "shared-database", Level::Fail, "in the clear");
+    assert!(
+        of(&inline, "shared-database")
+            .iter()
+            .all(|m| !m.contains("hunter2")),
+        "{inline:?}"
+    );
+    let sandbox = findings(
+        &base
+            .replace("URL", "url = \"postgres://malipo:hunter2@db.internal/malipo\"")
+            .replacen("environment = \"production\"", "environment = \"sandbox\"", 1)
+            .replacen(
+                "[server]\n",
+                "[server]\ncallback_token_key = \"sandbox-token-key\"\n",
+                1,
+            ),
+    );
+    has(&sandbox, "shared-database", Level::Warn, "in the clear");
+    has(
+        &with("postgres://malipo@db.internal/malipo", true),
+        "shared-database",
+        Level::Pass,
+        "shared",
+    );
+}
+
+#[test]
 fn fail_fast_stops_at_the_first_fail() {
     let dir = tempfile::tempdir().unwrap();
     let text = good(dir.path()).replace("https://pay.shop.example", "http://pay.shop.example");

@@ -134,7 +134,15 @@ impl From<crate::delivery::DeliveryError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        // A 503 is the database or a provider being away for a moment: say when to come back, so
+        // clients back off instead of hammering a gateway that is recovering.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+        }
+        response
     }
 }
 
@@ -145,3 +153,18 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unavailable_answer_says_when_to_come_back() {
+        let cause = std::io::Error::other("connection refused");
+        let response = ApiError::storage(&cause).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "5");
+        let response = ApiError::bad_request("nope").into_response();
+        assert!(response.headers().get(http::header::RETRY_AFTER).is_none());
+    }
+}

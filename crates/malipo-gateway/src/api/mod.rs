@@ -24,6 +24,7 @@ mod idempotency;
 mod openapi;
 mod payments;
 mod reconcile;
+mod records;
 
 use std::time::Duration;
 
@@ -63,6 +64,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(reconcile::router())
         .merge(deliveries::router())
         .merge(endpoints::router())
+        .merge(records::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

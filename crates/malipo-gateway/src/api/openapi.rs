@@ -24,6 +24,7 @@ use crate::AppState;
     tags(
         (name = "payments", description = "Start, read and list payments"),
         (name = "events", description = "Provider callbacks and webhooks as stored"),
+        (name = "records", description = "Paystack customers, plans, subscriptions, transfers and dedicated accounts kept locally"),
         (name = "meta", description = "This document")
     )
 )]

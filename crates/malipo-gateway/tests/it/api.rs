@@ -461,6 +461,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
     ("get", "/v1/payments"),
     ("get", "/v1/payments/{id}"),
+    ("get", "/v1/paystack/{kind}"),
+    ("get", "/v1/paystack/{kind}/{id}"),
     ("post", "/v1/deliveries/{id}/retry"),
     ("post", "/v1/endpoints"),
     ("post", "/v1/endpoints/{id}/disable"),
@@ -505,7 +507,9 @@ async fn the_openapi_document_and_the_router_agree() {
 
     // Each documented operation is routed: the answer is never the router's own 404 or 405.
     for (method, path) in &documented {
-        let concrete = path.replace("{id}", "pay_01JD3W8Q6M2K4X7V9B5N1R0T2Y");
+        let concrete = path
+            .replace("{id}", "pay_01JD3W8Q6M2K4X7V9B5N1R0T2Y")
+            .replace("{kind}", "customers");
         let req = match method.as_str() {
             "get" => w.http.get(w.api_url(&concrete)),
             "post" => w.http.post(w.api_url(&concrete)).json(&json!({})),

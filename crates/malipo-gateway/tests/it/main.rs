@@ -14,6 +14,7 @@ mod payouts;
 mod paystack_webhooks;
 mod rate_limit;
 mod reconcile;
+mod records;
 mod settlement;
 mod storage;
 mod validation;

@@ -39,6 +39,9 @@ pub struct SimConfig {
     pub default_currency: Currency,
     /// Whether transfers wait for [`TEST_OTP`] (`status: "otp"`) before completing.
     pub otp_required: bool,
+    /// How long every API answer waits, to act as a distant Paystack (a long sync a person, or a
+    /// test, can watch and interrupt).
+    pub api_latency: Duration,
 }
 
 impl Default for SimConfig {
@@ -51,6 +54,7 @@ impl Default for SimConfig {
             delivery_timeout: Duration::from_secs(10),
             default_currency: Currency::Kes,
             otp_required: false,
+            api_latency: Duration::ZERO,
         }
     }
 }
@@ -59,6 +63,12 @@ impl SimConfig {
     /// Sets the webhook URL.
     pub fn webhook_url(mut self, url: Url) -> Self {
         self.webhook_url = Some(url);
+        self
+    }
+
+    /// Makes every API answer wait `latency`.
+    pub fn api_latency(mut self, latency: Duration) -> Self {
+        self.api_latency = latency;
         self
     }
 

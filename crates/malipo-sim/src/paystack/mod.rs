@@ -132,7 +132,17 @@ impl PaystackSim {
             http,
             changes: watch::channel(0).0,
         });
-        let app = api::router(shared.clone()).merge(checkout::router(shared.clone()));
+        let latency = shared.config.api_latency;
+        let app = api::router(shared.clone())
+            .layer(axum::middleware::from_fn(
+                move |request, next: axum::middleware::Next| async move {
+                    if !latency.is_zero() {
+                        tokio::time::sleep(latency).await;
+                    }
+                    next.run(request).await
+                },
+            ))
+            .merge(checkout::router(shared.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)

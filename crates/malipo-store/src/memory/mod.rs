@@ -19,6 +19,7 @@ mod deliveries;
 mod events;
 mod keys;
 mod payments;
+mod records;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,6 +59,8 @@ struct State {
     deliveries: BTreeMap<DeliveryId, DeliveryRecord>,
     api_keys: BTreeMap<KeyId, ApiKeyRecord>,
     idempotency: BTreeMap<(String, String), IdempotencyRecord>,
+    records: BTreeMap<records::RecordKey, crate::RecordEntry>,
+    checkpoints: BTreeMap<records::CheckpointKey, crate::SyncCheckpoint>,
 }
 
 #[derive(Clone)]

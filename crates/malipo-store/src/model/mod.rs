@@ -7,6 +7,7 @@ pub(crate) mod event;
 pub(crate) mod idempotency;
 pub(crate) mod job;
 pub(crate) mod payment;
+pub(crate) mod record;
 
 use std::fmt;
 

@@ -55,11 +55,18 @@ const MIGRATIONS: &[(MigrationInfo, &str)] = &[
         },
         include_str!("../../migrations/postgres/0007_accounts.sql"),
     ),
+    (
+        MigrationInfo {
+            version: 8,
+            name: "records",
+        },
+        include_str!("../../migrations/postgres/0008_records.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows (and [`super::PostgresStore::connect`] migrates
 /// to); `check-config` compares it with [`super::PostgresStore::schema_version`].
-pub const POSTGRES_SCHEMA_VERSION: u32 = 7;
+pub const POSTGRES_SCHEMA_VERSION: u32 = 8;
 
 /// The advisory lock key migrations hold: "malipo" in ASCII, a number no other application is
 /// likely to use.

@@ -49,6 +49,7 @@ mod migrate;
 mod options;
 mod outbox;
 mod payments;
+mod records;
 mod rows;
 mod stats;
 
@@ -71,7 +72,7 @@ pub use options::PostgresOptions;
 use self::db::{Db, Wake};
 use self::errors::from_pool;
 use crate::error::Context;
-use crate::port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, Replayed};
+use crate::port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed};
 use crate::sqlite::rows::{duration_ms, now_ms, to_ms};
 use crate::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
@@ -603,6 +604,67 @@ impl DeliveryStore for PostgresStore {
             duration_ms(lease),
             now
         ))
+    }
+}
+
+#[async_trait]
+impl RecordStore for PostgresStore {
+    async fn upsert_records(&self, records: Vec<crate::NewRecord>) -> Result<u64, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        write_tx!(self, "keeping records", |db, now| records::upsert(
+            &db,
+            records.clone(),
+            now
+        ))
+    }
+
+    async fn save_sync_page(
+        &self,
+        page: Vec<crate::NewRecord>,
+        checkpoint: crate::SyncCheckpoint,
+    ) -> Result<u64, StoreError> {
+        write_tx!(self, "saving a sync page", |db, now| async {
+            let merged = records::upsert(&db, page.clone(), now).await?;
+            records::save_checkpoint(&db, &checkpoint, now).await?;
+            Ok(merged)
+        })
+    }
+
+    async fn get_record(
+        &self,
+        provider: Provider,
+        kind: &str,
+        account: &malipo_core::AccountName,
+        id: &str,
+    ) -> Result<Option<crate::RecordEntry>, StoreError> {
+        read!(self, |db| records::get(&db, provider, kind, account, id))
+    }
+
+    async fn list_records(
+        &self,
+        filter: &crate::RecordFilter,
+    ) -> Result<Vec<crate::RecordEntry>, StoreError> {
+        read!(self, |db| records::list(&db, filter))
+    }
+
+    async fn count_records(
+        &self,
+        provider: Provider,
+        kind: &str,
+        account: Option<&malipo_core::AccountName>,
+    ) -> Result<u64, StoreError> {
+        read!(self, |db| records::count(&db, provider, kind, account))
+    }
+
+    async fn sync_checkpoint(
+        &self,
+        provider: Provider,
+        account: &malipo_core::AccountName,
+        kind: &str,
+    ) -> Result<Option<crate::SyncCheckpoint>, StoreError> {
+        read!(self, |db| records::checkpoint(&db, provider, account, kind))
     }
 }
 

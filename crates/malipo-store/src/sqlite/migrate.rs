@@ -54,6 +54,13 @@ const MIGRATIONS: &[(MigrationInfo, &str)] = &[
         },
         include_str!("../../migrations/0007_accounts.sql"),
     ),
+    (
+        MigrationInfo {
+            version: 8,
+            name: "records",
+        },
+        include_str!("../../migrations/0008_records.sql"),
+    ),
 ];
 
 /// The migrations this build knows.

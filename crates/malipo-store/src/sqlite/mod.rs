@@ -15,6 +15,7 @@ mod options;
 pub(crate) mod outbox;
 mod payments;
 mod readers;
+mod records;
 pub(crate) mod rows;
 mod stats;
 mod writer;
@@ -38,7 +39,7 @@ use self::readers::Readers;
 use self::rows::{duration_ms, now_ms, to_ms};
 use self::writer::{Batching, Writer};
 use crate::error::Context;
-use crate::port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, Replayed};
+use crate::port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed};
 use crate::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
     JobCompletion, JobOutcome, MigrationInfo, MigrationReport, NewDelivery, NewEvent, NewPayment,
@@ -524,6 +525,72 @@ impl KeyStore for SqliteStore {
     async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let cutoff = to_ms(before);
         self.write_all_or_nothing(move |conn, _| idempotency::prune(conn, cutoff))
+            .await
+    }
+}
+
+#[async_trait]
+impl RecordStore for SqliteStore {
+    async fn upsert_records(&self, records: Vec<crate::NewRecord>) -> Result<u64, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        self.write_all_or_nothing(move |conn, now| records::upsert(conn, records, now))
+            .await
+    }
+
+    async fn save_sync_page(
+        &self,
+        page: Vec<crate::NewRecord>,
+        checkpoint: crate::SyncCheckpoint,
+    ) -> Result<u64, StoreError> {
+        self.write_all_or_nothing(move |conn, now| {
+            let merged = records::upsert(conn, page, now)?;
+            records::save_checkpoint(conn, &checkpoint, now)?;
+            Ok(merged)
+        })
+        .await
+    }
+
+    async fn get_record(
+        &self,
+        provider: malipo_core::Provider,
+        kind: &str,
+        account: &malipo_core::AccountName,
+        id: &str,
+    ) -> Result<Option<crate::RecordEntry>, StoreError> {
+        let (kind, account, id) = (kind.to_owned(), account.clone(), id.to_owned());
+        self.read(move |conn| records::get(conn, provider, &kind, &account, &id))
+            .await
+    }
+
+    async fn list_records(
+        &self,
+        filter: &crate::RecordFilter,
+    ) -> Result<Vec<crate::RecordEntry>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| records::list(conn, &filter)).await
+    }
+
+    async fn count_records(
+        &self,
+        provider: malipo_core::Provider,
+        kind: &str,
+        account: Option<&malipo_core::AccountName>,
+    ) -> Result<u64, StoreError> {
+        let (kind, account) = (kind.to_owned(), account.cloned());
+        self.read(move |conn| records::count(conn, provider, &kind, account.as_ref()))
+            .await
+    }
+
+    async fn sync_checkpoint(
+        &self,
+        provider: malipo_core::Provider,
+        account: &malipo_core::AccountName,
+        kind: &str,
+    ) -> Result<Option<crate::SyncCheckpoint>, StoreError> {
+        let (kind, account) = (kind.to_owned(), account.clone());
+        self.read(move |conn| records::checkpoint(conn, provider, &account, &kind))
             .await
     }
 }

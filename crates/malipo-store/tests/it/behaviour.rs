@@ -9,8 +9,8 @@ use futures::future::join_all;
 use malipo_core::{Currency, EventStatus, JobId, Money, PaymentId, PaymentState, Provider};
 use malipo_store::memory::MemoryStore;
 use malipo_store::{
-    IdempotencyClaim, Ingested, JobOutcome, NewEvent, NewPayment, PaymentChange, Replayed, Store, StoreError,
-    StoredResponse, TransitionDetail,
+    IdempotencyClaim, Ingested, JobOutcome, NewEvent, NewPayment, NewRecord, PaymentChange, RecordFilter,
+    RecordSource, Replayed, Store, StoreError, StoredResponse, SyncCheckpoint, TransitionDetail,
 };
 
 use crate::paystack_event;
@@ -62,6 +62,8 @@ both!(
     stats_count_events_by_status,
     an_idempotency_key_is_claimed_once,
     payments_are_found_by_search_text_and_account,
+    records_merge_and_never_go_back_in_time,
+    a_sync_page_and_its_checkpoint_are_kept_together,
 );
 
 fn fake() -> Arc<dyn Store> {
@@ -407,4 +409,139 @@ async fn payments_are_found_by_search_text_and_account(store: Arc<dyn Store>) {
     };
     assert_eq!(find(account("ghana")).await, [b.id]);
     assert_eq!(find(account("default")).await, [a.id]);
+}
+
+fn record(id: &str, data: serde_json::Value, updated: Option<&str>) -> NewRecord {
+    NewRecord {
+        provider: Provider::Paystack,
+        account: malipo_core::AccountName::default_account(),
+        kind: "customer".into(),
+        id: id.into(),
+        data: data.as_object().expect("an object").clone(),
+        updated_at: updated.map(|t| t.parse().expect("a time")),
+        source: RecordSource::Sync,
+    }
+}
+
+async fn records_merge_and_never_go_back_in_time(store: Arc<dyn Store>) {
+    let default = malipo_core::AccountName::default_account();
+    let full =
+        serde_json::json!({"customer_code": "CUS_1", "email": "ada@example.com", "phone": "+2348000000001"});
+    let stored = store
+        .upsert_records(vec![record("CUS_1", full, Some("2026-01-02T00:00:00Z"))])
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    // A webhook's part of the object merges in without erasing the rest.
+    let mut part = record(
+        "CUS_1",
+        serde_json::json!({"identification": {"status": "success"}}),
+        None,
+    );
+    part.source = RecordSource::Webhook;
+    store.upsert_records(vec![part]).await.unwrap();
+    let kept = store
+        .get_record(Provider::Paystack, "customer", &default, "CUS_1")
+        .await
+        .unwrap()
+        .expect("kept");
+    assert_eq!(kept.data["email"], "ada@example.com");
+    assert_eq!(kept.data["identification"]["status"], "success");
+    assert_eq!(kept.source, RecordSource::Webhook);
+    assert_eq!(kept.updated_at, Some("2026-01-02T00:00:00Z".parse().unwrap()));
+    // An older copy (a page read before the change) is skipped; a newer one replaces the keys it has.
+    let old = record(
+        "CUS_1",
+        serde_json::json!({"email": "old@example.com"}),
+        Some("2026-01-01T00:00:00Z"),
+    );
+    assert_eq!(store.upsert_records(vec![old]).await.unwrap(), 0);
+    let new = record(
+        "CUS_1",
+        serde_json::json!({"email": "new@example.com"}),
+        Some("2026-01-03T00:00:00Z"),
+    );
+    assert_eq!(store.upsert_records(vec![new]).await.unwrap(), 1);
+    let kept = store
+        .get_record(Provider::Paystack, "customer", &default, "CUS_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.data["email"], "new@example.com");
+    assert_eq!(kept.data["phone"], "+2348000000001");
+    // Another account's record of the same id is another record.
+    let mut other = record("CUS_1", serde_json::json!({"email": "gh@example.com"}), None);
+    other.account = "ghana".parse().unwrap();
+    store.upsert_records(vec![other]).await.unwrap();
+    assert_eq!(
+        store
+            .count_records(Provider::Paystack, "customer", None)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .count_records(Provider::Paystack, "customer", Some(&default))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_records(Provider::Paystack, "plan", None)
+            .await
+            .unwrap(),
+        0
+    );
+    // Found by text inside the object, case-insensitively, and by id.
+    let mut filter = RecordFilter::new(Provider::Paystack, "customer");
+    filter.search = Some("GH@example".into());
+    let found = store.list_records(&filter).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].account.as_str(), "ghana");
+    filter.search = Some("CUS_1".into());
+    filter.account = Some(default.clone());
+    assert_eq!(store.list_records(&filter).await.unwrap().len(), 1);
+}
+
+async fn a_sync_page_and_its_checkpoint_are_kept_together(store: Arc<dyn Store>) {
+    let default = malipo_core::AccountName::default_account();
+    assert_eq!(
+        store
+            .sync_checkpoint(Provider::Paystack, &default, "customer")
+            .await
+            .unwrap(),
+        None
+    );
+    let page: Vec<NewRecord> = (0..5)
+        .map(|i| record(&format!("CUS_{i}"), serde_json::json!({"n": i}), None))
+        .collect();
+    let checkpoint = SyncCheckpoint {
+        provider: Provider::Paystack,
+        account: default.clone(),
+        kind: "customer".into(),
+        since: String::new(),
+        next_page: 2,
+        synced: 5,
+        total: Some(12),
+        done: false,
+    };
+    assert_eq!(store.save_sync_page(page, checkpoint.clone()).await.unwrap(), 5);
+    assert_eq!(
+        store
+            .sync_checkpoint(Provider::Paystack, &default, "customer")
+            .await
+            .unwrap(),
+        Some(checkpoint)
+    );
+    // Listed newest first, paged.
+    let mut filter = RecordFilter::new(Provider::Paystack, "customer");
+    filter.limit = 2;
+    filter.offset = 1;
+    let listed = store.list_records(&filter).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    filter.limit = 50;
+    filter.offset = 0;
+    assert_eq!(store.list_records(&filter).await.unwrap().len(), 5);
 }

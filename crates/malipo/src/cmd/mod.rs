@@ -10,6 +10,7 @@ pub mod events;
 pub mod mpesa;
 pub mod payments;
 pub mod paystack;
+pub mod paystack_records;
 pub mod serve;
 pub mod sim;
 pub mod test_webhook;
@@ -30,7 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Paystack(args) => paystack::run(args, config).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Serve(args) => serve::serve(args, config, log.as_deref()).await,
-        Command::Migrate(args) => serve::migrate(args, config),
+        Command::Migrate(args) => serve::migrate(args, config).await,
         Command::Events(args) => events::run(args, config).await,
         Command::Replay(args) => events::replay(args, config).await,
         Command::SendTestWebhook(args) => test_webhook::run(args, config).await,

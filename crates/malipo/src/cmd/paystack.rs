@@ -33,6 +33,11 @@ enum PaystackCommand {
     /// Print the X-Paystack-Signature header Paystack would send with the body read from
     /// standard input (for testing a webhook endpoint by hand).
     Sign(SignArgs),
+    /// Copy the account's customers, plans, subscriptions, transfers and dedicated accounts into
+    /// the database, resuming an interrupted sync where it stopped; webhooks keep them current.
+    Sync(super::paystack_records::SyncArgs),
+    /// List the kept customers, plans, subscriptions, transfers or dedicated accounts, or show one.
+    Records(super::paystack_records::RecordsArgs),
 }
 
 /// The commands that call the configured account.
@@ -206,6 +211,10 @@ pub async fn run(args: PaystackArgs, config: Option<&Path>) -> anyhow::Result<Ex
     let format = args.format;
     let command = match args.command {
         PaystackCommand::Sign(sign) => return run_sign(&sign, format, &mut std::io::stdin().lock()),
+        PaystackCommand::Sync(sync) => return super::paystack_records::sync(sync, format, config).await,
+        PaystackCommand::Records(records) => {
+            return super::paystack_records::records(records, format, config).await
+        }
         PaystackCommand::Api(command) => command,
     };
     let client = match client(config) {

@@ -207,7 +207,7 @@ async fn shutdown_signal() {
 }
 
 /// Applies pending migrations and prints what was done.
-pub fn migrate(args: MigrateArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn migrate(args: MigrateArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     if args.list {
         for m in malipo_store::SqliteStore::migrations() {
             outln!("{:>4}  {}", m.version, m.name);
@@ -215,24 +215,29 @@ pub fn migrate(args: MigrateArgs, config_path: Option<&Path>) -> anyhow::Result<
         return Ok(ExitCode::SUCCESS);
     }
     let config = load_config(config_path)?;
-    match config.database.backend().map_err(anyhow::Error::msg)? {
+    let backend = config.database.backend().map_err(anyhow::Error::msg)?;
+    let (name, report) = match &backend {
         Database::Sqlite { path } => {
-            let report = malipo_store::SqliteStore::migrate(&path)
+            let report = malipo_store::SqliteStore::migrate(path)
                 .with_context(|| format!("cannot migrate {}", path.display()))?;
-            if report.applied.is_empty() {
-                outln!(
-                    "{}: schema is up to date (version {})",
-                    path.display(),
-                    report.version
-                );
-            } else {
-                for m in &report.applied {
-                    outln!("applied {:>4}  {}", m.version, m.name);
-                }
-                outln!("{}: schema version {}", path.display(), report.version);
-            }
-            Ok(ExitCode::SUCCESS)
+            (path.display().to_string(), report)
         }
-        Database::Postgres { .. } => anyhow::bail!("PostgreSQL is not supported by this build yet"),
+        Database::Postgres { .. } => {
+            let url = malipo_gateway::postgres_url(&config)?;
+            // Several instances may run this at once: the adapter takes turns on an advisory lock.
+            let report = malipo_store::PostgresStore::migrate(url.expose())
+                .await
+                .with_context(|| format!("cannot migrate {}", backend.redacted()))?;
+            (backend.redacted(), report)
+        }
+    };
+    if report.applied.is_empty() {
+        outln!("{name}: schema is up to date (version {})", report.version);
+    } else {
+        for m in &report.applied {
+            outln!("applied {:>4}  {}", m.version, m.name);
+        }
+        outln!("{name}: schema version {}", report.version);
     }
+    Ok(ExitCode::SUCCESS)
 }

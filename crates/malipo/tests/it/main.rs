@@ -13,5 +13,7 @@ mod newcomer;
 mod no_secrets_in_logs;
 mod operator_commands;
 mod payments;
+mod paystack_sync;
+mod postgres;
 mod readme;
 mod security_credential;

@@ -1,0 +1,168 @@
+//! Local copies of provider resources (Paystack customers, plans, subscriptions, transfers,
+//! dedicated accounts), kept so merchants can read them without calling the provider, and the
+//! checkpoints that make a sync resumable.
+
+use chrono::{DateTime, Utc};
+use malipo_core::{AccountName, Provider};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Where a record's latest copy came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordSource {
+    /// A verified webhook carried it.
+    Webhook,
+    /// A sync pulled it from the provider's API.
+    Sync,
+}
+
+impl RecordSource {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordSource::Webhook => "webhook",
+            RecordSource::Sync => "sync",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "webhook" => Some(RecordSource::Webhook),
+            "sync" => Some(RecordSource::Sync),
+            _ => None,
+        }
+    }
+}
+
+/// A copy of one provider resource to keep, or to merge into the one kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecord {
+    /// The provider holding the original.
+    pub provider: Provider,
+    /// The provider account it belongs to.
+    pub account: AccountName,
+    /// What it is, as the provider crate names it (`customer`, `subscription`, …).
+    pub kind: String,
+    /// The provider's identifier for it (`CUS_…`, `SUB_…`, a numeric id).
+    pub id: String,
+    /// The provider's JSON object (or, from a webhook, the part of it the event carries).
+    pub data: Map<String, Value>,
+    /// When the provider last changed it, when the copy says.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Where this copy came from.
+    pub source: RecordSource,
+}
+
+impl NewRecord {
+    /// Whether this copy may replace what is kept, last changed at `kept`: a copy older than
+    /// the kept one (an API page read before a webhook arrived) must not undo the newer state.
+    /// A copy without a time (a webhook's part of the object) always merges in.
+    pub fn is_not_older_than(&self, kept: Option<DateTime<Utc>>) -> bool {
+        match (self.updated_at, kept) {
+            (Some(new), Some(old)) => new >= old,
+            _ => true,
+        }
+    }
+}
+
+/// Merges `incoming` into `kept`: each top-level key of `incoming` replaces the kept one, keys it
+/// lacks are kept. A webhook carries part of an object (a customer's identification, a
+/// subscription's new status) and must not erase what a sync stored of the rest.
+pub fn merge_record(kept: &mut Map<String, Value>, incoming: Map<String, Value>) {
+    for (key, value) in incoming {
+        kept.insert(key, value);
+    }
+}
+
+/// A kept record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordEntry {
+    /// The provider holding the original.
+    pub provider: Provider,
+    /// The provider account it belongs to.
+    pub account: AccountName,
+    /// What it is.
+    pub kind: String,
+    /// The provider's identifier for it.
+    pub id: String,
+    /// The merged JSON object.
+    pub data: Map<String, Value>,
+    /// When the provider last changed it, as the newest copy said.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Where the latest copy came from.
+    pub source: RecordSource,
+    /// When malipo first kept it.
+    pub first_seen_at: DateTime<Utc>,
+    /// When malipo last merged a copy into it.
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordFilter {
+    /// Only this provider's.
+    pub provider: Provider,
+    /// Only this kind.
+    pub kind: String,
+    /// Only this account's.
+    pub account: Option<AccountName>,
+    /// Only records whose id is this, or whose JSON holds this text (case-insensitive), such as
+    /// an email address.
+    pub search: Option<String>,
+    /// At most this many (newest kept first).
+    pub limit: usize,
+    /// Skip this many first.
+    pub offset: usize,
+}
+
+impl RecordFilter {
+    /// The first 50 records of `kind`.
+    pub fn new(provider: Provider, kind: impl Into<String>) -> Self {
+        RecordFilter {
+            provider,
+            kind: kind.into(),
+            account: None,
+            search: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+
+    /// Whether `record` passes the filter's conditions (not its paging).
+    pub fn matches(&self, record: &RecordEntry) -> bool {
+        record.provider == self.provider
+            && record.kind == self.kind
+            && self.account.as_ref().is_none_or(|a| *a == record.account)
+            && self.search.as_deref().is_none_or(|s| {
+                record.id == s
+                    || Value::Object(record.data.clone())
+                        .to_string()
+                        .to_lowercase()
+                        .contains(&s.to_lowercase())
+            })
+    }
+}
+
+/// How far a sync of one kind of record got: it resumes from `next_page` after an interruption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncCheckpoint {
+    /// The provider synced.
+    pub provider: Provider,
+    /// The account synced.
+    pub account: AccountName,
+    /// The kind synced.
+    pub kind: String,
+    /// The sync's lower time bound (empty: everything), as given to the provider; a sync asked
+    /// with another bound starts over.
+    pub since: String,
+    /// The next page to ask for (pages count from 1).
+    pub next_page: u32,
+    /// Records stored so far by this sync.
+    pub synced: u64,
+    /// How many the provider said there are, once it said.
+    pub total: Option<u64>,
+    /// Whether the last page was stored.
+    pub done: bool,
+}
