@@ -182,11 +182,27 @@ pub(crate) async fn complete_each(
             }
         }
     }
+    if let [(job, outcome)] = jobs {
+        // One job: its transaction is its all-or-nothing, no savepoint needed.
+        let tx = client.transaction().await.during(OP_BATCH)?;
+        let wake = Wake::default();
+        let result = complete(&Db::tx(&tx, &wake), *job, outcome, now).await;
+        return match result {
+            Ok(done) => {
+                wake.notify(&tx).await?;
+                tx.commit().await.during(OP_BATCH)?;
+                Ok(vec![Ok(done)])
+            }
+            Err(e) if super::errors::is_gone(&e) => Err(e),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Ok(vec![Err(e)])
+            }
+        };
+    }
     let mut tx = client.transaction().await.during(OP_BATCH)?;
     let wake = Wake::default();
-    if jobs.len() > 1 {
-        lock_payments(&Db::tx(&tx, &wake), jobs).await?;
-    }
+    lock_payments(&Db::tx(&tx, &wake), jobs).await?;
     let mut done = Vec::with_capacity(jobs.len());
     for (job, outcome) in jobs {
         let savepoint = tx.savepoint("job").await.during(OP_BATCH)?;
