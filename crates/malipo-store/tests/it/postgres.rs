@@ -1030,3 +1030,71 @@ async fn the_listener_reconnects_by_itself_after_losing_its_connection() {
     db.store.ingest(paystack_event("after-reconnect")).await.unwrap();
     assert!(notified(&jobs).await, "notifications arrive again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_ingesting_and_working_at_once_process_every_event_exactly_once() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let instances: [Arc<dyn Store>; 2] = [db.store.clone(), Arc::new(db.another_instance().await)];
+    let ingesting = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = instances[w % 2].clone();
+            let ingesting = ingesting.clone();
+            tokio::spawn(async move {
+                let mut completed = 0;
+                loop {
+                    let jobs = store.claim_jobs(&format!("w{w}"), 16, LEASE).await.unwrap();
+                    if jobs.is_empty() {
+                        if !ingesting.load(std::sync::atomic::Ordering::Acquire) {
+                            return completed;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    }
+                    let batch = jobs.iter().map(|j| (j.id, JobOutcome::processed())).collect();
+                    for done in store.complete_jobs(batch).await.unwrap() {
+                        done.unwrap();
+                        completed += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let ingests = (0..300).map(|i| {
+        let store = instances[i % 2].clone();
+        // Every event twice, once through each instance: the second is a duplicate.
+        let twin = instances[(i + 1) % 2].clone();
+        tokio::spawn(async move {
+            let key = format!("flow-{i}");
+            let (a, b) = tokio::join!(
+                store.ingest(paystack_event(&key)),
+                twin.ingest(paystack_event(&key))
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!(a.id(), b.id());
+            assert!(a.is_new() != b.is_new(), "one new, one duplicate");
+        })
+    });
+    for r in join_all(ingests).await {
+        r.unwrap();
+    }
+    ingesting.store(false, std::sync::atomic::Ordering::Release);
+    let completed: usize = join_all(workers).await.into_iter().map(|r| r.unwrap()).sum();
+    assert_eq!(completed, 300, "every job completed once");
+    assert_eq!(db.count("jobs").await, 0);
+    let stats = db.store.stats().await.unwrap();
+    assert_eq!(stats.events_in(EventStatus::Processed), 300);
+    let once = db
+        .sql()
+        .await
+        .query_one(
+            "SELECT count(*) FROM events WHERE status = 1 AND attempts = 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(once, 300, "each event processed exactly once");
+}
