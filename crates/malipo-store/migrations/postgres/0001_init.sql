@@ -3,13 +3,17 @@
 -- in BIGINT; statuses are the small integer codes of malipo_core's enums (BIGINT, so they bind
 -- as the i64 the Rust code uses everywhere); ids are the typed ids' text (`evt_…`).
 --
+-- Ids are `COLLATE "C"`: listings page through them newest first, which is their byte order;
+-- a database whose default collation is linguistic (en_US.UTF-8) must not reorder them, and
+-- byte comparison is the cheapest besides.
+--
 -- SQLite's version 1 also kept per-status event counts with triggers, which its version 6
 -- removed; they are never created here (version 6 is kept, empty, so versions match).
 
 -- Inbound provider events. `seq` orders rows by insertion as SQLite's rowid does.
 CREATE TABLE events (
     seq         BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id          TEXT    NOT NULL UNIQUE,
+    id          TEXT    COLLATE "C" NOT NULL UNIQUE,
     provider    TEXT    NOT NULL,
     kind        TEXT    NOT NULL,
     dedup_key   TEXT    NOT NULL,
@@ -31,7 +35,7 @@ CREATE INDEX events_payment ON events (payment_id) WHERE payment_id IS NOT NULL;
 -- The outbox: one row per queued processing job, deleted when done. A claim moves `run_at` to
 -- the end of the lease, so "due" is simply run_at <= now and an expired lease is due again.
 CREATE TABLE jobs (
-    id          TEXT    PRIMARY KEY,
+    id          TEXT    COLLATE "C" PRIMARY KEY,
     event_id    TEXT    NOT NULL,
     kind        BIGINT  NOT NULL,
     run_at      BIGINT  NOT NULL,
@@ -43,7 +47,7 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_due ON jobs (run_at);
 
 CREATE TABLE payments (
-    id                 TEXT    PRIMARY KEY,
+    id                 TEXT    COLLATE "C" PRIMARY KEY,
     provider           TEXT    NOT NULL,
     kind               TEXT    NOT NULL,
     state              BIGINT  NOT NULL,
@@ -74,7 +78,7 @@ CREATE INDEX payments_merchant_ref ON payments (merchant_reference)
 -- follow: ids made in the same millisecond do not sort by creation.
 CREATE TABLE deliveries (
     seq             BIGINT  GENERATED ALWAYS AS IDENTITY,
-    id              TEXT    PRIMARY KEY,
+    id              TEXT    COLLATE "C" PRIMARY KEY,
     event_type      TEXT    NOT NULL,
     payload         BYTEA   NOT NULL,
     payment_id      TEXT,

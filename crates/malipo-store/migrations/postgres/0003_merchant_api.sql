@@ -1,7 +1,7 @@
 -- The merchant API: API keys (only their SHA-256 digest) and Idempotency-Key records.
 
 CREATE TABLE api_keys (
-    id          TEXT    PRIMARY KEY,          -- key_…
+    id          TEXT    COLLATE "C" PRIMARY KEY,          -- key_…
     name        TEXT,
     environment TEXT    NOT NULL,             -- test | live
     prefix      TEXT    NOT NULL,             -- the first characters, safe to show

@@ -3,7 +3,7 @@
 -- Where payment changes are delivered. The secret is the Standard Webhooks signing key
 -- (`whsec_…`): it must be readable to sign, so it is stored as is; protect the database.
 CREATE TABLE endpoints (
-    id                    TEXT    PRIMARY KEY,
+    id                    TEXT    COLLATE "C" PRIMARY KEY,
     name                  TEXT    NOT NULL UNIQUE,
     url                   TEXT    NOT NULL,
     secret                TEXT    NOT NULL,

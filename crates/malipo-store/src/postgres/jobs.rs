@@ -159,6 +159,7 @@ pub(crate) async fn complete_each(
         let mut failed = None;
         {
             let db = Db::tx(&tx, &wake);
+            lock_payments(&db, jobs).await?;
             for (job, outcome) in jobs {
                 match complete(&db, *job, outcome, now).await {
                     Ok(c) => done.push(Ok(c)),
@@ -181,8 +182,27 @@ pub(crate) async fn complete_each(
             }
         }
     }
+    if let [(job, outcome)] = jobs {
+        // One job: its transaction is its all-or-nothing, no savepoint needed.
+        let tx = client.transaction().await.during(OP_BATCH)?;
+        let wake = Wake::default();
+        let result = complete(&Db::tx(&tx, &wake), *job, outcome, now).await;
+        return match result {
+            Ok(done) => {
+                wake.notify(&tx).await?;
+                tx.commit().await.during(OP_BATCH)?;
+                Ok(vec![Ok(done)])
+            }
+            Err(e) if super::errors::is_gone(&e) => Err(e),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Ok(vec![Err(e)])
+            }
+        };
+    }
     let mut tx = client.transaction().await.during(OP_BATCH)?;
     let wake = Wake::default();
+    lock_payments(&Db::tx(&tx, &wake), jobs).await?;
     let mut done = Vec::with_capacity(jobs.len());
     for (job, outcome) in jobs {
         let savepoint = tx.savepoint("job").await.during(OP_BATCH)?;
@@ -200,6 +220,37 @@ pub(crate) async fn complete_each(
     wake.notify(&tx).await?;
     tx.commit().await.during(OP_BATCH)?;
     Ok(done)
+}
+
+/// Locks every payment the batch's outcomes change, in id order, before any is changed.
+///
+/// Two instances' batches may move the same payments in different orders (one has the
+/// `succeeded` of payment A first, the other that of B); locking each as its job comes would
+/// deadlock them, which PostgreSQL breaks only after `deadlock_timeout` by failing one. Taken
+/// all at once in one order, the second batch simply waits for the first.
+async fn lock_payments(db: &Db<'_>, jobs: &[(JobId, JobOutcome)]) -> Result<(), StoreError> {
+    use crate::PaymentChange;
+    let mut ids: Vec<String> = jobs
+        .iter()
+        .filter_map(|(_, outcome)| match outcome.payment.as_ref()? {
+            PaymentChange::Transition { id, .. }
+            | PaymentChange::Refund { id, .. }
+            | PaymentChange::Confirm { id, .. } => Some(id.to_string()),
+            PaymentChange::Record(_) => None,
+        })
+        .collect();
+    if ids.len() < 2 {
+        return Ok(());
+    }
+    ids.sort();
+    ids.dedup();
+    db.query(
+        "SELECT id FROM payments WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        &[&ids],
+        OP_BATCH,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Records a failed attempt: retry later, or give up and mark the event failed.

@@ -195,6 +195,7 @@ impl PostgresStore {
     ///
     /// The port has no wake-up hook, so this is the adapter's own: give it the gateway's worker
     /// wake-up to have webhooks ingested by one instance processed by whichever worker is idle.
+    /// It spawns its task on the current Tokio runtime, so call it from within one.
     pub fn listen_for_work(&self, jobs: Arc<Notify>, deliveries: Arc<Notify>) -> WorkListener {
         WorkListener::start(self.inner.target.clone(), jobs, deliveries)
     }

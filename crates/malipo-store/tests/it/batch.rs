@@ -275,6 +275,28 @@ async fn unknown_jobs_are_not_found_and_change_nothing(t: Adapter) {
     assert_eq!(t.count("events").await, 0);
 }
 
+async fn a_batch_of_one_job_completes_it_and_its_payment_change(t: Adapter) {
+    let p = pending_payment(&t, Some("one")).await;
+    let (events, jobs) = claimed(&t, 1).await;
+    let done = t
+        .store
+        .complete_jobs(vec![(
+            jobs[0].id,
+            move_to(p.id, PaymentState::Succeeded, "payment.succeeded"),
+        )])
+        .await
+        .unwrap();
+    assert!(matches!(
+        &done[0],
+        Ok(c) if matches!(c.payment, Some(PaymentEffect::Changed { .. })) && c.delivery.is_some()
+    ));
+    assert_eq!(status(&t, events[0]).await, (EventStatus::Processed, None));
+    assert_eq!(t.count("jobs").await, 0);
+    assert_eq!(t.count("deliveries").await, 1);
+    let stored = t.store.get_payment(p.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, PaymentState::Succeeded);
+}
+
 async fn find_payments_answers_each_key_in_order(t: Adapter) {
     let a = pending_payment(&t, Some("ref-a")).await;
     let b = pending_payment(&t, None).await;
@@ -293,6 +315,7 @@ async fn find_payments_answers_each_key_in_order(t: Adapter) {
 }
 
 crate::on_both!(
+    a_batch_of_one_job_completes_it_and_its_payment_change,
     a_later_job_sees_an_earlier_ones_move_of_the_same_payment,
     a_payment_recorded_by_one_job_is_there_for_the_next,
     a_failing_job_is_undone_alone,

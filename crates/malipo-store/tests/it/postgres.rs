@@ -20,19 +20,25 @@ use crate::pg::{PgDb, TempDatabase};
 const LEASE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thirty_two_racing_ingests_of_one_key_from_two_instances_store_one_event() {
+async fn thirty_two_racing_ingests_of_one_key_from_four_instances_store_one_event() {
     let Some(db) = PgDb::create().await else {
         return;
     };
-    let other: Arc<dyn Store> = Arc::new(db.another_instance().await);
+    // Two instances with group commit, and two without it (a transaction per ingest, eight at
+    // once, each on its own connection): the group commit settles duplicates within one batch,
+    // the unique index between transactions.
+    let alone = PostgresOptions {
+        batch_max: 1,
+        ingest_writers: 8,
+        ..crate::pg::options()
+    };
+    let mut stores: Vec<Arc<dyn Store>> = vec![db.store.clone(), Arc::new(db.another_instance().await)];
+    for _ in 0..2 {
+        let store = PostgresStore::connect(&db.url, alone.clone()).await.unwrap();
+        stores.push(Arc::new(store));
+    }
     let tasks = (0..32).map(|i| {
-        // Half through each instance: the group commit settles duplicates within one batch, the
-        // unique index between instances.
-        let store = if i % 2 == 0 {
-            db.store.clone()
-        } else {
-            other.clone()
-        };
+        let store = stores[i % stores.len()].clone();
         tokio::spawn(async move { store.ingest(paystack_event("charge.success:race")).await })
     });
     let results: Vec<Ingested> = join_all(tasks)
@@ -886,4 +892,209 @@ async fn instances_upserting_one_endpoint_at_once_keep_one() {
         .collect();
     assert!(saved.iter().all(|id| *id == saved[0]), "{saved:?}");
     assert_eq!(db.store.list_endpoints().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_of_two_instances_moving_the_same_payments_in_opposite_orders_lose_nothing() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let other: Arc<dyn Store> = Arc::new(db.another_instance().await);
+    for round in 0..3 {
+        let mut payments = Vec::new();
+        for _ in 0..2 {
+            let p = NewPayment::pending(
+                Provider::Paystack,
+                "charge",
+                Money::from_minor(500, Currency::Ngn),
+            );
+            payments.push(db.store.insert_payment(p).await.unwrap().id);
+        }
+        for i in 0..4 {
+            db.store
+                .ingest(paystack_event(&format!("cross-{round}-{i}")))
+                .await
+                .unwrap();
+        }
+        let jobs = db.store.claim_jobs("w", 4, LEASE).await.unwrap();
+        assert_eq!(jobs.len(), 4);
+        let succeed = |payment| {
+            JobOutcome::apply(
+                malipo_store::PaymentChange::Transition {
+                    id: payment,
+                    to: PaymentState::Succeeded,
+                    detail: TransitionDetail::default(),
+                },
+                None,
+            )
+        };
+        // Each batch locks one payment, then wants the one the other batch locked.
+        let a = vec![
+            (jobs[0].id, succeed(payments[0])),
+            (jobs[1].id, succeed(payments[1])),
+        ];
+        let b = vec![
+            (jobs[2].id, succeed(payments[1])),
+            (jobs[3].id, succeed(payments[0])),
+        ];
+        let (done_a, done_b) =
+            tokio::join!(db.store.complete_jobs(a.clone()), other.complete_jobs(b.clone()));
+        let mut changed = 0;
+        for ((job, outcome), done) in a
+            .iter()
+            .chain(&b)
+            .zip(done_a.unwrap().into_iter().chain(done_b.unwrap()))
+        {
+            match done {
+                Ok(c) => {
+                    if matches!(c.payment, Some(malipo_store::PaymentEffect::Changed { .. })) {
+                        changed += 1;
+                    }
+                }
+                Err(e) => {
+                    // Undone alone and still queued, leased to its worker: completing it again
+                    // finds the payment already moved.
+                    assert!(!e.is_client_error(), "{e}");
+                    let again = db.store.complete_job(*job, outcome.clone()).await.unwrap();
+                    assert!(matches!(
+                        again.payment,
+                        Some(malipo_store::PaymentEffect::Unchanged(_))
+                    ));
+                }
+            }
+        }
+        assert_eq!(changed, 2, "each payment moved once");
+        for p in &payments {
+            let stored = db.store.get_payment(*p).await.unwrap().unwrap();
+            assert_eq!(stored.state, PaymentState::Succeeded);
+        }
+    }
+    assert_eq!(db.count("jobs").await, 0, "every job completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_that_fails_fails_alone_and_its_batch_mates_are_stored() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    // One key the database refuses, as a constraint or a full disk might.
+    db.sql()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.dedup_key = 'poison' THEN RAISE EXCEPTION 'refused'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER poison BEFORE INSERT ON events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+        )
+        .await
+        .unwrap();
+    let before = db.pg.ingest_stats();
+    let tasks = (0..40).map(|i| {
+        let store = db.store.clone();
+        let key = if i == 20 {
+            "poison".to_owned()
+        } else {
+            format!("mate-{i}")
+        };
+        tokio::spawn(async move { (key.clone(), store.ingest(paystack_event(&key)).await) })
+    });
+    for r in join_all(tasks).await {
+        let (key, result) = r.unwrap();
+        match result {
+            Ok(ingested) => assert!(ingested.is_new() && key != "poison", "{key}"),
+            Err(e) => {
+                assert_eq!(key, "poison", "only the refused key fails: {e}");
+                assert!(matches!(e, StoreError::Database { .. }), "{e}");
+            }
+        }
+    }
+    let after = db.pg.ingest_stats();
+    assert!(after.commits - before.commits < 40, "the ingests shared commits");
+    assert_eq!(db.count("events").await, 39);
+    assert_eq!(db.count("jobs").await, 39);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_reconnects_by_itself_after_losing_its_connection() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let (jobs, deliveries) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let _listening = db.pg.listen_for_work(jobs.clone(), deliveries.clone());
+    assert!(notified(&jobs).await && notified(&deliveries).await, "listening");
+    drop_connections(&db).await;
+    // Back again: it wakes both, for whatever was queued while it was away.
+    assert!(notified(&jobs).await, "reconnected");
+    let _ = tokio::time::timeout(Duration::from_secs(1), deliveries.notified()).await;
+    db.store.ingest(paystack_event("after-reconnect")).await.unwrap();
+    assert!(notified(&jobs).await, "notifications arrive again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_ingesting_and_working_at_once_process_every_event_exactly_once() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    let instances: [Arc<dyn Store>; 2] = [db.store.clone(), Arc::new(db.another_instance().await)];
+    let ingesting = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = instances[w % 2].clone();
+            let ingesting = ingesting.clone();
+            tokio::spawn(async move {
+                let mut completed = 0;
+                loop {
+                    let jobs = store.claim_jobs(&format!("w{w}"), 16, LEASE).await.unwrap();
+                    if jobs.is_empty() {
+                        if !ingesting.load(std::sync::atomic::Ordering::Acquire) {
+                            return completed;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    }
+                    let batch = jobs.iter().map(|j| (j.id, JobOutcome::processed())).collect();
+                    for done in store.complete_jobs(batch).await.unwrap() {
+                        done.unwrap();
+                        completed += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let ingests = (0..300).map(|i| {
+        let store = instances[i % 2].clone();
+        // Every event twice, once through each instance: the second is a duplicate.
+        let twin = instances[(i + 1) % 2].clone();
+        tokio::spawn(async move {
+            let key = format!("flow-{i}");
+            let (a, b) = tokio::join!(
+                store.ingest(paystack_event(&key)),
+                twin.ingest(paystack_event(&key))
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!(a.id(), b.id());
+            assert!(a.is_new() != b.is_new(), "one new, one duplicate");
+        })
+    });
+    for r in join_all(ingests).await {
+        r.unwrap();
+    }
+    ingesting.store(false, std::sync::atomic::Ordering::Release);
+    let completed: usize = join_all(workers).await.into_iter().map(|r| r.unwrap()).sum();
+    assert_eq!(completed, 300, "every job completed once");
+    assert_eq!(db.count("jobs").await, 0);
+    let stats = db.store.stats().await.unwrap();
+    assert_eq!(stats.events_in(EventStatus::Processed), 300);
+    let once = db
+        .sql()
+        .await
+        .query_one(
+            "SELECT count(*) FROM events WHERE status = 1 AND attempts = 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(once, 300, "each event processed exactly once");
 }
