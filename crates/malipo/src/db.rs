@@ -44,34 +44,26 @@ fn probe_postgres(backend: &Database, config: &Config) -> Result<String, String>
                 .build()
                 .map_err(|e| e.to_string())?;
             runtime.block_on(async {
-                let options = malipo_store::PostgresOptions {
-                    migrate: false,
-                    pool_size: 1,
-                    connect_timeout: std::time::Duration::from_secs(5),
-                    ..malipo_store::PostgresOptions::default()
-                };
-                match malipo_store::PostgresStore::connect(url.expose(), options).await {
-                    Ok(store) => {
-                        let version = store.schema_version().await.map_err(|e| e.to_string());
-                        let _ = malipo_store::OpsStore::close(&store).await;
-                        version.map(Some)
-                    }
-                    // Older than this build: fine, it is migrated at start.
-                    Err(malipo_store::StoreError::Invalid(why)) if why.contains("malipo migrate") => Ok(None),
-                    Err(e) => Err(error_chain(&e)),
-                }
+                malipo_store::PostgresStore::schema_version_at(url.expose())
+                    .await
+                    .map_err(|e| error_chain(&e))
             })
         })
         .join()
         .map_err(|_| "the database check panicked".to_string())?
     })?;
-    Ok(match version {
-        Some(v) => format!("PostgreSQL {described} answers; its schema is current (version {v})"),
-        None => format!(
-            "PostgreSQL {described} answers; its schema is older than this build's (version {}): `malipo serve` or `malipo migrate` brings it up",
-            malipo_store::POSTGRES_SCHEMA_VERSION
-        ),
-    })
+    let current = malipo_store::POSTGRES_SCHEMA_VERSION;
+    match version.cmp(&current) {
+        std::cmp::Ordering::Equal => Ok(format!(
+            "PostgreSQL {described} answers; its schema is current (version {version})"
+        )),
+        std::cmp::Ordering::Less => Ok(format!(
+            "PostgreSQL {described} answers; its schema is at version {version}, this build's is {current}: `malipo serve` or `malipo migrate` brings it up"
+        )),
+        std::cmp::Ordering::Greater => Err(format!(
+            "PostgreSQL {described} has schema version {version}, newer than this build knows ({current}): upgrade malipo"
+        )),
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

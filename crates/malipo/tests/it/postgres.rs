@@ -725,3 +725,74 @@ async fn migrate_data_moves_a_sqlite_deployment_and_resumes_after_sigkill() {
     target.close().await.unwrap();
     source.close().await.unwrap();
 }
+
+#[test]
+fn check_config_reads_the_connection_and_the_schema_version() {
+    let Some(admin) = admin_url() else { return };
+    let db = fresh_database(&admin, "malipo_check");
+    let dir = tempfile::tempdir().unwrap();
+    let config = |url: &str| {
+        let path = dir.path().join("malipo.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "environment = \"sandbox\"\n[server]\ncallback_token_key = \"check-config-token-key-32-bytes!!\"\n\
+                 [database]\nurl = \"{url}\"\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let check = |path: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_malipo"))
+            .args(["--log", "warn", "check-config", "--format", "json", "--config"])
+            .arg(path)
+            .env_remove("MALIPO_CONFIG")
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        let finding = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "database-writable")
+            .cloned()
+            .unwrap_or_else(|| panic!("{report}"));
+        (
+            finding["level"].as_str().unwrap().to_string(),
+            finding["message"].as_str().unwrap().to_string(),
+        )
+    };
+    let fresh = config(&db);
+    let (level, message) = check(&fresh);
+    assert_eq!(level, "PASS", "{message}");
+    assert!(
+        message.contains("schema is at version 0") && message.contains("malipo migrate"),
+        "{message}"
+    );
+    let migrated = Command::new(env!("CARGO_BIN_EXE_malipo"))
+        .args(["--log", "warn", "migrate", "--config"])
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let (level, message) = check(&fresh);
+    assert_eq!(level, "PASS");
+    assert!(message.contains("schema is current"), "{message}");
+    // Nobody listens there: a FAIL that says what to check, without a password.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (level, message) = check(&config(&format!(
+        "postgres://malipo:hunter2@127.0.0.1:{port}/malipo"
+    )));
+    assert_eq!(level, "FAIL", "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
