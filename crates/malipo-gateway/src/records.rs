@@ -271,6 +271,8 @@ mod tests {
                 serde_json::to_vec(body).unwrap(),
             );
             store.ingest(event).await.unwrap();
+            // Jobs are claimed oldest first, to the millisecond.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         store
             .claim_jobs("test", 100, std::time::Duration::from_secs(60))
