@@ -2,9 +2,9 @@
 //!
 //! - [`MpesaClient`]: OAuth token cache (refreshed before expiry, one refresh for all callers,
 //!   one retry on "Invalid Access Token"), STK push and query, C2B register and simulate, B2C
-//!   (v3), B2B, transaction status, account balance and reversal. Fields are checked against
-//!   Daraja's limits before sending; queries and token fetches are retried with backoff,
-//!   payments never are.
+//!   (v3), B2B, transaction status, account balance and reversal, and C2B Pull Transactions
+//!   (recovering confirmations that never arrived). Fields are checked against Daraja's limits
+//!   before sending; queries and token fetches are retried with backoff, payments never are.
 //! - [`MpesaError`]: one error type keeping Daraja's `requestId`, `errorCode` and
 //!   `errorMessage`, and telling validation, HTTP, timeout and decode failures apart. It never
 //!   holds a secret.
@@ -79,6 +79,7 @@ mod credential;
 mod de;
 mod error;
 mod password;
+mod pull;
 mod settings;
 mod stk;
 mod validate;
@@ -98,6 +99,10 @@ pub use client::{AccessToken, MpesaClient};
 pub use credential::{check_ciphertext_len, CertEnvironment, CredentialError, DarajaCertificate};
 pub use error::{MpesaError, INVALID_ACCESS_TOKEN, SPIKE_ARREST, STILL_PROCESSING, SYSTEM_BUSY};
 pub use password::{nairobi_timestamp, stk_password};
+pub use pull::{
+    PullPage, PullQuery, PullRegisterRequest, PullRegistered, PullWindow, PulledTransaction, PULL_MAX_PAGES,
+    PULL_NONE, PULL_OK, PULL_RETENTION,
+};
 pub use settings::{MpesaSettings, RetryPolicy, PRODUCTION_BASE_URL, SANDBOX_BASE_URL};
 pub use stk::{
     stk_result_meaning, StkPushRequest, StkPushResponse, StkQueryOutcome, StkQueryResult, StkTransaction,

@@ -4,6 +4,7 @@
 mod c2b;
 mod errors;
 mod initiator;
+mod pull;
 mod redirects;
 mod stk;
 mod support;

@@ -62,6 +62,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             route(Endpoint::AccountBalance, balance),
         )
         .route("/mpesa/reversal/v1/request", route(Endpoint::Reversal, reversal))
+        .route(
+            "/pulltransactions/v1/register",
+            route(Endpoint::PullRegister, super::pull::register),
+        )
+        .route(
+            "/pulltransactions/v1/query",
+            route(Endpoint::PullQuery, super::pull::query),
+        )
         .with_state(shared)
 }
 
@@ -310,16 +318,15 @@ fn c2b_simulate(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
     let msisdn = f.msisdn("Msisdn")?;
     let bill_ref = f.len("BillRefNumber", 0, 20)?;
     let registration = shared.lock().registrations.get(&shortcode).cloned();
-    if let Some(registration) = registration {
-        let payment = callbacks::C2bPayment {
-            command,
-            amount,
-            msisdn,
-            bill_ref,
-            shortcode,
-        };
-        callbacks::c2b_later(shared.clone(), registration, payment);
-    }
+    // Without registered URLs the payment still happens, unannounced (the pull lists it).
+    let payment = callbacks::C2bPayment {
+        command,
+        amount,
+        msisdn,
+        bill_ref,
+        shortcode,
+    };
+    callbacks::c2b_later(shared.clone(), registration, payment);
     Ok(json!({
         "OriginatorCoversationID": request_id(),
         "ResponseCode": "0",
