@@ -16,6 +16,7 @@
 pub mod api;
 mod apply;
 mod build;
+pub mod c2b_pull;
 mod dashboard;
 pub mod delivery;
 mod error;
@@ -131,6 +132,7 @@ pub struct Gateway {
     delivery: Option<delivery::DeliverySettings>,
     public_healthz: bool,
     dashboard: Option<dashboard::DashboardSettings>,
+    c2b_pulls: Vec<c2b_pull::PullPlan>,
 }
 
 impl Gateway {
@@ -144,7 +146,15 @@ impl Gateway {
             delivery: Some(delivery::DeliverySettings::default()),
             public_healthz: true,
             dashboard: None,
+            c2b_pulls: Vec::new(),
         }
+    }
+
+    /// Pulls these accounts' C2B transactions periodically (each account's `c2b_pull`), with
+    /// the worker; empty (the default) pulls nothing.
+    pub fn with_c2b_pulls(mut self, plans: Vec<c2b_pull::PullPlan>) -> Self {
+        self.c2b_pulls = plans;
+        self
     }
 
     /// Sets how deliveries to the merchant's endpoints are sent; `None` turns the sender off.
@@ -302,6 +312,14 @@ impl Gateway {
             tasks.push(tokio::spawn(reconcile::run(
                 self.state.clone(),
                 self.reconcile.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        // Pulled payments are recorded by the worker, so pulls run only beside it.
+        if self.run_worker && !self.c2b_pulls.is_empty() {
+            tasks.push(tokio::spawn(c2b_pull::run(
+                self.state.clone(),
+                self.c2b_pulls.clone(),
                 stop_rx.clone(),
             )));
         }
