@@ -260,9 +260,7 @@ async fn run_plan(state: AppState, plan: PullPlan, mut stop: watch::Receiver<boo
         "pulling C2B transactions periodically"
     );
     loop {
-        // Daraja's dates are to the second: end a second late so nothing of the last second is
-        // left out (a payment seen twice is a duplicate).
-        let end = Utc::now() + chrono::Duration::seconds(1);
+        let end = Utc::now();
         let start =
             end - chrono::Duration::from_std(plan.lookback).unwrap_or_else(|_| chrono::Duration::hours(2));
         match pull_once(&state, &plan.account, &plan.shortcode, start, end).await {

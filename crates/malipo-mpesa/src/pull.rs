@@ -417,6 +417,17 @@ fn pull_date(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// A window's end in Daraja's form, rounded up to the whole second: a payment made in the
+/// window's last fraction of a second is inside it.
+fn pull_end_date(t: DateTime<Utc>) -> String {
+    use chrono::Timelike as _;
+    if t.nanosecond() == 0 {
+        pull_date(t)
+    } else {
+        pull_date(t + chrono::Duration::seconds(1))
+    }
+}
+
 impl MpesaClient {
     /// Registers a shortcode for Pull Transactions (retried on transient failures: registering
     /// twice is harmless). A shortcode Daraja will not let pull is
@@ -475,7 +486,7 @@ impl MpesaClient {
         let body = QueryBody {
             short_code: shortcode,
             start_date: pull_date(query.start),
-            end_date: pull_date(query.end),
+            end_date: pull_end_date(query.end),
             offset: query.offset.to_string(),
         };
         let answer: Value = self
@@ -668,5 +679,9 @@ mod tests {
     fn dates_are_sent_in_nairobi_time() {
         let t = Utc.with_ymd_and_hms(2026, 12, 4, 21, 30, 5).unwrap();
         assert_eq!(pull_date(t), "2026-12-05 00:30:05");
+        // An end is rounded up, so the last fraction of a second stays in the window.
+        assert_eq!(pull_end_date(t), "2026-12-05 00:30:05");
+        let later = t + chrono::Duration::milliseconds(250);
+        assert_eq!(pull_end_date(later), "2026-12-05 00:30:06");
     }
 }

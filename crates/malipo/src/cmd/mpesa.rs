@@ -20,6 +20,8 @@ use url::Url;
 
 use crate::Format;
 
+mod pull;
+
 /// Arguments of `malipo mpesa`.
 #[derive(Debug, Args)]
 pub struct MpesaArgs {
@@ -57,6 +59,12 @@ enum MpesaCommand {
     Reversal(ReversalArgs),
     /// Register the C2B confirmation and validation URLs of the shortcode.
     RegisterC2b(RegisterArgs),
+    /// Pull the shortcode's C2B payments of a window from Daraja (C2B Pull Transactions) and
+    /// store those malipo has not seen as the confirmations that never arrived; the gateway's
+    /// worker records their payments. Safe to repeat.
+    Pull(pull::PullArgs),
+    /// Register the shortcode for C2B Pull Transactions (once per shortcode).
+    PullRegister(pull::PullRegisterArgs),
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +288,13 @@ impl Output {
 /// Runs `malipo mpesa`: exit 0 on success, 1 when Daraja refuses or cannot be reached (with
 /// Daraja's code and message), 2 when the configuration or an argument cannot be used.
 pub async fn run(args: MpesaArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    // The pull stores what it finds, so it needs the database and the account's client, not
+    // just [mpesa]'s own client.
+    let command = match args.command {
+        MpesaCommand::Pull(a) => return pull::run(a, config, args.format).await,
+        MpesaCommand::PullRegister(a) => return pull::register(a, config, args.format).await,
+        other => other,
+    };
     let settings = malipo_config::Config::load(config)
         .map_err(anyhow::Error::from)
         .and_then(|c| settings_from_config(&c));
@@ -290,7 +305,7 @@ pub async fn run(args: MpesaArgs, config: Option<&Path>) -> anyhow::Result<ExitC
             return Ok(ExitCode::from(2));
         }
     };
-    match call(&client, args.command).await {
+    match call(&client, command).await {
         Ok(output) => {
             output.print(args.format)?;
             Ok(ExitCode::SUCCESS)
@@ -557,6 +572,12 @@ async fn call(client: &MpesaClient, command: MpesaCommand) -> Result<Output, Fai
             };
             let r = client.register_c2b_urls(&request).await?;
             Output::new(&r, accepted_text("C2B URL registration", &r, None))?
+        }
+        // `run` handles these before any client is built.
+        MpesaCommand::Pull(_) | MpesaCommand::PullRegister(_) => {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "the pull commands are run by `run`, with the database"
+            )))
         }
     })
 }

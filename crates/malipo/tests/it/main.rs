@@ -9,6 +9,7 @@ mod deliveries;
 mod demo;
 mod events;
 mod kill9;
+mod mpesa_pull;
 mod newcomer;
 mod no_secrets_in_logs;
 mod operator_commands;
