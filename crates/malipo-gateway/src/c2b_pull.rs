@@ -87,6 +87,10 @@ pub struct PullSummary {
     pub unreadable: usize,
     /// Daraja's last `ResponseCode` and message (`1001 No records found` for a quiet window).
     pub daraja_response: (String, String),
+    /// Why the answer is doubtful, when it is: Daraja answers a shortcode it does not let pull
+    /// the way it answers a quiet window (`1001`), so an empty window in which malipo itself
+    /// recorded C2B payments of the account is reported here.
+    pub doubt: Option<String>,
 }
 
 /// Why a pull did not complete.
@@ -203,6 +207,7 @@ async fn pull(
         already_seen: 0,
         unreadable: window.unreadable,
         daraja_response: window.last_response.clone(),
+        doubt: None,
     };
     for t in &window.transactions {
         let payment = t.to_confirmation(shortcode);
@@ -231,6 +236,12 @@ async fn pull(
     if !summary.recorded.is_empty() {
         state.worker_wakeup.notify_one();
     }
+    if summary.found == 0 {
+        summary.doubt = doubt(state, account, shortcode, start, end).await;
+        if let Some(doubt) = &summary.doubt {
+            tracing::warn!(%account, shortcode, "{doubt}");
+        }
+    }
     if summary.unreadable > 0 {
         tracing::warn!(
             %account, shortcode, rows = summary.unreadable,
@@ -238,6 +249,39 @@ async fn pull(
         );
     }
     Ok(summary)
+}
+
+/// When Daraja listed nothing: the C2B payments malipo itself recorded for the account in the
+/// window (a few minutes' margin at the end, for payments still being confirmed), described.
+/// A store failure only leaves the doubt unsaid.
+async fn doubt(
+    state: &AppState,
+    account: &AccountName,
+    shortcode: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Option<String> {
+    let settled_before = end - chrono::Duration::minutes(5);
+    let payments = state
+        .store
+        .list_payments(&malipo_store::PaymentFilter {
+            provider: Some(Provider::Mpesa),
+            since: Some(start),
+            account: Some(account.clone()),
+            limit: 1000,
+            ..malipo_store::PaymentFilter::default()
+        })
+        .await
+        .ok()?;
+    let known = payments
+        .iter()
+        .filter(|p| p.kind == "c2b" && p.created_at <= settled_before)
+        .count();
+    (known > 0).then(|| {
+        format!(
+            "Daraja listed no C2B transactions for shortcode {shortcode}, yet malipo recorded {known} C2B payment(s) of account {account} in that window from their confirmations: if they were paid to {shortcode}, Daraja is not letting it pull (it answers a shortcode not enabled for Pull Transactions as it answers a quiet window); register it (`malipo mpesa pull-register`) or ask Safaricom (apisupport@safaricom.co.ke) to enable pulling for it"
+        )
+    })
 }
 
 /// Pulls every plan's shortcode at start and then every `interval`, until `stop`. A failure

@@ -278,3 +278,42 @@ async fn a_configured_pull_runs_by_itself_and_records_what_it_finds() {
     assert_eq!(recorded(&w, &trans_id).await[0].amount, kes(530));
     assert!(w.daraja.requests(Endpoint::PullQuery) >= 2);
 }
+
+#[tokio::test]
+async fn an_empty_answer_for_a_window_in_which_malipo_saw_payments_is_reported_as_doubtful() {
+    // Daraja answers a shortcode it does not let pull the way it answers a quiet window
+    // (1001, no records). Pulling a shortcode the simulator has no payments for stands in for
+    // that answer, while malipo has recorded a confirmed payment of the same account.
+    let w = world("").await;
+    let trans_id = customer_pays(&w, 640).await;
+    processed(&w, &trans_id).await;
+    let now = Utc::now();
+    // The window ends after the payment's confirmation margin, so it counts.
+    let summary = pull_once(
+        &w.state,
+        &AccountName::default_account(),
+        "600999",
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::minutes(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.found, 0);
+    let doubt = summary.doubt.expect("the empty answer is doubted");
+    assert!(
+        doubt.contains("600999") && doubt.contains("1 C2B payment"),
+        "{doubt}"
+    );
+
+    // A window in which malipo saw nothing is simply quiet.
+    let quiet = pull_once(
+        &w.state,
+        &AccountName::default_account(),
+        "600999",
+        now - chrono::Duration::hours(1),
+        now - chrono::Duration::minutes(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(quiet.doubt, None);
+}

@@ -149,6 +149,9 @@ pub(super) async fn run(
                         );
                         outln!("  (stored as their confirmations; the gateway's worker records the payments — `malipo serve` must be running)");
                     }
+                    if let Some(doubt) = &summary.doubt {
+                        outln!("  warning: {doubt}");
+                    }
                     if summary.unreadable > 0 {
                         outln!(
                             "  {} row(s) had no transaction id and cannot be recorded",
