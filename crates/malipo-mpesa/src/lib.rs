@@ -2,8 +2,8 @@
 //!
 //! - [`MpesaClient`]: OAuth token cache (refreshed before expiry, one refresh for all callers,
 //!   one retry on "Invalid Access Token"), STK push and query, C2B register and simulate, B2C
-//!   (v3), B2B, transaction status, account balance and reversal, and C2B Pull Transactions
-//!   (recovering confirmations that never arrived). Fields are checked against Daraja's limits
+//!   (v3), B2B, transaction status, account balance and reversal, C2B Pull Transactions
+//!   (recovering confirmations that never arrived) and Dynamic QR. Fields are checked against Daraja's limits
 //!   before sending; queries and token fetches are retried with backoff, payments never are.
 //! - [`MpesaError`]: one error type keeping Daraja's `requestId`, `errorCode` and
 //!   `errorMessage`, and telling validation, HTTP, timeout and decode failures apart. It never
@@ -80,6 +80,7 @@ mod de;
 mod error;
 mod password;
 mod pull;
+mod qr;
 mod settings;
 mod stk;
 mod validate;
@@ -103,6 +104,7 @@ pub use pull::{
     PullPage, PullQuery, PullRegisterRequest, PullRegistered, PullWindow, PulledTransaction, PULL_MAX_PAGES,
     PULL_NONE, PULL_OK, PULL_RETENTION,
 };
+pub use qr::{DynamicQr, DynamicQrRequest, QrTransaction, QR_MAX_SIZE};
 pub use settings::{MpesaSettings, RetryPolicy, PRODUCTION_BASE_URL, SANDBOX_BASE_URL};
 pub use stk::{
     stk_result_meaning, StkPushRequest, StkPushResponse, StkQueryOutcome, StkQueryResult, StkTransaction,

@@ -5,6 +5,7 @@ mod c2b;
 mod errors;
 mod initiator;
 mod pull;
+mod qr;
 mod redirects;
 mod stk;
 mod support;

@@ -70,6 +70,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/pulltransactions/v1/query",
             route(Endpoint::PullQuery, super::pull::query),
         )
+        .route(
+            "/mpesa/qrcode/v1/generate",
+            route(Endpoint::DynamicQr, dynamic_qr),
+        )
         .with_state(shared)
 }
 
@@ -623,4 +627,31 @@ fn reversal(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
     ];
     finish(shared, &target, &outcome, params, "reversalresults");
     Ok(accepted(&target.originator, &target.conversation))
+}
+
+/// A valid 1×1 PNG: the simulator's QR image is a stand-in, not a scannable code.
+const PLACEHOLDER_PNG: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==";
+
+fn dynamic_qr(_shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
+    f.len("MerchantName", 1, 100)?;
+    f.len("RefNo", 1, 100)?;
+    f.amount("Amount")?;
+    let code = f.one_of("TrxCode", &["BG", "WA", "PB", "SM", "SB"])?;
+    let cpi = if code == "SM" || code == "SB" {
+        f.msisdn("CPI")?
+    } else {
+        f.digits("CPI")?
+    };
+    let size = f.digits("Size")?;
+    if size.parse::<u32>().map_or(true, |s| s == 0) {
+        return Err(ApiError::invalid("Size"));
+    }
+    tracing::info!(code, cpi, "simulated dynamic QR generated");
+    Ok(json!({
+        "ResponseCode": "00",
+        "RequestID": request_id(),
+        "ResponseDescription": "The service request is processed successfully.",
+        "QRCode": PLACEHOLDER_PNG,
+    }))
 }

@@ -81,6 +81,8 @@ pub enum Endpoint {
     PullRegister,
     /// `POST /pulltransactions/v1/query`.
     PullQuery,
+    /// `POST /mpesa/qrcode/v1/generate`.
+    DynamicQr,
 }
 
 /// A misbehaviour to inject into the next request to an endpoint.

@@ -10,6 +10,7 @@ mod demo;
 mod events;
 mod kill9;
 mod mpesa_pull;
+mod mpesa_qr;
 mod newcomer;
 mod no_secrets_in_logs;
 mod operator_commands;
