@@ -3,7 +3,8 @@
 //! - [`MpesaClient`]: OAuth token cache (refreshed before expiry, one refresh for all callers,
 //!   one retry on "Invalid Access Token"), STK push and query, C2B register and simulate, B2C
 //!   (v3), B2B, transaction status, account balance and reversal, C2B Pull Transactions
-//!   (recovering confirmations that never arrived) and Dynamic QR. Fields are checked against Daraja's limits
+//!   (recovering confirmations that never arrived), Dynamic QR, M-Pesa Ratiba standing orders
+//!   and B2B Express Checkout. Fields are checked against Daraja's limits
 //!   before sending; queries and token fetches are retried with backoff, payments never are.
 //! - [`MpesaError`]: one error type keeping Daraja's `requestId`, `errorCode` and
 //!   `errorMessage`, and telling validation, HTTP, timeout and decode failures apart. It never
@@ -71,6 +72,7 @@
 mod accepted;
 mod account;
 mod b2b;
+mod b2b_express;
 mod b2c;
 mod c2b;
 mod callback;
@@ -81,6 +83,7 @@ mod error;
 mod password;
 mod pull;
 mod qr;
+mod ratiba;
 mod settings;
 mod stk;
 mod validate;
@@ -88,6 +91,9 @@ mod validate;
 pub use accepted::{AcceptedResponse, IdentifierType};
 pub use account::{AccountBalanceRequest, ResultUrls, ReversalRequest, TransactionStatusRequest};
 pub use b2b::{B2bCommand, B2bRequest};
+pub use b2b_express::{
+    parse_b2b_express_callback, B2bExpressAccepted, B2bExpressCallback, B2bExpressRequest,
+};
 pub use b2c::{B2cCommand, B2cRequest};
 pub use c2b::{C2bCommand, C2bResponseType, C2bSimulateRequest, C2bVersion, RegisterUrlsRequest};
 pub use callback::{
@@ -105,6 +111,10 @@ pub use pull::{
     PULL_NONE, PULL_OK, PULL_RETENTION,
 };
 pub use qr::{DynamicQr, DynamicQrRequest, QrTransaction, QR_MAX_SIZE};
+pub use ratiba::{
+    parse_ratiba_callback, RatibaCallback, RatibaFrequency, RatibaPayee, StandingOrderAccepted,
+    StandingOrderRequest,
+};
 pub use settings::{MpesaSettings, RetryPolicy, PRODUCTION_BASE_URL, SANDBOX_BASE_URL};
 pub use stk::{
     stk_result_meaning, StkPushRequest, StkPushResponse, StkQueryOutcome, StkQueryResult, StkTransaction,

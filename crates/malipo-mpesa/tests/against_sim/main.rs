@@ -6,6 +6,7 @@ mod errors;
 mod initiator;
 mod pull;
 mod qr;
+mod ratiba_b2b_express;
 mod redirects;
 mod stk;
 mod support;

@@ -74,6 +74,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/mpesa/qrcode/v1/generate",
             route(Endpoint::DynamicQr, dynamic_qr),
         )
+        .route(
+            "/standingorder/v1/createStandingOrderExternal",
+            route(Endpoint::Ratiba, ratiba),
+        )
+        .route(
+            "/v1/ussdpush/get-msisdn",
+            route(Endpoint::B2bExpress, b2b_express),
+        )
         .with_state(shared)
 }
 
@@ -654,4 +662,121 @@ fn dynamic_qr(_shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
         "ResponseDescription": "The service request is processed successfully.",
         "QRCode": PLACEHOLDER_PNG,
     }))
+}
+
+fn yyyymmdd(f: &Fields, field: &str) -> Result<chrono::NaiveDate, ApiError> {
+    chrono::NaiveDate::parse_from_str(&f.text(field)?, "%Y%m%d").map_err(|_| ApiError::invalid(field))
+}
+
+/// M-Pesa Ratiba: accepted at once; the outcome for the paying phone is POSTed after the
+/// callback delay (success in Daraja's camelCase shape, failure in its PascalCase one).
+fn ratiba(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
+    f.len("StandingOrderName", 1, 100)?;
+    if yyyymmdd(f, "EndDate")? <= yyyymmdd(f, "StartDate")? {
+        return Err(ApiError::invalid("EndDate"));
+    }
+    f.digits("BusinessShortCode")?;
+    let kind = f.one_of(
+        "TransactionType",
+        &[
+            "Standing Order Customer Pay Bill",
+            "Standing Order Customer Pay Marchant",
+        ],
+    )?;
+    f.one_of("ReceiverPartyIdentifierType", &["2", "4"])?;
+    let amount = f.amount("Amount")?;
+    let phone = f.msisdn("PartyA")?;
+    let url = f.url("CallBackURL")?;
+    let min_reference = usize::from(kind == "Standing Order Customer Pay Bill");
+    f.len("AccountReference", min_reference, 12)?;
+    f.len("TransactionDesc", 1, 13)?;
+    f.one_of("Frequency", &["1", "2", "3", "4", "5", "6", "7", "8"])?;
+    let reference = request_id();
+    let outcome = shared
+        .lock()
+        .outcome_for(&phone, amount, &shared.config.default_outcome);
+    if outcome.calls_back() {
+        let masked = format!("{}******{}", &phone[..3], &phone[9..]);
+        let body = if outcome.is_paid() {
+            json!({
+                "responseHeader": {
+                    "responseRefID": reference, "requestRefID": reference,
+                    "responseCode": "0", "responseDescription": "The service request is processed successfully",
+                },
+                "responseBody": {"responseData": [
+                    {"name": "TransactionID", "value": super::state::receipt()},
+                    {"name": "responseCode", "value": "0"},
+                    {"name": "Status", "value": "OKAY"},
+                    {"name": "Msisdn", "value": masked},
+                ]},
+            })
+        } else {
+            let code = outcome.result_code().to_string();
+            json!({
+                "ResponseHeader": {
+                    "responseRefID": reference, "requestRefID": reference,
+                    "responseCode": code, "responseDescription": outcome.result_desc(),
+                },
+                "ResponseBody": {"ResponseData": [
+                    {"Name": "TransactionID", "Value": "0000000000"},
+                    {"Name": "responseCode", "Value": code},
+                    {"Name": "Status", "Value": "ERROR"},
+                    {"Name": "Msisdn", "Value": masked},
+                ]},
+            })
+        };
+        callbacks::deliver_later(shared.clone(), shared.config.callback_delay, url, body);
+    }
+    Ok(json!({
+        "ResponseHeader": {
+            "responseRefID": reference,
+            "responseCode": "200",
+            "responseDescription": "Request accepted for processing",
+            "ResultDesc": "The service request is processed successfully.",
+        },
+        "ResponseBody": {"responseDescription": "Request accepted for processing", "responseCode": "200"},
+    }))
+}
+
+/// B2B Express Checkout: the prompt is "sent"; the outcome for the amount is POSTed after the
+/// callback delay (a cancelled prompt is Daraja's 4001).
+fn b2b_express(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
+    f.digits("primaryShortCode")?;
+    f.digits("receiverShortCode")?;
+    let amount = f.amount("amount")?;
+    let payment_ref = f.len("paymentRef", 1, 100)?;
+    let url = f.url("callbackUrl")?;
+    f.len("partnerName", 1, 100)?;
+    let request = f.text("RequestRefID")?;
+    let outcome = shared
+        .lock()
+        .outcome_for("", amount, &shared.config.default_outcome);
+    if outcome.calls_back() {
+        let body = if outcome.is_paid() {
+            json!({
+                "resultCode": "0",
+                "resultDesc": "The service request is processed successfully.",
+                "amount": format!("{amount}.0"),
+                "requestId": request,
+                "resultType": "0",
+                "conversationID": conversation_id(),
+                "transactionId": super::state::receipt(),
+                "status": "SUCCESS",
+            })
+        } else {
+            let (code, desc) = match &outcome {
+                Outcome::Cancelled => ("4001".to_string(), "User cancelled transaction".to_string()),
+                other => (other.result_code().to_string(), other.result_desc()),
+            };
+            json!({
+                "resultCode": code,
+                "resultDesc": desc,
+                "requestId": request,
+                "amount": format!("{amount}.0"),
+                "paymentReference": payment_ref,
+            })
+        };
+        callbacks::deliver_later(shared.clone(), shared.config.callback_delay, url, body);
+    }
+    Ok(json!({"code": "0", "status": "USSD Initiated Successfully"}))
 }

@@ -11,7 +11,9 @@
 //! payment it completes is listed by Pull Transactions (`/pulltransactions/v1/…`, by row
 //! offset), including those whose confirmation it was told to drop
 //! ([`MpesaSimHandle::drop_c2b_confirmations`]); a shortcode refused pulling
-//! ([`SimConfig::pull_refused_shortcodes`]) gets Daraja's `400.001 Invalid ShortCode`.
+//! ([`SimConfig::pull_refused_shortcodes`]) gets Daraja's `400.001 Invalid ShortCode`. Dynamic
+//! QR answers a placeholder PNG; M-Pesa Ratiba and B2B Express Checkout call back with the
+//! outcome configured for the phone or amount.
 //!
 //! Independent of `malipo-mpesa` on purpose: it is the second implementation the client is
 //! tested against.
@@ -83,6 +85,10 @@ pub enum Endpoint {
     PullQuery,
     /// `POST /mpesa/qrcode/v1/generate`.
     DynamicQr,
+    /// `POST /standingorder/v1/createStandingOrderExternal` (M-Pesa Ratiba).
+    Ratiba,
+    /// `POST /v1/ussdpush/get-msisdn` (B2B Express Checkout).
+    B2bExpress,
 }
 
 /// A misbehaviour to inject into the next request to an endpoint.
