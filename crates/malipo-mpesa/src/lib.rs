@@ -3,8 +3,8 @@
 //! - [`MpesaClient`]: OAuth token cache (refreshed before expiry, one refresh for all callers,
 //!   one retry on "Invalid Access Token"), STK push and query, C2B register and simulate, B2C
 //!   (v3), B2B, transaction status, account balance and reversal, C2B Pull Transactions
-//!   (recovering confirmations that never arrived), Dynamic QR, M-Pesa Ratiba standing orders
-//!   and B2B Express Checkout. Fields are checked against Daraja's limits
+//!   (recovering confirmations that never arrived), Dynamic QR, M-Pesa Ratiba standing orders,
+//!   B2B Express Checkout and Bill Manager. Fields are checked against Daraja's limits
 //!   before sending; queries and token fetches are retried with backoff, payments never are.
 //! - [`MpesaError`]: one error type keeping Daraja's `requestId`, `errorCode` and
 //!   `errorMessage`, and telling validation, HTTP, timeout and decode failures apart. It never
@@ -74,6 +74,7 @@ mod account;
 mod b2b;
 mod b2b_express;
 mod b2c;
+mod bill_manager;
 mod c2b;
 mod callback;
 mod client;
@@ -95,6 +96,10 @@ pub use b2b_express::{
     parse_b2b_express_callback, B2bExpressAccepted, B2bExpressCallback, B2bExpressRequest,
 };
 pub use b2c::{B2cCommand, B2cRequest};
+pub use bill_manager::{
+    parse_bill_manager_payment, BillManagerAnswer, BillManagerOptIn, BillManagerPayment, Invoice,
+    InvoiceItem, PaymentAcknowledgement, BILL_MANAGER_ACK, BULK_INVOICES_MAX,
+};
 pub use c2b::{C2bCommand, C2bResponseType, C2bSimulateRequest, C2bVersion, RegisterUrlsRequest};
 pub use callback::{
     callback_ack, parse_callback, C2bPayment, C2bRejection, C2bValidationResponse, Callback, CallbackError,

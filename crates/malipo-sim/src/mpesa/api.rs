@@ -19,6 +19,7 @@ use super::state::{conversation_id, random_from, request_id, ApiError, Push, Reg
 use super::{Endpoint, Fault, Outcome, Shared};
 
 type Handler = fn(&Arc<Shared>, &Fields) -> Result<Value, ApiError>;
+type ListHandler = fn(&Arc<Shared>, &[Fields]) -> Result<Value, ApiError>;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let route = |endpoint: Endpoint, handler: Handler| {
@@ -28,8 +29,44 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             },
         )
     };
+    let list = |endpoint: Endpoint, handler: ListHandler| {
+        post(
+            move |State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes| async move {
+                dispatch_list(s, endpoint, headers, body, handler).await
+            },
+        )
+    };
+    use super::bill_manager as bm;
     Router::new()
         .route("/oauth/v1/generate", get(token))
+        .route(
+            "/v1/billmanager-invoice/optin",
+            route(Endpoint::BillManager, bm::opt_in),
+        )
+        .route(
+            "/v1/billmanager-invoice/change-optin-details",
+            route(Endpoint::BillManager, bm::opt_in),
+        )
+        .route(
+            "/v1/billmanager-invoice/single-invoicing",
+            route(Endpoint::BillManager, bm::single),
+        )
+        .route(
+            "/v1/billmanager-invoice/bulk-invoicing",
+            list(Endpoint::BillManager, bm::bulk),
+        )
+        .route(
+            "/v1/billmanager-invoice/cancel-single-invoice",
+            route(Endpoint::BillManager, bm::cancel),
+        )
+        .route(
+            "/v1/billmanager-invoice/cancel-bulk-invoices",
+            list(Endpoint::BillManager, bm::cancel_bulk),
+        )
+        .route(
+            "/v1/billmanager-invoice/reconciliation",
+            route(Endpoint::BillManager, bm::acknowledge),
+        )
         .route(
             "/mpesa/stkpush/v1/processrequest",
             route(Endpoint::StkPush, stk_push),
@@ -174,6 +211,29 @@ async fn dispatch(
     }
     let result = Fields::parse(&body).and_then(|fields| handler(&shared, &fields));
     match result {
+        Ok(value) => Json(value).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// [`dispatch`] for a body that is a JSON array (bulk requests).
+async fn dispatch_list(
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    headers: HeaderMap,
+    body: Bytes,
+    handler: ListHandler,
+) -> Response {
+    if let Some(r) = before(&shared, endpoint).await {
+        return r;
+    }
+    let Some(token) = header_value(&headers).and_then(|h| h.strip_prefix("Bearer ")) else {
+        return error_response(&ApiError::new(404, "404.001.04", "Invalid Authentication Header"));
+    };
+    if !shared.lock().token_valid(token.trim()) {
+        return error_response(&ApiError::new(404, "404.001.03", "Invalid Access Token"));
+    }
+    match Fields::parse_list(&body).and_then(|list| handler(&shared, &list)) {
         Ok(value) => Json(value).into_response(),
         Err(e) => error_response(&e),
     }

@@ -197,6 +197,17 @@ pub(crate) fn c2b_later(shared: Arc<Shared>, registration: Option<Registration>,
             });
             state.drop_confirmations
         };
+        // A paybill opted in to Bill Manager also gets the payment pushed to its callback URL.
+        if let Some((url, body)) = super::bill_manager::payment_push(
+            &shared,
+            &payment.shortcode,
+            &trans_id,
+            payment.amount,
+            &payment.msisdn,
+            &payment.bill_ref,
+        ) {
+            post(&shared, &url, body).await;
+        }
         let Some(registration) = registration else {
             return;
         };

@@ -13,7 +13,8 @@
 //! ([`MpesaSimHandle::drop_c2b_confirmations`]); a shortcode refused pulling
 //! ([`SimConfig::pull_refused_shortcodes`]) gets Daraja's `400.001 Invalid ShortCode`. Dynamic
 //! QR answers a placeholder PNG; M-Pesa Ratiba and B2B Express Checkout call back with the
-//! outcome configured for the phone or amount.
+//! outcome configured for the phone or amount; Bill Manager keeps invoices, refuses to cancel a
+//! paid one, and pushes each C2B payment to an opted-in paybill to its callback URL.
 //!
 //! Independent of `malipo-mpesa` on purpose: it is the second implementation the client is
 //! tested against.
@@ -36,6 +37,7 @@
 //! ```
 
 mod api;
+mod bill_manager;
 mod callbacks;
 mod config;
 mod fields;
@@ -89,6 +91,8 @@ pub enum Endpoint {
     Ratiba,
     /// `POST /v1/ussdpush/get-msisdn` (B2B Express Checkout).
     B2bExpress,
+    /// `POST /v1/billmanager-invoice/…` (every Bill Manager operation).
+    BillManager,
 }
 
 /// A misbehaviour to inject into the next request to an endpoint.

@@ -109,6 +109,10 @@ pub(crate) struct State {
     pub drop_confirmations: bool,
     /// Dropped confirmations: where each would have gone, and its body.
     pub dropped: Vec<(String, Value)>,
+    /// Paybills opted in to Bill Manager, with their callback URLs.
+    pub bill_manager: HashMap<String, String>,
+    /// Bill Manager invoices by external reference.
+    pub invoices: HashMap<String, super::bill_manager::SimInvoice>,
 }
 
 impl State {
