@@ -152,7 +152,8 @@ impl PullError {
 
 /// Pulls the C2B transactions of `shortcode` through `account`'s client over `start..end` and
 /// stores each one malipo has not seen as the confirmation it stands for. Safe to repeat: what
-/// is stored already is a duplicate. Counted in `malipo_c2b_pulls_total{result}`.
+/// is stored already is a duplicate. Counted in `malipo_c2b_pulls_total{result}` (`ok`,
+/// `doubtful`, `not_allowed`, `failed`, `error`).
 pub async fn pull_once(
     state: &AppState,
     account: &AccountName,
@@ -162,6 +163,9 @@ pub async fn pull_once(
 ) -> Result<PullSummary, PullError> {
     let result = pull(state, account, shortcode, start, end).await;
     match &result {
+        // An empty answer contradicted by malipo's own records is the sign of a shortcode
+        // Daraja does not let pull: counted apart, so it can be alerted on.
+        Ok(summary) if summary.doubt.is_some() => state.metrics.c2b_pull("doubtful", 0),
         Ok(summary) => state.metrics.c2b_pull("ok", summary.recorded.len() as u64),
         Err(e) => state.metrics.c2b_pull(e.result_label(), 0),
     }

@@ -108,7 +108,7 @@ pub struct Metrics {
     /// Validation decisions: [accept, reject] × [by the app, by the fallback].
     validations: [[AtomicU64; 2]; 2],
     /// C2B pulls by result ([`PULL_RESULTS`]).
-    c2b_pulls: [AtomicU64; 4],
+    c2b_pulls: [AtomicU64; 5],
     /// C2B payments recorded by pulls (their confirmation never arrived).
     c2b_pulled: AtomicU64,
     /// Inbound requests per minute over the last hour, for the dashboard: a slot per minute of
@@ -227,10 +227,13 @@ impl Metrics {
         self.validations[verdict][by].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a C2B pull by its result (`ok`, `not_allowed`, `failed`, `error`) and the payments
-    /// it recorded.
+    /// Counts a C2B pull by its result (`ok`, `doubtful`, `not_allowed`, `failed`, `error`) and
+    /// the payments it recorded.
     pub fn c2b_pull(&self, result: &str, recorded: u64) {
-        let index = PULL_RESULTS.iter().position(|r| *r == result).unwrap_or(3);
+        let index = PULL_RESULTS
+            .iter()
+            .position(|r| *r == result)
+            .unwrap_or(PULL_RESULTS.len() - 1);
         self.c2b_pulls[index].fetch_add(1, Ordering::Relaxed);
         self.c2b_pulled.fetch_add(recorded, Ordering::Relaxed);
     }
@@ -339,7 +342,7 @@ impl Metrics {
         counter(
             encoder,
             "malipo_c2b_pulls",
-            "C2B Pull Transactions by result: ok, not_allowed (Daraja will not let the shortcode pull), failed (an error body, often behind HTTP 200), error (anything else).",
+            "C2B Pull Transactions by result: ok, doubtful (an empty answer for a window in which malipo recorded C2B payments: likely a shortcode Daraja does not let pull), not_allowed (Daraja refused the shortcode), failed (an error body, often behind HTTP 200), error (anything else).",
             PULL_RESULTS
                 .iter()
                 .zip(&self.c2b_pulls)
@@ -355,7 +358,7 @@ impl Metrics {
 }
 
 /// The `result` labels of `malipo_c2b_pulls_total`.
-const PULL_RESULTS: [&str; 4] = ["ok", "not_allowed", "failed", "error"];
+const PULL_RESULTS: [&str; 5] = ["ok", "doubtful", "not_allowed", "failed", "error"];
 
 fn now_minute() -> u64 {
     std::time::SystemTime::now()

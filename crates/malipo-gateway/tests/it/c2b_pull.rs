@@ -304,6 +304,11 @@ async fn an_empty_answer_for_a_window_in_which_malipo_saw_payments_is_reported_a
         doubt.contains("600999") && doubt.contains("1 C2B payment"),
         "{doubt}"
     );
+    let text = metrics(&w).await;
+    assert!(
+        text.contains("malipo_c2b_pulls_total{result=\"doubtful\"} 1"),
+        "{text}"
+    );
 
     // A window in which malipo saw nothing is simply quiet.
     let quiet = pull_once(
