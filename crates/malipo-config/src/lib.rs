@@ -31,9 +31,10 @@ mod secret_ref;
 pub use command::CommandRef;
 pub use error::ConfigError;
 pub use load::DEFAULT_PATH;
-pub use schema::{parse_duration, ReconcileConfig, ReconcileTiming};
+pub use schema::{parse_duration, ReconcileConfig, ReconcileTiming, C2B_PULL_MAX_LOOKBACK};
 pub use schema::{
-    ApiConfig, C2bValidationConfig, MpesaAccountConfig, OpsConfig, PaystackAccountConfig, ValidationFallback,
+    ApiConfig, C2bPullConfig, C2bValidationConfig, MpesaAccountConfig, OpsConfig, PaystackAccountConfig,
+    ValidationFallback,
 };
 pub use schema::{
     Config, Database, DatabaseConfig, Durability, Environment, LoggingConfig, MerchantConfig, MpesaConfig,

@@ -72,6 +72,20 @@ impl Config {
         };
         if let Some(m) = &config.mpesa {
             reserved("mpesa", m.accounts.keys().any(|n| n.is_default()))?;
+            for (name, account) in m.all_accounts() {
+                let Some(problem) = account.c2b_pull.as_ref().and_then(|p| p.problem()) else {
+                    continue;
+                };
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key: if name.is_default() {
+                        "mpesa.c2b_pull".to_string()
+                    } else {
+                        format!("mpesa.accounts.{name}.c2b_pull")
+                    },
+                    message: problem,
+                });
+            }
         }
         if let Some(p) = &config.paystack {
             reserved("paystack", p.accounts.keys().any(|n| n.is_default()))?;

@@ -314,6 +314,10 @@ pub struct MpesaConfig {
     /// C2B validation decided by the merchant's app (`[mpesa.c2b_validation]`); absent, every
     /// validation request for one of our shortcodes is accepted.
     pub c2b_validation: Option<C2bValidationConfig>,
+    /// C2B Pull Transactions for the section's own account (`[mpesa.c2b_pull]`): the gateway
+    /// asks Daraja periodically for the shortcode's C2B payments and records those whose
+    /// confirmation never arrived. Absent, nothing is pulled.
+    pub c2b_pull: Option<C2bPullConfig>,
     /// More shortcodes or tills, each with its own Daraja app (`[mpesa.accounts.NAME]`); the
     /// keys above are the account named `default`. Network settings (base URL, callback
     /// addresses, rate limit, timeout) are shared.
@@ -345,6 +349,74 @@ pub struct MpesaAccountConfig {
     pub certificate: Option<PathBuf>,
     /// C2B validation decided by the merchant's app, for this account's shortcode.
     pub c2b_validation: Option<C2bValidationConfig>,
+    /// C2B Pull Transactions for this account's shortcode (`[mpesa.accounts.NAME.c2b_pull]`).
+    pub c2b_pull: Option<C2bPullConfig>,
+}
+
+/// `[mpesa.c2b_pull]`: every `interval`, the gateway pulls the C2B payments of the last
+/// `lookback` from Daraja (C2B Pull Transactions) and records each one malipo has not seen, as
+/// its confirmation would have been: a confirmation that never arrived is not lost. The
+/// shortcode must be registered for pulling (once, `malipo mpesa pull-register`); Daraja lets
+/// only some shortcodes pull (usually the head office's).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct C2bPullConfig {
+    /// Whether the gateway pulls (`false` keeps the table but stops the pulls).
+    pub enabled: bool,
+    /// How often it pulls (at least 10s).
+    #[serde(deserialize_with = "duration")]
+    pub interval: std::time::Duration,
+    /// How far back each pull looks: at least `interval` (so consecutive windows overlap and
+    /// nothing falls between them) and at most 48h (what Daraja keeps).
+    #[serde(deserialize_with = "duration")]
+    pub lookback: std::time::Duration,
+    /// The shortcode or till pulled, as it appears in confirmations' `BusinessShortCode`;
+    /// defaults to the account's `shortcode`.
+    pub shortcode: Option<String>,
+}
+
+/// The longest window Daraja keeps transactions for pulling.
+pub const C2B_PULL_MAX_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(48 * 3600);
+
+impl Default for C2bPullConfig {
+    fn default() -> Self {
+        C2bPullConfig {
+            enabled: true,
+            interval: std::time::Duration::from_secs(15 * 60),
+            lookback: std::time::Duration::from_secs(2 * 3600),
+            shortcode: None,
+        }
+    }
+}
+
+impl C2bPullConfig {
+    /// Why these settings cannot work, if they cannot.
+    pub fn problem(&self) -> Option<String> {
+        if self.interval < std::time::Duration::from_secs(10) {
+            return Some(format!(
+                "interval {:?} is too short; pull at most every 10s (Daraja rate-limits)",
+                self.interval
+            ));
+        }
+        if self.lookback > C2B_PULL_MAX_LOOKBACK {
+            return Some(format!(
+                "lookback {:?} is longer than the 48h Daraja keeps transactions for pulling",
+                self.lookback
+            ));
+        }
+        if self.lookback < self.interval {
+            return Some(format!(
+                "lookback {:?} is shorter than interval {:?}: payments between two pulls would never be looked at; make lookback at least the interval (twice is safer)",
+                self.lookback, self.interval
+            ));
+        }
+        if let Some(code) = &self.shortcode {
+            if code.is_empty() || code.len() > 12 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Some(format!("shortcode {code:?} is not 1 to 12 digits"));
+            }
+        }
+        None
+    }
 }
 
 /// `[mpesa.c2b_validation]`: Daraja's C2B validation requests are forwarded, signed the
@@ -416,6 +488,7 @@ impl MpesaConfig {
             security_credential: self.security_credential.clone(),
             certificate: self.certificate.clone(),
             c2b_validation: self.c2b_validation.clone(),
+            c2b_pull: self.c2b_pull.clone(),
         };
         std::iter::once((AccountName::default_account(), own))
             .chain(self.accounts.iter().map(|(n, a)| (n.clone(), a.clone())))

@@ -431,3 +431,52 @@ secret_key = { env = "PAYSTACK_GH_KEY" }
         .to_string();
     assert!(err.contains("lowercase"), "{err}");
 }
+
+const MPESA_MIN: &str =
+    "[mpesa]\nshortcode = \"600000\"\nconsumer_key = \"a\"\nconsumer_secret = \"b\"\npasskey = \"c\"\n";
+
+#[test]
+fn c2b_pull_is_off_without_its_table_and_has_defaults_with_it() {
+    let c = Config::from_toml(MPESA_MIN).unwrap();
+    assert!(c.mpesa.unwrap().c2b_pull.is_none());
+    let c = Config::from_toml(&format!("{MPESA_MIN}[mpesa.c2b_pull]\n")).unwrap();
+    let pull = c.mpesa.unwrap().c2b_pull.unwrap();
+    assert!(pull.enabled);
+    assert_eq!(pull.interval, std::time::Duration::from_secs(900));
+    assert_eq!(pull.lookback, std::time::Duration::from_secs(7200));
+    assert_eq!(pull.shortcode, None);
+}
+
+#[test]
+fn c2b_pull_of_a_named_account_is_its_own() {
+    let text = format!(
+        "{MPESA_MIN}[mpesa.accounts.till]\nshortcode = \"600111\"\nconsumer_key = \"a\"\nconsumer_secret = \"b\"\npasskey = \"c\"\n[mpesa.accounts.till.c2b_pull]\ninterval = \"1m\"\nlookback = \"10m\"\nshortcode = \"600100\"\n"
+    );
+    let m = Config::from_toml(&text).unwrap().mpesa.unwrap();
+    let accounts = m.all_accounts();
+    assert!(
+        accounts[0].1.c2b_pull.is_none(),
+        "the section's own account pulls only with [mpesa.c2b_pull]"
+    );
+    let till = accounts[1].1.c2b_pull.as_ref().unwrap();
+    assert_eq!(till.lookback, std::time::Duration::from_secs(600));
+    assert_eq!(till.shortcode.as_deref(), Some("600100"));
+}
+
+#[test]
+fn c2b_pull_settings_that_cannot_work_are_refused_with_their_path() {
+    for (table, needle) in [
+        ("lookback = \"3d\"", "48h"),
+        ("interval = \"1h\"\nlookback = \"30m\"", "shorter than interval"),
+        ("interval = \"1s\"", "too short"),
+        ("shortcode = \"60-00\"", "digits"),
+        ("every = \"1m\"", "every"),
+    ] {
+        let err = Config::from_toml(&format!("{MPESA_MIN}[mpesa.c2b_pull]\n{table}\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("mpesa.c2b_pull") && text.contains(needle),
+            "{table}: {text}"
+        );
+    }
+}

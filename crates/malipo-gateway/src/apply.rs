@@ -44,7 +44,9 @@ pub fn parse(event: &EventRecord) -> Parsed {
             let kind = match event.kind.as_str() {
                 "stk_callback" => CallbackKind::Stk,
                 "c2b_validation" => CallbackKind::C2bValidation,
-                "c2b_confirmation" => CallbackKind::C2bConfirmation,
+                // A payment recovered by C2B Pull Transactions is stored as the confirmation
+                // that never came.
+                "c2b_confirmation" | crate::c2b_pull::PULLED_KIND => CallbackKind::C2bConfirmation,
                 "queue_timeout" => CallbackKind::Timeout,
                 k if k.ends_with("result") => CallbackKind::Result,
                 _ => return Parsed::Unparseable(format!("stored {} no longer parses", event.kind)),
@@ -114,6 +116,11 @@ pub fn decide(
                     .map(|p| p.account.clone());
                 if let Some(account) = event.summary.account.clone().or(by_payee) {
                     new.account = account;
+                }
+                if event.kind == crate::c2b_pull::PULLED_KIND && decided.note.is_none() {
+                    decided.note = Some(
+                        "recorded from C2B Pull Transactions (settled by pull): its confirmation never arrived".into(),
+                    );
                 }
             }
             Ok(decided)

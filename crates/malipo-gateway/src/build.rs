@@ -435,8 +435,11 @@ impl Gateway {
                 .iter()
                 .flat_map(|m| m.all_accounts())
                 .flat_map(|(account, a)| {
+                    // A shortcode the account pulls is one of its own, paid into like the others.
+                    let pulled = a.c2b_pull.as_ref().and_then(|p| p.shortcode.clone());
                     std::iter::once(a.shortcode.clone())
                         .chain(a.till_number.clone())
+                        .chain(pulled)
                         .map(move |code| crate::apply::Payee {
                             code: code.trim().to_string(),
                             account: account.clone(),
@@ -455,6 +458,7 @@ impl Gateway {
         })
         .with_listener_limits(listener_limits(config))
         .with_reconcile(config.reconcile.clone())
+        .with_c2b_pulls(crate::c2b_pull::PullPlan::all_from_config(config))
         .with_delivery(Some(crate::delivery::DeliverySettings::from_config(config)))
         .with_public_healthz(config.ops.public_healthz)
         .with_dashboard(dashboard_settings(config)?)

@@ -16,6 +16,7 @@
 pub mod api;
 mod apply;
 mod build;
+pub mod c2b_pull;
 mod dashboard;
 pub mod delivery;
 mod error;
@@ -134,6 +135,7 @@ pub struct Gateway {
     dashboard: Option<dashboard::DashboardSettings>,
     /// Keeps the PostgreSQL wake-ups coming while the gateway lives.
     work_listener: Option<malipo_store::WorkListener>,
+    c2b_pulls: Vec<c2b_pull::PullPlan>,
 }
 
 impl Gateway {
@@ -148,12 +150,20 @@ impl Gateway {
             public_healthz: true,
             dashboard: None,
             work_listener: None,
+            c2b_pulls: Vec::new(),
         }
     }
 
     /// Keeps `listener` (PostgreSQL's wake-ups for the worker) alive as long as the gateway.
     pub fn with_work_listener(mut self, listener: Option<malipo_store::WorkListener>) -> Self {
         self.work_listener = listener;
+        self
+    }
+
+    /// Pulls these accounts' C2B transactions periodically (each account's `c2b_pull`), with
+    /// the worker; empty (the default) pulls nothing.
+    pub fn with_c2b_pulls(mut self, plans: Vec<c2b_pull::PullPlan>) -> Self {
+        self.c2b_pulls = plans;
         self
     }
 
@@ -312,6 +322,14 @@ impl Gateway {
             tasks.push(tokio::spawn(reconcile::run(
                 self.state.clone(),
                 self.reconcile.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        // Pulled payments are recorded by the worker, so pulls run only beside it.
+        if self.run_worker && !self.c2b_pulls.is_empty() {
+            tasks.push(tokio::spawn(c2b_pull::run(
+                self.state.clone(),
+                self.c2b_pulls.clone(),
                 stop_rx.clone(),
             )));
         }

@@ -107,6 +107,10 @@ pub struct Metrics {
     readiness_changes: AtomicU64,
     /// Validation decisions: [accept, reject] × [by the app, by the fallback].
     validations: [[AtomicU64; 2]; 2],
+    /// C2B pulls by result ([`PULL_RESULTS`]).
+    c2b_pulls: [AtomicU64; 5],
+    /// C2B payments recorded by pulls (their confirmation never arrived).
+    c2b_pulled: AtomicU64,
     /// Inbound requests per minute over the last hour, for the dashboard: a slot per minute of
     /// the hour, each tagged with the minute it counts so a stale slot reads as zero.
     minutes: [(AtomicU64, AtomicU64); 60],
@@ -125,6 +129,8 @@ impl Default for Metrics {
             not_ready: AtomicU64::new(0),
             readiness_changes: AtomicU64::new(0),
             validations: Default::default(),
+            c2b_pulls: Default::default(),
+            c2b_pulled: AtomicU64::new(0),
             minutes: std::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0))),
         }
     }
@@ -219,6 +225,17 @@ impl Metrics {
         let verdict = usize::from(decision.verdict != crate::validation::Verdict::Accept);
         let by = usize::from(decision.fallback.is_some());
         self.validations[verdict][by].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a C2B pull by its result (`ok`, `doubtful`, `not_allowed`, `failed`, `error`) and
+    /// the payments it recorded.
+    pub fn c2b_pull(&self, result: &str, recorded: u64) {
+        let index = PULL_RESULTS
+            .iter()
+            .position(|r| *r == result)
+            .unwrap_or(PULL_RESULTS.len() - 1);
+        self.c2b_pulls[index].fetch_add(1, Ordering::Relaxed);
+        self.c2b_pulled.fetch_add(recorded, Ordering::Relaxed);
     }
 
     /// Records a readiness check; returns whether readiness changed with it.
@@ -321,9 +338,27 @@ impl Metrics {
                     )
                 })
             }),
+        )?;
+        counter(
+            encoder,
+            "malipo_c2b_pulls",
+            "C2B Pull Transactions by result: ok, doubtful (an empty answer for a window in which malipo recorded C2B payments: likely a shortcode Daraja does not let pull), not_allowed (Daraja refused the shortcode), failed (an error body, often behind HTTP 200), error (anything else).",
+            PULL_RESULTS
+                .iter()
+                .zip(&self.c2b_pulls)
+                .map(|(result, n)| (vec![("result", *result)], n.load(Ordering::Relaxed))),
+        )?;
+        counter(
+            encoder,
+            "malipo_c2b_pull_recorded",
+            "C2B payments recorded from a pull because their confirmation never arrived.",
+            [(vec![], self.c2b_pulled.load(Ordering::Relaxed))],
         )
     }
 }
+
+/// The `result` labels of `malipo_c2b_pulls_total`.
+const PULL_RESULTS: [&str; 5] = ["ok", "doubtful", "not_allowed", "failed", "error"];
 
 fn now_minute() -> u64 {
     std::time::SystemTime::now()

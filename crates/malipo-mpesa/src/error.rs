@@ -90,6 +90,32 @@ pub enum MpesaError {
         #[source]
         source: Option<serde_json::Error>,
     },
+    /// Daraja will not let this shortcode pull its C2B transactions (Pull Transactions works only
+    /// for a shortcode registered for it, usually the head office's, not a child paybill or till).
+    #[error("Daraja does not let shortcode {shortcode} pull transactions ({operation}: {code} {message}); pulling works only for a shortcode registered for Pull Transactions (usually the head-office shortcode): register it (`malipo mpesa pull-register`), pull the shortcode that is registered instead, or ask Safaricom (apisupport@safaricom.co.ke) to enable Pull Transactions for {shortcode}")]
+    PullNotAllowed {
+        /// The operation.
+        operation: &'static str,
+        /// The shortcode refused.
+        shortcode: String,
+        /// Daraja's code (`400.001`, a `ResponseCode`).
+        code: String,
+        /// Daraja's message.
+        message: String,
+    },
+    /// Daraja answered a pull with a success status but an error in the body: nothing was
+    /// fetched, however the status reads.
+    #[error("Daraja answered {operation} with HTTP {status} but the pull failed: {code} {message}; no transactions were fetched, so pull the window again (Daraja keeps 48 hours)")]
+    PullFailed {
+        /// The operation.
+        operation: &'static str,
+        /// The HTTP status (200: the failure was only in the body).
+        status: u16,
+        /// Daraja's code.
+        code: String,
+        /// Daraja's message.
+        message: String,
+    },
     /// The HTTP client could not be built (TLS backend initialisation).
     #[error("could not build the HTTP client")]
     Client(#[source] reqwest::Error),
@@ -112,10 +138,12 @@ pub const SYSTEM_BUSY: &str = "500.003.02";
 pub const SPIKE_ARREST: &str = "500.003.03";
 
 impl MpesaError {
-    /// Daraja's `errorCode` when Daraja answered with its error body.
+    /// Daraja's `errorCode` when Daraja answered with its error body (or a pull's refusal
+    /// code).
     pub fn error_code(&self) -> Option<&str> {
         match self {
             MpesaError::Api { error_code, .. } => Some(error_code),
+            MpesaError::PullNotAllowed { code, .. } | MpesaError::PullFailed { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -133,7 +161,8 @@ impl MpesaError {
         match self {
             MpesaError::Api { status, .. }
             | MpesaError::Http { status, .. }
-            | MpesaError::Decode { status, .. } => Some(*status),
+            | MpesaError::Decode { status, .. }
+            | MpesaError::PullFailed { status, .. } => Some(*status),
             _ => None,
         }
     }

@@ -2,9 +2,10 @@
 //!
 //! - [`MpesaClient`]: OAuth token cache (refreshed before expiry, one refresh for all callers,
 //!   one retry on "Invalid Access Token"), STK push and query, C2B register and simulate, B2C
-//!   (v3), B2B, transaction status, account balance and reversal. Fields are checked against
-//!   Daraja's limits before sending; queries and token fetches are retried with backoff,
-//!   payments never are.
+//!   (v3), B2B, transaction status, account balance and reversal, C2B Pull Transactions
+//!   (recovering confirmations that never arrived), Dynamic QR, M-Pesa Ratiba standing orders,
+//!   B2B Express Checkout and Bill Manager. Fields are checked against Daraja's limits
+//!   before sending; queries and token fetches are retried with backoff, payments never are.
 //! - [`MpesaError`]: one error type keeping Daraja's `requestId`, `errorCode` and
 //!   `errorMessage`, and telling validation, HTTP, timeout and decode failures apart. It never
 //!   holds a secret.
@@ -71,7 +72,9 @@
 mod accepted;
 mod account;
 mod b2b;
+mod b2b_express;
 mod b2c;
+mod bill_manager;
 mod c2b;
 mod callback;
 mod client;
@@ -79,6 +82,9 @@ mod credential;
 mod de;
 mod error;
 mod password;
+mod pull;
+mod qr;
+mod ratiba;
 mod settings;
 mod stk;
 mod validate;
@@ -86,7 +92,14 @@ mod validate;
 pub use accepted::{AcceptedResponse, IdentifierType};
 pub use account::{AccountBalanceRequest, ResultUrls, ReversalRequest, TransactionStatusRequest};
 pub use b2b::{B2bCommand, B2bRequest};
+pub use b2b_express::{
+    parse_b2b_express_callback, B2bExpressAccepted, B2bExpressCallback, B2bExpressRequest,
+};
 pub use b2c::{B2cCommand, B2cRequest};
+pub use bill_manager::{
+    parse_bill_manager_payment, BillManagerAnswer, BillManagerOptIn, BillManagerPayment, Invoice,
+    InvoiceItem, PaymentAcknowledgement, BILL_MANAGER_ACK, BULK_INVOICES_MAX,
+};
 pub use c2b::{C2bCommand, C2bResponseType, C2bSimulateRequest, C2bVersion, RegisterUrlsRequest};
 pub use callback::{
     callback_ack, parse_callback, C2bPayment, C2bRejection, C2bValidationResponse, Callback, CallbackError,
@@ -98,6 +111,15 @@ pub use client::{AccessToken, MpesaClient};
 pub use credential::{check_ciphertext_len, CertEnvironment, CredentialError, DarajaCertificate};
 pub use error::{MpesaError, INVALID_ACCESS_TOKEN, SPIKE_ARREST, STILL_PROCESSING, SYSTEM_BUSY};
 pub use password::{nairobi_timestamp, stk_password};
+pub use pull::{
+    PullPage, PullQuery, PullRegisterRequest, PullRegistered, PullWindow, PulledTransaction, PULL_MAX_PAGES,
+    PULL_NONE, PULL_OK, PULL_RETENTION,
+};
+pub use qr::{DynamicQr, DynamicQrRequest, QrTransaction, QR_MAX_SIZE};
+pub use ratiba::{
+    parse_ratiba_callback, RatibaCallback, RatibaFrequency, RatibaPayee, StandingOrderAccepted,
+    StandingOrderRequest,
+};
 pub use settings::{MpesaSettings, RetryPolicy, PRODUCTION_BASE_URL, SANDBOX_BASE_URL};
 pub use stk::{
     stk_result_meaning, StkPushRequest, StkPushResponse, StkQueryOutcome, StkQueryResult, StkTransaction,

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::metrics::{Endpoint, Outcome};
 use crate::AppState;
 
-pub(crate) use mpesa::router as mpesa_router;
+pub(crate) use mpesa::{c2b_dedup_key, router as mpesa_router};
 pub(crate) use paystack::router as paystack_router;
 
 /// Stores `event` and counts the outcome; a store failure becomes a 503 the provider retries.

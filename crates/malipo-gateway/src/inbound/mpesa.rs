@@ -186,11 +186,24 @@ fn dedup_key(callback: &Callback, payment: Option<PaymentId>, body: &[u8]) -> St
             let digest = hex::encode(&Sha256::digest(body)[..8]);
             format!("{kind}:{id}:{identity}:{digest}")
         }
-        (None, Callback::C2bConfirmation(p) | Callback::C2bValidation(p)) => {
+        (None, Callback::C2bConfirmation(p)) => c2b_dedup_key(p),
+        (None, Callback::C2bValidation(p)) => {
             format!("{kind}:{}:{}", p.business_short_code.trim(), p.trans_id.trim())
         }
         (None, _) => callback.dedup_key(),
     }
+}
+
+/// The dedup key of a C2B confirmation: the shortcode paid and the TransID. A payment
+/// recovered by C2B Pull Transactions is stored under the same key (`c2b_pull`), so it and its
+/// confirmation, whichever comes first, are one event.
+pub(crate) fn c2b_dedup_key(p: &C2bPayment) -> String {
+    format!(
+        "{}:{}:{}",
+        CallbackKind::C2bConfirmation.as_str(),
+        p.business_short_code.trim(),
+        p.trans_id.trim()
+    )
 }
 
 /// What Daraja is answered, and whether the answer is a decision to record.

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod api;
+mod c2b_pull;
 mod checklist;
 mod common;
 mod dashboard;

@@ -81,6 +81,8 @@ pub struct Received {
 
 struct ReceiverState {
     tx: mpsc::UnboundedSender<Result<Received, String>>,
+    /// Bodies posted to the `raw-…` paths (callbacks of products with their own parsers).
+    raw_tx: mpsc::UnboundedSender<(String, Bytes)>,
     reject_validation: Mutex<bool>,
 }
 
@@ -88,6 +90,7 @@ struct ReceiverState {
 pub struct Receiver {
     base: Url,
     rx: mpsc::UnboundedReceiver<Result<Received, String>>,
+    raw_rx: mpsc::UnboundedReceiver<(String, Bytes)>,
     state: Arc<ReceiverState>,
 }
 
@@ -96,6 +99,10 @@ async fn receive(
     Path(path): Path<String>,
     body: Bytes,
 ) -> Json<serde_json::Value> {
+    if path.starts_with("raw-") {
+        let _ = state.raw_tx.send((path, body));
+        return Json(malipo_mpesa::callback_ack());
+    }
     let kind = match path.as_str() {
         "stk" => CallbackKind::Stk,
         "c2b-validate" => CallbackKind::C2bValidation,
@@ -123,8 +130,10 @@ async fn receive(
 impl Receiver {
     pub async fn start() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (raw_tx, raw_rx) = mpsc::unbounded_channel();
         let state = Arc::new(ReceiverState {
             tx,
+            raw_tx,
             reject_validation: Mutex::new(false),
         });
         let app = Router::new()
@@ -138,6 +147,7 @@ impl Receiver {
         Receiver {
             base: format!("http://{addr}/hooks/").parse().unwrap(),
             rx,
+            raw_rx,
             state,
         }
     }
@@ -158,6 +168,15 @@ impl Receiver {
             .expect("a callback arrives")
             .expect("the receiver is running")
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The next body posted to a `raw-…` path, with its path (a generous guard against a
+    /// hang, not a timing assertion).
+    pub async fn next_raw(&mut self) -> (String, Bytes) {
+        tokio::time::timeout(Duration::from_secs(20), self.raw_rx.recv())
+            .await
+            .expect("a callback arrives")
+            .expect("the receiver is running")
     }
 
     /// True when nothing else has arrived yet.

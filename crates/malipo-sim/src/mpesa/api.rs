@@ -19,6 +19,7 @@ use super::state::{conversation_id, random_from, request_id, ApiError, Push, Reg
 use super::{Endpoint, Fault, Outcome, Shared};
 
 type Handler = fn(&Arc<Shared>, &Fields) -> Result<Value, ApiError>;
+type ListHandler = fn(&Arc<Shared>, &[Fields]) -> Result<Value, ApiError>;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let route = |endpoint: Endpoint, handler: Handler| {
@@ -28,8 +29,44 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             },
         )
     };
+    let list = |endpoint: Endpoint, handler: ListHandler| {
+        post(
+            move |State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes| async move {
+                dispatch_list(s, endpoint, headers, body, handler).await
+            },
+        )
+    };
+    use super::bill_manager as bm;
     Router::new()
         .route("/oauth/v1/generate", get(token))
+        .route(
+            "/v1/billmanager-invoice/optin",
+            route(Endpoint::BillManager, bm::opt_in),
+        )
+        .route(
+            "/v1/billmanager-invoice/change-optin-details",
+            route(Endpoint::BillManager, bm::opt_in),
+        )
+        .route(
+            "/v1/billmanager-invoice/single-invoicing",
+            route(Endpoint::BillManager, bm::single),
+        )
+        .route(
+            "/v1/billmanager-invoice/bulk-invoicing",
+            list(Endpoint::BillManager, bm::bulk),
+        )
+        .route(
+            "/v1/billmanager-invoice/cancel-single-invoice",
+            route(Endpoint::BillManager, bm::cancel),
+        )
+        .route(
+            "/v1/billmanager-invoice/cancel-bulk-invoices",
+            list(Endpoint::BillManager, bm::cancel_bulk),
+        )
+        .route(
+            "/v1/billmanager-invoice/reconciliation",
+            route(Endpoint::BillManager, bm::acknowledge),
+        )
         .route(
             "/mpesa/stkpush/v1/processrequest",
             route(Endpoint::StkPush, stk_push),
@@ -62,6 +99,26 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             route(Endpoint::AccountBalance, balance),
         )
         .route("/mpesa/reversal/v1/request", route(Endpoint::Reversal, reversal))
+        .route(
+            "/pulltransactions/v1/register",
+            route(Endpoint::PullRegister, super::pull::register),
+        )
+        .route(
+            "/pulltransactions/v1/query",
+            route(Endpoint::PullQuery, super::pull::query),
+        )
+        .route(
+            "/mpesa/qrcode/v1/generate",
+            route(Endpoint::DynamicQr, dynamic_qr),
+        )
+        .route(
+            "/standingorder/v1/createStandingOrderExternal",
+            route(Endpoint::Ratiba, ratiba),
+        )
+        .route(
+            "/v1/ussdpush/get-msisdn",
+            route(Endpoint::B2bExpress, b2b_express),
+        )
         .with_state(shared)
 }
 
@@ -154,6 +211,29 @@ async fn dispatch(
     }
     let result = Fields::parse(&body).and_then(|fields| handler(&shared, &fields));
     match result {
+        Ok(value) => Json(value).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// [`dispatch`] for a body that is a JSON array (bulk requests).
+async fn dispatch_list(
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    headers: HeaderMap,
+    body: Bytes,
+    handler: ListHandler,
+) -> Response {
+    if let Some(r) = before(&shared, endpoint).await {
+        return r;
+    }
+    let Some(token) = header_value(&headers).and_then(|h| h.strip_prefix("Bearer ")) else {
+        return error_response(&ApiError::new(404, "404.001.04", "Invalid Authentication Header"));
+    };
+    if !shared.lock().token_valid(token.trim()) {
+        return error_response(&ApiError::new(404, "404.001.03", "Invalid Access Token"));
+    }
+    match Fields::parse_list(&body).and_then(|list| handler(&shared, &list)) {
         Ok(value) => Json(value).into_response(),
         Err(e) => error_response(&e),
     }
@@ -310,16 +390,15 @@ fn c2b_simulate(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
     let msisdn = f.msisdn("Msisdn")?;
     let bill_ref = f.len("BillRefNumber", 0, 20)?;
     let registration = shared.lock().registrations.get(&shortcode).cloned();
-    if let Some(registration) = registration {
-        let payment = callbacks::C2bPayment {
-            command,
-            amount,
-            msisdn,
-            bill_ref,
-            shortcode,
-        };
-        callbacks::c2b_later(shared.clone(), registration, payment);
-    }
+    // Without registered URLs the payment still happens, unannounced (the pull lists it).
+    let payment = callbacks::C2bPayment {
+        command,
+        amount,
+        msisdn,
+        bill_ref,
+        shortcode,
+    };
+    callbacks::c2b_later(shared.clone(), registration, payment);
     Ok(json!({
         "OriginatorCoversationID": request_id(),
         "ResponseCode": "0",
@@ -616,4 +695,148 @@ fn reversal(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
     ];
     finish(shared, &target, &outcome, params, "reversalresults");
     Ok(accepted(&target.originator, &target.conversation))
+}
+
+/// A valid 1×1 PNG: the simulator's QR image is a stand-in, not a scannable code.
+const PLACEHOLDER_PNG: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==";
+
+fn dynamic_qr(_shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
+    f.len("MerchantName", 1, 100)?;
+    f.len("RefNo", 1, 100)?;
+    f.amount("Amount")?;
+    let code = f.one_of("TrxCode", &["BG", "WA", "PB", "SM", "SB"])?;
+    let cpi = if code == "SM" || code == "SB" {
+        f.msisdn("CPI")?
+    } else {
+        f.digits("CPI")?
+    };
+    let size = f.digits("Size")?;
+    if size.parse::<u32>().map_or(true, |s| s == 0) {
+        return Err(ApiError::invalid("Size"));
+    }
+    tracing::info!(code, cpi, "simulated dynamic QR generated");
+    Ok(json!({
+        "ResponseCode": "00",
+        "RequestID": request_id(),
+        "ResponseDescription": "The service request is processed successfully.",
+        "QRCode": PLACEHOLDER_PNG,
+    }))
+}
+
+fn yyyymmdd(f: &Fields, field: &str) -> Result<chrono::NaiveDate, ApiError> {
+    chrono::NaiveDate::parse_from_str(&f.text(field)?, "%Y%m%d").map_err(|_| ApiError::invalid(field))
+}
+
+/// M-Pesa Ratiba: accepted at once; the outcome for the paying phone is POSTed after the
+/// callback delay (success in Daraja's camelCase shape, failure in its PascalCase one).
+fn ratiba(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
+    f.len("StandingOrderName", 1, 100)?;
+    if yyyymmdd(f, "EndDate")? <= yyyymmdd(f, "StartDate")? {
+        return Err(ApiError::invalid("EndDate"));
+    }
+    f.digits("BusinessShortCode")?;
+    let kind = f.one_of(
+        "TransactionType",
+        &[
+            "Standing Order Customer Pay Bill",
+            "Standing Order Customer Pay Marchant",
+        ],
+    )?;
+    f.one_of("ReceiverPartyIdentifierType", &["2", "4"])?;
+    let amount = f.amount("Amount")?;
+    let phone = f.msisdn("PartyA")?;
+    let url = f.url("CallBackURL")?;
+    let min_reference = usize::from(kind == "Standing Order Customer Pay Bill");
+    f.len("AccountReference", min_reference, 12)?;
+    f.len("TransactionDesc", 1, 13)?;
+    f.one_of("Frequency", &["1", "2", "3", "4", "5", "6", "7", "8"])?;
+    let reference = request_id();
+    let outcome = shared
+        .lock()
+        .outcome_for(&phone, amount, &shared.config.default_outcome);
+    if outcome.calls_back() {
+        let masked = format!("{}******{}", &phone[..3], &phone[9..]);
+        let body = if outcome.is_paid() {
+            json!({
+                "responseHeader": {
+                    "responseRefID": reference, "requestRefID": reference,
+                    "responseCode": "0", "responseDescription": "The service request is processed successfully",
+                },
+                "responseBody": {"responseData": [
+                    {"name": "TransactionID", "value": super::state::receipt()},
+                    {"name": "responseCode", "value": "0"},
+                    {"name": "Status", "value": "OKAY"},
+                    {"name": "Msisdn", "value": masked},
+                ]},
+            })
+        } else {
+            let code = outcome.result_code().to_string();
+            json!({
+                "ResponseHeader": {
+                    "responseRefID": reference, "requestRefID": reference,
+                    "responseCode": code, "responseDescription": outcome.result_desc(),
+                },
+                "ResponseBody": {"ResponseData": [
+                    {"Name": "TransactionID", "Value": "0000000000"},
+                    {"Name": "responseCode", "Value": code},
+                    {"Name": "Status", "Value": "ERROR"},
+                    {"Name": "Msisdn", "Value": masked},
+                ]},
+            })
+        };
+        callbacks::deliver_later(shared.clone(), shared.config.callback_delay, url, body);
+    }
+    Ok(json!({
+        "ResponseHeader": {
+            "responseRefID": reference,
+            "responseCode": "200",
+            "responseDescription": "Request accepted for processing",
+            "ResultDesc": "The service request is processed successfully.",
+        },
+        "ResponseBody": {"responseDescription": "Request accepted for processing", "responseCode": "200"},
+    }))
+}
+
+/// B2B Express Checkout: the prompt is "sent"; the outcome for the amount is POSTed after the
+/// callback delay (a cancelled prompt is Daraja's 4001).
+fn b2b_express(shared: &Arc<Shared>, f: &Fields) -> Result<Value, ApiError> {
+    f.digits("primaryShortCode")?;
+    f.digits("receiverShortCode")?;
+    let amount = f.amount("amount")?;
+    let payment_ref = f.len("paymentRef", 1, 100)?;
+    let url = f.url("callbackUrl")?;
+    f.len("partnerName", 1, 100)?;
+    let request = f.text("RequestRefID")?;
+    let outcome = shared
+        .lock()
+        .outcome_for("", amount, &shared.config.default_outcome);
+    if outcome.calls_back() {
+        let body = if outcome.is_paid() {
+            json!({
+                "resultCode": "0",
+                "resultDesc": "The service request is processed successfully.",
+                "amount": format!("{amount}.0"),
+                "requestId": request,
+                "resultType": "0",
+                "conversationID": conversation_id(),
+                "transactionId": super::state::receipt(),
+                "status": "SUCCESS",
+            })
+        } else {
+            let (code, desc) = match &outcome {
+                Outcome::Cancelled => ("4001".to_string(), "User cancelled transaction".to_string()),
+                other => (other.result_code().to_string(), other.result_desc()),
+            };
+            json!({
+                "resultCode": code,
+                "resultDesc": desc,
+                "requestId": request,
+                "amount": format!("{amount}.0"),
+                "paymentReference": payment_ref,
+            })
+        };
+        callbacks::deliver_later(shared.clone(), shared.config.callback_delay, url, body);
+    }
+    Ok(json!({"code": "0", "status": "USSD Initiated Successfully"}))
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::pull::C2bTransaction;
 use super::state::{random_from, receipt, Registration};
 use super::{Outcome, SentCallback, Shared};
 
@@ -150,13 +151,25 @@ pub(crate) fn deliver_later(shared: Arc<Shared>, delay: Duration, url: String, b
     });
 }
 
-/// Validation (when a validation URL is registered), then confirmation unless refused.
-pub(crate) fn c2b_later(shared: Arc<Shared>, registration: Registration, payment: C2bPayment) {
+/// Sends a confirmation now and marks its payment's confirmation as sent.
+pub(crate) async fn post_confirmation(shared: &Shared, url: &str, body: Value) {
+    let trans_id = body["TransID"].as_str().unwrap_or_default().to_string();
+    post(shared, url, body).await;
+    let mut state = shared.lock();
+    if let Some(t) = state.c2b_transactions.iter_mut().find(|t| t.trans_id == trans_id) {
+        t.confirmation_sent = true;
+    }
+}
+
+/// Validation (when a validation URL is registered), then, unless refused, the payment
+/// completes (the pull lists it) and its confirmation is sent, or kept back while
+/// confirmations are dropped.
+pub(crate) fn c2b_later(shared: Arc<Shared>, registration: Option<Registration>, payment: C2bPayment) {
     tokio::spawn(async move {
         tokio::time::sleep(shared.config.callback_delay).await;
         let trans_id = format!("S{}", random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 9));
         let mut proceed = true;
-        if !registration.validation_url.is_empty() {
+        if let Some(registration) = registration.as_ref().filter(|r| !r.validation_url.is_empty()) {
             let body = c2b_body(&payment, &trans_id, false, false);
             proceed = match post(&shared, &registration.validation_url, body).await {
                 Some((200, reply)) => {
@@ -167,9 +180,43 @@ pub(crate) fn c2b_later(shared: Arc<Shared>, registration: Registration, payment
                 _ => !registration.cancel_by_default,
             };
         }
-        if proceed {
-            let body = c2b_body(&payment, &trans_id, registration.masked_msisdn, true);
-            post(&shared, &registration.confirmation_url, body).await;
+        if !proceed {
+            return;
+        }
+        let drop = {
+            let mut state = shared.lock();
+            state.c2b_transactions.push(C2bTransaction {
+                shortcode: payment.shortcode.clone(),
+                trans_id: trans_id.clone(),
+                at: chrono::Utc::now(),
+                amount: payment.amount,
+                msisdn: payment.msisdn.clone(),
+                bill_ref: payment.bill_ref.clone(),
+                buy_goods: payment.command == "CustomerBuyGoodsOnline",
+                confirmation_sent: false,
+            });
+            state.drop_confirmations
+        };
+        // A paybill opted in to Bill Manager also gets the payment pushed to its callback URL.
+        if let Some((url, body)) = super::bill_manager::payment_push(
+            &shared,
+            &payment.shortcode,
+            &trans_id,
+            payment.amount,
+            &payment.msisdn,
+            &payment.bill_ref,
+        ) {
+            post(&shared, &url, body).await;
+        }
+        let Some(registration) = registration else {
+            return;
+        };
+        let body = c2b_body(&payment, &trans_id, registration.masked_msisdn, true);
+        if drop {
+            tracing::info!(trans_id, "simulated C2B confirmation dropped");
+            shared.lock().dropped.push((registration.confirmation_url, body));
+        } else {
+            post_confirmation(&shared, &registration.confirmation_url, body).await;
         }
     });
 }

@@ -1,6 +1,6 @@
 //! What the simulator accepts and how it answers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// The sandbox's public Lipa na M-Pesa Online passkey (published by Safaricom for shortcode
@@ -115,6 +115,15 @@ pub struct SimConfig {
     /// Refuse STK timestamps more than ten minutes away from Nairobi's clock (catches a client
     /// that sends UTC).
     pub check_timestamp: bool,
+    /// Shortcodes refused by Pull Transactions (register and query answer `400.001 Invalid
+    /// ShortCode`), as Daraja refuses a shortcode not enabled for pulling.
+    pub pull_refused_shortcodes: HashSet<String>,
+    /// Rows per page of a pull query.
+    pub pull_page_size: usize,
+    /// Drop every C2B confirmation (the payment still completes and is listed by the pull);
+    /// [`MpesaSimHandle::send_dropped_confirmations`](super::MpesaSimHandle::send_dropped_confirmations)
+    /// sends them late.
+    pub drop_c2b_confirmations: bool,
 }
 
 impl Default for SimConfig {
@@ -134,6 +143,9 @@ impl Default for SimConfig {
             outcomes_by_phone: HashMap::new(),
             outcomes_by_amount: HashMap::new(),
             check_timestamp: true,
+            pull_refused_shortcodes: HashSet::new(),
+            pull_page_size: 100,
+            drop_c2b_confirmations: false,
         }
     }
 }

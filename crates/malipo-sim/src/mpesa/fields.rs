@@ -15,6 +15,20 @@ impl Fields {
         }
     }
 
+    /// A request body that is a JSON array of objects (bulk requests).
+    pub fn parse_list(bytes: &[u8]) -> Result<Vec<Self>, ApiError> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(map) => Ok(Fields(map)),
+                    _ => Err(ApiError::new(400, "400.002.02", "Bad Request - Invalid JSON")),
+                })
+                .collect(),
+            _ => Err(ApiError::new(400, "400.002.02", "Bad Request - Invalid JSON")),
+        }
+    }
+
     /// The field as text, when present as a string or number.
     pub fn opt(&self, field: &str) -> Option<String> {
         match self.0.get(field)? {

@@ -7,7 +7,14 @@
 //! accepted STK push, B2C, B2B, status, balance or reversal request it POSTs the callback to the
 //! request's URL after [`SimConfig::callback_delay`], with the [`Outcome`] configured for the
 //! phone or amount; the STK query reports the same outcome (HTTP 500 `500.001.1001` until it is
-//! decided). C2B simulate calls the registered validation and confirmation URLs.
+//! decided). C2B simulate calls the registered validation and confirmation URLs; every C2B
+//! payment it completes is listed by Pull Transactions (`/pulltransactions/v1/…`, by row
+//! offset), including those whose confirmation it was told to drop
+//! ([`MpesaSimHandle::drop_c2b_confirmations`]); a shortcode refused pulling
+//! ([`SimConfig::pull_refused_shortcodes`]) gets Daraja's `400.001 Invalid ShortCode`. Dynamic
+//! QR answers a placeholder PNG; M-Pesa Ratiba and B2B Express Checkout call back with the
+//! outcome configured for the phone or amount; Bill Manager keeps invoices, refuses to cancel a
+//! paid one, and pushes each C2B payment to an opted-in paybill to its callback URL.
 //!
 //! Independent of `malipo-mpesa` on purpose: it is the second implementation the client is
 //! tested against.
@@ -30,9 +37,11 @@
 //! ```
 
 mod api;
+mod bill_manager;
 mod callbacks;
 mod config;
 mod fields;
+mod pull;
 mod state;
 
 use std::net::SocketAddr;
@@ -45,6 +54,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 pub use config::{Outcome, SimConfig, SANDBOX_PASSKEY};
+pub use pull::C2bTransaction;
 
 use state::State;
 
@@ -71,6 +81,18 @@ pub enum Endpoint {
     AccountBalance,
     /// `POST /mpesa/reversal/v1/request`.
     Reversal,
+    /// `POST /pulltransactions/v1/register`.
+    PullRegister,
+    /// `POST /pulltransactions/v1/query`.
+    PullQuery,
+    /// `POST /mpesa/qrcode/v1/generate`.
+    DynamicQr,
+    /// `POST /standingorder/v1/createStandingOrderExternal` (M-Pesa Ratiba).
+    Ratiba,
+    /// `POST /v1/ussdpush/get-msisdn` (B2B Express Checkout).
+    B2bExpress,
+    /// `POST /v1/billmanager-invoice/…` (every Bill Manager operation).
+    BillManager,
 }
 
 /// A misbehaviour to inject into the next request to an endpoint.
@@ -114,6 +136,19 @@ impl Fault {
             status: 429,
             error_code: "500.003.03".into(),
             error_message: "Quota Violation".into(),
+        }
+    }
+
+    /// A failed pull answered **HTTP 200** with an error code in the body, as Daraja does.
+    pub fn failed_with_200() -> Self {
+        Fault::Raw {
+            status: 200,
+            body: serde_json::json!({
+                "ResponseRefID": "4617-2313579-1",
+                "ResponseCode": "500.003.02",
+                "ResponseMessage": "Internal server error",
+            })
+            .to_string(),
         }
     }
 
@@ -171,6 +206,7 @@ impl MpesaSim {
         let state = State {
             outcomes_by_phone: config.outcomes_by_phone.clone(),
             outcomes_by_amount: config.outcomes_by_amount.clone(),
+            drop_confirmations: config.drop_c2b_confirmations,
             ..State::default()
         };
         let shared = Arc::new(Shared {
@@ -278,6 +314,33 @@ impl MpesaSimHandle {
             .b2c_receipts
             .get(originator_conversation_id)
             .map(|(receipt, _)| receipt.clone())
+    }
+
+    /// Drops (`true`) or sends again (`false`) the C2B confirmations of payments made from now
+    /// on. A dropped confirmation's payment still completes and is listed by the pull.
+    pub fn drop_c2b_confirmations(&self, drop: bool) {
+        self.shared.lock().drop_confirmations = drop;
+    }
+
+    /// Sends the confirmations dropped so far, late (as Daraja may after an outage); returns
+    /// how many were sent.
+    pub async fn send_dropped_confirmations(&self) -> usize {
+        let dropped = std::mem::take(&mut self.shared.lock().dropped);
+        let count = dropped.len();
+        for (url, body) in dropped {
+            callbacks::post_confirmation(&self.shared, &url, body).await;
+        }
+        count
+    }
+
+    /// Refuses Pull Transactions for `shortcode` from now on (`400.001 Invalid ShortCode`).
+    pub fn refuse_pull_for(&self, shortcode: &str) {
+        self.shared.lock().pull_refused.insert(shortcode.to_string());
+    }
+
+    /// Every C2B payment completed so far, oldest first.
+    pub fn c2b_transactions(&self) -> Vec<C2bTransaction> {
+        self.shared.lock().c2b_transactions.clone()
     }
 
     /// The callbacks POSTed so far, in the order they were sent.

@@ -99,6 +99,20 @@ pub(crate) struct State {
     /// B2C receipts issued, by OriginatorConversationID, with their amounts (whole KES): a
     /// transaction status query about a receipt answers with its real amount.
     pub b2c_receipts: HashMap<String, (String, u64)>,
+    /// Every C2B payment completed, for the pull.
+    pub c2b_transactions: Vec<super::pull::C2bTransaction>,
+    /// Shortcodes registered for Pull Transactions.
+    pub pull_registered: HashSet<String>,
+    /// Shortcodes refused at run time (beside the configured ones).
+    pub pull_refused: HashSet<String>,
+    /// C2B confirmations are dropped (kept in `dropped`) instead of sent.
+    pub drop_confirmations: bool,
+    /// Dropped confirmations: where each would have gone, and its body.
+    pub dropped: Vec<(String, Value)>,
+    /// Paybills opted in to Bill Manager, with their callback URLs.
+    pub bill_manager: HashMap<String, String>,
+    /// Bill Manager invoices by external reference.
+    pub invoices: HashMap<String, super::bill_manager::SimInvoice>,
 }
 
 impl State {

@@ -10,15 +10,17 @@ use clap::{Args, Subcommand, ValueEnum};
 use malipo_core::{Currency, Money, Msisdn};
 use malipo_mpesa::{
     stk_result_meaning, AcceptedResponse, AccountBalanceRequest, B2bCommand, B2bRequest, B2cCommand,
-    B2cRequest, C2bResponseType, C2bVersion, IdentifierType, MpesaClient, MpesaError, MpesaSettings,
-    RegisterUrlsRequest, ResultUrls, ReversalRequest, StkPushRequest, StkQueryOutcome,
-    TransactionStatusRequest,
+    B2cRequest, C2bResponseType, C2bVersion, DynamicQrRequest, IdentifierType, MpesaClient, MpesaError,
+    MpesaSettings, QrTransaction, RegisterUrlsRequest, ResultUrls, ReversalRequest, StkPushRequest,
+    StkQueryOutcome, TransactionStatusRequest,
 };
 use malipo_sim::mpesa::{MpesaSim, SimConfig};
 use serde::Serialize;
 use url::Url;
 
 use crate::Format;
+
+mod pull;
 
 /// Arguments of `malipo mpesa`.
 #[derive(Debug, Args)]
@@ -57,6 +59,15 @@ enum MpesaCommand {
     Reversal(ReversalArgs),
     /// Register the C2B confirmation and validation URLs of the shortcode.
     RegisterC2b(RegisterArgs),
+    /// Pull the shortcode's C2B payments of a window from Daraja (C2B Pull Transactions) and
+    /// store those malipo has not seen as the confirmations that never arrived; the gateway's
+    /// worker records their payments. Safe to repeat.
+    Pull(pull::PullArgs),
+    /// Register the shortcode for C2B Pull Transactions (once per shortcode).
+    PullRegister(pull::PullRegisterArgs),
+    /// Generate a Dynamic QR code that customers scan in the M-PESA app to pay; writes the PNG
+    /// to --out, else prints it as base64.
+    Qr(QrArgs),
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +247,51 @@ struct RegisterArgs {
     v2: bool,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum QrKind {
+    /// BG: pay a merchant's till (Buy Goods).
+    #[value(alias = "bg")]
+    BuyGoods,
+    /// WA: withdraw cash at an agent till.
+    #[value(alias = "wa")]
+    Withdraw,
+    /// PB: pay a paybill or business number.
+    #[value(alias = "pb")]
+    Paybill,
+    /// SM: send money to a phone number.
+    #[value(alias = "sm")]
+    SendMoney,
+    /// SB: send to a business (its number in phone form).
+    #[value(alias = "sb")]
+    SendToBusiness,
+}
+
+#[derive(Debug, Args)]
+struct QrArgs {
+    /// The merchant's name shown to the customer.
+    #[arg(long)]
+    merchant_name: String,
+    /// The transaction reference (RefNo).
+    #[arg(long, value_name = "REF")]
+    reference: String,
+    /// Amount in whole Kenyan shillings.
+    #[arg(long)]
+    amount: String,
+    /// What the code pays (TrxCode).
+    #[arg(long = "type", value_enum, default_value_t = QrKind::BuyGoods)]
+    kind: QrKind,
+    /// Who is paid (CPI): the till, paybill or agent number, or the phone for send-money and
+    /// send-to-business.
+    #[arg(long, value_name = "NUMBER")]
+    cpi: String,
+    /// The square image's side in pixels.
+    #[arg(long, default_value_t = 300)]
+    size: u32,
+    /// Write the PNG here instead of printing it as base64.
+    #[arg(long, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
+}
+
 /// Arguments of `malipo sim mpesa`.
 #[derive(Debug, Args)]
 pub struct SimMpesaArgs {
@@ -280,6 +336,13 @@ impl Output {
 /// Runs `malipo mpesa`: exit 0 on success, 1 when Daraja refuses or cannot be reached (with
 /// Daraja's code and message), 2 when the configuration or an argument cannot be used.
 pub async fn run(args: MpesaArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    // The pull stores what it finds, so it needs the database and the account's client, not
+    // just [mpesa]'s own client.
+    let command = match args.command {
+        MpesaCommand::Pull(a) => return pull::run(a, config, args.format).await,
+        MpesaCommand::PullRegister(a) => return pull::register(a, config, args.format).await,
+        other => other,
+    };
     let settings = malipo_config::Config::load(config)
         .map_err(anyhow::Error::from)
         .and_then(|c| settings_from_config(&c));
@@ -290,7 +353,7 @@ pub async fn run(args: MpesaArgs, config: Option<&Path>) -> anyhow::Result<ExitC
             return Ok(ExitCode::from(2));
         }
     };
-    match call(&client, args.command).await {
+    match call(&client, command).await {
         Ok(output) => {
             output.print(args.format)?;
             Ok(ExitCode::SUCCESS)
@@ -557,6 +620,45 @@ async fn call(client: &MpesaClient, command: MpesaCommand) -> Result<Output, Fai
             };
             let r = client.register_c2b_urls(&request).await?;
             Output::new(&r, accepted_text("C2B URL registration", &r, None))?
+        }
+        MpesaCommand::Qr(a) => {
+            let request = DynamicQrRequest {
+                merchant_name: a.merchant_name,
+                reference: a.reference,
+                amount: kes(&a.amount)?,
+                transaction: match a.kind {
+                    QrKind::BuyGoods => QrTransaction::BuyGoods,
+                    QrKind::Withdraw => QrTransaction::WithdrawAtAgent,
+                    QrKind::Paybill => QrTransaction::Paybill,
+                    QrKind::SendMoney => QrTransaction::SendMoney,
+                    QrKind::SendToBusiness => QrTransaction::SendToBusiness,
+                },
+                credit_party: a.cpi,
+                size: a.size,
+            };
+            let qr = client.dynamic_qr(&request).await?;
+            let text = match &a.out {
+                Some(path) => {
+                    let png = qr.png()?;
+                    std::fs::write(path, &png).with_context(|| format!("writing {}", path.display()))?;
+                    format!(
+                        "QR code written to {} ({} bytes, PNG, {}x{} px): {}",
+                        path.display(),
+                        png.len(),
+                        a.size,
+                        a.size,
+                        qr.response_description
+                    )
+                }
+                None => qr.qr_code.trim().to_string(),
+            };
+            Output::new(&qr, text)?
+        }
+        // `run` handles these before any client is built.
+        MpesaCommand::Pull(_) | MpesaCommand::PullRegister(_) => {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "the pull commands are run by `run`, with the database"
+            )))
         }
     })
 }

@@ -9,6 +9,8 @@ mod deliveries;
 mod demo;
 mod events;
 mod kill9;
+mod mpesa_pull;
+mod mpesa_qr;
 mod newcomer;
 mod no_secrets_in_logs;
 mod operator_commands;
