@@ -11,10 +11,22 @@ pub enum ServerKind {
     Malipo,
     /// `malipo serve` with embedded SQLite, under M-Pesa STK callbacks for tracked payments.
     MalipoStk,
+    /// `malipo serve` on PostgreSQL, under Paystack webhooks.
+    MalipoPostgres,
     /// The bare axum handler.
     Ceiling,
     /// paystack-django under gunicorn.
     Django,
+}
+
+impl ServerKind {
+    /// Whether it is malipo (whose stored rows must equal its 2xx answers).
+    pub fn is_malipo(self) -> bool {
+        matches!(
+            self,
+            ServerKind::Malipo | ServerKind::MalipoStk | ServerKind::MalipoPostgres
+        )
+    }
 }
 
 /// One server under one load.
@@ -57,7 +69,7 @@ impl Row {
     /// Whether the stored rows must equal the 2xx answers (and do not), or, for STK rows, an
     /// acknowledged callback did not settle its payment.
     pub fn lost_or_extra(&self) -> bool {
-        let stores = matches!(self.kind, ServerKind::Malipo | ServerKind::MalipoStk);
+        let stores = self.kind.is_malipo();
         let unsettled = self.settled.is_some_and(|s| {
             s.drained_after_s.is_some() && (s.succeeded != self.report.total_2xx || s.refused > 0)
         });
@@ -270,7 +282,7 @@ pub fn target_verdicts(rows: &[Row]) -> String {
     }
     let peak = rows
         .iter()
-        .filter(|r| matches!(r.kind, ServerKind::Malipo | ServerKind::MalipoStk))
+        .filter(|r| r.kind.is_malipo())
         .filter_map(|r| r.peak_rss_kib)
         .max();
     if let Some(kib) = peak {
@@ -282,10 +294,7 @@ pub fn target_verdicts(rows: &[Row]) -> String {
             verdict(mib <= targets::RSS_MIB)
         );
     }
-    let malipo: Vec<&Row> = rows
-        .iter()
-        .filter(|r| matches!(r.kind, ServerKind::Malipo | ServerKind::MalipoStk))
-        .collect();
+    let malipo: Vec<&Row> = rows.iter().filter(|r| r.kind.is_malipo()).collect();
     if !malipo.is_empty() {
         let bad = malipo.iter().filter(|r| r.lost_or_extra()).count();
         let _ = writeln!(

@@ -73,7 +73,14 @@ struct Args {
     /// payments succeeded can be compared with callbacks acknowledged.
     #[arg(long, default_value_t = 120.0)]
     drain_timeout: f64,
-    /// Runs to do, comma-separated: ceiling, malipo, stk, django, open, sustained.
+    /// A PostgreSQL server (`postgres://USER@HOST:PORT/DB`, `psql` on PATH): adds a "malipo
+    /// (PostgreSQL)" closed-loop Paystack row on a database created for the run (and dropped
+    /// after), when `malipo` or `postgres` is in --only. Skipped with the reason when malipo
+    /// refuses the URL (a build without the PostgreSQL adapter).
+    #[arg(long, value_name = "URL")]
+    postgres_url: Option<String>,
+    /// Runs to do, comma-separated: ceiling, malipo, stk, django, open, sustained (and postgres,
+    /// with --postgres-url).
     #[arg(long, value_delimiter = ',', default_value = "ceiling,malipo,stk,django,open")]
     only: Vec<String>,
     /// `sustained`: the providers searched, comma-separated: paystack, stk.
@@ -127,6 +134,8 @@ struct Prepared {
     path: &'static str,
     /// STK rows: the callbacks settling the payments seeded for this run.
     stk: Option<Arc<StkPool>>,
+    /// PostgreSQL rows: the database created for the run.
+    postgres: Option<PgDatabase>,
 }
 
 fn main() -> ExitCode {
@@ -190,6 +199,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.wants("malipo") {
         plan.push((ServerKind::Malipo, None, closed));
     }
+    if args.postgres_url.is_some() && (args.wants("malipo") || args.wants("postgres")) {
+        plan.push((ServerKind::MalipoPostgres, None, closed));
+    }
     if args.wants("stk") {
         plan.push((ServerKind::MalipoStk, None, closed));
     }
@@ -207,6 +219,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let name = match (kind, variant) {
             (ServerKind::Malipo, _) => "malipo (SQLite, process-crash)".to_owned(),
             (ServerKind::MalipoStk, _) => "malipo, M-Pesa STK callbacks (SQLite, process-crash)".to_owned(),
+            (ServerKind::MalipoPostgres, _) => "malipo (PostgreSQL)".to_owned(),
             (ServerKind::Ceiling, _) => "bare axum (ceiling)".to_owned(),
             (ServerKind::Django, Some("IMMEDIATE")) => "paystack-django, IMMEDIATE".to_owned(),
             (ServerKind::Django, _) => "paystack-django, Django defaults".to_owned(),
@@ -234,6 +247,17 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Prepared {
                     stk: Some(Arc::new(stk)),
                     ..start_malipo(&args, &dir, &config).await?
+                }
+            }
+            ServerKind::MalipoPostgres => {
+                let url = args.postgres_url.as_deref().unwrap_or_default();
+                let name = format!("malipo_bench_{:08x}_{i}", seed as u32);
+                match start_malipo_postgres(&args, &dir, &secret, url, &name).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        eprintln!("  skipped: {e:#}");
+                        continue;
+                    }
                 }
             }
             ServerKind::Ceiling => start_ceiling(&args, &dir).await?,
@@ -286,6 +310,18 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 prepared.server.stop(false).await?;
                 let db = dir.join("bench.db");
                 (Some(count(&db, "events")?), Some(settled(&db, drained_after_s)?))
+            }
+            ServerKind::MalipoPostgres => {
+                prepared.server.stop(false).await?;
+                let stored = match &prepared.postgres {
+                    Some(pg) => {
+                        let n = pg.count("events").await;
+                        pg.drop_database().await;
+                        Some(n?)
+                    }
+                    None => None,
+                };
+                (stored, None)
             }
             ServerKind::Ceiling => {
                 prepared.server.stop(false).await?;
@@ -479,7 +515,106 @@ async fn start_malipo(args: &Args, dir: &Path, config: &Path) -> anyhow::Result<
         server,
         path: "/webhooks/paystack",
         stk: None,
+        postgres: None,
     })
+}
+
+/// A database created on a PostgreSQL server for one run.
+struct PgDatabase {
+    /// The URL the database was created through (the server's, as given).
+    admin_url: String,
+    /// Its name.
+    name: String,
+    /// The URL of the new database (the given one with its path replaced).
+    url: String,
+}
+
+impl PgDatabase {
+    /// Creates database `name` through `admin_url` with `psql`.
+    async fn create(admin_url: &str, name: &str) -> anyhow::Result<Self> {
+        let mut url = reqwest::Url::parse(admin_url).context("--postgres-url is not a URL")?;
+        url.set_path(&format!("/{name}"));
+        let db = PgDatabase {
+            admin_url: admin_url.to_owned(),
+            name: name.to_owned(),
+            url: url.to_string(),
+        };
+        psql(admin_url, &format!("CREATE DATABASE {name}"))
+            .await
+            .context("cannot create the run's database with psql")?;
+        Ok(db)
+    }
+
+    /// Rows of `table`, with `psql -At`.
+    async fn count(&self, table: &str) -> anyhow::Result<u64> {
+        let out = psql(&self.url, &format!("SELECT count(*) FROM {table}")).await?;
+        out.trim()
+            .parse()
+            .with_context(|| format!("psql answered {out:?} to a count of {table}"))
+    }
+
+    /// Drops the database (a failure is only reported: it does not change the run).
+    async fn drop_database(&self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(e) = psql(&self.admin_url, &sql).await {
+            eprintln!("  could not drop database {}: {e:#}", self.name);
+        }
+    }
+}
+
+/// Runs one statement with `psql -At`; its output. The URL is never printed (it may hold a
+/// password).
+async fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .await
+        .context("cannot run psql (is it installed and on PATH?)")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "psql failed on {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Starts malipo on a fresh PostgreSQL database `name` created on the server of `admin_url`;
+/// an error (the database dropped again) when it cannot be created or malipo refuses the URL.
+async fn start_malipo_postgres(
+    args: &Args,
+    dir: &Path,
+    secret: &Secret<String>,
+    admin_url: &str,
+    name: &str,
+) -> anyhow::Result<Prepared> {
+    let pg = PgDatabase::create(admin_url, name).await?;
+    let config = malipo_config(dir, secret, None)?;
+    let text = std::fs::read_to_string(&config)?
+        .replace(&format!("sqlite://{}", dir.join("bench.db").display()), &pg.url);
+    std::fs::write(&config, text)?;
+    match start_malipo(args, dir, &config).await {
+        Ok(prepared) => Ok(Prepared {
+            postgres: Some(pg),
+            ..prepared
+        }),
+        Err(e) => {
+            pg.drop_database().await;
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            let why = log
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            Err(e).with_context(|| {
+                format!(
+                    "malipo refused the PostgreSQL database (a build without the PostgreSQL adapter?): {why}"
+                )
+            })
+        }
+    }
 }
 
 async fn start_ceiling(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
@@ -490,6 +625,7 @@ async fn start_ceiling(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
         server,
         path: "/webhooks/paystack",
         stk: None,
+        postgres: None,
     })
 }
 
@@ -543,6 +679,7 @@ async fn start_django(
         server,
         path: "/paystack/webhook/",
         stk: None,
+        postgres: None,
     })
 }
 
