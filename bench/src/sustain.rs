@@ -142,7 +142,8 @@ impl Probe {
                 criteria.tolerance(self.rate)
             ));
         }
-        if self.drained_after_s.is_none() {
+        // A probe stopped early is not waited for: its queue is known to be deep.
+        if self.drained_after_s.is_none() && !self.stopped_early {
             reasons.push(format!(
                 "the queue was not empty {:.0} s after the load stopped",
                 criteria.drain.as_secs_f64()
@@ -221,14 +222,15 @@ pub fn probe_line(probe: &Probe, v: &Verdict) -> String {
         "{}/s: depth start {:.0}, end {:.0}, max {}",
         probe.rate, v.start_avg, v.end_avg, v.max
     );
-    match probe.drained_after_s {
-        Some(t) => {
+    match (probe.drained_after_s, probe.stopped_early) {
+        (_, true) => {
+            let at = probe.samples.last().map_or(0.0, |(t, _)| *t);
+            let _ = write!(s, ", load stopped early at {at:.0} s");
+        }
+        (Some(t), false) => {
             let _ = write!(s, ", empty {t:.1} s after the load");
         }
-        None => s.push_str(", not empty after the load"),
-    }
-    if probe.stopped_early {
-        s.push_str(" (stopped early)");
+        (None, false) => s.push_str(", not empty after the load"),
     }
     if v.sustained {
         s.push_str(": sustained");
@@ -278,6 +280,13 @@ mod tests {
         let mut undrained = probe(|_| 10);
         undrained.drained_after_s = None;
         assert!(!undrained.verdict(&c).sustained);
+        let mut early = probe(|t| (2_000.0 * t) as u64);
+        early.samples.truncate(16);
+        early.stopped_early = true;
+        early.drained_after_s = None;
+        let v = early.verdict(&c);
+        assert!(!v.sustained && v.reason.contains("passed the bound") && !v.reason.contains("not empty"));
+        assert!(probe_line(&early, &v).contains("stopped early at 15 s"));
         let mut errors = probe(|_| 10);
         errors.load_problem = Some("3 transport errors".into());
         assert!(errors.verdict(&c).reason.contains("transport"));

@@ -849,9 +849,17 @@ fn rows_line(provider: &str, search: &Search, probes: &[(Probe, Verdict)], lines
         "stk" => "M-Pesa STK callbacks",
         _ => "Paystack charge.success",
     };
+    // Say so when the probe budget, not the precision, ended the search.
+    let open_interval = match (search.passed, search.failed) {
+        (Some(p), Some(f)) if f64::from(f.saturating_sub(p)) / f64::from(p.max(1)) > search.precision => {
+            format!(" (< {f}: probe limit reached before the precision)")
+        }
+        (Some(_), None) => " (no failure found: probe limit reached)".to_owned(),
+        _ => String::new(),
+    };
     let (rate, depth, drained) = match best {
         Some((p, v)) => (
-            format!("{}", p.rate),
+            format!("{}{open_interval}", p.rate),
             format!("{:.0} / {:.0}, max {}", v.start_avg, v.end_avg, v.max),
             p.drained_after_s.map_or("–".into(), |t| format!("{t:.1} s")),
         ),
