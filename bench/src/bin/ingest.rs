@@ -170,7 +170,19 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let per_run = (timing.warmup + timing.duration).as_secs_f64();
     let pool_size =
         ((args.pool_rate as f64 * per_run) as usize).max((f64::from(args.open_rate) * per_run) as usize + 1);
-    let needs_paystack_pool = ["ceiling", "malipo", "django", "open"]
+    const RUNS: [&str; 7] = [
+        "ceiling",
+        "malipo",
+        "stk",
+        "django",
+        "open",
+        "sustained",
+        "postgres",
+    ];
+    if let Some(unknown) = args.only.iter().find(|o| !RUNS.contains(&o.as_str())) {
+        anyhow::bail!("--only {unknown:?}: expected some of {}", RUNS.join(", "));
+    }
+    let needs_paystack_pool = ["ceiling", "malipo", "django", "open", "postgres"]
         .iter()
         .any(|r| args.wants(r));
     let mut pool = Arc::new(SignedPool::generate(
