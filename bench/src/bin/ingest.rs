@@ -223,6 +223,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.wants("open") {
         plan.push((ServerKind::Malipo, None, open));
+        if args.wants("stk") {
+            plan.push((ServerKind::MalipoStk, None, open));
+        }
         plan.push((ServerKind::Ceiling, None, open));
     }
 
@@ -248,7 +251,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let prepared = match kind {
             ServerKind::Malipo => start_malipo(&args, &dir, &malipo_config(&dir, &secret, None)?).await?,
             ServerKind::MalipoStk => {
-                let count = (args.stk_pool_rate as f64 * per_run) as usize;
+                let count = match load {
+                    Load::Closed { .. } => (args.stk_pool_rate as f64 * per_run) as usize,
+                    Load::Open { rate, .. } => (f64::from(rate) * per_run) as usize + 1,
+                };
                 let config = malipo_config(&dir, &secret, Some(&token_key))?;
                 let started = Instant::now();
                 let stk = seed_stk(&config, StkPool::new(StkTemplate::new()?), count).await?;
