@@ -1,8 +1,30 @@
-//! The webhooks the load generator sends: Paystack `charge.success` bodies in the shape of the
-//! fixture, each with its own `data.id` and `reference`, signed ahead of the run.
+//! The requests the load generator sends: Paystack `charge.success` webhooks in the shape of the
+//! fixture, each with its own `data.id` and `reference`, signed ahead of the run
+//! ([`SignedPool`]); and M-Pesa STK callbacks, each for its own tracked payment and posted to
+//! that payment's token URL ([`StkPool`]). Both are pools of numbered requests behind
+//! [`RequestPool`], which the loads are generic over (no dynamic dispatch on the hot path).
 
 use bytes::Bytes;
 use malipo_core::Secret;
+
+/// One request of a load, built at send time.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    /// Its own path, or `None` for the target's.
+    pub path: Option<String>,
+    /// The JSON body.
+    pub body: Bytes,
+    /// The `x-paystack-signature` header value, when the request carries one.
+    pub signature: Option<&'a [u8]>,
+}
+
+/// A numbered, bounded supply of requests (the `n`-th is the same whenever it is asked for).
+pub trait RequestPool: Send + Sync + 'static {
+    /// The `n`-th request, or `None` past the end of the pool.
+    fn request(&self, n: usize) -> Option<Outgoing<'_>>;
+    /// How many requests the pool holds.
+    fn size(&self) -> usize;
+}
 
 /// Paystack's example `charge.success` webhook (about 1.1 KB), copied from the shared fixtures.
 pub const FIXTURE: &str = include_str!("../fixtures/charge-success.json");
@@ -119,6 +141,184 @@ impl SignedPool {
     }
 }
 
+impl RequestPool for SignedPool {
+    fn request(&self, n: usize) -> Option<Outgoing<'_>> {
+        let (body, signature) = self.get(n)?;
+        Some(Outgoing {
+            path: None,
+            body,
+            signature: Some(signature),
+        })
+    }
+
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Daraja's example STK callback of a paid push (the gateway's test fixture).
+pub const STK_FIXTURE: &str = include_str!("../fixtures/stk-callback-paid.json");
+
+/// The amount the fixture's callback reports, in KES cents (`"Value":1.00`): what every
+/// seeded payment asks for, so the callback agrees with it.
+pub const STK_AMOUNT_MINOR: u64 = 100;
+
+/// Where STK callbacks are posted: the default account's route, then the payment's token.
+pub const STK_PATH_PREFIX: &str = "/callbacks/mpesa/stk/";
+
+/// Length of a callback token (`[0-9a-f]{64}`, `malipo_guard::TOKEN_LEN`).
+const TOKEN_LEN: usize = malipo_guard::TOKEN_LEN;
+
+/// The identity of the `n`-th STK payment and its callback: what the seeded payment stores and
+/// what its callback repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StkIds {
+    /// Daraja's CheckoutRequestID (the payment's provider reference).
+    pub checkout_request_id: String,
+    /// Daraja's MerchantRequestID (the payment's provider request id).
+    pub merchant_request_id: String,
+    /// The M-Pesa receipt the callback carries (unique per payment).
+    pub receipt: String,
+    /// The payer's phone, `2547XXXXXXXX`.
+    pub phone: String,
+}
+
+impl StkIds {
+    /// The ids of the `n`-th payment.
+    pub fn of(n: u64) -> Self {
+        const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        // A receipt is ten capitals and digits, like Daraja's: `B` and n in base 36.
+        let mut receipt = [b'0'; 10];
+        receipt[0] = b'B';
+        let mut rest = n;
+        for slot in receipt[1..].iter_mut().rev() {
+            *slot = DIGITS[(rest % 36) as usize];
+            rest /= 36;
+        }
+        StkIds {
+            checkout_request_id: format!("ws_CO_bench{n:012}"),
+            merchant_request_id: format!("bench-{n:010}-1"),
+            receipt: String::from_utf8_lossy(&receipt).into_owned(),
+            phone: format!("2547{:08}", n % 100_000_000),
+        }
+    }
+}
+
+/// The STK fixture cut around its per-payment values, in the order they appear.
+#[derive(Debug, Clone)]
+pub struct StkTemplate {
+    /// The text before each hole, then the text after the last.
+    parts: [String; 5],
+}
+
+impl StkTemplate {
+    /// Cuts [`STK_FIXTURE`] around MerchantRequestID, CheckoutRequestID, the receipt and the
+    /// phone number.
+    pub fn new() -> Result<Self, TemplateError> {
+        let holes: [(&str, &'static str); 4] = [
+            ("\"29115-34620561-1\"", "no MerchantRequestID 29115-34620561-1"),
+            (
+                "\"ws_CO_191220191020363925\"",
+                "no CheckoutRequestID after MerchantRequestID",
+            ),
+            ("\"NLJ7RT61SV\"", "no MpesaReceiptNumber after CheckoutRequestID"),
+            ("254708374149", "no PhoneNumber after MpesaReceiptNumber"),
+        ];
+        let mut rest = STK_FIXTURE.trim_end();
+        let mut parts: [String; 5] = Default::default();
+        for (i, (hole, missing)) in holes.into_iter().enumerate() {
+            let (before, after) = rest.split_once(hole).ok_or(TemplateError(missing))?;
+            parts[i] = before.to_owned();
+            rest = after;
+        }
+        parts[4] = rest.to_owned();
+        if !STK_FIXTURE.contains("{\"Name\":\"Amount\",\"Value\":1.00}") {
+            return Err(TemplateError("the amount is not 1.00"));
+        }
+        Ok(StkTemplate { parts })
+    }
+
+    /// The callback settling the `n`-th payment ([`StkIds::of`]`(n)`).
+    pub fn body(&self, n: u64) -> Bytes {
+        let ids = StkIds::of(n);
+        let p = &self.parts;
+        let mut s = String::with_capacity(p.iter().map(String::len).sum::<usize>() + 80);
+        s.push_str(&p[0]);
+        s.push('"');
+        s.push_str(&ids.merchant_request_id);
+        s.push('"');
+        s.push_str(&p[1]);
+        s.push('"');
+        s.push_str(&ids.checkout_request_id);
+        s.push('"');
+        s.push_str(&p[2]);
+        s.push('"');
+        s.push_str(&ids.receipt);
+        s.push('"');
+        s.push_str(&p[3]);
+        s.push_str(&ids.phone);
+        s.push_str(&p[4]);
+        Bytes::from(s)
+    }
+}
+
+/// STK callbacks for payments the gateway tracks: the `n`-th is [`StkTemplate::body`]`(n)`
+/// posted to `/callbacks/mpesa/stk/<token of payment n>`. The tokens (minted by the driver with
+/// the server's key) are kept, 64 bytes each; bodies and paths are built at send time.
+#[derive(Clone)]
+pub struct StkPool {
+    template: StkTemplate,
+    tokens: Vec<u8>,
+}
+
+impl StkPool {
+    /// An empty pool.
+    pub fn new(template: StkTemplate) -> Self {
+        StkPool {
+            template,
+            tokens: Vec::new(),
+        }
+    }
+
+    /// Adds the next payment's callback token (64 lowercase hex characters).
+    pub fn push_token(&mut self, token: &str) -> Result<(), TemplateError> {
+        if token.len() != TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(TemplateError("a callback token is not 64 hex characters"));
+        }
+        self.tokens.extend_from_slice(token.as_bytes());
+        Ok(())
+    }
+
+    /// Keeps only the first `n` tokens.
+    pub fn truncate(&mut self, n: usize) {
+        self.tokens.truncate(n * TOKEN_LEN);
+    }
+
+    /// The callbacks' template.
+    pub fn template(&self) -> &StkTemplate {
+        &self.template
+    }
+}
+
+impl RequestPool for StkPool {
+    fn request(&self, n: usize) -> Option<Outgoing<'_>> {
+        let token = self.tokens.get(n * TOKEN_LEN..(n + 1) * TOKEN_LEN)?;
+        let mut path = String::with_capacity(STK_PATH_PREFIX.len() + TOKEN_LEN);
+        path.push_str(STK_PATH_PREFIX);
+        // Checked hex when pushed.
+        path.push_str(std::str::from_utf8(token).unwrap_or_default());
+        Some(Outgoing {
+            path: Some(path),
+            body: self.template.body(n as u64),
+            signature: None,
+        })
+    }
+
+    fn size(&self) -> usize {
+        self.tokens.len() / TOKEN_LEN
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +348,56 @@ mod tests {
             malipo_paystack::verify_signature(&body, Some(sig), &secret).unwrap();
         }
         assert!(pool.get(5).is_none());
+    }
+
+    #[test]
+    fn stk_callbacks_carry_their_payments_ids() {
+        let t = StkTemplate::new().unwrap();
+        let mut pool = StkPool::new(t);
+        let token = "ab".repeat(32);
+        pool.push_token(&token).unwrap();
+        pool.push_token(&"cd".repeat(32)).unwrap();
+        assert!(pool.push_token("xyz").is_err());
+        assert_eq!(pool.size(), 2);
+        let req = pool.request(1).unwrap();
+        assert_eq!(
+            req.path.as_deref(),
+            Some(format!("{STK_PATH_PREFIX}{}", "cd".repeat(32)).as_str())
+        );
+        assert!(req.signature.is_none());
+        assert!(pool.request(2).is_none());
+
+        let ids = StkIds::of(1);
+        let cb = malipo_mpesa::parse_callback(malipo_mpesa::CallbackKind::Stk, &req.body).unwrap();
+        let o = cb.outcome();
+        assert_eq!(o.reference.as_deref(), Some(ids.checkout_request_id.as_str()));
+        assert_eq!(o.request_id.as_deref(), Some(ids.merchant_request_id.as_str()));
+        assert_eq!(o.receipt.as_deref(), Some(ids.receipt.as_str()));
+        assert_eq!(
+            o.amount,
+            Some(malipo_core::Money::from_minor(
+                STK_AMOUNT_MINOR,
+                malipo_core::Currency::Kes
+            ))
+        );
+        let phone: malipo_core::Msisdn = ids.phone.parse().unwrap();
+        assert_eq!(o.payer_phone(), Some(&phone));
+        // The rest is the fixture's.
+        let a: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let f: serde_json::Value = serde_json::from_str(STK_FIXTURE).unwrap();
+        assert_eq!(
+            a["Body"]["stkCallback"]["ResultDesc"],
+            f["Body"]["stkCallback"]["ResultDesc"]
+        );
+    }
+
+    #[test]
+    fn stk_ids_are_distinct_and_well_formed() {
+        let a = StkIds::of(0);
+        let b = StkIds::of(36);
+        assert_eq!(a.receipt, "B000000000");
+        assert_eq!(b.receipt, "B000000010");
+        assert_ne!(a.checkout_request_id, b.checkout_request_id);
+        assert_eq!(StkIds::of(123_456_789).phone, "254723456789");
     }
 }

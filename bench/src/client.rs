@@ -10,12 +10,14 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::body::Outgoing;
+
 /// Where the requests go.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The server's loopback address.
     pub addr: SocketAddr,
-    /// The webhook path, e.g. `/webhooks/paystack`.
+    /// The path of requests that do not bring their own, e.g. `/webhooks/paystack`.
     pub path: String,
 }
 
@@ -79,25 +81,30 @@ impl Client {
         Ok(sender)
     }
 
-    fn request(&self, body: Bytes, signature: &[u8]) -> Result<Request<Full<Bytes>>, TransportError> {
-        Request::builder()
-            .method(Method::POST)
-            .uri(self.target.path.as_str())
+    fn request(&self, out: Outgoing<'_>) -> Result<Request<Full<Bytes>>, TransportError> {
+        let builder = Request::builder().method(Method::POST);
+        let builder = match out.path {
+            Some(path) => builder.uri(path),
+            None => builder.uri(self.target.path.as_str()),
+        };
+        let builder = builder
             .header(HOST, self.host.clone())
             .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, "malipo-bench")
-            .header(malipo_paystack::SIGNATURE_HEADER, signature)
-            .body(Full::new(body))
-            .map_err(TransportError::Build)
+            .header(USER_AGENT, "malipo-bench");
+        let builder = match out.signature {
+            Some(signature) => builder.header(malipo_paystack::SIGNATURE_HEADER, signature),
+            None => builder,
+        };
+        builder.body(Full::new(out.body)).map_err(TransportError::Build)
     }
 
-    /// Sends one webhook and reads the whole answer; returns its status.
+    /// Sends one request and reads the whole answer; returns its status.
     ///
     /// A request the connection closed before sending (the server hung up between two requests)
     /// is sent again once on a new connection; a request that may have reached the server never
     /// is, so a count of answers is never inflated.
-    pub async fn post(&mut self, body: Bytes, signature: &[u8]) -> Result<StatusCode, TransportError> {
-        let mut request = self.request(body, signature)?;
+    pub async fn post(&mut self, out: Outgoing<'_>) -> Result<StatusCode, TransportError> {
+        let mut request = self.request(out)?;
         let mut retried = false;
         let response = loop {
             let mut sender = match self.sender.take() {

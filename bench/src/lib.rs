@@ -25,10 +25,21 @@ mod body;
 mod client;
 mod load;
 mod server;
+mod stk;
+mod sustain;
 mod table;
 
-pub use body::{SignedPool, Template, TemplateError, FIXTURE};
+pub use body::{
+    Outgoing, RequestPool, SignedPool, StkIds, StkPool, StkTemplate, Template, TemplateError, FIXTURE,
+    STK_AMOUNT_MINOR, STK_FIXTURE, STK_PATH_PREFIX,
+};
 pub use client::{Client, Target, TransportError};
-pub use load::{closed_loop, open_loop, Load, LoadReport, Timing, REQUEST_TIMEOUT};
+pub use load::{closed_loop, open_loop, open_loop_until, Load, LoadReport, Timing, REQUEST_TIMEOUT};
 pub use server::{cpu_seconds, free_port, load_average, vm_hwm_kib, Server};
-pub use table::{load_line, peer_ratios, render, target_verdicts, targets, Row, ServerKind};
+pub use stk::{seed_stk_payments, stk_payment};
+pub use sustain::{
+    parse_queue_depth, probe_line, queue_depth, Criteria, Probe, Search, Verdict, QUEUE_DEPTH,
+};
+pub use table::{
+    load_line, peer_ratios, render, settled_lines, target_verdicts, targets, Row, ServerKind, Settled,
+};

@@ -6,14 +6,14 @@
 //! pool runs out, or at a hard deadline, whichever comes first.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, Mutex};
 
-use crate::body::SignedPool;
+use crate::body::RequestPool;
 use crate::client::{Client, Target};
 
 /// A request not answered within this is counted as a transport error and its connection
@@ -184,21 +184,21 @@ impl WorkerStats {
         }
     }
 
-    /// Sends the `n`-th webhook; `since` is when its latency starts (sent or intended),
+    /// Sends the `n`-th request; `since` is when its latency starts (sent or intended),
     /// `window` the measured interval it must end in to count.
-    async fn send(
+    async fn send<P: RequestPool + ?Sized>(
         &mut self,
         client: &mut Client,
-        pool: &SignedPool,
+        pool: &P,
         n: usize,
         since: Instant,
         window: (Instant, Instant),
     ) -> bool {
-        let Some((body, signature)) = pool.get(n) else {
+        let Some(request) = pool.request(n) else {
             self.pool_exhausted = true;
             return false;
         };
-        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, client.post(body, signature)).await;
+        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, client.post(request)).await;
         let done = Instant::now();
         let status = match outcome {
             Ok(Ok(status)) => status,
@@ -237,9 +237,9 @@ impl WorkerStats {
 }
 
 /// Runs `connections` closed-loop connections against `target` for `timing`.
-pub async fn closed_loop(
+pub async fn closed_loop<P: RequestPool>(
     target: &Target,
-    pool: Arc<SignedPool>,
+    pool: Arc<P>,
     connections: usize,
     timing: Timing,
 ) -> LoadReport {
@@ -254,7 +254,7 @@ pub async fn closed_loop(
             let mut stats = WorkerStats::new();
             while Instant::now() < window.1 {
                 let n = next.fetch_add(1, Ordering::Relaxed);
-                if !stats.send(&mut client, &pool, n, Instant::now(), window).await {
+                if !stats.send(&mut client, &*pool, n, Instant::now(), window).await {
                     break;
                 }
             }
@@ -280,12 +280,33 @@ pub async fn closed_loop(
 
 /// Sends `rate` requests per second against `target` over `connections` connections for
 /// `timing`; latency runs from each request's intended send time.
-pub async fn open_loop(
+pub async fn open_loop<P: RequestPool>(
     target: &Target,
-    pool: Arc<SignedPool>,
+    pool: Arc<P>,
     rate: u32,
     connections: usize,
     timing: Timing,
+) -> LoadReport {
+    open_loop_until(
+        target,
+        pool,
+        rate,
+        connections,
+        timing,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+}
+
+/// [`open_loop`] that also ends early, the schedule cut short, once `stop` is set (by a watcher
+/// that has seen enough); requests already handed out are still sent and counted.
+pub async fn open_loop_until<P: RequestPool>(
+    target: &Target,
+    pool: Arc<P>,
+    rate: u32,
+    connections: usize,
+    timing: Timing,
+    stop: Arc<AtomicBool>,
 ) -> LoadReport {
     let rate = rate.max(1);
     let total = (f64::from(rate) * (timing.warmup + timing.duration).as_secs_f64()) as usize;
@@ -305,7 +326,7 @@ pub async fn open_loop(
                 if intended > now {
                     std::thread::sleep(intended - now);
                 }
-                if tx.send((n, intended)).is_err() {
+                if stop.load(Ordering::Relaxed) || tx.send((n, intended)).is_err() {
                     break;
                 }
             }
@@ -324,7 +345,7 @@ pub async fn open_loop(
                 };
                 let Ok(Some((n, intended))) = next else { break };
                 if Instant::now() >= hard_deadline
-                    || !stats.send(&mut client, &pool, n, intended, window).await
+                    || !stats.send(&mut client, &*pool, n, intended, window).await
                 {
                     break;
                 }

@@ -18,16 +18,31 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// The line `malipo serve` and the ceiling print once they accept connections.
 const LISTENING: &str = "listening on http://";
 
+/// The line `malipo serve` prints for its operations listener (`/metrics`), right after.
+const OPS_LISTENING: &str = "ops listening on http://";
+
 /// A running server.
 pub struct Server {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its operations listener (`/metrics`) listens, when it announced one.
+    pub ops_addr: Option<SocketAddr>,
 }
 
 impl Server {
     /// Starts `cmd` (stderr to `log`) and waits for its `listening on http://ADDR` line.
-    pub async fn start_announced(mut cmd: Command, log: &Path) -> anyhow::Result<Server> {
+    pub async fn start_announced(cmd: Command, log: &Path) -> anyhow::Result<Server> {
+        Self::start_announcing(cmd, log, false).await
+    }
+
+    /// [`Server::start_announced`] that also waits for `ops listening on http://ADDR` (`malipo
+    /// serve` prints it with the others) and keeps that address in [`Server::ops_addr`].
+    pub async fn start_announced_with_ops(cmd: Command, log: &Path) -> anyhow::Result<Server> {
+        Self::start_announcing(cmd, log, true).await
+    }
+
+    async fn start_announcing(mut cmd: Command, log: &Path, want_ops: bool) -> anyhow::Result<Server> {
         cmd.stdout(Stdio::piped())
             .stderr(log_file(log)?)
             .kill_on_drop(true);
@@ -35,18 +50,31 @@ impl Server {
         let stdout = child.stdout.take().context("no stdout pipe")?;
         let mut lines = BufReader::new(stdout).lines();
         let found = tokio::time::timeout(START_TIMEOUT, async {
+            let (mut public, mut ops) = (None, None);
             while let Some(line) = lines.next_line().await? {
-                if let Some(addr) = line.trim().strip_prefix(LISTENING) {
-                    return Ok::<_, std::io::Error>(Some(addr.trim_end_matches('/').to_owned()));
+                let line = line.trim();
+                if let Some(addr) = line.strip_prefix(LISTENING) {
+                    public = Some(addr.trim_end_matches('/').to_owned());
+                } else if let Some(addr) = line.strip_prefix(OPS_LISTENING) {
+                    ops = Some(addr.trim_end_matches('/').to_owned());
+                }
+                if public.is_some() && (ops.is_some() || !want_ops) {
+                    return Ok::<_, std::io::Error>(public.zip(Some(ops)));
                 }
             }
             Ok(None)
         })
         .await;
-        let addr = match found {
-            Ok(Ok(Some(addr))) => addr
-                .parse()
-                .with_context(|| format!("unexpected address in {LISTENING}{addr}"))?,
+        let (addr, ops_addr) = match found {
+            Ok(Ok(Some((addr, ops)))) => (
+                addr.parse()
+                    .with_context(|| format!("unexpected address in {LISTENING}{addr}"))?,
+                ops.map(|ops| {
+                    ops.parse()
+                        .with_context(|| format!("unexpected address in {OPS_LISTENING}{ops}"))
+                })
+                .transpose()?,
+            ),
             Ok(_) => bail!("the server exited before listening; see {}", log.display()),
             Err(_) => bail!(
                 "the server did not listen within {START_TIMEOUT:?}; see {}",
@@ -55,7 +83,11 @@ impl Server {
         };
         // Keep reading stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Server { child, addr })
+        Ok(Server {
+            child,
+            addr,
+            ops_addr,
+        })
     }
 
     /// Starts `cmd` (stdout and stderr to `log`) and waits until `addr` accepts connections.
@@ -67,7 +99,11 @@ impl Server {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return Ok(Server { child, addr });
+                return Ok(Server {
+                    child,
+                    addr,
+                    ops_addr: None,
+                });
             }
             if let Some(status) = child.try_wait()? {
                 bail!(

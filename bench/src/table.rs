@@ -7,12 +7,26 @@ use crate::load::{Load, LoadReport};
 /// Which server a row measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerKind {
-    /// `malipo serve` with embedded SQLite.
+    /// `malipo serve` with embedded SQLite, under Paystack webhooks.
     Malipo,
+    /// `malipo serve` with embedded SQLite, under M-Pesa STK callbacks for tracked payments.
+    MalipoStk,
+    /// `malipo serve` on PostgreSQL, under Paystack webhooks.
+    MalipoPostgres,
     /// The bare axum handler.
     Ceiling,
     /// paystack-django under gunicorn.
     Django,
+}
+
+impl ServerKind {
+    /// Whether it is malipo (whose stored rows must equal its 2xx answers).
+    pub fn is_malipo(self) -> bool {
+        matches!(
+            self,
+            ServerKind::Malipo | ServerKind::MalipoStk | ServerKind::MalipoPostgres
+        )
+    }
 }
 
 /// One server under one load.
@@ -34,13 +48,59 @@ pub struct Row {
     pub client_cpu_s: Option<f64>,
     /// The machine's 1-minute load average when the run started (other work on the box).
     pub load_before: Option<f64>,
+    /// STK rows: payments the worker settled as succeeded (each acknowledged callback must
+    /// settle its own payment), and how long the worker took to drain after the load stopped
+    /// (`None`: it had not drained when the wait ended).
+    pub settled: Option<Settled>,
+}
+
+/// What the worker made of an STK row's callbacks, counted after the queue drained.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settled {
+    /// Payments in state succeeded.
+    pub succeeded: u64,
+    /// Events failed or suspicious (a callback that disagreed with its payment).
+    pub refused: u64,
+    /// Seconds from the end of the load until the queue was empty; `None` if it never was.
+    pub drained_after_s: Option<f64>,
 }
 
 impl Row {
-    /// Whether the stored rows must equal the 2xx answers (and do not).
+    /// Whether the stored rows must equal the 2xx answers (and do not), or, for STK rows, an
+    /// acknowledged callback did not settle its payment.
     pub fn lost_or_extra(&self) -> bool {
-        self.kind == ServerKind::Malipo && self.stored != Some(self.report.total_2xx)
+        let stores = self.kind.is_malipo();
+        let unsettled = self.settled.is_some_and(|s| {
+            s.drained_after_s.is_some() && (s.succeeded != self.report.total_2xx || s.refused > 0)
+        });
+        (stores && self.stored != Some(self.report.total_2xx)) || unsettled
     }
+}
+
+/// One line per STK row: payments succeeded against callbacks acknowledged.
+pub fn settled_lines(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        let Some(s) = row.settled else { continue };
+        let drained = match s.drained_after_s {
+            Some(secs) => format!("the worker drained its queue {secs:.1} s after the load stopped"),
+            None => "the worker had **not** drained its queue when the wait ended".to_owned(),
+        };
+        let verdict = match (
+            s.drained_after_s,
+            s.succeeded == row.report.total_2xx && s.refused == 0,
+        ) {
+            (None, _) => "not checked",
+            (Some(_), true) => "pass",
+            (Some(_), false) => "**FAIL**",
+        };
+        let _ = writeln!(
+            out,
+            "- {} ({}): {} payments succeeded for {} callbacks acknowledged, {} events failed or suspicious; {drained}: {verdict}",
+            row.name, row.report.load, s.succeeded, row.report.total_2xx, s.refused
+        );
+    }
+    out
 }
 
 /// What the issue asks of malipo.
@@ -222,7 +282,7 @@ pub fn target_verdicts(rows: &[Row]) -> String {
     }
     let peak = rows
         .iter()
-        .filter(|r| r.kind == ServerKind::Malipo)
+        .filter(|r| r.kind.is_malipo())
         .filter_map(|r| r.peak_rss_kib)
         .max();
     if let Some(kib) = peak {
@@ -234,7 +294,7 @@ pub fn target_verdicts(rows: &[Row]) -> String {
             verdict(mib <= targets::RSS_MIB)
         );
     }
-    let malipo: Vec<&Row> = rows.iter().filter(|r| r.kind == ServerKind::Malipo).collect();
+    let malipo: Vec<&Row> = rows.iter().filter(|r| r.kind.is_malipo()).collect();
     if !malipo.is_empty() {
         let bad = malipo.iter().filter(|r| r.lost_or_extra()).count();
         let _ = writeln!(
@@ -268,6 +328,7 @@ mod tests {
             server_cpu_s: Some(0.5),
             client_cpu_s: Some(0.1),
             load_before: Some(1.0),
+            settled: None,
         }
     }
 
@@ -297,5 +358,23 @@ mod tests {
         assert!(rows[0].lost_or_extra());
         assert!(render(&rows).contains("MISMATCH"));
         assert!(target_verdicts(&rows).contains("FAIL"));
+    }
+
+    #[test]
+    fn an_unsettled_stk_callback_fails_the_check() {
+        let mut r = row(ServerKind::MalipoStk, 500, Some(500));
+        let settled = |succeeded, drained: Option<f64>| Settled {
+            succeeded,
+            refused: 0,
+            drained_after_s: drained,
+        };
+        r.settled = Some(settled(500, Some(1.0)));
+        assert!(!r.lost_or_extra());
+        assert!(settled_lines(std::slice::from_ref(&r)).contains(": pass"));
+        r.settled = Some(settled(499, Some(1.0)));
+        assert!(r.lost_or_extra());
+        r.settled = Some(settled(499, None));
+        assert!(!r.lost_or_extra());
+        assert!(settled_lines(&[r]).contains("not checked"));
     }
 }
