@@ -402,7 +402,7 @@ async fn a_database_restart_is_answered_503_with_retry_after_and_recovered_witho
         .args(["--ops-bind", "127.0.0.1:0", "--config"])
         .arg(&config)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -473,11 +473,14 @@ async fn a_database_restart_is_answered_503_with_retry_after_and_recovered_witho
         }
     }
     assert_eq!(payments().await.unwrap().status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while count(&cluster.url, "SELECT count(*) FROM events WHERE status = 1") < 2 {
         assert!(
             Instant::now() < deadline,
-            "the worker did not process the events after the restart"
+            "the worker did not process the events after the restart:\nevents: {}\njobs: {}\nlog:\n{}",
+            psql(&cluster.url, "SELECT id, status, attempts, last_error FROM events"),
+            psql(&cluster.url, "SELECT id, run_at, attempts, lease_owner, last_error FROM jobs"),
+            std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
