@@ -80,6 +80,7 @@
 //! # }
 //! ```
 
+mod decode;
 mod error;
 pub mod memory;
 mod model;

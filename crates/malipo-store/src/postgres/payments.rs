@@ -5,93 +5,17 @@
 //! result and decides on it. The `UPDATE … WHERE id = $1 AND state = $2` is the compare-and-set
 //! on top, as in the SQLite adapter.
 
-use malipo_core::{AccountName, Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
-use tokio_postgres::Row;
+use malipo_core::{Money, PaymentId, PaymentState, Provider};
 
 use super::db::Db;
-use super::rows::{col, Listing};
+use super::rows::Listing;
+use crate::decode::payment::{payment as decode, COLUMNS};
 use crate::sqlite::rows;
 use crate::{CheckSchedule, PaymentCheck, SettledBy};
 use crate::{
     NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
     TransitionDetail,
 };
-
-const COLUMNS: &str = "id, provider, kind, state, amount_minor, currency, msisdn, email, \
-     merchant_reference, provider_reference, description, metadata, receipt, result_code, \
-     result_desc, created_at, updated_at, settled_by, parent_id, next_check_at, check_attempts, \
-     check_note, check_held, provider_request_id, refunded_minor, account";
-
-fn decode(row: &Row) -> Result<PaymentRecord, StoreError> {
-    const OP: &str = "reading a payment";
-    let id: String = col(row, 0, OP)?;
-    let provider: String = col(row, 1, OP)?;
-    let state: i64 = col(row, 3, OP)?;
-    let minor: i64 = col(row, 4, OP)?;
-    let currency: String = col(row, 5, OP)?;
-    let msisdn: Option<String> = col(row, 6, OP)?;
-    let metadata: Option<String> = col(row, 11, OP)?;
-    let refunded: i64 = col(row, 24, OP)?;
-    let account: Option<String> = col(row, 25, OP)?;
-    let corrupt = |what: &'static str, detail: String| StoreError::Corrupt { what, detail };
-    let currency = currency
-        .parse::<Currency>()
-        .map_err(|e| corrupt("payments.currency", e.to_string()))?;
-    Ok(PaymentRecord {
-        id: rows::id(&id, "payments.id")?,
-        provider: rows::provider(&provider)?,
-        kind: col(row, 2, OP)?,
-        state: PaymentState::from_code(state)
-            .ok_or_else(|| corrupt("payments.state", format!("unknown state code {state}")))?,
-        amount: Money::from_minor(
-            u64::try_from(minor)
-                .map_err(|_| corrupt("payments.amount_minor", format!("{minor} is negative")))?,
-            currency,
-        ),
-        provider_request_id: col(row, 23, OP)?,
-        account: match account {
-            None => AccountName::default_account(),
-            Some(name) => name
-                .parse()
-                .map_err(|e: malipo_core::AccountNameError| corrupt("payments.account", e.to_string()))?,
-        },
-        refunded: Money::from_minor(
-            u64::try_from(refunded)
-                .map_err(|_| corrupt("payments.refunded_minor", format!("{refunded} is negative")))?,
-            currency,
-        ),
-        msisdn: msisdn
-            .map(|m| m.parse::<Msisdn>())
-            .transpose()
-            .map_err(|e| corrupt("payments.msisdn", e.to_string()))?,
-        email: col(row, 7, OP)?,
-        merchant_reference: col(row, 8, OP)?,
-        provider_reference: col(row, 9, OP)?,
-        description: col(row, 10, OP)?,
-        metadata: metadata
-            .map(|m| serde_json::from_str(&m))
-            .transpose()
-            .map_err(|e| corrupt("payments.metadata", e.to_string()))?,
-        receipt: col(row, 12, OP)?,
-        result_code: col(row, 13, OP)?,
-        result_desc: col(row, 14, OP)?,
-        created_at: rows::from_ms(col(row, 15, OP)?, "payments.created_at")?,
-        updated_at: rows::from_ms(col(row, 16, OP)?, "payments.updated_at")?,
-        settled_by: col::<Option<String>>(row, 17, OP)?
-            .map(|s| s.parse::<SettledBy>())
-            .transpose()
-            .map_err(|e| corrupt("payments.settled_by", e))?,
-        parent_id: rows::opt_id(col(row, 18, OP)?, "payments.parent_id")?,
-        check: CheckSchedule {
-            next_at: col::<Option<i64>>(row, 19, OP)?
-                .map(|ms| rows::from_ms(ms, "payments.next_check_at"))
-                .transpose()?,
-            attempts: rows::count(col(row, 20, OP)?),
-            note: col(row, 21, OP)?,
-            held: col::<bool>(row, 22, OP)?,
-        },
-    })
-}
 
 /// Records a payment; a taken id or provider reference is a conflict.
 pub(crate) async fn insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {

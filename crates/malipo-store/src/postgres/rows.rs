@@ -5,6 +5,7 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 use super::db::Db;
+use crate::decode::Columns;
 use crate::error::Context;
 use crate::sqlite::rows::page;
 use crate::StoreError;
@@ -12,6 +13,36 @@ use crate::StoreError;
 /// Column `i` of `row`, with the store's error naming the operation.
 pub(crate) fn col<'r, T: FromSql<'r>>(row: &'r Row, i: usize, op: &'static str) -> Result<T, StoreError> {
     row.try_get(i).during(op)
+}
+
+impl Columns for Row {
+    fn text(&self, i: usize, op: &'static str) -> Result<String, StoreError> {
+        self.try_get(i).during(op)
+    }
+
+    fn opt_text(&self, i: usize, op: &'static str) -> Result<Option<String>, StoreError> {
+        self.try_get(i).during(op)
+    }
+
+    fn int(&self, i: usize, op: &'static str) -> Result<i64, StoreError> {
+        self.try_get(i).during(op)
+    }
+
+    fn opt_int(&self, i: usize, op: &'static str) -> Result<Option<i64>, StoreError> {
+        self.try_get(i).during(op)
+    }
+
+    fn blob(&self, i: usize, op: &'static str) -> Result<Vec<u8>, StoreError> {
+        self.try_get(i).during(op)
+    }
+
+    fn opt_blob(&self, i: usize, op: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.try_get(i).during(op)
+    }
+
+    fn boolean(&self, i: usize, op: &'static str) -> Result<bool, StoreError> {
+        self.try_get(i).during(op)
+    }
 }
 
 /// A bound value of a listing.

@@ -3,34 +3,14 @@
 use malipo_core::Secret;
 use rusqlite::{params, Connection, Row};
 
-use super::rows::{self, col};
+use super::rows::{self};
+use crate::decode::endpoint::{endpoint, COLUMNS};
 use crate::error::Context;
 use crate::model::endpoint::check_event_type;
 use crate::{EndpointId, EndpointRecord, NewEndpoint, StoreError};
 
-const COLUMNS: &str = "id, name, url, secret, previous_secret, previous_secret_until, event_types, \
-     enabled, allow_private, created_at, updated_at";
-
 fn decode(row: &Row<'_>) -> Result<EndpointRecord, StoreError> {
-    const OP: &str = "reading an endpoint";
-    let id: String = col(row, 0, OP)?;
-    let until: Option<i64> = col(row, 5, OP)?;
-    let types: String = col(row, 6, OP)?;
-    Ok(EndpointRecord {
-        id: rows::id(&id, "endpoints.id")?,
-        name: col(row, 1, OP)?,
-        url: col(row, 2, OP)?,
-        secret: Secret::new(col(row, 3, OP)?),
-        previous_secret: col::<Option<String>>(row, 4, OP)?.map(Secret::new),
-        previous_secret_until: until
-            .map(|ms| rows::from_ms(ms, "endpoints.previous_secret_until"))
-            .transpose()?,
-        event_types: types.split_whitespace().map(str::to_owned).collect(),
-        enabled: col(row, 7, OP)?,
-        allow_private: col(row, 8, OP)?,
-        created_at: rows::from_ms(col(row, 9, OP)?, "endpoints.created_at")?,
-        updated_at: rows::from_ms(col(row, 10, OP)?, "endpoints.updated_at")?,
-    })
+    endpoint(row)
 }
 
 /// Refuses an endpoint that could never be delivered to, before anything is written.

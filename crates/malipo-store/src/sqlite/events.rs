@@ -1,13 +1,11 @@
 //! Reading and listing events; writing them is the inbox's (`inbox.rs`).
 
-use std::net::IpAddr;
-
-use bytes::Bytes;
-use malipo_core::{EventId, EventStatus};
+use malipo_core::EventId;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
-use super::rows::{self, col};
+use super::rows::{self};
+use crate::decode::event;
 use crate::error::Context;
 use crate::{EventFilter, EventRecord, EventSummary, NewEvent, StoreError};
 
@@ -29,45 +27,7 @@ pub(crate) fn check(ev: &NewEvent) -> Result<(), StoreError> {
 
 /// Decodes the [`SUMMARY_COLUMNS`] starting at column 0.
 pub(crate) fn summary(row: &Row<'_>) -> Result<EventSummary, StoreError> {
-    const OP: &str = "reading an event";
-    let id: String = col(row, 0, OP)?;
-    let provider: String = col(row, 1, OP)?;
-    let source_ip: Option<String> = col(row, 5, OP)?;
-    let status: i64 = col(row, 6, OP)?;
-    let body_len: i64 = col(row, 10, OP)?;
-    let account: Option<String> = col(row, 11, OP)?;
-    Ok(EventSummary {
-        id: rows::id(&id, "events.id")?,
-        provider: rows::provider(&provider)?,
-        kind: col(row, 2, OP)?,
-        dedup_key: col(row, 3, OP)?,
-        received_at: rows::from_ms(col(row, 4, OP)?, "events.received_at")?,
-        source_ip: source_ip
-            .map(|ip| {
-                ip.parse::<IpAddr>().map_err(|e| StoreError::Corrupt {
-                    what: "events.source_ip",
-                    detail: format!("{ip:?}: {e}"),
-                })
-            })
-            .transpose()?,
-        status: EventStatus::from_code(status).ok_or_else(|| StoreError::Corrupt {
-            what: "events.status",
-            detail: format!("unknown status code {status}"),
-        })?,
-        attempts: rows::count(col(row, 7, OP)?),
-        last_error: col(row, 8, OP)?,
-        payment_id: rows::opt_id(col(row, 9, OP)?, "events.payment_id")?,
-        body_len: u64::try_from(body_len).unwrap_or(0),
-        account: account
-            .map(|a| {
-                a.parse()
-                    .map_err(|e: malipo_core::AccountNameError| StoreError::Corrupt {
-                        what: "events.account",
-                        detail: e.to_string(),
-                    })
-            })
-            .transpose()?,
-    })
+    event::summary(row)
 }
 
 /// One event with its body.
@@ -78,13 +38,7 @@ pub(crate) fn get(conn: &Connection, id: EventId) -> Result<Option<EventRecord>,
             "SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?1"
         ))
         .during(OP)?;
-    rows::first(&mut stmt, [id.to_string()], OP, |row| {
-        let body: Vec<u8> = col(row, 12, OP)?;
-        Ok(EventRecord {
-            summary: summary(row)?,
-            raw_body: Bytes::from(body),
-        })
-    })
+    rows::first(&mut stmt, [id.to_string()], OP, |row| event::record(row))
 }
 
 /// Events matching `filter`, newest first.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use malipo_core::{Id, IdKind, Provider};
 use rusqlite::{Params, Row, Statement};
 
+use crate::decode::Columns;
 use crate::error::Context;
 use crate::StoreError;
 
@@ -74,6 +75,37 @@ pub(crate) fn clip(text: &str) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+impl Columns for Row<'_> {
+    fn text(&self, i: usize, op: &'static str) -> Result<String, StoreError> {
+        self.get(i).during(op)
+    }
+
+    fn opt_text(&self, i: usize, op: &'static str) -> Result<Option<String>, StoreError> {
+        self.get(i).during(op)
+    }
+
+    fn int(&self, i: usize, op: &'static str) -> Result<i64, StoreError> {
+        self.get(i).during(op)
+    }
+
+    fn opt_int(&self, i: usize, op: &'static str) -> Result<Option<i64>, StoreError> {
+        self.get(i).during(op)
+    }
+
+    fn blob(&self, i: usize, op: &'static str) -> Result<Vec<u8>, StoreError> {
+        self.get(i).during(op)
+    }
+
+    fn opt_blob(&self, i: usize, op: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(i).during(op)
+    }
+
+    /// rusqlite reads an integer other than 0 as `true`.
+    fn boolean(&self, i: usize, op: &'static str) -> Result<bool, StoreError> {
+        self.get(i).during(op)
+    }
 }
 
 /// A column, with the store's error naming the operation.
