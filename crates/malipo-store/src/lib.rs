@@ -82,6 +82,7 @@
 
 mod decode;
 mod error;
+mod listing;
 pub mod memory;
 mod model;
 mod port;

@@ -3,8 +3,9 @@
 use malipo_core::{DeliveryId, EventId, PaymentId};
 
 use super::db::{Db, Params};
-use super::rows::{col, Listing};
+use super::rows::{col, fetch, Postgres};
 use crate::decode::delivery::{delivery as decode, COLUMNS};
+use crate::listing;
 use crate::sqlite::rows;
 use crate::{DeliveryFilter, DeliveryRecord, DeliveryStatus, EndpointId, NewDelivery, StoreError};
 
@@ -266,19 +267,6 @@ pub(crate) async fn get(db: &Db<'_>, id: DeliveryId) -> Result<Option<DeliveryRe
 
 /// Deliveries matching `filter`, newest first.
 pub(crate) async fn list(db: &Db<'_>, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
-    const OP: &str = "listing deliveries";
-    let mut q = Listing::select(COLUMNS, "deliveries");
-    if let Some(s) = filter.status {
-        q.constant(format_args!("status = {}", s.code()));
-    }
-    if let Some(p) = filter.payment_id {
-        q.bound("payment_id =", Box::new(p.to_string()));
-    }
-    if let Some(endpoint) = filter.endpoint_id {
-        q.bound("endpoint_id =", Box::new(endpoint.to_string()));
-    }
-    if let Some(before) = filter.before {
-        q.bound("id <", Box::new(before.to_string()));
-    }
-    q.fetch(db, filter.limit, OP, decode).await
+    let q = listing::deliveries::<Postgres>(filter);
+    fetch(db, q, filter.limit, "listing deliveries", decode).await
 }

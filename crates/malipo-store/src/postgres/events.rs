@@ -3,9 +3,9 @@
 use malipo_core::EventId;
 
 use super::db::Db;
-use super::rows::Listing;
+use super::rows::{fetch, Postgres};
 use crate::decode::event::{record, summary};
-use crate::sqlite::rows;
+use crate::listing;
 use crate::{EventFilter, EventRecord, EventSummary, StoreError};
 
 /// The columns [`summary`] decodes, in order.
@@ -32,29 +32,6 @@ pub(crate) async fn get_many(db: &Db<'_>, ids: &[String]) -> Result<Vec<EventRec
 
 /// Events matching `filter`, newest first.
 pub(crate) async fn list(db: &Db<'_>, filter: &EventFilter) -> Result<Vec<EventSummary>, StoreError> {
-    const OP: &str = "listing events";
-    let mut q = Listing::select(SUMMARY_COLUMNS, "events");
-    if let Some(p) = filter.provider {
-        q.constant(format_args!("provider = '{}'", p.as_str()));
-    }
-    if let Some(s) = filter.status {
-        q.constant(format_args!("status = {}", s.code()));
-        // Spelled out so the planner sees that the partial index on events needing attention
-        // applies.
-        if s.code() >= 2 {
-            q.constant(format_args!("status >= 2"));
-        }
-    }
-    // Ids start with their creation time, so a time bound is a range on the id index.
-    if let Some(since) = filter.since {
-        let millis = u128::try_from(rows::to_ms(since)).unwrap_or(0);
-        q.bound("id >=", Box::new(EventId::from_parts(millis, 0).to_string()));
-    }
-    if let Some(before) = filter.before {
-        q.bound("id <", Box::new(before.to_string()));
-    }
-    if let Some(payment) = filter.payment_id {
-        q.bound("payment_id =", Box::new(payment.to_string()));
-    }
-    q.fetch(db, filter.limit, OP, summary).await
+    let q = listing::events::<Postgres>(SUMMARY_COLUMNS, filter);
+    fetch(db, q, filter.limit, "listing events", summary).await
 }

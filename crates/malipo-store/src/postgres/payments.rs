@@ -8,8 +8,9 @@
 use malipo_core::{Money, PaymentId, PaymentState, Provider};
 
 use super::db::Db;
-use super::rows::Listing;
+use super::rows::{fetch, Postgres};
 use crate::decode::payment::{payment as decode, COLUMNS};
+use crate::listing;
 use crate::sqlite::rows;
 use crate::{CheckSchedule, PaymentCheck, SettledBy};
 use crate::{
@@ -401,58 +402,8 @@ pub(crate) async fn apply(
 
 /// Payments matching `filter`, newest first.
 pub(crate) async fn list(db: &Db<'_>, filter: &PaymentFilter) -> Result<Vec<PaymentRecord>, StoreError> {
-    const OP: &str = "listing payments";
-    let mut q = Listing::select(COLUMNS, "payments");
-    if let Some(p) = filter.provider {
-        q.constant(format_args!("provider = '{}'", p.as_str()));
-    }
-    if let Some(s) = filter.state {
-        q.constant(format_args!("state = {}", s.code()));
-    }
-    if let Some(r) = &filter.merchant_reference {
-        q.bound("merchant_reference =", Box::new(r.clone()));
-    }
-    if let Some(before) = filter.before {
-        q.bound("id <", Box::new(before.to_string()));
-    }
-    if let Some(since) = filter.since {
-        q.bound("created_at >=", Box::new(rows::to_ms(since)));
-    }
-    if let Some(account) = &filter.account {
-        if account.is_default() {
-            q.constant(format_args!("account IS NULL"));
-        } else {
-            q.bound("account =", Box::new(account.to_string()));
-        }
-    }
-    if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let exact = || -> super::rows::Value { Box::new(text.to_string()) };
-        // Naming every provider lets the planner use the unique (provider, provider_reference)
-        // index.
-        let references = format!(
-            "merchant_reference = ? OR (provider IN ('{}', '{}') AND provider_reference = ?) OR receipt = ?",
-            Provider::Mpesa.as_str(),
-            Provider::Paystack.as_str()
-        );
-        if text.len() >= 4 && text.bytes().all(|b| b.is_ascii_digit()) {
-            // Digits may also be the end of the payer's number: the index on the last four
-            // finds the candidates, LIKE checks the rest.
-            let last4 = text[text.len() - 4..].to_string();
-            q.bound_group(
-                &format!("({references} OR (right(msisdn, 4) = ? AND msisdn IS NOT NULL AND msisdn LIKE ?))"),
-                vec![
-                    exact(),
-                    exact(),
-                    exact(),
-                    Box::new(last4),
-                    Box::new(format!("%{text}")),
-                ],
-            );
-        } else {
-            q.bound_group(&format!("({references})"), vec![exact(), exact(), exact()]);
-        }
-    }
-    q.fetch(db, filter.limit, OP, decode).await
+    let q = listing::payments::<Postgres>(filter);
+    fetch(db, q, filter.limit, "listing payments", decode).await
 }
 
 /// Pending payments created at or before `cutoff`, oldest first.

@@ -1,12 +1,12 @@
 //! Outbound deliveries to the merchant: queue, lease, retry, dead-letter.
 
 use malipo_core::{DeliveryId, EventId, PaymentId};
-use rusqlite::types::Value;
 use rusqlite::{params, Connection, Row};
 
 use super::rows::{self};
 use crate::decode::delivery::{delivery, COLUMNS};
 use crate::error::Context;
+use crate::listing;
 use crate::{DeliveryFilter, DeliveryRecord, DeliveryStatus, EndpointId, NewDelivery, StoreError};
 
 fn decode(row: &Row<'_>) -> Result<DeliveryRecord, StoreError> {
@@ -242,19 +242,6 @@ pub(crate) fn get(conn: &Connection, id: DeliveryId) -> Result<Option<DeliveryRe
 
 /// Deliveries matching `filter`, newest first.
 pub(crate) fn list(conn: &Connection, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
-    const OP: &str = "listing deliveries";
-    let mut q = rows::Listing::select(COLUMNS, "deliveries");
-    if let Some(s) = filter.status {
-        q.constant(format_args!("status = {}", s.code()));
-    }
-    if let Some(p) = filter.payment_id {
-        q.bound("payment_id =", Value::Text(p.to_string()));
-    }
-    if let Some(endpoint) = filter.endpoint_id {
-        q.bound("endpoint_id =", Value::Text(endpoint.to_string()));
-    }
-    if let Some(before) = filter.before {
-        q.bound("id <", Value::Text(before.to_string()));
-    }
-    q.fetch(conn, filter.limit, OP, decode)
+    let q = listing::deliveries::<rows::Sqlite>(filter);
+    rows::fetch(conn, q, filter.limit, "listing deliveries", decode)
 }

@@ -1,12 +1,12 @@
 //! Payments and their state machine.
 
 use malipo_core::{Money, PaymentId, PaymentState, Provider};
-use rusqlite::types::Value;
 use rusqlite::{params, Connection, Row};
 
 use super::rows::{self};
 use crate::decode::payment::{payment, COLUMNS};
 use crate::error::Context;
+use crate::listing;
 use crate::{CheckSchedule, PaymentCheck, SettledBy};
 use crate::{
     NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
@@ -373,64 +373,8 @@ pub(crate) fn apply(
 
 /// Payments matching `filter`, newest first.
 pub(crate) fn list(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<PaymentRecord>, StoreError> {
-    const OP: &str = "listing payments";
-    let mut q = rows::Listing::select(COLUMNS, "payments");
-    if let Some(p) = filter.provider {
-        q.constant(format_args!("provider = '{}'", p.as_str()));
-    }
-    if let Some(s) = filter.state {
-        q.constant(format_args!("state = {}", s.code()));
-    }
-    if let Some(r) = &filter.merchant_reference {
-        q.bound("merchant_reference =", Value::Text(r.clone()));
-    }
-    if let Some(before) = filter.before {
-        q.bound("id <", Value::Text(before.to_string()));
-    }
-    if let Some(since) = filter.since {
-        q.bound("created_at >=", Value::Integer(rows::to_ms(since)));
-    }
-    if let Some(account) = &filter.account {
-        // The default account is stored as NULL (rows from before accounts existed are too).
-        if account.is_default() {
-            q.constant(format_args!("account IS NULL"));
-        } else {
-            q.bound("account =", Value::Text(account.to_string()));
-        }
-    }
-    if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let exact = Value::Text(text.to_string());
-        // Naming every provider lets the planner use the unique (provider, provider_reference)
-        // index, so that lookup needs no index of its own for every payment insert to keep.
-        let references = format!(
-            "merchant_reference = ? OR (provider IN ('{}', '{}') AND provider_reference = ?) OR receipt = ?",
-            Provider::Mpesa.as_str(),
-            Provider::Paystack.as_str()
-        );
-        if text.len() >= 4 && text.bytes().all(|b| b.is_ascii_digit()) {
-            // Digits may also be the end of the payer's number (what a customer reads out):
-            // the index on the last four finds the candidates, LIKE checks the rest.
-            let last4 = text[text.len() - 4..].to_string();
-            q.bound_group(
-                &format!(
-                    "({references} OR (substr(msisdn, -4) = ? AND msisdn IS NOT NULL AND msisdn LIKE ?))"
-                ),
-                vec![
-                    exact.clone(),
-                    exact.clone(),
-                    exact,
-                    Value::Text(last4),
-                    Value::Text(format!("%{text}")),
-                ],
-            );
-        } else {
-            q.bound_group(
-                &format!("({references})"),
-                vec![exact.clone(), exact.clone(), exact],
-            );
-        }
-    }
-    q.fetch(conn, filter.limit, OP, decode)
+    let q = listing::payments::<rows::Sqlite>(filter);
+    rows::fetch(conn, q, filter.limit, "listing payments", decode)
 }
 
 /// Pending payments created at or before `cutoff`, oldest first.

@@ -8,6 +8,7 @@ use rusqlite::{Params, Row, Statement};
 
 use crate::decode::Columns;
 use crate::error::Context;
+use crate::listing::{Arg, Dialect, Listing};
 use crate::StoreError;
 
 /// Longest error text kept on a row; a merchant answering with a megabyte of HTML is clipped.
@@ -156,59 +157,33 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// A listing: optional filters over one table, newest id first, one page — the shape of every
-/// `list_*` query. Our own constants (provider names, status codes) go into the SQL text so the
-/// planner can use the partial indexes; anything from outside is bound.
-pub(crate) struct Listing {
-    sql: String,
-    args: Vec<rusqlite::types::Value>,
+/// SQLite's spelling of a listing.
+pub(crate) struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn placeholder(n: usize) -> String {
+        format!("?{n}")
+    }
+
+    fn last_four(column: &str) -> String {
+        format!("substr({column}, -4)")
+    }
 }
 
-impl Listing {
-    pub(crate) fn select(columns: &str, table: &str) -> Self {
-        Listing {
-            sql: format!("SELECT {columns} FROM {table} WHERE 1 = 1"),
-            args: Vec::new(),
-        }
-    }
-
-    /// Adds a condition written from our own constants, such as `status = 2`.
-    pub(crate) fn constant(&mut self, condition: std::fmt::Arguments<'_>) {
-        self.sql.push_str(&format!(" AND {condition}"));
-    }
-
-    /// Adds `column_op ?N` with `value` bound, such as `("id <", before)`.
-    pub(crate) fn bound(&mut self, column_op: &str, value: rusqlite::types::Value) {
-        self.args.push(value);
-        self.sql
-            .push_str(&format!(" AND {column_op} ?{}", self.args.len()));
-    }
-
-    /// Adds a parenthesised condition whose `?`s take `values` in order.
-    pub(crate) fn bound_group(&mut self, condition: &str, values: Vec<rusqlite::types::Value>) {
-        let mut sql = String::with_capacity(condition.len() + 8);
-        for piece in condition.split('?').enumerate() {
-            if piece.0 > 0 {
-                self.args.push(values[piece.0 - 1].clone());
-                sql.push_str(&format!("?{}", self.args.len()));
-            }
-            sql.push_str(piece.1);
-        }
-        self.sql.push_str(&format!(" AND {sql}"));
-    }
-
-    /// Runs the query for at most `limit` rows (capped at [`MAX_PAGE`]), newest first.
-    pub(crate) fn fetch<T>(
-        mut self,
-        conn: &rusqlite::Connection,
-        limit: usize,
-        op: &'static str,
-        decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
-        self.args.push(rusqlite::types::Value::Integer(page(limit)));
-        self.sql
-            .push_str(&format!(" ORDER BY id DESC LIMIT ?{}", self.args.len()));
-        let mut stmt = conn.prepare_cached(&self.sql).during(op)?;
-        all(&mut stmt, rusqlite::params_from_iter(self.args), op, decode)
-    }
+/// Runs a listing for at most `limit` rows (capped at [`MAX_PAGE`]), newest first.
+pub(crate) fn fetch<T>(
+    conn: &rusqlite::Connection,
+    listing: Listing,
+    limit: usize,
+    op: &'static str,
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    use rusqlite::types::Value;
+    let (sql, args) = listing.page(limit);
+    let args = args.into_iter().map(|a| match a {
+        Arg::Text(t) => Value::Text(t),
+        Arg::Int(i) => Value::Integer(i),
+    });
+    let mut stmt = conn.prepare_cached(&sql).during(op)?;
+    all(&mut stmt, rusqlite::params_from_iter(args), op, decode)
 }
