@@ -12,29 +12,18 @@ use super::rows::{fetch, Postgres};
 use crate::decode::payment::{payment as decode, COLUMNS};
 use crate::listing;
 use crate::sqlite::rows;
-use crate::{CheckSchedule, PaymentCheck, SettledBy};
 use crate::{
     NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
     TransitionDetail,
 };
+use crate::{PaymentCheck, SettledBy};
 
 /// Records a payment; a taken id or provider reference is a conflict.
 pub(crate) async fn insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "recording a payment";
-    let minor = i64::try_from(p.amount.minor()).map_err(|_| {
-        StoreError::Invalid(format!(
-            "amount {} is too large to store (at most {} minor units)",
-            p.amount,
-            i64::MAX
-        ))
-    })?;
-    let metadata = p
-        .metadata
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Invalid(format!("payment metadata cannot be stored: {e}")))?;
-    let settled_by = (p.state != PaymentState::Pending).then_some(SettledBy::Callback.as_str());
+    let minor = p.stored_minor()?;
+    let metadata = p.stored_metadata()?;
+    let settled_by = p.settled_by().map(SettledBy::as_str);
     // The default account is stored as NULL, as in the SQLite schema.
     let account = (!p.account.is_default()).then(|| p.account.as_str());
     // DO NOTHING rather than an error: a failed statement would abort the caller's whole
@@ -72,31 +61,7 @@ pub(crate) async fn insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<Paym
         return Err(conflict(db, p).await?);
     }
     super::outbox::payment_changed(db, p.id, None, p.state, now).await?;
-    let at = rows::from_ms(now, "payments.created_at")?;
-    Ok(PaymentRecord {
-        id: p.id,
-        provider: p.provider,
-        kind: p.kind.clone(),
-        state: p.state,
-        amount: p.amount,
-        msisdn: p.msisdn.clone(),
-        email: p.email.clone(),
-        merchant_reference: p.merchant_reference.clone(),
-        provider_reference: p.provider_reference.clone(),
-        description: p.description.clone(),
-        metadata: p.metadata.clone(),
-        receipt: None,
-        result_code: None,
-        result_desc: None,
-        created_at: at,
-        updated_at: at,
-        settled_by: (p.state != PaymentState::Pending).then_some(SettledBy::Callback),
-        parent_id: p.parent_id,
-        check: CheckSchedule::default(),
-        provider_request_id: p.provider_request_id.clone(),
-        refunded: Money::from_minor(0, p.amount.currency()),
-        account: p.account.clone(),
-    })
+    Ok(p.recorded(rows::from_ms(now, "payments.created_at")?))
 }
 
 async fn conflict(db: &Db<'_>, p: &NewPayment) -> Result<StoreError, StoreError> {
@@ -209,16 +174,7 @@ pub(crate) async fn set_references(
 ) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "setting a payment's provider ids";
     let current = lock(db, id).await?;
-    if let Some(stored) = current
-        .provider_request_id
-        .as_deref()
-        .filter(|s| *s != request_id)
-    {
-        return Err(StoreError::Conflict {
-            what: format!("payment {id}'s request id (it is {stored:?}, not {request_id:?})"),
-            holder: id.to_string(),
-        });
-    }
+    current.check_request_id(request_id)?;
     let current = set_provider_ref(db, id, reference, now).await?;
     if current.provider_request_id.as_deref() == Some(request_id) {
         return Ok(current);
@@ -242,26 +198,15 @@ async fn refund(
 ) -> Result<PaymentEffect, StoreError> {
     const OP: &str = "refunding a payment";
     let current = lock(db, id).await?;
-    let refundable = current.refundable();
-    if amount.currency() != current.amount.currency()
-        || amount.minor() > refundable.minor()
-        || amount.minor() == 0
-    {
-        return Err(StoreError::Invalid(format!(
-            "a refund of {amount} does not fit payment {id}: {refundable} remains to refund"
-        )));
-    }
-    let to = if amount == refundable {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
+    let to = match current.refund_to(amount)? {
+        Ok(to) => to,
+        Err(error) => {
+            return Ok(PaymentEffect::Refused {
+                payment: current,
+                error,
+            })
+        }
     };
-    if let Err(error) = current.state.transition(to) {
-        return Ok(PaymentEffect::Refused {
-            payment: current,
-            error,
-        });
-    }
     let refunded = i64::try_from(current.refunded.minor().saturating_add(amount.minor())).unwrap_or(i64::MAX);
     db.execute(
         "UPDATE payments SET state = $1, refunded_minor = $2, \
@@ -495,34 +440,11 @@ async fn remaining(db: &Db<'_>, parent: &PaymentRecord) -> Result<u64, StoreErro
 /// Records a refund or reversal after checking its parent. The parent is locked first, so two
 /// refunds racing from two instances are checked one after the other against what is left.
 pub(crate) async fn insert_child(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
-    let parent_id = p.parent_id.ok_or_else(|| {
-        StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
-    })?;
+    let parent_id = p.refunded_payment()?;
     let parent = lock(db, parent_id).await?;
-    if !matches!(
-        parent.state,
-        PaymentState::Succeeded | PaymentState::PartiallyRefunded
-    ) {
-        return Err(StoreError::Invalid(format!(
-            "payment {parent_id} is {}; only a succeeded payment can be refunded",
-            parent.state
-        )));
-    }
-    if p.amount.currency() != parent.amount.currency() {
-        return Err(StoreError::Invalid(format!(
-            "the refund is in {} but payment {parent_id} was paid in {}",
-            p.amount.currency().code(),
-            parent.amount.currency().code()
-        )));
-    }
+    p.check_refund_of(&parent)?;
     let left = remaining(db, &parent).await?;
-    if p.amount.minor() == 0 || p.amount.minor() > left {
-        return Err(StoreError::Invalid(format!(
-            "the refund of {} is more than the {} left to refund of payment {parent_id} (or zero)",
-            p.amount,
-            Money::from_minor(left, parent.amount.currency())
-        )));
-    }
+    p.check_refund_fits(&parent, left)?;
     insert(db, p, now).await
 }
 

@@ -7,11 +7,11 @@ use super::rows::{self};
 use crate::decode::payment::{payment, COLUMNS};
 use crate::error::Context;
 use crate::listing;
-use crate::{CheckSchedule, PaymentCheck, SettledBy};
 use crate::{
     NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
     TransitionDetail,
 };
+use crate::{PaymentCheck, SettledBy};
 
 fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
     payment(row)
@@ -20,20 +20,9 @@ fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
 /// Records a payment; a taken id or provider reference is a conflict.
 pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "recording a payment";
-    let minor = i64::try_from(p.amount.minor()).map_err(|_| {
-        StoreError::Invalid(format!(
-            "amount {} is too large to store (at most {} minor units)",
-            p.amount,
-            i64::MAX
-        ))
-    })?;
-    let metadata = p
-        .metadata
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Invalid(format!("payment metadata cannot be stored: {e}")))?;
-    let settled_by = (p.state != PaymentState::Pending).then_some(SettledBy::Callback.as_str());
+    let minor = p.stored_minor()?;
+    let metadata = p.stored_metadata()?;
+    let settled_by = p.settled_by().map(SettledBy::as_str);
     let result = conn
         .prepare_cached(
             "INSERT INTO payments (id, provider, kind, state, amount_minor, currency, msisdn, \
@@ -68,34 +57,7 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         Err(e) => return Err(StoreError::database(OP, e)),
     }
     super::outbox::payment_changed(conn, p.id, None, p.state, now)?;
-    // The row is exactly what was bound; reading it back would only cost a lookup.
-    let at = rows::from_ms(now, "payments.created_at")?;
-    Ok(PaymentRecord {
-        id: p.id,
-        provider: p.provider,
-        kind: p.kind.clone(),
-        state: p.state,
-        amount: p.amount,
-        msisdn: p.msisdn.clone(),
-        email: p.email.clone(),
-        merchant_reference: p.merchant_reference.clone(),
-        provider_reference: p.provider_reference.clone(),
-        description: p.description.clone(),
-        metadata: p.metadata.clone(),
-        receipt: None,
-        result_code: None,
-        result_desc: None,
-        created_at: at,
-        updated_at: at,
-        // A payment recorded already settled was learnt of from the provider's own callback
-        // (a C2B confirmation, a Paystack charge malipo did not start).
-        settled_by: (p.state != PaymentState::Pending).then_some(SettledBy::Callback),
-        parent_id: p.parent_id,
-        check: CheckSchedule::default(),
-        provider_request_id: p.provider_request_id.clone(),
-        refunded: Money::from_minor(0, p.amount.currency()),
-        account: p.account.clone(),
-    })
+    Ok(p.recorded(rows::from_ms(now, "payments.created_at")?))
 }
 
 fn conflict(conn: &Connection, p: &NewPayment) -> Result<StoreError, StoreError> {
@@ -193,16 +155,7 @@ pub(crate) fn set_references(
 ) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "setting a payment's provider ids";
     let current = must_get(conn, id)?;
-    if let Some(stored) = current
-        .provider_request_id
-        .as_deref()
-        .filter(|s| *s != request_id)
-    {
-        return Err(StoreError::Conflict {
-            what: format!("payment {id}'s request id (it is {stored:?}, not {request_id:?})"),
-            holder: id.to_string(),
-        });
-    }
+    current.check_request_id(request_id)?;
     let current = set_provider_ref(conn, id, reference, now)?;
     if current.provider_request_id.as_deref() == Some(request_id) {
         return Ok(current);
@@ -224,26 +177,15 @@ fn refund(
 ) -> Result<PaymentEffect, StoreError> {
     const OP: &str = "refunding a payment";
     let current = must_get(conn, id)?;
-    let refundable = current.refundable();
-    if amount.currency() != current.amount.currency()
-        || amount.minor() > refundable.minor()
-        || amount.minor() == 0
-    {
-        return Err(StoreError::Invalid(format!(
-            "a refund of {amount} does not fit payment {id}: {refundable} remains to refund"
-        )));
-    }
-    let to = if amount == refundable {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
+    let to = match current.refund_to(amount)? {
+        Ok(to) => to,
+        Err(error) => {
+            return Ok(PaymentEffect::Refused {
+                payment: current,
+                error,
+            })
+        }
     };
-    if let Err(error) = current.state.transition(to) {
-        return Ok(PaymentEffect::Refused {
-            payment: current,
-            error,
-        });
-    }
     let refunded = i64::try_from(current.refunded.minor().saturating_add(amount.minor())).unwrap_or(i64::MAX);
     conn.prepare_cached(
         "UPDATE payments SET state = ?1, refunded_minor = ?2, \
@@ -460,34 +402,11 @@ fn remaining(conn: &Connection, parent: &PaymentRecord) -> Result<u64, StoreErro
 
 /// Records a refund or reversal after checking its parent, in the writer's transaction.
 pub(crate) fn insert_child(conn: &Connection, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
-    let parent_id = p.parent_id.ok_or_else(|| {
-        StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
-    })?;
+    let parent_id = p.refunded_payment()?;
     let parent = must_get(conn, parent_id)?;
-    if !matches!(
-        parent.state,
-        PaymentState::Succeeded | PaymentState::PartiallyRefunded
-    ) {
-        return Err(StoreError::Invalid(format!(
-            "payment {parent_id} is {}; only a succeeded payment can be refunded",
-            parent.state
-        )));
-    }
-    if p.amount.currency() != parent.amount.currency() {
-        return Err(StoreError::Invalid(format!(
-            "the refund is in {} but payment {parent_id} was paid in {}",
-            p.amount.currency().code(),
-            parent.amount.currency().code()
-        )));
-    }
+    p.check_refund_of(&parent)?;
     let left = remaining(conn, &parent)?;
-    if p.amount.minor() == 0 || p.amount.minor() > left {
-        return Err(StoreError::Invalid(format!(
-            "the refund of {} is more than the {} left to refund of payment {parent_id} (or zero)",
-            p.amount,
-            Money::from_minor(left, parent.amount.currency())
-        )));
-    }
+    p.check_refund_fits(&parent, left)?;
     insert(conn, p, now)
 }
 
