@@ -57,8 +57,7 @@ pub(crate) fn payment_changed(
     to: PaymentState,
     now: i64,
 ) -> Result<(), StoreError> {
-    // Nothing is announced for pending (every payment malipo starts), so that hot path pays nothing.
-    if previous == Some(to) || to == PaymentState::Pending {
+    if !is_announced(previous, to) {
         return Ok(());
     }
     // Most changes happen with a handful of endpoints or none: look at them before the payment.
@@ -69,23 +68,14 @@ pub(crate) fn payment_changed(
     let Some(payment) = payments::get(conn, id)? else {
         return Ok(());
     };
-    let Some(event_type) = event_type(&payment.kind, to) else {
+    let Some(a) = announce_payment(endpoints, &payment, to, now)? else {
         return Ok(());
     };
-    let targets: Vec<_> = endpoints
-        .into_iter()
-        .filter(|e| e.subscribes(&event_type))
-        .map(|e| e.id)
-        .collect();
-    if targets.is_empty() {
-        return Ok(());
-    }
-    let payload = envelope(&event_type, now, &PaymentView::from(&payment))?;
-    for endpoint in targets {
+    for endpoint in a.targets {
         deliveries::insert(
             conn,
-            &event_type,
-            &payload,
+            &a.event_type,
+            &a.payload,
             Some(id),
             None,
             Some(endpoint),
@@ -115,14 +105,13 @@ pub(crate) fn event_completed(
     let event_id: malipo_core::EventId = rows::id(event_id, "jobs.event_id")?;
     let payment_id: Option<PaymentId> = rows::opt_id(payment_id.map(str::to_owned), "events.payment_id")?;
     let summary = super::events::get(conn, event_id)?;
-    let data = SuspiciousView {
+    let payload = suspicious_payload(
         event_id,
-        provider: summary.as_ref().map(|e| e.provider.as_str()),
-        kind: summary.as_ref().map(|e| e.kind.clone()),
+        summary.as_ref().map(|e| &e.summary),
         payment_id,
-        reason: outcome.note.clone(),
-    };
-    let payload = envelope(EVENT_SUSPICIOUS, now, &data)?;
+        outcome.note.clone(),
+        now,
+    )?;
     for endpoint in targets {
         deliveries::insert(
             conn,
@@ -150,6 +139,65 @@ pub(crate) fn subscribers(conn: &Connection, event_type: &str) -> Result<Vec<cra
         .filter(|e| e.subscribes(event_type))
         .map(|e| e.id)
         .collect())
+}
+
+/// What a payment's change announces: its event type, the payload and the endpoints to send it
+/// to; `None` when no endpoint subscribes to it (or the state is not announced).
+pub(crate) struct Announcement {
+    pub(crate) event_type: String,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) targets: Vec<crate::EndpointId>,
+}
+
+/// The announcement of `payment` reaching `to`, for the `enabled` endpoints.
+pub(crate) fn announce_payment(
+    enabled: Vec<crate::EndpointRecord>,
+    payment: &PaymentRecord,
+    to: PaymentState,
+    now: i64,
+) -> Result<Option<Announcement>, StoreError> {
+    let Some(event_type) = event_type(&payment.kind, to) else {
+        return Ok(None);
+    };
+    let targets: Vec<_> = enabled
+        .into_iter()
+        .filter(|e| e.subscribes(&event_type))
+        .map(|e| e.id)
+        .collect();
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let payload = envelope(&event_type, now, &PaymentView::from(payment))?;
+    Ok(Some(Announcement {
+        event_type,
+        payload,
+        targets,
+    }))
+}
+
+/// Whether a move from `previous` (`None`: just recorded) to `to` is announced at all: nothing
+/// is for pending (every payment malipo starts), so that hot path pays nothing.
+pub(crate) fn is_announced(previous: Option<PaymentState>, to: PaymentState) -> bool {
+    previous != Some(to) && to != PaymentState::Pending
+}
+
+/// The `event.suspicious` payload for the event `event_id` (its `summary` if it is still
+/// stored), naming `payment_id` and the settlement's `reason`.
+pub(crate) fn suspicious_payload(
+    event_id: malipo_core::EventId,
+    summary: Option<&crate::EventSummary>,
+    payment_id: Option<PaymentId>,
+    reason: Option<String>,
+    now: i64,
+) -> Result<Vec<u8>, StoreError> {
+    let data = SuspiciousView {
+        event_id,
+        provider: summary.map(|e| e.provider.as_str()),
+        kind: summary.map(|e| e.kind.clone()),
+        payment_id,
+        reason,
+    };
+    envelope(EVENT_SUSPICIOUS, now, &data)
 }
 
 pub(crate) fn envelope<T: Serialize>(event_type: &str, now: i64, data: &T) -> Result<Vec<u8>, StoreError> {
