@@ -251,12 +251,7 @@ fn refund(
     let current = must_get(s, id)?;
     let to = match current.refund_to(amount)? {
         Ok(to) => to,
-        Err(error) => {
-            return Ok(PaymentEffect::Refused {
-                payment: current,
-                error,
-            })
-        }
+        Err(refused) => return Ok(refused),
     };
     let p = s.payments.get_mut(&id).ok_or_else(|| not_found("payment", id))?;
     p.state = to;

@@ -225,11 +225,8 @@ impl PaymentRecord {
 /// The checks every adapter makes before changing a stored payment.
 impl PaymentRecord {
     /// Where giving `amount` back takes the payment: `Err` for an amount that does not fit,
-    /// `Ok(Err(_))` when its state refuses the move (a refund of a pending payment).
-    pub(crate) fn refund_to(
-        &self,
-        amount: Money,
-    ) -> Result<Result<PaymentState, TransitionError>, StoreError> {
+    /// `Ok(Err(refused))` when its state refuses the move (a refund of a pending payment).
+    pub(crate) fn refund_to(&self, amount: Money) -> Result<Result<PaymentState, PaymentEffect>, StoreError> {
         let refundable = self.refundable();
         if amount.currency() != self.amount.currency()
             || amount.minor() > refundable.minor()
@@ -245,7 +242,13 @@ impl PaymentRecord {
         } else {
             PaymentState::PartiallyRefunded
         };
-        Ok(self.state.transition(to).map(|_| to))
+        Ok(match self.state.transition(to) {
+            Ok(_) => Ok(to),
+            Err(error) => Err(PaymentEffect::Refused {
+                payment: self.clone(),
+                error,
+            }),
+        })
     }
 
     /// Refuses a provider request id other than the one already stored: once set, it never

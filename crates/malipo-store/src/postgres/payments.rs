@@ -200,12 +200,7 @@ async fn refund(
     let current = lock(db, id).await?;
     let to = match current.refund_to(amount)? {
         Ok(to) => to,
-        Err(error) => {
-            return Ok(PaymentEffect::Refused {
-                payment: current,
-                error,
-            })
-        }
+        Err(refused) => return Ok(refused),
     };
     let refunded = i64::try_from(current.refunded.minor().saturating_add(amount.minor())).unwrap_or(i64::MAX);
     db.execute(

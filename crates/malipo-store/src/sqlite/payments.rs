@@ -179,12 +179,7 @@ fn refund(
     let current = must_get(conn, id)?;
     let to = match current.refund_to(amount)? {
         Ok(to) => to,
-        Err(error) => {
-            return Ok(PaymentEffect::Refused {
-                payment: current,
-                error,
-            })
-        }
+        Err(refused) => return Ok(refused),
     };
     let refunded = i64::try_from(current.refunded.minor().saturating_add(amount.minor())).unwrap_or(i64::MAX);
     conn.prepare_cached(
