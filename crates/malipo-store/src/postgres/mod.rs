@@ -101,6 +101,7 @@ struct Inner {
     writers: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     counters: Arc<group::Counters>,
     closed: AtomicBool,
+    events_total: stats::EventTotal,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -147,6 +148,7 @@ impl PostgresStore {
                 writers: tokio::sync::Mutex::new(writers),
                 counters,
                 closed: AtomicBool::new(false),
+                events_total: stats::EventTotal::default(),
             }),
         })
     }
@@ -753,7 +755,7 @@ impl OpsStore for PostgresStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         let now = now_ms();
-        read!(self, |db| stats::read(&db, now))
+        read!(self, |db| stats::read(&db, &self.inner.events_total, now))
     }
 
     async fn close(&self) -> Result<(), StoreError> {
