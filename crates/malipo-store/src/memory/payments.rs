@@ -349,12 +349,7 @@ fn insert_child(s: &mut State, p: &NewPayment, now: DateTime<Utc>) -> Result<Pay
     let parent_id = p.refunded_payment()?;
     let parent = must_get(s, parent_id)?;
     p.check_refund_of(&parent)?;
-    let taken = children(s, parent_id)
-        .iter()
-        .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    let left = parent.amount.minor().saturating_sub(taken);
+    let left = parent.left_to_refund(&children(s, parent_id));
     p.check_refund_fits(&parent, left)?;
     insert(s, p, now)
 }
@@ -363,17 +358,8 @@ fn refund_parent(s: &mut State, parent: PaymentId, now: DateTime<Utc>) -> Result
     let Some(current) = s.payments.get(&parent).cloned() else {
         return Ok(());
     };
-    let refunded = children(s, parent)
-        .iter()
-        .filter(|c| c.state == PaymentState::Succeeded)
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    let to = if refunded >= current.amount.minor() {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
-    };
-    if current.state.can_become(to) && current.state != to {
+    let children = children(s, parent);
+    if let Some(to) = current.refunded_state(&children) {
         transition(s, parent, to, &TransitionDetail::default(), now)?;
     }
     Ok(())

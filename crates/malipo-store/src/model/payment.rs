@@ -251,6 +251,33 @@ impl PaymentRecord {
         })
     }
 
+    /// What its refunds and reversals (`children`) leave to refund: the amount less those
+    /// pending or succeeded.
+    pub(crate) fn left_to_refund(&self, children: &[PaymentRecord]) -> u64 {
+        let taken = children
+            .iter()
+            .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
+            .map(|c| c.amount.minor())
+            .fold(0u64, u64::saturating_add);
+        self.amount.minor().saturating_sub(taken)
+    }
+
+    /// The state a payment moves to once one of its refunds (`children`) succeeded: partly or
+    /// fully refunded by those that succeeded, or `None` when it is there already or cannot go.
+    pub(crate) fn refunded_state(&self, children: &[PaymentRecord]) -> Option<PaymentState> {
+        let refunded = children
+            .iter()
+            .filter(|c| c.state == PaymentState::Succeeded)
+            .map(|c| c.amount.minor())
+            .fold(0u64, u64::saturating_add);
+        let to = if refunded >= self.amount.minor() {
+            PaymentState::Refunded
+        } else {
+            PaymentState::PartiallyRefunded
+        };
+        (self.state.can_become(to) && self.state != to).then_some(to)
+    }
+
     /// Refuses a provider request id other than the one already stored: once set, it never
     /// changes.
     pub(crate) fn check_request_id(&self, request_id: &str) -> Result<(), StoreError> {

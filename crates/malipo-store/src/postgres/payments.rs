@@ -423,13 +423,7 @@ pub(crate) async fn children(db: &Db<'_>, parent: PaymentId) -> Result<Vec<Payme
 /// What is left to give back of `parent`: its amount less its refunds that are pending or
 /// succeeded.
 async fn remaining(db: &Db<'_>, parent: &PaymentRecord) -> Result<u64, StoreError> {
-    let taken = children(db, parent.id)
-        .await?
-        .iter()
-        .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    Ok(parent.amount.minor().saturating_sub(taken))
+    Ok(parent.left_to_refund(&children(db, parent.id).await?))
 }
 
 /// Records a refund or reversal after checking its parent. The parent is locked first, so two
@@ -448,18 +442,8 @@ async fn refund_parent(db: &Db<'_>, parent: PaymentId, now: i64) -> Result<(), S
     let Some(current) = get(db, parent).await? else {
         return Ok(());
     };
-    let refunded = children(db, parent)
-        .await?
-        .iter()
-        .filter(|c| c.state == PaymentState::Succeeded)
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    let to = if refunded >= current.amount.minor() {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
-    };
-    if current.state.can_become(to) && current.state != to {
+    let children = children(db, parent).await?;
+    if let Some(to) = current.refunded_state(&children) {
         transition(db, parent, to, &TransitionDetail::default(), now).await?;
     }
     Ok(())

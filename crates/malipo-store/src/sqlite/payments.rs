@@ -387,12 +387,7 @@ pub(crate) fn children(conn: &Connection, parent: PaymentId) -> Result<Vec<Payme
 /// What is left to give back of `parent`: its amount less its refunds that are pending or
 /// succeeded (a pending one may still go through, so it is spoken for).
 fn remaining(conn: &Connection, parent: &PaymentRecord) -> Result<u64, StoreError> {
-    let taken = children(conn, parent.id)?
-        .iter()
-        .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    Ok(parent.amount.minor().saturating_sub(taken))
+    Ok(parent.left_to_refund(&children(conn, parent.id)?))
 }
 
 /// Records a refund or reversal after checking its parent, in the writer's transaction.
@@ -411,17 +406,8 @@ fn refund_parent(conn: &Connection, parent: PaymentId, now: i64) -> Result<(), S
     let Some(current) = get(conn, parent)? else {
         return Ok(());
     };
-    let refunded = children(conn, parent)?
-        .iter()
-        .filter(|c| c.state == PaymentState::Succeeded)
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    let to = if refunded >= current.amount.minor() {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
-    };
-    if current.state.can_become(to) && current.state != to {
+    let children = children(conn, parent)?;
+    if let Some(to) = current.refunded_state(&children) {
         transition(conn, parent, to, &TransitionDetail::default(), now)?;
     }
     Ok(())
