@@ -37,6 +37,45 @@ pub(crate) trait Columns {
     fn boolean(&self, i: usize, op: &'static str) -> Result<bool, StoreError>;
 }
 
+/// Implements [`Columns`] for a driver's row type whose method `$get` reads a column as any type
+/// the driver converts (`get` for rusqlite, `try_get` for tokio-postgres), its errors named by
+/// `op` through [`Context`](crate::error::Context). A flag is the driver's `bool`: rusqlite reads
+/// an integer other than 0 as `true`, tokio-postgres a `BOOLEAN`.
+macro_rules! columns_of {
+    ($row:ty, $get:ident) => {
+        impl $crate::decode::Columns for $row {
+            fn text(&self, i: usize, op: &'static str) -> Result<String, StoreError> {
+                self.$get(i).during(op)
+            }
+
+            fn opt_text(&self, i: usize, op: &'static str) -> Result<Option<String>, StoreError> {
+                self.$get(i).during(op)
+            }
+
+            fn int(&self, i: usize, op: &'static str) -> Result<i64, StoreError> {
+                self.$get(i).during(op)
+            }
+
+            fn opt_int(&self, i: usize, op: &'static str) -> Result<Option<i64>, StoreError> {
+                self.$get(i).during(op)
+            }
+
+            fn blob(&self, i: usize, op: &'static str) -> Result<Vec<u8>, StoreError> {
+                self.$get(i).during(op)
+            }
+
+            fn opt_blob(&self, i: usize, op: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
+                self.$get(i).during(op)
+            }
+
+            fn boolean(&self, i: usize, op: &'static str) -> Result<bool, StoreError> {
+                self.$get(i).during(op)
+            }
+        }
+    };
+}
+pub(crate) use columns_of;
+
 /// A [`StoreError::Corrupt`] for column `what`.
 pub(crate) fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {

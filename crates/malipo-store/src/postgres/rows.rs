@@ -5,7 +5,6 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 use super::db::Db;
-use crate::decode::Columns;
 use crate::error::Context;
 use crate::listing::{Arg, Dialect, Listing};
 use crate::StoreError;
@@ -15,35 +14,7 @@ pub(crate) fn col<'r, T: FromSql<'r>>(row: &'r Row, i: usize, op: &'static str) 
     row.try_get(i).during(op)
 }
 
-impl Columns for Row {
-    fn text(&self, i: usize, op: &'static str) -> Result<String, StoreError> {
-        self.try_get(i).during(op)
-    }
-
-    fn opt_text(&self, i: usize, op: &'static str) -> Result<Option<String>, StoreError> {
-        self.try_get(i).during(op)
-    }
-
-    fn int(&self, i: usize, op: &'static str) -> Result<i64, StoreError> {
-        self.try_get(i).during(op)
-    }
-
-    fn opt_int(&self, i: usize, op: &'static str) -> Result<Option<i64>, StoreError> {
-        self.try_get(i).during(op)
-    }
-
-    fn blob(&self, i: usize, op: &'static str) -> Result<Vec<u8>, StoreError> {
-        self.try_get(i).during(op)
-    }
-
-    fn opt_blob(&self, i: usize, op: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.try_get(i).during(op)
-    }
-
-    fn boolean(&self, i: usize, op: &'static str) -> Result<bool, StoreError> {
-        self.try_get(i).during(op)
-    }
-}
+crate::decode::columns_of!(Row, try_get);
 
 /// PostgreSQL's spelling of a listing.
 pub(crate) struct Postgres;

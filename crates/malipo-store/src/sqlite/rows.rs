@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use malipo_core::{Id, IdKind, Provider};
 use rusqlite::{Params, Row, Statement};
 
-use crate::decode::Columns;
 use crate::error::Context;
 use crate::listing::{Arg, Dialect, Listing};
 use crate::StoreError;
@@ -78,36 +77,7 @@ pub(crate) fn clip(text: &str) -> &str {
     &text[..end]
 }
 
-impl Columns for Row<'_> {
-    fn text(&self, i: usize, op: &'static str) -> Result<String, StoreError> {
-        self.get(i).during(op)
-    }
-
-    fn opt_text(&self, i: usize, op: &'static str) -> Result<Option<String>, StoreError> {
-        self.get(i).during(op)
-    }
-
-    fn int(&self, i: usize, op: &'static str) -> Result<i64, StoreError> {
-        self.get(i).during(op)
-    }
-
-    fn opt_int(&self, i: usize, op: &'static str) -> Result<Option<i64>, StoreError> {
-        self.get(i).during(op)
-    }
-
-    fn blob(&self, i: usize, op: &'static str) -> Result<Vec<u8>, StoreError> {
-        self.get(i).during(op)
-    }
-
-    fn opt_blob(&self, i: usize, op: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(i).during(op)
-    }
-
-    /// rusqlite reads an integer other than 0 as `true`.
-    fn boolean(&self, i: usize, op: &'static str) -> Result<bool, StoreError> {
-        self.get(i).during(op)
-    }
-}
+crate::decode::columns_of!(Row<'_>, get);
 
 /// A column, with the store's error naming the operation.
 pub(crate) fn col<T: rusqlite::types::FromSql>(
