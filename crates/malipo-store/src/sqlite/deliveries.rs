@@ -3,7 +3,7 @@
 use malipo_core::{DeliveryId, EventId, PaymentId};
 use rusqlite::{params, Connection, Row};
 
-use super::rows::{self};
+use super::rows;
 use crate::decode::delivery::{delivery, COLUMNS};
 use crate::error::Context;
 use crate::listing;

@@ -3,7 +3,7 @@
 use malipo_core::Secret;
 use rusqlite::{params, Connection, Row};
 
-use super::rows::{self};
+use super::rows;
 use crate::decode::endpoint::{endpoint, COLUMNS};
 use crate::error::Context;
 use crate::model::endpoint::check_event_type;

@@ -3,7 +3,7 @@
 use malipo_core::EventId;
 use rusqlite::{Connection, Row};
 
-use super::rows::{self};
+use super::rows;
 use crate::decode::event;
 use crate::error::Context;
 use crate::listing;

@@ -3,7 +3,7 @@
 use malipo_core::kinds::KeyId;
 use rusqlite::{params, Connection, Row};
 
-use super::rows::{self};
+use super::rows;
 use crate::decode::api_key::{api_key, COLUMNS};
 use crate::error::Context;
 use crate::{ApiKeyRecord, NewApiKey, StoreError, KEY_HASH_LEN};

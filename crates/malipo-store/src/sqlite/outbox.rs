@@ -142,14 +142,15 @@ pub(crate) fn subscribers(conn: &Connection, event_type: &str) -> Result<Vec<cra
 }
 
 /// What a payment's change announces: its event type, the payload and the endpoints to send it
-/// to; `None` when no endpoint subscribes to it (or the state is not announced).
+/// to. Built here for both adapters, which write the rows in their own transaction.
 pub(crate) struct Announcement {
     pub(crate) event_type: String,
     pub(crate) payload: Vec<u8>,
     pub(crate) targets: Vec<crate::EndpointId>,
 }
 
-/// The announcement of `payment` reaching `to`, for the `enabled` endpoints.
+/// The announcement of `payment` reaching `to`, for the `enabled` endpoints; `None` when the
+/// state is not announced or no endpoint subscribes to its event type.
 pub(crate) fn announce_payment(
     enabled: Vec<crate::EndpointRecord>,
     payment: &PaymentRecord,

@@ -3,7 +3,7 @@
 use malipo_core::{Money, PaymentId, PaymentState, Provider};
 use rusqlite::{params, Connection, Row};
 
-use super::rows::{self};
+use super::rows;
 use crate::decode::payment::{payment, COLUMNS};
 use crate::error::Context;
 use crate::listing;

@@ -4,7 +4,7 @@ use malipo_core::{AccountName, Provider};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use super::rows::{self};
+use super::rows;
 use crate::decode::record::{self as decode_record, object, CHECKPOINT_COLUMNS};
 use crate::error::Context;
 use crate::{merge_record, NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
