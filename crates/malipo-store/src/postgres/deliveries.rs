@@ -14,28 +14,15 @@ use crate::{DeliveryFilter, DeliveryRecord, DeliveryStatus, EndpointId, NewDeliv
 pub(crate) async fn enqueue(db: &Db<'_>, d: &NewDelivery, now: i64) -> Result<DeliveryId, StoreError> {
     let due = d.first_attempt_at.map_or(now, rows::to_ms);
     let targets = super::outbox::subscribers(db, &d.event_type).await?;
-    if targets.is_empty() {
-        return insert(
-            db,
-            &d.event_type,
-            &d.payload,
-            d.payment_id,
-            d.event_id,
-            None,
-            due,
-            now,
-        )
-        .await;
-    }
     let mut first = None;
-    for endpoint in targets {
+    for endpoint in NewDelivery::recipients(targets) {
         let id = insert(
             db,
             &d.event_type,
             &d.payload,
             d.payment_id,
             d.event_id,
-            Some(endpoint),
+            endpoint,
             due,
             now,
         )

@@ -18,27 +18,15 @@ fn decode(row: &Row<'_>) -> Result<DeliveryRecord, StoreError> {
 pub(crate) fn enqueue(conn: &Connection, d: &NewDelivery, now: i64) -> Result<DeliveryId, StoreError> {
     let due = d.first_attempt_at.map_or(now, rows::to_ms);
     let targets = super::outbox::subscribers(conn, &d.event_type)?;
-    if targets.is_empty() {
-        return insert(
-            conn,
-            &d.event_type,
-            &d.payload,
-            d.payment_id,
-            d.event_id,
-            None,
-            due,
-            now,
-        );
-    }
     let mut first = None;
-    for endpoint in targets {
+    for endpoint in NewDelivery::recipients(targets) {
         let id = insert(
             conn,
             &d.event_type,
             &d.payload,
             d.payment_id,
             d.event_id,
-            Some(endpoint),
+            endpoint,
             due,
             now,
         )?;
