@@ -755,7 +755,18 @@ impl OpsStore for PostgresStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         let now = now_ms();
-        read!(self, |db| stats::read(&db, &self.inner.events_total, now))
+        // As `read!`, once more on another connection if the server was out of reach.
+        let mut retried = false;
+        loop {
+            let result = match self.client().await {
+                Ok(mut client) => stats::read(&mut client, &self.inner.events_total, now).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(StoreError::Unavailable(_)) if !retried => retried = true,
+                other => break other,
+            }
+        }
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -18,8 +18,12 @@ use std::time::{Duration, Instant};
 
 use malipo_core::EventStatus;
 
-use super::db::Db;
+use deadpool_postgres::Client;
+use tokio_postgres::types::ToSql;
+
+use super::db::{Db, Wake};
 use super::rows::col;
+use crate::error::Context;
 use crate::{StoreError, StoreStats};
 
 const OP: &str = "counting queues for metrics";
@@ -121,29 +125,46 @@ fn next(kept: Option<Kept>, plan: Plan, found: Found, now: Instant) -> (Kept, u6
     (next, total)
 }
 
+/// How long the statement that counts the events table in full may run. It is bounded by the
+/// store's statement timeout otherwise, which a full count of a very large table (about a
+/// quarter of a second per million events on a small server) could outlast.
+const FULL_COUNT_TIMEOUT: &str = "SET LOCAL statement_timeout = '5min'";
+
+const SQL: &str = "SELECT (SELECT count(*) FROM jobs), \
+        (SELECT count(*) FROM jobs WHERE run_at <= $1), \
+        e.settling, e.above, e.high, \
+        (SELECT count(*) FROM payments WHERE state = 0), \
+        (SELECT count(*) FROM deliveries WHERE status = 0), \
+        (SELECT count(*) FROM deliveries WHERE status = 2), \
+        c.statuses, c.counts \
+    FROM (SELECT count(*) FILTER (WHERE seq <= $3) AS settling, count(*) AS above, \
+                 coalesce(max(seq), $2) AS high \
+          FROM events WHERE seq > $2) e, \
+         (SELECT coalesce(array_agg(status ORDER BY status), '{}') AS statuses, \
+                 coalesce(array_agg(n ORDER BY status), '{}') AS counts \
+          FROM (SELECT status, count(*) AS n FROM events WHERE status >= 2 GROUP BY status) g) c";
+
 /// Reads every count in one statement, hence one snapshot: processed (a difference) is never off
-/// by a commit landing between two counts.
-pub(crate) async fn read(db: &Db<'_>, total: &EventTotal, now: i64) -> Result<StoreStats, StoreError> {
+/// by a commit landing between two counts. A full count runs in a transaction of its own, only
+/// to give it a longer statement timeout.
+pub(crate) async fn read(
+    client: &mut Client,
+    total: &EventTotal,
+    now: i64,
+) -> Result<StoreStats, StoreError> {
     let plan = total.plan(Instant::now());
-    let row = db
-        .one(
-            "SELECT (SELECT count(*) FROM jobs), \
-                    (SELECT count(*) FROM jobs WHERE run_at <= $1), \
-                    e.settling, e.above, e.high, \
-                    (SELECT count(*) FROM payments WHERE state = 0), \
-                    (SELECT count(*) FROM deliveries WHERE status = 0), \
-                    (SELECT count(*) FROM deliveries WHERE status = 2), \
-                    c.statuses, c.counts \
-             FROM (SELECT count(*) FILTER (WHERE seq <= $3) AS settling, count(*) AS above, \
-                          coalesce(max(seq), $2) AS high \
-                   FROM events WHERE seq > $2) e, \
-                  (SELECT coalesce(array_agg(status ORDER BY status), '{}') AS statuses, \
-                          coalesce(array_agg(n ORDER BY status), '{}') AS counts \
-                   FROM (SELECT status, count(*) AS n FROM events WHERE status >= 2 GROUP BY status) g) c",
-            &[&now, &plan.after, &plan.upto],
-            OP,
-        )
-        .await?;
+    let params: [&(dyn ToSql + Sync); 3] = [&now, &plan.after, &plan.upto];
+    let row = if plan.full {
+        let tx = client.transaction().await.during(OP)?;
+        tx.batch_execute(FULL_COUNT_TIMEOUT).await.during(OP)?;
+        let wake = Wake::default();
+        let row = Db::tx(&tx, &wake).one(SQL, &params, OP).await?;
+        // Nothing was written.
+        tx.rollback().await.during(OP)?;
+        row
+    } else {
+        Db::read(client).one(SQL, &params, OP).await?
+    };
     let n =
         |i: usize| -> Result<u64, StoreError> { Ok(u64::try_from(col::<i64>(&row, i, OP)?).unwrap_or(0)) };
     let jobs_queued = n(0)?;
