@@ -80,6 +80,7 @@
 //! # }
 //! ```
 
+mod convert;
 mod decode;
 mod error;
 mod listing;

@@ -6,7 +6,7 @@
 
 use malipo_core::{EventId, Provider};
 
-use crate::sqlite::rows::{page, to_ms};
+use crate::convert::{page, to_ms};
 use crate::{DeliveryFilter, EventFilter, PaymentFilter};
 
 /// A bound value of a listing.

@@ -1,7 +1,7 @@
 //! Merchant API keys.
 
 use super::{corrupt, Columns};
-use crate::sqlite::rows;
+use crate::convert as rows;
 use crate::{ApiKeyRecord, StoreError, KEY_HASH_LEN};
 
 /// The columns [`api_key`] decodes, in order.

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{corrupt, Columns};
-use crate::sqlite::rows;
+use crate::convert as rows;
 use crate::{DeliveryRecord, DeliveryStatus, StoreError};
 
 /// The columns [`delivery`] decodes, in order.

@@ -3,7 +3,7 @@
 use malipo_core::Secret;
 
 use super::Columns;
-use crate::sqlite::rows;
+use crate::convert as rows;
 use crate::{EndpointRecord, StoreError};
 
 /// The columns [`endpoint`] decodes, in order.

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use malipo_core::EventStatus;
 
 use super::{corrupt, Columns};
-use crate::sqlite::rows;
+use crate::convert as rows;
 use crate::{EventRecord, EventSummary, StoreError};
 
 const OP: &str = "reading an event";

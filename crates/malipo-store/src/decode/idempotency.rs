@@ -1,7 +1,7 @@
 //! `Idempotency-Key` records.
 
 use super::{corrupt, Columns};
-use crate::sqlite::rows;
+use crate::convert as rows;
 use crate::{IdempotencyClaim, IdempotencyRecord, StoreError, StoredResponse, REQUEST_HASH_LEN};
 
 /// The columns [`stored`] decodes, in order.

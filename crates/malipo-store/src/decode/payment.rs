@@ -3,7 +3,7 @@
 use malipo_core::{AccountName, Currency, Money, Msisdn, PaymentState};
 
 use super::{corrupt, Columns};
-use crate::sqlite::rows;
+use crate::convert as rows;
 use crate::{CheckSchedule, PaymentRecord, SettledBy, StoreError};
 
 /// The columns [`payment`] decodes, in order.

@@ -5,7 +5,7 @@ use malipo_core::{AccountName, Provider};
 use serde_json::{Map, Value};
 
 use super::{corrupt, Columns};
-use crate::sqlite::rows;
+use crate::convert as rows;
 use crate::{RecordEntry, RecordSource, StoreError, SyncCheckpoint};
 
 /// A record's stored data, which is always a JSON object.

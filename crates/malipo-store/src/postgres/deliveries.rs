@@ -4,9 +4,9 @@ use malipo_core::{DeliveryId, EventId, PaymentId};
 
 use super::db::{Db, Params};
 use super::rows::{col, fetch, Postgres};
+use crate::convert as rows;
 use crate::decode::delivery::{delivery as decode, COLUMNS};
 use crate::listing;
-use crate::sqlite::rows;
 use crate::{DeliveryFilter, DeliveryRecord, DeliveryStatus, EndpointId, NewDelivery, StoreError};
 
 /// Queues a delivery: one row per enabled endpoint subscribed to its type (the first one's id is

@@ -7,8 +7,8 @@ use malipo_core::{EventId, EventStatus, JobId};
 
 use super::db::Db;
 use super::rows::col;
+use crate::convert as rows;
 use crate::port::Replayed;
-use crate::sqlite::rows;
 use crate::{Ingested, NewEvent, StoreError};
 
 /// The only job kind so far: apply an event.

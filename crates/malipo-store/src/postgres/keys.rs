@@ -4,9 +4,9 @@ use malipo_core::kinds::KeyId;
 
 use super::db::Db;
 use super::errors::is_unique_violation;
+use crate::convert as rows;
 use crate::decode::api_key::{api_key as decode, COLUMNS};
 use crate::error::Context;
-use crate::sqlite::rows;
 use crate::{ApiKeyRecord, NewApiKey, StoreError, KEY_HASH_LEN};
 
 /// Records a key (one statement on its own); a taken id or digest is a conflict.

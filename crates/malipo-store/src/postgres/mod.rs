@@ -73,9 +73,9 @@ pub use options::PostgresOptions;
 
 use self::db::{Db, Wake};
 use self::errors::from_pool;
+use crate::convert::{duration_ms, now_ms, to_ms};
 use crate::error::Context;
 use crate::port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed};
-use crate::sqlite::rows::{duration_ms, now_ms, to_ms};
 use crate::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
     JobCompletion, JobOutcome, MigrationInfo, MigrationReport, NewDelivery, NewEvent, NewPayment,

@@ -6,9 +6,9 @@ use malipo_core::{PaymentId, PaymentState};
 
 use super::db::Db;
 use super::{deliveries, endpoints, payments};
+use crate::convert as rows;
 use crate::model::endpoint::EVENT_SUSPICIOUS;
 use crate::sqlite::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
-use crate::sqlite::rows;
 use crate::{EndpointId, JobOutcome, StoreError};
 
 /// Announces that payment `id` went from `previous` (`None`: just recorded) to `to`.

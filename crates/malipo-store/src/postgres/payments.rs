@@ -9,9 +9,9 @@ use malipo_core::{Money, PaymentId, PaymentState, Provider};
 
 use super::db::Db;
 use super::rows::{fetch, Postgres};
+use crate::convert as rows;
 use crate::decode::payment::{payment as decode, COLUMNS};
 use crate::listing;
-use crate::sqlite::rows;
 use crate::{
     NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
     TransitionDetail,

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::db::Db;
 use super::rows::col;
+use crate::convert as rows;
 use crate::decode::record::{checkpoint as decode_checkpoint, record as decode, CHECKPOINT_COLUMNS};
-use crate::sqlite::rows;
 use crate::{NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
 
 const COLUMNS: &str =

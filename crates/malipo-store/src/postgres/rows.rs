@@ -1,5 +1,5 @@
-//! Reading columns and building listings; the conversions shared with SQLite (times, ids,
-//! clipping) are the SQLite adapter's `rows`.
+//! Reading columns and running listings; the conversions shared with SQLite (times, ids,
+//! clipping) are [`crate::convert`]'s.
 
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
