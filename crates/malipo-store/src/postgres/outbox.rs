@@ -1,6 +1,6 @@
 //! The delivery outbox: a payment change's delivery rows are written in the transaction that
-//! makes the change (see the SQLite adapter's `outbox.rs`; the payload is built by the same
-//! code, so both adapters announce identically).
+//! makes the change (see the SQLite adapter's `outbox.rs`; what is announced is built by
+//! [`crate::outbox`], so both adapters announce identically).
 
 use malipo_core::{PaymentId, PaymentState};
 
@@ -8,7 +8,7 @@ use super::db::Db;
 use super::{deliveries, endpoints, payments};
 use crate::convert as rows;
 use crate::model::endpoint::EVENT_SUSPICIOUS;
-use crate::sqlite::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
+use crate::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
 use crate::{EndpointId, JobOutcome, StoreError};
 
 /// Announces that payment `id` went from `previous` (`None`: just recorded) to `to`.

@@ -29,7 +29,6 @@ use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider, Secret};
 
 pub use options::{Durability, SqliteOptions};
-pub use outbox::{event_type as delivery_event_type, PAYLOAD_VERSION};
 pub use writer::WriterStats;
 
 pub(crate) use events::check as check_event;
