@@ -7,7 +7,7 @@ use super::db::Db;
 use crate::decode::endpoint::{endpoint as decode, COLUMNS};
 use crate::{EndpointId, EndpointRecord, NewEndpoint, StoreError};
 
-pub(crate) use crate::sqlite::endpoints::{check, check_secret};
+pub(crate) use crate::model::endpoint::{check, check_secret};
 
 /// One endpoint by id (`ep_…`) or name.
 pub(crate) async fn get(db: &Db<'_>, key: &str) -> Result<Option<EndpointRecord>, StoreError> {

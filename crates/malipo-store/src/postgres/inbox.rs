@@ -20,7 +20,7 @@ const OP_INGEST: &str = "storing an event";
 /// NUL character; SQLite keeps it): one such event would otherwise fail its whole batch's
 /// first attempt.
 pub(crate) fn check(ev: &NewEvent) -> Result<(), StoreError> {
-    crate::sqlite::events::check(ev)?;
+    crate::model::event::check(ev)?;
     let texts = [
         Some(ev.kind.as_str()),
         Some(ev.dedup_key.as_str()),

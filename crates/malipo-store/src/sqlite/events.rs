@@ -7,23 +7,11 @@ use super::rows;
 use crate::decode::event;
 use crate::error::Context;
 use crate::listing;
-use crate::{EventFilter, EventRecord, EventSummary, NewEvent, StoreError};
+use crate::{EventFilter, EventRecord, EventSummary, StoreError};
 
 /// The columns [`summary`] decodes, in order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, kind, dedup_key, received_at, source_ip, \
      status, attempts, last_error, payment_id, length(body), account";
-
-/// Refuses an event the dedup index would mishandle: with an empty key every keyless event
-/// would count as a duplicate of the first and be acknowledged without being stored.
-pub(crate) fn check(ev: &NewEvent) -> Result<(), StoreError> {
-    if ev.dedup_key.trim().is_empty() {
-        return Err(StoreError::Invalid(format!(
-            "a {} {:?} event has an empty dedup key; expected the provider's event identity",
-            ev.provider, ev.kind
-        )));
-    }
-    Ok(())
-}
 
 /// Decodes the [`SUMMARY_COLUMNS`] starting at column 0.
 pub(crate) fn summary(row: &Row<'_>) -> Result<EventSummary, StoreError> {
