@@ -80,9 +80,13 @@
 //! # }
 //! ```
 
+mod convert;
+mod decode;
 mod error;
+mod listing;
 pub mod memory;
 mod model;
+mod outbox;
 mod port;
 mod postgres;
 mod sqlite;
@@ -104,10 +108,10 @@ pub use model::payment::{
 };
 pub use model::record::{merge_record, NewRecord, RecordEntry, RecordFilter, RecordSource, SyncCheckpoint};
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
+pub use outbox::{event_type as delivery_event_type, PAYLOAD_VERSION};
 pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed, Store};
 pub use postgres::{
     copy_sqlite_to_postgres, redact_url, CopyProgress, CopyReport, PostgresOptions, PostgresStore, TableCopy,
     WorkListener, DELIVERIES_CHANNEL, JOBS_CHANNEL, POSTGRES_SCHEMA_VERSION,
 };
-pub use sqlite::{delivery_event_type, PAYLOAD_VERSION};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, WriterStats};

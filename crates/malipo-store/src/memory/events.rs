@@ -17,7 +17,7 @@ use crate::{
 #[async_trait]
 impl EventStore for MemoryStore {
     async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
-        crate::sqlite::check_event(&event)?;
+        crate::model::event::check(&event)?;
         self.write(|s, now| {
             let key = (event.provider.as_str().to_owned(), event.dedup_key.clone());
             if let Some(first) = s.dedup.get(&key) {

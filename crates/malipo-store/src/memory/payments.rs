@@ -11,8 +11,8 @@ use super::{not_found, page, MemoryStore, State};
 use crate::port::PaymentStore;
 use crate::sqlite::clip;
 use crate::{
-    CheckSchedule, NewPayment, PaymentChange, PaymentCheck, PaymentEffect, PaymentFilter, PaymentRecord,
-    PaymentTransition, SettledBy, StoreError, TransitionDetail,
+    NewPayment, PaymentChange, PaymentCheck, PaymentEffect, PaymentFilter, PaymentRecord, PaymentTransition,
+    StoreError, TransitionDetail,
 };
 
 #[async_trait]
@@ -134,16 +134,7 @@ impl PaymentStore for MemoryStore {
     ) -> Result<PaymentRecord, StoreError> {
         self.write(|s, now| {
             let current = must_get(s, id)?;
-            if let Some(stored) = current
-                .provider_request_id
-                .as_deref()
-                .filter(|r| *r != request_id)
-            {
-                return Err(StoreError::Conflict {
-                    what: format!("payment {id}'s request id (it is {stored:?}, not {request_id:?})"),
-                    holder: id.to_string(),
-                });
-            }
+            current.check_request_id(request_id)?;
             let current = set_provider_ref(s, id, reference, now)?;
             if current.provider_request_id.as_deref() == Some(request_id) {
                 return Ok(current);
@@ -170,13 +161,7 @@ fn must_get(s: &State, id: PaymentId) -> Result<PaymentRecord, StoreError> {
 }
 
 fn insert(s: &mut State, p: &NewPayment, now: DateTime<Utc>) -> Result<PaymentRecord, StoreError> {
-    if i64::try_from(p.amount.minor()).is_err() {
-        return Err(StoreError::Invalid(format!(
-            "amount {} is too large to store (at most {} minor units)",
-            p.amount,
-            i64::MAX
-        )));
-    }
+    p.stored_minor()?;
     if let Some(reference) = &p.provider_reference {
         if let Some(holder) = by_ref(s, p.provider, reference) {
             return Err(StoreError::Conflict {
@@ -191,30 +176,7 @@ fn insert(s: &mut State, p: &NewPayment, now: DateTime<Utc>) -> Result<PaymentRe
             holder: p.id.to_string(),
         });
     }
-    let record = PaymentRecord {
-        id: p.id,
-        provider: p.provider,
-        kind: p.kind.clone(),
-        state: p.state,
-        amount: p.amount,
-        msisdn: p.msisdn.clone(),
-        email: p.email.clone(),
-        merchant_reference: p.merchant_reference.clone(),
-        provider_reference: p.provider_reference.clone(),
-        description: p.description.clone(),
-        metadata: p.metadata.clone(),
-        receipt: None,
-        result_code: None,
-        result_desc: None,
-        created_at: now,
-        updated_at: now,
-        settled_by: (p.state != PaymentState::Pending).then_some(SettledBy::Callback),
-        parent_id: p.parent_id,
-        check: CheckSchedule::default(),
-        provider_request_id: p.provider_request_id.clone(),
-        refunded: Money::from_minor(0, p.amount.currency()),
-        account: p.account.clone(),
-    };
+    let record = p.recorded(now);
     s.payments.insert(p.id, record.clone());
     Ok(record)
 }
@@ -287,26 +249,10 @@ fn refund(
     now: DateTime<Utc>,
 ) -> Result<PaymentEffect, StoreError> {
     let current = must_get(s, id)?;
-    let refundable = current.refundable();
-    if amount.currency() != current.amount.currency()
-        || amount.minor() > refundable.minor()
-        || amount.minor() == 0
-    {
-        return Err(StoreError::Invalid(format!(
-            "a refund of {amount} does not fit payment {id}: {refundable} remains to refund"
-        )));
-    }
-    let to = if amount == refundable {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
+    let to = match current.refund_to(amount)? {
+        Ok(to) => to,
+        Err(refused) => return Ok(refused),
     };
-    if let Err(error) = current.state.transition(to) {
-        return Ok(PaymentEffect::Refused {
-            payment: current,
-            error,
-        });
-    }
     let p = s.payments.get_mut(&id).ok_or_else(|| not_found("payment", id))?;
     p.state = to;
     p.refunded = Money::from_minor(
@@ -400,39 +346,11 @@ fn children(s: &State, parent: PaymentId) -> Vec<PaymentRecord> {
 }
 
 fn insert_child(s: &mut State, p: &NewPayment, now: DateTime<Utc>) -> Result<PaymentRecord, StoreError> {
-    let parent_id = p.parent_id.ok_or_else(|| {
-        StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
-    })?;
+    let parent_id = p.refunded_payment()?;
     let parent = must_get(s, parent_id)?;
-    if !matches!(
-        parent.state,
-        PaymentState::Succeeded | PaymentState::PartiallyRefunded
-    ) {
-        return Err(StoreError::Invalid(format!(
-            "payment {parent_id} is {}; only a succeeded payment can be refunded",
-            parent.state
-        )));
-    }
-    if p.amount.currency() != parent.amount.currency() {
-        return Err(StoreError::Invalid(format!(
-            "the refund is in {} but payment {parent_id} was paid in {}",
-            p.amount.currency().code(),
-            parent.amount.currency().code()
-        )));
-    }
-    let taken = children(s, parent_id)
-        .iter()
-        .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    let left = parent.amount.minor().saturating_sub(taken);
-    if p.amount.minor() == 0 || p.amount.minor() > left {
-        return Err(StoreError::Invalid(format!(
-            "the refund of {} is more than the {} left to refund of payment {parent_id} (or zero)",
-            p.amount,
-            Money::from_minor(left, parent.amount.currency())
-        )));
-    }
+    p.check_refund_of(&parent)?;
+    let left = parent.left_to_refund(&children(s, parent_id));
+    p.check_refund_fits(&parent, left)?;
     insert(s, p, now)
 }
 
@@ -440,17 +358,8 @@ fn refund_parent(s: &mut State, parent: PaymentId, now: DateTime<Utc>) -> Result
     let Some(current) = s.payments.get(&parent).cloned() else {
         return Ok(());
     };
-    let refunded = children(s, parent)
-        .iter()
-        .filter(|c| c.state == PaymentState::Succeeded)
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    let to = if refunded >= current.amount.minor() {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
-    };
-    if current.state.can_become(to) && current.state != to {
+    let children = children(s, parent);
+    if let Some(to) = current.refunded_state(&children) {
         transition(s, parent, to, &TransitionDetail::default(), now)?;
     }
     Ok(())

@@ -86,6 +86,17 @@ pub struct NewDelivery {
     pub first_attempt_at: Option<DateTime<Utc>>,
 }
 
+impl NewDelivery {
+    /// The endpoints its rows are addressed to, given the `subscribers` to its type: one row
+    /// each, or with none one row addressed to no endpoint, kept for the record and never sent.
+    pub(crate) fn recipients(subscribers: Vec<EndpointId>) -> Vec<Option<EndpointId>> {
+        if subscribers.is_empty() {
+            return vec![None];
+        }
+        subscribers.into_iter().map(Some).collect()
+    }
+}
+
 /// A stored delivery. Its `Debug` output withholds the payload.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use malipo_core::{Id, IdKind, Secret};
 
+use crate::StoreError;
+
 /// The kind of an [`EndpointId`] (`ep_…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EndpointKind {}
@@ -126,6 +128,40 @@ pub fn check_event_type(pattern: &str) -> Result<(), String> {
     Err(format!(
         "event type {shown:?} is not one malipo sends: expected payment., payout. or refund. followed by one of {names} or *; event.suspicious; or *"
     ))
+}
+
+/// Refuses an endpoint that could never be delivered to, before anything is written.
+pub(crate) fn check(e: &NewEndpoint) -> Result<(), StoreError> {
+    if e.name.trim().is_empty() || e.name.len() > 64 || e.name.chars().any(char::is_whitespace) {
+        return Err(StoreError::Invalid(format!(
+            "endpoint name {:?} is not valid: expected 1 to 64 characters without spaces",
+            e.name
+        )));
+    }
+    let lower = e.url.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) || e.url.len() > 2048 {
+        return Err(StoreError::Invalid(format!(
+            "endpoint URL {:?} is not valid: expected an http:// or https:// URL",
+            e.url
+        )));
+    }
+    check_secret(&e.secret)?;
+    for t in &e.event_types {
+        check_event_type(t).map_err(StoreError::Invalid)?;
+    }
+    Ok(())
+}
+
+/// A secret must at least look like `whsec_…`; its base64 is the gateway's to check.
+pub(crate) fn check_secret(secret: &Secret<String>) -> Result<(), StoreError> {
+    let s = secret.expose();
+    if !s.starts_with("whsec_") || s.len() < 10 || s.len() > 2048 || s.chars().any(char::is_whitespace) {
+        // The text is never echoed: it is a key.
+        return Err(StoreError::Invalid(
+            "the endpoint secret is not valid: expected \"whsec_\" followed by base64".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use malipo_core::{AccountName, EventId, EventStatus, PaymentId, Provider};
 
 use super::Withheld;
+use crate::StoreError;
 
 /// An inbound delivery to store, already verified by the guard. Its `Debug` output withholds
 /// the body.
@@ -183,4 +184,16 @@ impl Default for EventFilter {
             payment_id: None,
         }
     }
+}
+
+/// Refuses an event the dedup index would mishandle: with an empty key every keyless event
+/// would count as a duplicate of the first and be acknowledged without being stored.
+pub(crate) fn check(ev: &NewEvent) -> Result<(), StoreError> {
+    if ev.dedup_key.trim().is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "a {} {:?} event has an empty dedup key; expected the provider's event identity",
+            ev.provider, ev.kind
+        )));
+    }
+    Ok(())
 }

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use malipo_core::{AccountName, Money, Msisdn, PaymentId, PaymentState, Provider, TransitionError};
 
+use crate::StoreError;
+
 /// A payment to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPayment {
@@ -57,6 +59,105 @@ impl NewPayment {
             provider_request_id: None,
             account: AccountName::default_account(),
         }
+    }
+}
+
+/// The checks and conversions every adapter makes of a payment to record.
+impl NewPayment {
+    /// The amount in minor units as stored; more than the signed 64-bit column holds is refused.
+    pub(crate) fn stored_minor(&self) -> Result<i64, StoreError> {
+        i64::try_from(self.amount.minor()).map_err(|_| {
+            StoreError::Invalid(format!(
+                "amount {} is too large to store (at most {} minor units)",
+                self.amount,
+                i64::MAX
+            ))
+        })
+    }
+
+    /// The metadata as stored: JSON text.
+    pub(crate) fn stored_metadata(&self) -> Result<Option<String>, StoreError> {
+        self.metadata
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Invalid(format!("payment metadata cannot be stored: {e}")))
+    }
+
+    /// How its state was learnt: a payment recorded already settled was learnt of from the
+    /// provider's own callback (a C2B confirmation, a Paystack charge malipo did not start).
+    pub(crate) fn settled_by(&self) -> Option<SettledBy> {
+        (self.state != PaymentState::Pending).then_some(SettledBy::Callback)
+    }
+
+    /// The record of it as stored at `at`: exactly what was bound, so no adapter reads it back.
+    pub(crate) fn recorded(&self, at: DateTime<Utc>) -> PaymentRecord {
+        PaymentRecord {
+            id: self.id,
+            provider: self.provider,
+            kind: self.kind.clone(),
+            state: self.state,
+            amount: self.amount,
+            msisdn: self.msisdn.clone(),
+            email: self.email.clone(),
+            merchant_reference: self.merchant_reference.clone(),
+            provider_reference: self.provider_reference.clone(),
+            description: self.description.clone(),
+            metadata: self.metadata.clone(),
+            receipt: None,
+            result_code: None,
+            result_desc: None,
+            created_at: at,
+            updated_at: at,
+            settled_by: self.settled_by(),
+            parent_id: self.parent_id,
+            check: CheckSchedule::default(),
+            provider_request_id: self.provider_request_id.clone(),
+            refunded: Money::from_minor(0, self.amount.currency()),
+            account: self.account.clone(),
+        }
+    }
+
+    /// The payment a refund or reversal gives money back from.
+    pub(crate) fn refunded_payment(&self) -> Result<PaymentId, StoreError> {
+        self.parent_id.ok_or_else(|| {
+            StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
+        })
+    }
+
+    /// Refuses a refund or reversal of `parent` that is not settled or in another currency.
+    pub(crate) fn check_refund_of(&self, parent: &PaymentRecord) -> Result<(), StoreError> {
+        if !matches!(
+            parent.state,
+            PaymentState::Succeeded | PaymentState::PartiallyRefunded
+        ) {
+            return Err(StoreError::Invalid(format!(
+                "payment {} is {}; only a succeeded payment can be refunded",
+                parent.id, parent.state
+            )));
+        }
+        if self.amount.currency() != parent.amount.currency() {
+            return Err(StoreError::Invalid(format!(
+                "the refund is in {} but payment {} was paid in {}",
+                self.amount.currency().code(),
+                parent.id,
+                parent.amount.currency().code()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a refund of nothing, or of more than the `left` minor units of `parent`.
+    pub(crate) fn check_refund_fits(&self, parent: &PaymentRecord, left: u64) -> Result<(), StoreError> {
+        if self.amount.minor() == 0 || self.amount.minor() > left {
+            return Err(StoreError::Invalid(format!(
+                "the refund of {} is more than the {} left to refund of payment {} (or zero)",
+                self.amount,
+                Money::from_minor(left, parent.amount.currency()),
+                parent.id
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -118,6 +219,78 @@ impl PaymentRecord {
             self.amount.minor().saturating_sub(self.refunded.minor()),
             self.amount.currency(),
         )
+    }
+}
+
+/// The checks every adapter makes before changing a stored payment.
+impl PaymentRecord {
+    /// Where giving `amount` back takes the payment: `Err` for an amount that does not fit,
+    /// `Ok(Err(refused))` when its state refuses the move (a refund of a pending payment).
+    pub(crate) fn refund_to(&self, amount: Money) -> Result<Result<PaymentState, PaymentEffect>, StoreError> {
+        let refundable = self.refundable();
+        if amount.currency() != self.amount.currency()
+            || amount.minor() > refundable.minor()
+            || amount.minor() == 0
+        {
+            return Err(StoreError::Invalid(format!(
+                "a refund of {amount} does not fit payment {}: {refundable} remains to refund",
+                self.id
+            )));
+        }
+        let to = if amount == refundable {
+            PaymentState::Refunded
+        } else {
+            PaymentState::PartiallyRefunded
+        };
+        Ok(match self.state.transition(to) {
+            Ok(_) => Ok(to),
+            Err(error) => Err(PaymentEffect::Refused {
+                payment: self.clone(),
+                error,
+            }),
+        })
+    }
+
+    /// What its refunds and reversals (`children`) leave to refund: the amount less those
+    /// pending or succeeded.
+    pub(crate) fn left_to_refund(&self, children: &[PaymentRecord]) -> u64 {
+        let taken = children
+            .iter()
+            .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
+            .map(|c| c.amount.minor())
+            .fold(0u64, u64::saturating_add);
+        self.amount.minor().saturating_sub(taken)
+    }
+
+    /// The state a payment moves to once one of its refunds (`children`) succeeded: partly or
+    /// fully refunded by those that succeeded, or `None` when it is there already or cannot go.
+    pub(crate) fn refunded_state(&self, children: &[PaymentRecord]) -> Option<PaymentState> {
+        let refunded = children
+            .iter()
+            .filter(|c| c.state == PaymentState::Succeeded)
+            .map(|c| c.amount.minor())
+            .fold(0u64, u64::saturating_add);
+        let to = if refunded >= self.amount.minor() {
+            PaymentState::Refunded
+        } else {
+            PaymentState::PartiallyRefunded
+        };
+        (self.state.can_become(to) && self.state != to).then_some(to)
+    }
+
+    /// Refuses a provider request id other than the one already stored: once set, it never
+    /// changes.
+    pub(crate) fn check_request_id(&self, request_id: &str) -> Result<(), StoreError> {
+        if let Some(stored) = self.provider_request_id.as_deref().filter(|s| *s != request_id) {
+            return Err(StoreError::Conflict {
+                what: format!(
+                    "payment {}'s request id (it is {stored:?}, not {request_id:?})",
+                    self.id
+                ),
+                holder: self.id.to_string(),
+            });
+        }
+        Ok(())
     }
 }
 

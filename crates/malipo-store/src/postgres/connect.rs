@@ -73,6 +73,8 @@ pub(crate) fn target(url: &str, options: &PostgresOptions) -> Result<Target, Sto
     if config.get_application_name().is_none() {
         config.application_name("malipo");
     }
+    let settings = session_settings(config.get_options(), options.statement_timeout);
+    config.options(&settings);
     let tls = tls(root_cert.as_deref()).map_err(invalid)?;
     let described = describe(&config);
     Ok(Target {
@@ -80,6 +82,29 @@ pub(crate) fn target(url: &str, options: &PostgresOptions) -> Result<Target, Sto
         tls,
         described,
     })
+}
+
+/// The `options` startup parameter: the URL's own, then what malipo sets unless it did. A
+/// statement timeout (see [`PostgresOptions::statement_timeout`]), and `client_min_messages =
+/// warning`: the notices of a healthy server (`relation "schema_migrations" already exists,
+/// skipping` at every start) would otherwise reach every process's log at INFO.
+fn session_settings(url_options: Option<&str>, statement_timeout: Option<Duration>) -> String {
+    let mut settings = url_options.unwrap_or_default().trim().to_owned();
+    let mut set = |name: &str, value: String| {
+        if !settings.contains(name) {
+            if !settings.is_empty() {
+                settings.push(' ');
+            }
+            settings.push_str(&format!("-c {name}={value}"));
+        }
+    };
+    if let Some(timeout) = statement_timeout {
+        // In milliseconds, at least one: 0 would mean no limit.
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
+        set("statement_timeout", ms.to_string());
+    }
+    set("client_min_messages", "warning".to_owned());
+    settings
 }
 
 /// Takes the parameters tokio-postgres does not know out of a URL: `sslrootcert`, and the
@@ -251,6 +276,37 @@ mod tests {
         let text = err.to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("u:***@db"), "{text}");
+    }
+
+    #[test]
+    fn sessions_get_a_statement_timeout_and_quiet_notices_unless_the_url_sets_them() {
+        let options = PostgresOptions {
+            statement_timeout: Some(Duration::from_millis(2_500)),
+            ..PostgresOptions::default()
+        };
+        let plain = target("postgres://u@db/m", &options).unwrap();
+        assert_eq!(
+            plain.config.get_options(),
+            Some("-c statement_timeout=2500 -c client_min_messages=warning")
+        );
+        let own = target(
+            "postgres://u@db/m?options=-c%20statement_timeout%3D0%20-c%20search_path%3Dpay",
+            &options,
+        )
+        .unwrap();
+        assert_eq!(
+            own.config.get_options(),
+            Some("-c statement_timeout=0 -c search_path=pay -c client_min_messages=warning")
+        );
+        let unlimited = PostgresOptions {
+            statement_timeout: None,
+            ..PostgresOptions::default()
+        };
+        let unlimited = target("postgres://u@db/m", &unlimited).unwrap();
+        assert_eq!(
+            unlimited.config.get_options(),
+            Some("-c client_min_messages=warning")
+        );
     }
 
     #[test]

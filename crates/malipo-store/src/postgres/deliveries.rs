@@ -1,70 +1,28 @@
 //! Outbound deliveries to the merchant: queue, lease, retry, dead-letter.
 
-use bytes::Bytes;
 use malipo_core::{DeliveryId, EventId, PaymentId};
-use tokio_postgres::Row;
 
 use super::db::{Db, Params};
-use super::rows::{col, Listing};
-use crate::sqlite::rows;
+use super::rows::{col, fetch, Postgres};
+use crate::convert as rows;
+use crate::decode::delivery::{delivery as decode, COLUMNS};
+use crate::listing;
 use crate::{DeliveryFilter, DeliveryRecord, DeliveryStatus, EndpointId, NewDelivery, StoreError};
-
-const COLUMNS: &str = "id, event_type, payload, payment_id, event_id, status, attempts, \
-     next_attempt_at, last_status, last_error, created_at, updated_at, endpoint_id";
-
-fn decode(row: &Row) -> Result<DeliveryRecord, StoreError> {
-    const OP: &str = "reading a delivery";
-    let id: String = col(row, 0, OP)?;
-    let payload: Vec<u8> = col(row, 2, OP)?;
-    let status: i64 = col(row, 5, OP)?;
-    let last_status: Option<i64> = col(row, 8, OP)?;
-    Ok(DeliveryRecord {
-        id: rows::id(&id, "deliveries.id")?,
-        event_type: col(row, 1, OP)?,
-        payload: Bytes::from(payload),
-        payment_id: rows::opt_id(col(row, 3, OP)?, "deliveries.payment_id")?,
-        event_id: rows::opt_id(col(row, 4, OP)?, "deliveries.event_id")?,
-        status: DeliveryStatus::from_code(status).ok_or_else(|| StoreError::Corrupt {
-            what: "deliveries.status",
-            detail: format!("unknown status code {status}"),
-        })?,
-        attempts: rows::count(col(row, 6, OP)?),
-        next_attempt_at: rows::from_ms(col(row, 7, OP)?, "deliveries.next_attempt_at")?,
-        last_status: last_status.and_then(|s| u16::try_from(s).ok()),
-        last_error: col(row, 9, OP)?,
-        created_at: rows::from_ms(col(row, 10, OP)?, "deliveries.created_at")?,
-        updated_at: rows::from_ms(col(row, 11, OP)?, "deliveries.updated_at")?,
-        endpoint_id: rows::opt_id(col(row, 12, OP)?, "deliveries.endpoint_id")?,
-    })
-}
 
 /// Queues a delivery: one row per enabled endpoint subscribed to its type (the first one's id is
 /// returned); with none, one row addressed to no endpoint, kept for the record and never sent.
 pub(crate) async fn enqueue(db: &Db<'_>, d: &NewDelivery, now: i64) -> Result<DeliveryId, StoreError> {
     let due = d.first_attempt_at.map_or(now, rows::to_ms);
     let targets = super::outbox::subscribers(db, &d.event_type).await?;
-    if targets.is_empty() {
-        return insert(
-            db,
-            &d.event_type,
-            &d.payload,
-            d.payment_id,
-            d.event_id,
-            None,
-            due,
-            now,
-        )
-        .await;
-    }
     let mut first = None;
-    for endpoint in targets {
+    for endpoint in NewDelivery::recipients(targets) {
         let id = insert(
             db,
             &d.event_type,
             &d.payload,
             d.payment_id,
             d.event_id,
-            Some(endpoint),
+            endpoint,
             due,
             now,
         )
@@ -296,19 +254,6 @@ pub(crate) async fn get(db: &Db<'_>, id: DeliveryId) -> Result<Option<DeliveryRe
 
 /// Deliveries matching `filter`, newest first.
 pub(crate) async fn list(db: &Db<'_>, filter: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
-    const OP: &str = "listing deliveries";
-    let mut q = Listing::select(COLUMNS, "deliveries");
-    if let Some(s) = filter.status {
-        q.constant(format_args!("status = {}", s.code()));
-    }
-    if let Some(p) = filter.payment_id {
-        q.bound("payment_id =", Box::new(p.to_string()));
-    }
-    if let Some(endpoint) = filter.endpoint_id {
-        q.bound("endpoint_id =", Box::new(endpoint.to_string()));
-    }
-    if let Some(before) = filter.before {
-        q.bound("id <", Box::new(before.to_string()));
-    }
-    q.fetch(db, filter.limit, OP, decode).await
+    let q = listing::deliveries::<Postgres>(filter);
+    fetch(db, q, filter.limit, "listing deliveries", decode).await
 }

@@ -2,39 +2,12 @@
 //! The checks on what may be stored are the SQLite adapter's.
 
 use malipo_core::Secret;
-use tokio_postgres::Row;
 
 use super::db::Db;
-use super::rows::col;
-use crate::sqlite::rows;
+use crate::decode::endpoint::{endpoint as decode, COLUMNS};
 use crate::{EndpointId, EndpointRecord, NewEndpoint, StoreError};
 
-pub(crate) use crate::sqlite::endpoints::{check, check_secret};
-
-const COLUMNS: &str = "id, name, url, secret, previous_secret, previous_secret_until, event_types, \
-     enabled, allow_private, created_at, updated_at";
-
-fn decode(row: &Row) -> Result<EndpointRecord, StoreError> {
-    const OP: &str = "reading an endpoint";
-    let id: String = col(row, 0, OP)?;
-    let until: Option<i64> = col(row, 5, OP)?;
-    let types: String = col(row, 6, OP)?;
-    Ok(EndpointRecord {
-        id: rows::id(&id, "endpoints.id")?,
-        name: col(row, 1, OP)?,
-        url: col(row, 2, OP)?,
-        secret: Secret::new(col(row, 3, OP)?),
-        previous_secret: col::<Option<String>>(row, 4, OP)?.map(Secret::new),
-        previous_secret_until: until
-            .map(|ms| rows::from_ms(ms, "endpoints.previous_secret_until"))
-            .transpose()?,
-        event_types: types.split_whitespace().map(str::to_owned).collect(),
-        enabled: col(row, 7, OP)?,
-        allow_private: col(row, 8, OP)?,
-        created_at: rows::from_ms(col(row, 9, OP)?, "endpoints.created_at")?,
-        updated_at: rows::from_ms(col(row, 10, OP)?, "endpoints.updated_at")?,
-    })
-}
+pub(crate) use crate::model::endpoint::{check, check_secret};
 
 /// One endpoint by id (`ep_…`) or name.
 pub(crate) async fn get(db: &Db<'_>, key: &str) -> Result<Option<EndpointRecord>, StoreError> {

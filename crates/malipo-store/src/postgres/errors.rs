@@ -1,6 +1,6 @@
 //! How the driver's and the pool's errors become [`StoreError`]s: a unique violation is a
-//! [`StoreError::Conflict`], a server that cannot be reached or dropped the connection is
-//! [`StoreError::Unavailable`] (the gateway's 503), anything else a [`StoreError::Database`].
+//! [`StoreError::Conflict`], a server that cannot be reached, dropped the connection or did not
+//! finish a statement within its timeout is [`StoreError::Unavailable`] (the gateway's 503), anything else a [`StoreError::Database`].
 
 use std::error::Error as _;
 
@@ -52,8 +52,11 @@ fn is_unavailable(e: &tokio_postgres::Error) -> bool {
     if let Some(code) = e.code() {
         let code = code.code();
         // Class 08: connection exception; 57P01..03: the server is shutting down, crashed or
-        // starting; 53300: too many connections.
-        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+        // starting; 53300: too many connections; 57014: the statement was cancelled (its
+        // `statement_timeout` ran out: the server is stuck, or a lock is held for too long);
+        // 55P03: a lock was not granted within `lock_timeout`.
+        return code.starts_with("08")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014" | "55P03");
     }
     // The driver's kinds are private; its messages for I/O, connect, TLS and timeouts are not.
     let text = e.to_string();

@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::db::{Db, Wake};
 use super::errors::from_pool;
 use super::inbox;
+use crate::convert::now_ms;
 use crate::error::Context;
-use crate::sqlite::rows::now_ms;
 use crate::{Ingested, NewEvent, StoreError, WriterStats};
 
 const OP: &str = "committing a batch of events";

@@ -1,36 +1,15 @@
 //! `Idempotency-Key` records of the merchant API.
 
 use super::db::Db;
-use super::rows::col;
-use crate::sqlite::rows;
+use crate::decode::idempotency::{stored, Stored, COLUMNS};
 use crate::{IdempotencyClaim, IdempotencyRecord, StoreError, StoredResponse, REQUEST_HASH_LEN};
 
-type Fetched = (Vec<u8>, Option<i64>, Option<Vec<u8>>, i64);
-
-async fn fetch(db: &Db<'_>, scope: &str, key: &str, op: &'static str) -> Result<Option<Fetched>, StoreError> {
-    let row = db
-        .opt(
-            "SELECT request_hash, status, body, created_at FROM idempotency_keys \
-             WHERE scope = $1 AND key = $2",
-            &[&scope, &key],
-            op,
-        )
-        .await?;
-    row.map(|r| Ok((col(&r, 0, op)?, col(&r, 1, op)?, col(&r, 2, op)?, col(&r, 3, op)?)))
+async fn fetch(db: &Db<'_>, scope: &str, key: &str, op: &'static str) -> Result<Option<Stored>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM idempotency_keys WHERE scope = $1 AND key = $2");
+    db.opt(&sql, &[&scope, &key], op)
+        .await?
+        .map(|r| stored(&r, op))
         .transpose()
-}
-
-fn response(status: Option<i64>, body: Option<Vec<u8>>) -> Result<Option<StoredResponse>, StoreError> {
-    match status {
-        None => Ok(None),
-        Some(s) => Ok(Some(StoredResponse {
-            status: u16::try_from(s).map_err(|_| StoreError::Corrupt {
-                what: "idempotency_keys.status",
-                detail: format!("{s} is not an HTTP status"),
-            })?,
-            body: body.unwrap_or_default(),
-        })),
-    }
 }
 
 /// Claims `key` for a request with fingerprint `hash`, or says who holds it. The insert is the
@@ -57,14 +36,8 @@ pub(crate) async fn claim(
         if inserted == 1 {
             return Ok(IdempotencyClaim::Claimed);
         }
-        if let Some((stored_hash, status, body, _)) = fetch(db, scope, key, OP).await? {
-            if stored_hash.as_slice() != hash.as_slice() {
-                return Ok(IdempotencyClaim::Mismatch);
-            }
-            return Ok(match response(status, body)? {
-                Some(r) => IdempotencyClaim::Completed(r),
-                None => IdempotencyClaim::InProgress,
-            });
+        if let Some(held) = fetch(db, scope, key, OP).await? {
+            return held.held(hash);
         }
     }
     Ok(IdempotencyClaim::InProgress)
@@ -114,21 +87,10 @@ pub(crate) async fn get(
     key: &str,
 ) -> Result<Option<IdempotencyRecord>, StoreError> {
     const OP: &str = "reading an idempotency key";
-    let Some((hash, status, body, created)) = fetch(db, scope, key, OP).await? else {
-        return Ok(None);
-    };
-    Ok(Some(IdempotencyRecord {
-        scope: scope.to_string(),
-        key: key.to_string(),
-        request_hash: <[u8; REQUEST_HASH_LEN]>::try_from(hash.as_slice()).map_err(|_| {
-            StoreError::Corrupt {
-                what: "idempotency_keys.request_hash",
-                detail: format!("{} bytes, expected {REQUEST_HASH_LEN}", hash.len()),
-            }
-        })?,
-        response: response(status, body)?,
-        created_at: rows::from_ms(created, "idempotency_keys.created_at")?,
-    }))
+    fetch(db, scope, key, OP)
+        .await?
+        .map(|s| s.record(scope, key))
+        .transpose()
 }
 
 /// Deletes keys claimed before `cutoff` (milliseconds); returns how many.

@@ -7,8 +7,8 @@ use malipo_core::{EventId, EventStatus, JobId};
 
 use super::db::Db;
 use super::rows::col;
+use crate::convert as rows;
 use crate::port::Replayed;
-use crate::sqlite::rows;
 use crate::{Ingested, NewEvent, StoreError};
 
 /// The only job kind so far: apply an event.
@@ -20,7 +20,7 @@ const OP_INGEST: &str = "storing an event";
 /// NUL character; SQLite keeps it): one such event would otherwise fail its whole batch's
 /// first attempt.
 pub(crate) fn check(ev: &NewEvent) -> Result<(), StoreError> {
-    crate::sqlite::events::check(ev)?;
+    crate::model::event::check(ev)?;
     let texts = [
         Some(ev.kind.as_str()),
         Some(ev.dedup_key.as_str()),

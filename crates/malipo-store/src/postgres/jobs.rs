@@ -11,8 +11,8 @@ use malipo_core::{EventStatus, JobId};
 use super::db::{Db, Wake};
 use super::rows::col;
 use super::{deliveries, events, payments};
+use crate::convert as rows;
 use crate::error::Context;
-use crate::sqlite::rows;
 use crate::{Job, JobCompletion, JobOutcome, PaymentEffect, StoreError};
 
 /// Leases up to `limit` due jobs to `worker`, oldest first.

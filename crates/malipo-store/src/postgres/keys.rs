@@ -1,37 +1,13 @@
 //! Merchant API keys.
 
 use malipo_core::kinds::KeyId;
-use tokio_postgres::Row;
 
 use super::db::Db;
 use super::errors::is_unique_violation;
-use super::rows::col;
+use crate::convert as rows;
+use crate::decode::api_key::{api_key as decode, COLUMNS};
 use crate::error::Context;
-use crate::sqlite::rows;
 use crate::{ApiKeyRecord, NewApiKey, StoreError, KEY_HASH_LEN};
-
-const COLUMNS: &str = "id, name, environment, prefix, key_hash, created_at, revoked_at";
-
-fn decode(row: &Row) -> Result<ApiKeyRecord, StoreError> {
-    const OP: &str = "reading an API key";
-    let id: String = col(row, 0, OP)?;
-    let hash: Vec<u8> = col(row, 4, OP)?;
-    let revoked: Option<i64> = col(row, 6, OP)?;
-    Ok(ApiKeyRecord {
-        id: rows::id(&id, "api_keys.id")?,
-        name: col(row, 1, OP)?,
-        environment: col(row, 2, OP)?,
-        prefix: col(row, 3, OP)?,
-        hash: <[u8; KEY_HASH_LEN]>::try_from(hash.as_slice()).map_err(|_| StoreError::Corrupt {
-            what: "api_keys.key_hash",
-            detail: format!("{} bytes, expected {KEY_HASH_LEN}", hash.len()),
-        })?,
-        created_at: rows::from_ms(col(row, 5, OP)?, "api_keys.created_at")?,
-        revoked_at: revoked
-            .map(|ms| rows::from_ms(ms, "api_keys.revoked_at"))
-            .transpose()?,
-    })
-}
 
 /// Records a key (one statement on its own); a taken id or digest is a conflict.
 pub(crate) async fn insert(db: &Db<'_>, key: &NewApiKey, now: i64) -> Result<ApiKeyRecord, StoreError> {

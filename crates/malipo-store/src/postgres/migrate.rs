@@ -82,6 +82,12 @@ pub(crate) fn known() -> impl Iterator<Item = MigrationInfo> {
 /// starting together wait for the first and then find nothing to do; the lock ends with the
 /// session, so a crashed migrator never leaves it held. Run it on a connection of its own.
 pub(crate) async fn run(client: &mut tokio_postgres::Client) -> Result<MigrationReport, StoreError> {
+    // A migration may index a large table, and the lock waits for another instance's: neither
+    // is bounded by the statement timeout the requests run under (this session is its own).
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .during("lifting the statement timeout for migrations")?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await

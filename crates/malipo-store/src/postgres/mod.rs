@@ -73,9 +73,9 @@ pub use options::PostgresOptions;
 
 use self::db::{Db, Wake};
 use self::errors::from_pool;
+use crate::convert::{duration_ms, now_ms, to_ms};
 use crate::error::Context;
 use crate::port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed};
-use crate::sqlite::rows::{duration_ms, now_ms, to_ms};
 use crate::{
     DeliveryFilter, DeliveryRecord, DeliveryStatus, EventFilter, EventRecord, EventSummary, Ingested, Job,
     JobCompletion, JobOutcome, MigrationInfo, MigrationReport, NewDelivery, NewEvent, NewPayment,
@@ -101,6 +101,7 @@ struct Inner {
     writers: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     counters: Arc<group::Counters>,
     closed: AtomicBool,
+    events_total: stats::EventTotal,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -147,6 +148,7 @@ impl PostgresStore {
                 writers: tokio::sync::Mutex::new(writers),
                 counters,
                 closed: AtomicBool::new(false),
+                events_total: stats::EventTotal::default(),
             }),
         })
     }
@@ -753,7 +755,18 @@ impl OpsStore for PostgresStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         let now = now_ms();
-        read!(self, |db| stats::read(&db, now))
+        // As `read!`, once more on another connection if the server was out of reach.
+        let mut retried = false;
+        loop {
+            let result = match self.client().await {
+                Ok(mut client) => stats::read(&mut client, &self.inner.events_total, now).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(StoreError::Unavailable(_)) if !retried => retried = true,
+                other => break other,
+            }
+        }
     }
 
     async fn close(&self) -> Result<(), StoreError> {

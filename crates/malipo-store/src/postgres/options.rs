@@ -19,6 +19,13 @@ pub struct PostgresOptions {
     pub queue_capacity: usize,
     /// Group-commit tasks: while one commits, the next gathers what arrived meanwhile.
     pub ingest_writers: usize,
+    /// Longest a statement may run, waits for a lock included (PostgreSQL's
+    /// `statement_timeout`, set for each pooled connection): past it the server cancels the
+    /// statement and the request fails with [`StoreError::Unavailable`](crate::StoreError::Unavailable)
+    /// instead of holding its caller, a connection and its locks for as long as a stuck server
+    /// or a forgotten lock lasts. `None` keeps the server's setting (by default no limit); a
+    /// `statement_timeout` in the URL's `options` parameter wins. Migrations run without it.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PostgresOptions {
@@ -30,6 +37,7 @@ impl Default for PostgresOptions {
             batch_max: 256,
             queue_capacity: 4096,
             ingest_writers: 2,
+            statement_timeout: Some(Duration::from_secs(30)),
         }
     }
 }

@@ -1,14 +1,14 @@
 //! The delivery outbox: a payment change's delivery rows are written in the transaction that
-//! makes the change (see the SQLite adapter's `outbox.rs`; the payload is built by the same
-//! code, so both adapters announce identically).
+//! makes the change (see the SQLite adapter's `outbox.rs`; what is announced is built by
+//! [`crate::outbox`], so both adapters announce identically).
 
 use malipo_core::{PaymentId, PaymentState};
 
 use super::db::Db;
 use super::{deliveries, endpoints, payments};
+use crate::convert as rows;
 use crate::model::endpoint::EVENT_SUSPICIOUS;
-use crate::sqlite::outbox::{envelope, event_type, is_suspicious, PaymentView, SuspiciousView};
-use crate::sqlite::rows;
+use crate::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
 use crate::{EndpointId, JobOutcome, StoreError};
 
 /// Announces that payment `id` went from `previous` (`None`: just recorded) to `to`.
@@ -19,7 +19,7 @@ pub(crate) async fn payment_changed(
     to: PaymentState,
     now: i64,
 ) -> Result<(), StoreError> {
-    if previous == Some(to) || to == PaymentState::Pending {
+    if !is_announced(previous, to) {
         return Ok(());
     }
     let endpoints = endpoints::enabled(db).await?;
@@ -29,23 +29,14 @@ pub(crate) async fn payment_changed(
     let Some(payment) = payments::get(db, id).await? else {
         return Ok(());
     };
-    let Some(event_type) = event_type(&payment.kind, to) else {
+    let Some(a) = announce_payment(endpoints, &payment, to, now)? else {
         return Ok(());
     };
-    let targets: Vec<_> = endpoints
-        .into_iter()
-        .filter(|e| e.subscribes(&event_type))
-        .map(|e| e.id)
-        .collect();
-    if targets.is_empty() {
-        return Ok(());
-    }
-    let payload = envelope(&event_type, now, &PaymentView::from(&payment))?;
-    for endpoint in targets {
+    for endpoint in a.targets {
         deliveries::insert(
             db,
-            &event_type,
-            &payload,
+            &a.event_type,
+            &a.payload,
             Some(id),
             None,
             Some(endpoint),
@@ -75,14 +66,13 @@ pub(crate) async fn event_completed(
     let event_id: malipo_core::EventId = rows::id(event_id, "jobs.event_id")?;
     let payment_id: Option<PaymentId> = rows::opt_id(payment_id.map(str::to_owned), "events.payment_id")?;
     let summary = super::events::get(db, event_id).await?;
-    let data = SuspiciousView {
+    let payload = suspicious_payload(
         event_id,
-        provider: summary.as_ref().map(|e| e.provider.as_str()),
-        kind: summary.as_ref().map(|e| e.kind.clone()),
+        summary.as_ref().map(|e| &e.summary),
         payment_id,
-        reason: outcome.note.clone(),
-    };
-    let payload = envelope(EVENT_SUSPICIOUS, now, &data)?;
+        outcome.note.clone(),
+        now,
+    )?;
     for endpoint in targets {
         deliveries::insert(
             db,

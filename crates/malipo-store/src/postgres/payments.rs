@@ -5,111 +5,25 @@
 //! result and decides on it. The `UPDATE … WHERE id = $1 AND state = $2` is the compare-and-set
 //! on top, as in the SQLite adapter.
 
-use malipo_core::{AccountName, Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
-use tokio_postgres::Row;
+use malipo_core::{Money, PaymentId, PaymentState, Provider};
 
 use super::db::Db;
-use super::rows::{col, Listing};
-use crate::sqlite::rows;
-use crate::{CheckSchedule, PaymentCheck, SettledBy};
+use super::rows::{fetch, Postgres};
+use crate::convert as rows;
+use crate::decode::payment::{payment as decode, COLUMNS};
+use crate::listing;
 use crate::{
     NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
     TransitionDetail,
 };
-
-const COLUMNS: &str = "id, provider, kind, state, amount_minor, currency, msisdn, email, \
-     merchant_reference, provider_reference, description, metadata, receipt, result_code, \
-     result_desc, created_at, updated_at, settled_by, parent_id, next_check_at, check_attempts, \
-     check_note, check_held, provider_request_id, refunded_minor, account";
-
-fn decode(row: &Row) -> Result<PaymentRecord, StoreError> {
-    const OP: &str = "reading a payment";
-    let id: String = col(row, 0, OP)?;
-    let provider: String = col(row, 1, OP)?;
-    let state: i64 = col(row, 3, OP)?;
-    let minor: i64 = col(row, 4, OP)?;
-    let currency: String = col(row, 5, OP)?;
-    let msisdn: Option<String> = col(row, 6, OP)?;
-    let metadata: Option<String> = col(row, 11, OP)?;
-    let refunded: i64 = col(row, 24, OP)?;
-    let account: Option<String> = col(row, 25, OP)?;
-    let corrupt = |what: &'static str, detail: String| StoreError::Corrupt { what, detail };
-    let currency = currency
-        .parse::<Currency>()
-        .map_err(|e| corrupt("payments.currency", e.to_string()))?;
-    Ok(PaymentRecord {
-        id: rows::id(&id, "payments.id")?,
-        provider: rows::provider(&provider)?,
-        kind: col(row, 2, OP)?,
-        state: PaymentState::from_code(state)
-            .ok_or_else(|| corrupt("payments.state", format!("unknown state code {state}")))?,
-        amount: Money::from_minor(
-            u64::try_from(minor)
-                .map_err(|_| corrupt("payments.amount_minor", format!("{minor} is negative")))?,
-            currency,
-        ),
-        provider_request_id: col(row, 23, OP)?,
-        account: match account {
-            None => AccountName::default_account(),
-            Some(name) => name
-                .parse()
-                .map_err(|e: malipo_core::AccountNameError| corrupt("payments.account", e.to_string()))?,
-        },
-        refunded: Money::from_minor(
-            u64::try_from(refunded)
-                .map_err(|_| corrupt("payments.refunded_minor", format!("{refunded} is negative")))?,
-            currency,
-        ),
-        msisdn: msisdn
-            .map(|m| m.parse::<Msisdn>())
-            .transpose()
-            .map_err(|e| corrupt("payments.msisdn", e.to_string()))?,
-        email: col(row, 7, OP)?,
-        merchant_reference: col(row, 8, OP)?,
-        provider_reference: col(row, 9, OP)?,
-        description: col(row, 10, OP)?,
-        metadata: metadata
-            .map(|m| serde_json::from_str(&m))
-            .transpose()
-            .map_err(|e| corrupt("payments.metadata", e.to_string()))?,
-        receipt: col(row, 12, OP)?,
-        result_code: col(row, 13, OP)?,
-        result_desc: col(row, 14, OP)?,
-        created_at: rows::from_ms(col(row, 15, OP)?, "payments.created_at")?,
-        updated_at: rows::from_ms(col(row, 16, OP)?, "payments.updated_at")?,
-        settled_by: col::<Option<String>>(row, 17, OP)?
-            .map(|s| s.parse::<SettledBy>())
-            .transpose()
-            .map_err(|e| corrupt("payments.settled_by", e))?,
-        parent_id: rows::opt_id(col(row, 18, OP)?, "payments.parent_id")?,
-        check: CheckSchedule {
-            next_at: col::<Option<i64>>(row, 19, OP)?
-                .map(|ms| rows::from_ms(ms, "payments.next_check_at"))
-                .transpose()?,
-            attempts: rows::count(col(row, 20, OP)?),
-            note: col(row, 21, OP)?,
-            held: col::<bool>(row, 22, OP)?,
-        },
-    })
-}
+use crate::{PaymentCheck, SettledBy};
 
 /// Records a payment; a taken id or provider reference is a conflict.
 pub(crate) async fn insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "recording a payment";
-    let minor = i64::try_from(p.amount.minor()).map_err(|_| {
-        StoreError::Invalid(format!(
-            "amount {} is too large to store (at most {} minor units)",
-            p.amount,
-            i64::MAX
-        ))
-    })?;
-    let metadata = p
-        .metadata
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Invalid(format!("payment metadata cannot be stored: {e}")))?;
-    let settled_by = (p.state != PaymentState::Pending).then_some(SettledBy::Callback.as_str());
+    let minor = p.stored_minor()?;
+    let metadata = p.stored_metadata()?;
+    let settled_by = p.settled_by().map(SettledBy::as_str);
     // The default account is stored as NULL, as in the SQLite schema.
     let account = (!p.account.is_default()).then(|| p.account.as_str());
     // DO NOTHING rather than an error: a failed statement would abort the caller's whole
@@ -147,31 +61,7 @@ pub(crate) async fn insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<Paym
         return Err(conflict(db, p).await?);
     }
     super::outbox::payment_changed(db, p.id, None, p.state, now).await?;
-    let at = rows::from_ms(now, "payments.created_at")?;
-    Ok(PaymentRecord {
-        id: p.id,
-        provider: p.provider,
-        kind: p.kind.clone(),
-        state: p.state,
-        amount: p.amount,
-        msisdn: p.msisdn.clone(),
-        email: p.email.clone(),
-        merchant_reference: p.merchant_reference.clone(),
-        provider_reference: p.provider_reference.clone(),
-        description: p.description.clone(),
-        metadata: p.metadata.clone(),
-        receipt: None,
-        result_code: None,
-        result_desc: None,
-        created_at: at,
-        updated_at: at,
-        settled_by: (p.state != PaymentState::Pending).then_some(SettledBy::Callback),
-        parent_id: p.parent_id,
-        check: CheckSchedule::default(),
-        provider_request_id: p.provider_request_id.clone(),
-        refunded: Money::from_minor(0, p.amount.currency()),
-        account: p.account.clone(),
-    })
+    Ok(p.recorded(rows::from_ms(now, "payments.created_at")?))
 }
 
 async fn conflict(db: &Db<'_>, p: &NewPayment) -> Result<StoreError, StoreError> {
@@ -284,16 +174,7 @@ pub(crate) async fn set_references(
 ) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "setting a payment's provider ids";
     let current = lock(db, id).await?;
-    if let Some(stored) = current
-        .provider_request_id
-        .as_deref()
-        .filter(|s| *s != request_id)
-    {
-        return Err(StoreError::Conflict {
-            what: format!("payment {id}'s request id (it is {stored:?}, not {request_id:?})"),
-            holder: id.to_string(),
-        });
-    }
+    current.check_request_id(request_id)?;
     let current = set_provider_ref(db, id, reference, now).await?;
     if current.provider_request_id.as_deref() == Some(request_id) {
         return Ok(current);
@@ -317,26 +198,10 @@ async fn refund(
 ) -> Result<PaymentEffect, StoreError> {
     const OP: &str = "refunding a payment";
     let current = lock(db, id).await?;
-    let refundable = current.refundable();
-    if amount.currency() != current.amount.currency()
-        || amount.minor() > refundable.minor()
-        || amount.minor() == 0
-    {
-        return Err(StoreError::Invalid(format!(
-            "a refund of {amount} does not fit payment {id}: {refundable} remains to refund"
-        )));
-    }
-    let to = if amount == refundable {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
+    let to = match current.refund_to(amount)? {
+        Ok(to) => to,
+        Err(refused) => return Ok(refused),
     };
-    if let Err(error) = current.state.transition(to) {
-        return Ok(PaymentEffect::Refused {
-            payment: current,
-            error,
-        });
-    }
     let refunded = i64::try_from(current.refunded.minor().saturating_add(amount.minor())).unwrap_or(i64::MAX);
     db.execute(
         "UPDATE payments SET state = $1, refunded_minor = $2, \
@@ -477,58 +342,8 @@ pub(crate) async fn apply(
 
 /// Payments matching `filter`, newest first.
 pub(crate) async fn list(db: &Db<'_>, filter: &PaymentFilter) -> Result<Vec<PaymentRecord>, StoreError> {
-    const OP: &str = "listing payments";
-    let mut q = Listing::select(COLUMNS, "payments");
-    if let Some(p) = filter.provider {
-        q.constant(format_args!("provider = '{}'", p.as_str()));
-    }
-    if let Some(s) = filter.state {
-        q.constant(format_args!("state = {}", s.code()));
-    }
-    if let Some(r) = &filter.merchant_reference {
-        q.bound("merchant_reference =", Box::new(r.clone()));
-    }
-    if let Some(before) = filter.before {
-        q.bound("id <", Box::new(before.to_string()));
-    }
-    if let Some(since) = filter.since {
-        q.bound("created_at >=", Box::new(rows::to_ms(since)));
-    }
-    if let Some(account) = &filter.account {
-        if account.is_default() {
-            q.constant(format_args!("account IS NULL"));
-        } else {
-            q.bound("account =", Box::new(account.to_string()));
-        }
-    }
-    if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let exact = || -> super::rows::Value { Box::new(text.to_string()) };
-        // Naming every provider lets the planner use the unique (provider, provider_reference)
-        // index.
-        let references = format!(
-            "merchant_reference = ? OR (provider IN ('{}', '{}') AND provider_reference = ?) OR receipt = ?",
-            Provider::Mpesa.as_str(),
-            Provider::Paystack.as_str()
-        );
-        if text.len() >= 4 && text.bytes().all(|b| b.is_ascii_digit()) {
-            // Digits may also be the end of the payer's number: the index on the last four
-            // finds the candidates, LIKE checks the rest.
-            let last4 = text[text.len() - 4..].to_string();
-            q.bound_group(
-                &format!("({references} OR (right(msisdn, 4) = ? AND msisdn IS NOT NULL AND msisdn LIKE ?))"),
-                vec![
-                    exact(),
-                    exact(),
-                    exact(),
-                    Box::new(last4),
-                    Box::new(format!("%{text}")),
-                ],
-            );
-        } else {
-            q.bound_group(&format!("({references})"), vec![exact(), exact(), exact()]);
-        }
-    }
-    q.fetch(db, filter.limit, OP, decode).await
+    let q = listing::payments::<Postgres>(filter);
+    fetch(db, q, filter.limit, "listing payments", decode).await
 }
 
 /// Pending payments created at or before `cutoff`, oldest first.
@@ -608,46 +423,17 @@ pub(crate) async fn children(db: &Db<'_>, parent: PaymentId) -> Result<Vec<Payme
 /// What is left to give back of `parent`: its amount less its refunds that are pending or
 /// succeeded.
 async fn remaining(db: &Db<'_>, parent: &PaymentRecord) -> Result<u64, StoreError> {
-    let taken = children(db, parent.id)
-        .await?
-        .iter()
-        .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    Ok(parent.amount.minor().saturating_sub(taken))
+    Ok(parent.left_to_refund(&children(db, parent.id).await?))
 }
 
 /// Records a refund or reversal after checking its parent. The parent is locked first, so two
 /// refunds racing from two instances are checked one after the other against what is left.
 pub(crate) async fn insert_child(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
-    let parent_id = p.parent_id.ok_or_else(|| {
-        StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
-    })?;
+    let parent_id = p.refunded_payment()?;
     let parent = lock(db, parent_id).await?;
-    if !matches!(
-        parent.state,
-        PaymentState::Succeeded | PaymentState::PartiallyRefunded
-    ) {
-        return Err(StoreError::Invalid(format!(
-            "payment {parent_id} is {}; only a succeeded payment can be refunded",
-            parent.state
-        )));
-    }
-    if p.amount.currency() != parent.amount.currency() {
-        return Err(StoreError::Invalid(format!(
-            "the refund is in {} but payment {parent_id} was paid in {}",
-            p.amount.currency().code(),
-            parent.amount.currency().code()
-        )));
-    }
+    p.check_refund_of(&parent)?;
     let left = remaining(db, &parent).await?;
-    if p.amount.minor() == 0 || p.amount.minor() > left {
-        return Err(StoreError::Invalid(format!(
-            "the refund of {} is more than the {} left to refund of payment {parent_id} (or zero)",
-            p.amount,
-            Money::from_minor(left, parent.amount.currency())
-        )));
-    }
+    p.check_refund_fits(&parent, left)?;
     insert(db, p, now).await
 }
 
@@ -656,18 +442,8 @@ async fn refund_parent(db: &Db<'_>, parent: PaymentId, now: i64) -> Result<(), S
     let Some(current) = get(db, parent).await? else {
         return Ok(());
     };
-    let refunded = children(db, parent)
-        .await?
-        .iter()
-        .filter(|c| c.state == PaymentState::Succeeded)
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    let to = if refunded >= current.amount.minor() {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
-    };
-    if current.state.can_become(to) && current.state != to {
+    let children = children(db, parent).await?;
+    if let Some(to) = current.refunded_state(&children) {
         transition(db, parent, to, &TransitionDetail::default(), now).await?;
     }
     Ok(())

@@ -2,49 +2,15 @@
 
 use malipo_core::{AccountName, Provider};
 use serde_json::Value;
-use tokio_postgres::Row;
 
 use super::db::Db;
 use super::rows::col;
-use crate::sqlite::rows;
-use crate::{NewRecord, RecordEntry, RecordFilter, RecordSource, StoreError, SyncCheckpoint};
+use crate::convert as rows;
+use crate::decode::record::{checkpoint as decode_checkpoint, record as decode, CHECKPOINT_COLUMNS};
+use crate::{NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
 
 const COLUMNS: &str =
     "provider, account, kind, record_id, data::text, updated_at, source, first_seen_at, last_seen_at";
-
-fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
-    StoreError::Corrupt {
-        what,
-        detail: detail.into(),
-    }
-}
-
-fn decode(row: &Row) -> Result<RecordEntry, StoreError> {
-    const OP: &str = "reading a record";
-    let provider: String = col(row, 0, OP)?;
-    let account: String = col(row, 1, OP)?;
-    let data: String = col(row, 4, OP)?;
-    let updated: Option<i64> = col(row, 5, OP)?;
-    let source: String = col(row, 6, OP)?;
-    Ok(RecordEntry {
-        provider: rows::provider(&provider)?,
-        account: account
-            .parse()
-            .map_err(|e: malipo_core::AccountNameError| corrupt("records.account", e.to_string()))?,
-        kind: col(row, 2, OP)?,
-        id: col(row, 3, OP)?,
-        data: match serde_json::from_str(&data) {
-            Ok(Value::Object(map)) => map,
-            _ => return Err(corrupt("records.data", "not a JSON object")),
-        },
-        updated_at: updated
-            .map(|ms| rows::from_ms(ms, "records.updated_at"))
-            .transpose()?,
-        source: RecordSource::parse(&source).ok_or_else(|| corrupt("records.source", source.clone()))?,
-        first_seen_at: rows::from_ms(col(row, 7, OP)?, "records.first_seen_at")?,
-        last_seen_at: rows::from_ms(col(row, 8, OP)?, "records.last_seen_at")?,
-    })
-}
 
 /// Merges each copy into its record in one statement each: jsonb's `||` is the key-by-key merge
 /// of [`merge_record`](crate::merge_record), and the `WHERE` skips a copy older than the kept
@@ -191,29 +157,12 @@ pub(crate) async fn checkpoint(
     kind: &str,
 ) -> Result<Option<SyncCheckpoint>, StoreError> {
     const OP: &str = "reading a sync checkpoint";
-    let Some(row) = db
-        .opt(
-            "SELECT since, next_page, synced, total, done FROM sync_checkpoints \
-             WHERE provider = $1 AND account = $2 AND kind = $3",
-            &[&provider.to_string(), &account.as_str(), &kind],
-            OP,
-        )
+    let sql = format!(
+        "SELECT {CHECKPOINT_COLUMNS} FROM sync_checkpoints \
+         WHERE provider = $1 AND account = $2 AND kind = $3"
+    );
+    db.opt(&sql, &[&provider.to_string(), &account.as_str(), &kind], OP)
         .await?
-    else {
-        return Ok(None);
-    };
-    let next_page: i64 = col(&row, 1, OP)?;
-    let synced: i64 = col(&row, 2, OP)?;
-    let total: Option<i64> = col(&row, 3, OP)?;
-    Ok(Some(SyncCheckpoint {
-        provider,
-        account: account.clone(),
-        kind: kind.to_string(),
-        since: col(&row, 0, OP)?,
-        next_page: u32::try_from(next_page)
-            .map_err(|_| corrupt("sync_checkpoints.next_page", next_page.to_string()))?,
-        synced: u64::try_from(synced).unwrap_or(0),
-        total: total.map(|t| u64::try_from(t).unwrap_or(0)),
-        done: col(&row, 4, OP)?,
-    }))
+        .map(|row| decode_checkpoint(&row, provider, account, kind))
+        .transpose()
 }

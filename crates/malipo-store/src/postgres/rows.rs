@@ -1,12 +1,12 @@
-//! Reading columns and building listings; the conversions shared with SQLite (times, ids,
-//! clipping) are the SQLite adapter's `rows`.
+//! Reading columns and running listings; the conversions shared with SQLite (times, ids,
+//! clipping) are [`crate::convert`]'s.
 
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 use super::db::Db;
 use crate::error::Context;
-use crate::sqlite::rows::page;
+use crate::listing::{Arg, Dialect, Listing};
 use crate::StoreError;
 
 /// Column `i` of `row`, with the store's error naming the operation.
@@ -14,73 +14,39 @@ pub(crate) fn col<'r, T: FromSql<'r>>(row: &'r Row, i: usize, op: &'static str) 
     row.try_get(i).during(op)
 }
 
-/// A bound value of a listing.
-pub(crate) type Value = Box<dyn ToSql + Sync + Send>;
+crate::decode::columns_of!(Row, try_get);
 
-/// A listing: optional filters over one table, newest id first, one page — the shape of every
-/// `list_*` query, as in the SQLite adapter. Our own constants go into the SQL text so the
-/// planner can use the partial indexes; anything from outside is bound.
-pub(crate) struct Listing {
-    sql: String,
-    args: Vec<Value>,
+/// PostgreSQL's spelling of a listing.
+pub(crate) struct Postgres;
+
+impl Dialect for Postgres {
+    fn placeholder(n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn last_four(column: &str) -> String {
+        format!("right({column}, 4)")
+    }
 }
 
-impl Listing {
-    pub(crate) fn select(columns: &str, table: &str) -> Self {
-        Listing {
-            sql: format!("SELECT {columns} FROM {table} WHERE 1 = 1"),
-            args: Vec::new(),
-        }
-    }
-
-    /// Adds a condition written from our own constants, such as `status = 2`.
-    pub(crate) fn constant(&mut self, condition: std::fmt::Arguments<'_>) {
-        self.sql.push_str(&format!(" AND {condition}"));
-    }
-
-    /// Adds `column_op $N` with `value` bound, such as `("id <", before)`.
-    pub(crate) fn bound(&mut self, column_op: &str, value: Value) {
-        self.args.push(value);
-        self.sql
-            .push_str(&format!(" AND {column_op} ${}", self.args.len()));
-    }
-
-    /// Adds a parenthesised condition whose `?`s take `values` in order.
-    pub(crate) fn bound_group(&mut self, condition: &str, values: Vec<Value>) {
-        let mut values = values.into_iter();
-        let mut sql = String::with_capacity(condition.len() + 8);
-        for (i, piece) in condition.split('?').enumerate() {
-            if i > 0 {
-                if let Some(v) = values.next() {
-                    self.args.push(v);
-                }
-                sql.push_str(&format!("${}", self.args.len()));
+/// Runs a listing for at most `limit` rows, newest first.
+pub(crate) async fn fetch<T>(
+    db: &Db<'_>,
+    listing: Listing,
+    limit: usize,
+    op: &'static str,
+    decode: impl Fn(&Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let (sql, args) = listing.page(limit);
+    let args: Vec<Box<dyn ToSql + Sync + Send>> = args
+        .into_iter()
+        .map(|a| -> Box<dyn ToSql + Sync + Send> {
+            match a {
+                Arg::Text(t) => Box::new(t),
+                Arg::Int(i) => Box::new(i),
             }
-            sql.push_str(piece);
-        }
-        self.sql.push_str(&format!(" AND {sql}"));
-    }
-
-    /// Runs the query for at most `limit` rows, newest first.
-    pub(crate) async fn fetch<T>(
-        mut self,
-        db: &Db<'_>,
-        limit: usize,
-        op: &'static str,
-        decode: impl Fn(&Row) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
-        self.args.push(Box::new(page(limit)));
-        self.sql
-            .push_str(&format!(" ORDER BY id DESC LIMIT ${}", self.args.len()));
-        let params: Vec<&(dyn ToSql + Sync)> = self
-            .args
-            .iter()
-            .map(|a| a.as_ref() as &(dyn ToSql + Sync))
-            .collect();
-        db.query(&self.sql, &params, op)
-            .await?
-            .iter()
-            .map(decode)
-            .collect()
-    }
+        })
+        .collect();
+    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
+    db.query(&sql, &params, op).await?.iter().map(decode).collect()
 }

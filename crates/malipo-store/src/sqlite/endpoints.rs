@@ -3,68 +3,14 @@
 use malipo_core::Secret;
 use rusqlite::{params, Connection, Row};
 
-use super::rows::{self, col};
+use super::rows;
+use crate::decode::endpoint::{endpoint, COLUMNS};
 use crate::error::Context;
-use crate::model::endpoint::check_event_type;
+pub(crate) use crate::model::endpoint::{check, check_secret};
 use crate::{EndpointId, EndpointRecord, NewEndpoint, StoreError};
 
-const COLUMNS: &str = "id, name, url, secret, previous_secret, previous_secret_until, event_types, \
-     enabled, allow_private, created_at, updated_at";
-
 fn decode(row: &Row<'_>) -> Result<EndpointRecord, StoreError> {
-    const OP: &str = "reading an endpoint";
-    let id: String = col(row, 0, OP)?;
-    let until: Option<i64> = col(row, 5, OP)?;
-    let types: String = col(row, 6, OP)?;
-    Ok(EndpointRecord {
-        id: rows::id(&id, "endpoints.id")?,
-        name: col(row, 1, OP)?,
-        url: col(row, 2, OP)?,
-        secret: Secret::new(col(row, 3, OP)?),
-        previous_secret: col::<Option<String>>(row, 4, OP)?.map(Secret::new),
-        previous_secret_until: until
-            .map(|ms| rows::from_ms(ms, "endpoints.previous_secret_until"))
-            .transpose()?,
-        event_types: types.split_whitespace().map(str::to_owned).collect(),
-        enabled: col(row, 7, OP)?,
-        allow_private: col(row, 8, OP)?,
-        created_at: rows::from_ms(col(row, 9, OP)?, "endpoints.created_at")?,
-        updated_at: rows::from_ms(col(row, 10, OP)?, "endpoints.updated_at")?,
-    })
-}
-
-/// Refuses an endpoint that could never be delivered to, before anything is written.
-pub(crate) fn check(e: &NewEndpoint) -> Result<(), StoreError> {
-    if e.name.trim().is_empty() || e.name.len() > 64 || e.name.chars().any(char::is_whitespace) {
-        return Err(StoreError::Invalid(format!(
-            "endpoint name {:?} is not valid: expected 1 to 64 characters without spaces",
-            e.name
-        )));
-    }
-    let lower = e.url.to_ascii_lowercase();
-    if !(lower.starts_with("https://") || lower.starts_with("http://")) || e.url.len() > 2048 {
-        return Err(StoreError::Invalid(format!(
-            "endpoint URL {:?} is not valid: expected an http:// or https:// URL",
-            e.url
-        )));
-    }
-    check_secret(&e.secret)?;
-    for t in &e.event_types {
-        check_event_type(t).map_err(StoreError::Invalid)?;
-    }
-    Ok(())
-}
-
-/// A secret must at least look like `whsec_…`; its base64 is the gateway's to check.
-pub(crate) fn check_secret(secret: &Secret<String>) -> Result<(), StoreError> {
-    let s = secret.expose();
-    if !s.starts_with("whsec_") || s.len() < 10 || s.len() > 2048 || s.chars().any(char::is_whitespace) {
-        // The text is never echoed: it is a key.
-        return Err(StoreError::Invalid(
-            "the endpoint secret is not valid: expected \"whsec_\" followed by base64".into(),
-        ));
-    }
-    Ok(())
+    endpoint(row)
 }
 
 /// One endpoint by id (`ep_…`) or name.

@@ -1,37 +1,19 @@
 //! `Idempotency-Key` records of the merchant API.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::rows;
+use crate::decode::idempotency::{stored, Stored, COLUMNS};
 use crate::error::Context;
 use crate::{IdempotencyClaim, IdempotencyRecord, StoreError, StoredResponse, REQUEST_HASH_LEN};
 
-type Row = (Vec<u8>, Option<i64>, Option<Vec<u8>>, i64);
-
-fn fetch(conn: &Connection, scope: &str, key: &str, op: &'static str) -> Result<Option<Row>, StoreError> {
-    conn.prepare_cached(
-        "SELECT request_hash, status, body, created_at FROM idempotency_keys \
-         WHERE scope = ?1 AND key = ?2",
-    )
-    .during(op)?
-    .query_row(params![scope, key], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })
-    .optional()
-    .during(op)
-}
-
-fn response(status: Option<i64>, body: Option<Vec<u8>>) -> Result<Option<StoredResponse>, StoreError> {
-    match status {
-        None => Ok(None),
-        Some(s) => Ok(Some(StoredResponse {
-            status: u16::try_from(s).map_err(|_| StoreError::Corrupt {
-                what: "idempotency_keys.status",
-                detail: format!("{s} is not an HTTP status"),
-            })?,
-            body: body.unwrap_or_default(),
-        })),
-    }
+fn fetch(conn: &Connection, scope: &str, key: &str, op: &'static str) -> Result<Option<Stored>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM idempotency_keys WHERE scope = ?1 AND key = ?2"
+        ))
+        .during(op)?;
+    rows::first(&mut stmt, [scope, key], op, |r| stored(r, op))
 }
 
 /// Claims `key` for a request with fingerprint `hash`, or says who holds it. The writer thread
@@ -44,14 +26,8 @@ pub(crate) fn claim(
     now: i64,
 ) -> Result<IdempotencyClaim, StoreError> {
     const OP: &str = "claiming an idempotency key";
-    if let Some((stored_hash, status, body, _)) = fetch(conn, scope, key, OP)? {
-        if stored_hash.as_slice() != hash.as_slice() {
-            return Ok(IdempotencyClaim::Mismatch);
-        }
-        return Ok(match response(status, body)? {
-            Some(r) => IdempotencyClaim::Completed(r),
-            None => IdempotencyClaim::InProgress,
-        });
+    if let Some(held) = fetch(conn, scope, key, OP)? {
+        return held.held(hash);
     }
     conn.prepare_cached(
         "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -105,21 +81,9 @@ pub(crate) fn get(
     key: &str,
 ) -> Result<Option<IdempotencyRecord>, StoreError> {
     const OP: &str = "reading an idempotency key";
-    let Some((hash, status, body, created)) = fetch(conn, scope, key, OP)? else {
-        return Ok(None);
-    };
-    Ok(Some(IdempotencyRecord {
-        scope: scope.to_string(),
-        key: key.to_string(),
-        request_hash: <[u8; REQUEST_HASH_LEN]>::try_from(hash.as_slice()).map_err(|_| {
-            StoreError::Corrupt {
-                what: "idempotency_keys.request_hash",
-                detail: format!("{} bytes, expected {REQUEST_HASH_LEN}", hash.len()),
-            }
-        })?,
-        response: response(status, body)?,
-        created_at: rows::from_ms(created, "idempotency_keys.created_at")?,
-    }))
+    fetch(conn, scope, key, OP)?
+        .map(|s| s.record(scope, key))
+        .transpose()
 }
 
 /// Deletes keys claimed before `cutoff` (milliseconds); returns how many.

@@ -14,7 +14,6 @@
 use malipo_core::{EventId, EventStatus, JobId};
 use rusqlite::{params, Connection};
 
-use super::events;
 use super::rows::{self, col};
 use crate::error::Context;
 use crate::port::Replayed;
@@ -33,7 +32,7 @@ const OP_INGEST: &str = "storing an event";
 /// is returned, or, should even that fail, the whole transaction is rolled back, which the
 /// writer answers as a failed batch. Either way nothing of a failed ingest is committed.
 pub(crate) fn ingest(conn: &Connection, ev: &NewEvent, now: i64) -> Result<Ingested, StoreError> {
-    events::check(ev)?;
+    crate::model::event::check(ev)?;
     let id = EventId::new();
     let key = id.to_string();
     let source_ip = ev.source_ip.map(|ip| ip.to_string());

@@ -3,31 +3,13 @@
 use malipo_core::kinds::KeyId;
 use rusqlite::{params, Connection, Row};
 
-use super::rows::{self, col};
+use super::rows;
+use crate::decode::api_key::{api_key, COLUMNS};
 use crate::error::Context;
 use crate::{ApiKeyRecord, NewApiKey, StoreError, KEY_HASH_LEN};
 
-const COLUMNS: &str = "id, name, environment, prefix, key_hash, created_at, revoked_at";
-
 fn decode(row: &Row<'_>) -> Result<ApiKeyRecord, StoreError> {
-    const OP: &str = "reading an API key";
-    let id: String = col(row, 0, OP)?;
-    let hash: Vec<u8> = col(row, 4, OP)?;
-    let revoked: Option<i64> = col(row, 6, OP)?;
-    Ok(ApiKeyRecord {
-        id: rows::id(&id, "api_keys.id")?,
-        name: col(row, 1, OP)?,
-        environment: col(row, 2, OP)?,
-        prefix: col(row, 3, OP)?,
-        hash: <[u8; KEY_HASH_LEN]>::try_from(hash.as_slice()).map_err(|_| StoreError::Corrupt {
-            what: "api_keys.key_hash",
-            detail: format!("{} bytes, expected {KEY_HASH_LEN}", hash.len()),
-        })?,
-        created_at: rows::from_ms(col(row, 5, OP)?, "api_keys.created_at")?,
-        revoked_at: revoked
-            .map(|ms| rows::from_ms(ms, "api_keys.revoked_at"))
-            .transpose()?,
-    })
+    api_key(row)
 }
 
 /// Records a key; a taken id or digest is a conflict.

@@ -29,10 +29,9 @@ use chrono::{DateTime, Utc};
 use malipo_core::{DeliveryId, EventId, JobId, PaymentId, PaymentState, Provider, Secret};
 
 pub use options::{Durability, SqliteOptions};
-pub use outbox::{event_type as delivery_event_type, PAYLOAD_VERSION};
 pub use writer::WriterStats;
 
-pub(crate) use events::check as check_event;
+pub(crate) use crate::model::event::check as check_event;
 pub(crate) use rows::{clip, MAX_PAGE};
 
 use self::readers::Readers;
@@ -197,7 +196,7 @@ const PROBE_BYTES: usize = 256 * 1024;
 impl EventStore for SqliteStore {
     async fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
         // Refused before queueing so a bad request never takes a place in a batch.
-        events::check(&event)?;
+        check_event(&event)?;
         self.write_all_or_nothing(move |conn, now| inbox::ingest(conn, &event, now))
             .await
     }

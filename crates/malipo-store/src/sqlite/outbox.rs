@@ -3,49 +3,16 @@
 //! commits is always announced (the sender finds its rows), and one that rolls back announces
 //! nothing (its rows roll back with it). Written here, in the store, so every caller that moves
 //! a payment (worker, reconciler, merchant API) announces it without doing anything.
+//!
+//! What is announced (the event type, the payload, the endpoints) is [`crate::outbox`]'s.
 
-use malipo_core::{EventStatus, PaymentId, PaymentState};
+use malipo_core::{PaymentId, PaymentState};
 use rusqlite::Connection;
-use serde::Serialize;
 
 use super::{deliveries, endpoints, payments, rows};
 use crate::model::endpoint::EVENT_SUSPICIOUS;
-use crate::{JobOutcome, PaymentRecord, StoreError};
-
-/// The payload's version: bumped when a field changes meaning or goes away (adding fields does
-/// not bump it).
-pub const PAYLOAD_VERSION: u32 = 1;
-
-/// The body every delivery carries: tagged by `type`, versioned.
-#[derive(Serialize)]
-struct Envelope<'a, T: Serialize> {
-    #[serde(rename = "type")]
-    event_type: &'a str,
-    version: u32,
-    /// When the change was committed (RFC 3339, UTC).
-    timestamp: String,
-    data: T,
-}
-
-/// The event type announcing that a payment of `kind` reached `state`, or `None` for a state
-/// that is not announced (`pending`: nothing happened yet).
-pub fn event_type(kind: &str, state: PaymentState) -> Option<String> {
-    let family = match kind {
-        "b2c" | "transfer" => "payout",
-        "refund" | "reversal" => "refund",
-        _ => "payment",
-    };
-    let name = match state {
-        PaymentState::Pending => return None,
-        PaymentState::Succeeded => "succeeded",
-        PaymentState::Failed => "failed",
-        PaymentState::Cancelled => "cancelled",
-        PaymentState::Expired => "expired",
-        PaymentState::PartiallyRefunded => "partially_refunded",
-        PaymentState::Refunded => "refunded",
-    };
-    Some(format!("{family}.{name}"))
-}
+use crate::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
+use crate::{JobOutcome, StoreError};
 
 /// Announces that payment `id` went from `previous` (`None`: it was just recorded) to `to`.
 /// Called in the transaction that made the change; nothing happens when the state did not move
@@ -57,8 +24,7 @@ pub(crate) fn payment_changed(
     to: PaymentState,
     now: i64,
 ) -> Result<(), StoreError> {
-    // Nothing is announced for pending (every payment malipo starts), so that hot path pays nothing.
-    if previous == Some(to) || to == PaymentState::Pending {
+    if !is_announced(previous, to) {
         return Ok(());
     }
     // Most changes happen with a handful of endpoints or none: look at them before the payment.
@@ -69,23 +35,14 @@ pub(crate) fn payment_changed(
     let Some(payment) = payments::get(conn, id)? else {
         return Ok(());
     };
-    let Some(event_type) = event_type(&payment.kind, to) else {
+    let Some(a) = announce_payment(endpoints, &payment, to, now)? else {
         return Ok(());
     };
-    let targets: Vec<_> = endpoints
-        .into_iter()
-        .filter(|e| e.subscribes(&event_type))
-        .map(|e| e.id)
-        .collect();
-    if targets.is_empty() {
-        return Ok(());
-    }
-    let payload = envelope(&event_type, now, &PaymentView::from(&payment))?;
-    for endpoint in targets {
+    for endpoint in a.targets {
         deliveries::insert(
             conn,
-            &event_type,
-            &payload,
+            &a.event_type,
+            &a.payload,
             Some(id),
             None,
             Some(endpoint),
@@ -115,14 +72,13 @@ pub(crate) fn event_completed(
     let event_id: malipo_core::EventId = rows::id(event_id, "jobs.event_id")?;
     let payment_id: Option<PaymentId> = rows::opt_id(payment_id.map(str::to_owned), "events.payment_id")?;
     let summary = super::events::get(conn, event_id)?;
-    let data = SuspiciousView {
+    let payload = suspicious_payload(
         event_id,
-        provider: summary.as_ref().map(|e| e.provider.as_str()),
-        kind: summary.as_ref().map(|e| e.kind.clone()),
+        summary.as_ref().map(|e| &e.summary),
         payment_id,
-        reason: outcome.note.clone(),
-    };
-    let payload = envelope(EVENT_SUSPICIOUS, now, &data)?;
+        outcome.note.clone(),
+        now,
+    )?;
     for endpoint in targets {
         deliveries::insert(
             conn,
@@ -137,12 +93,6 @@ pub(crate) fn event_completed(
     }
     Ok(())
 }
-
-/// Whether `status` is the settlement's "suspicious" verdict.
-pub(crate) fn is_suspicious(status: EventStatus) -> bool {
-    status == EventStatus::Suspicious
-}
-
 /// The enabled endpoints that receive `event_type`.
 pub(crate) fn subscribers(conn: &Connection, event_type: &str) -> Result<Vec<crate::EndpointId>, StoreError> {
     Ok(endpoints::enabled(conn)?
@@ -150,117 +100,4 @@ pub(crate) fn subscribers(conn: &Connection, event_type: &str) -> Result<Vec<cra
         .filter(|e| e.subscribes(event_type))
         .map(|e| e.id)
         .collect())
-}
-
-pub(crate) fn envelope<T: Serialize>(event_type: &str, now: i64, data: &T) -> Result<Vec<u8>, StoreError> {
-    let timestamp =
-        rows::from_ms(now, "the outbox's clock")?.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    serde_json::to_vec(&Envelope {
-        event_type,
-        version: PAYLOAD_VERSION,
-        timestamp,
-        data,
-    })
-    .map_err(|e| StoreError::Invalid(format!("the delivery payload cannot be serialised: {e}")))
-}
-
-/// A payment as the merchant API shows it.
-#[derive(Serialize)]
-pub(crate) struct PaymentView<'a> {
-    id: PaymentId,
-    object: &'static str,
-    state: PaymentState,
-    provider: &'static str,
-    kind: &'a str,
-    amount: Amount,
-    msisdn: Option<&'a str>,
-    email: Option<&'a str>,
-    merchant_reference: Option<&'a str>,
-    provider_reference: Option<&'a str>,
-    description: Option<&'a str>,
-    receipt: Option<&'a str>,
-    result_code: Option<&'a str>,
-    result_desc: Option<&'a str>,
-    metadata: Option<&'a serde_json::Value>,
-    created_at: chrono::DateTime<chrono::Utc>,
-    updated_at: chrono::DateTime<chrono::Utc>,
-    /// The provider account it went through (`default`: the provider section's own).
-    account: &'a str,
-}
-
-#[derive(Serialize)]
-struct Amount {
-    minor: u64,
-    currency: &'static str,
-    /// The decimal text (`150.50`), for display.
-    decimal: String,
-}
-
-impl<'a> From<&'a PaymentRecord> for PaymentView<'a> {
-    fn from(p: &'a PaymentRecord) -> Self {
-        PaymentView {
-            id: p.id,
-            object: "payment",
-            state: p.state,
-            provider: p.provider.as_str(),
-            kind: &p.kind,
-            amount: Amount {
-                minor: p.amount.minor(),
-                currency: p.amount.currency().code(),
-                decimal: p.amount.decimal(),
-            },
-            msisdn: p.msisdn.as_ref().map(|m| m.as_str()),
-            email: p.email.as_deref(),
-            merchant_reference: p.merchant_reference.as_deref(),
-            provider_reference: p.provider_reference.as_deref(),
-            description: p.description.as_deref(),
-            receipt: p.receipt.as_deref(),
-            result_code: p.result_code.as_deref(),
-            result_desc: p.result_desc.as_deref(),
-            metadata: p.metadata.as_ref(),
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-            account: p.account.as_str(),
-        }
-    }
-}
-
-/// What `event.suspicious` tells: which event, about which payment, and why.
-#[derive(Serialize)]
-pub(crate) struct SuspiciousView {
-    pub(crate) event_id: malipo_core::EventId,
-    pub(crate) provider: Option<&'static str>,
-    pub(crate) kind: Option<String>,
-    pub(crate) payment_id: Option<PaymentId>,
-    pub(crate) reason: Option<String>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_types_follow_the_kind_and_state() {
-        assert_eq!(
-            event_type("stk_push", PaymentState::Succeeded).as_deref(),
-            Some("payment.succeeded")
-        );
-        assert_eq!(
-            event_type("b2c", PaymentState::Failed).as_deref(),
-            Some("payout.failed")
-        );
-        assert_eq!(
-            event_type("transfer", PaymentState::Succeeded).as_deref(),
-            Some("payout.succeeded")
-        );
-        assert_eq!(
-            event_type("refund", PaymentState::Refunded).as_deref(),
-            Some("refund.refunded")
-        );
-        assert_eq!(
-            event_type("charge", PaymentState::PartiallyRefunded).as_deref(),
-            Some("payment.partially_refunded")
-        );
-        assert_eq!(event_type("charge", PaymentState::Pending), None);
-    }
 }

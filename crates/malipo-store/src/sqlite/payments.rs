@@ -1,110 +1,28 @@
 //! Payments and their state machine.
 
-use malipo_core::{AccountName, Currency, Money, Msisdn, PaymentId, PaymentState, Provider};
-use rusqlite::types::Value;
+use malipo_core::{Money, PaymentId, PaymentState, Provider};
 use rusqlite::{params, Connection, Row};
 
-use super::rows::{self, col};
+use super::rows;
+use crate::decode::payment::{payment, COLUMNS};
 use crate::error::Context;
-use crate::{CheckSchedule, PaymentCheck, SettledBy};
+use crate::listing;
 use crate::{
     NewPayment, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition, StoreError,
     TransitionDetail,
 };
-
-const COLUMNS: &str = "id, provider, kind, state, amount_minor, currency, msisdn, email, \
-     merchant_reference, provider_reference, description, metadata, receipt, result_code, \
-     result_desc, created_at, updated_at, settled_by, parent_id, next_check_at, check_attempts, \
-     check_note, check_held, provider_request_id, refunded_minor, account";
+use crate::{PaymentCheck, SettledBy};
 
 fn decode(row: &Row<'_>) -> Result<PaymentRecord, StoreError> {
-    const OP: &str = "reading a payment";
-    let id: String = col(row, 0, OP)?;
-    let provider: String = col(row, 1, OP)?;
-    let state: i64 = col(row, 3, OP)?;
-    let minor: i64 = col(row, 4, OP)?;
-    let currency: String = col(row, 5, OP)?;
-    let msisdn: Option<String> = col(row, 6, OP)?;
-    let metadata: Option<String> = col(row, 11, OP)?;
-    let refunded: i64 = col(row, 24, OP)?;
-    let account: Option<String> = col(row, 25, OP)?;
-    let corrupt = |what: &'static str, detail: String| StoreError::Corrupt { what, detail };
-    let currency = currency
-        .parse::<Currency>()
-        .map_err(|e| corrupt("payments.currency", e.to_string()))?;
-    Ok(PaymentRecord {
-        id: rows::id(&id, "payments.id")?,
-        provider: rows::provider(&provider)?,
-        kind: col(row, 2, OP)?,
-        state: PaymentState::from_code(state)
-            .ok_or_else(|| corrupt("payments.state", format!("unknown state code {state}")))?,
-        amount: Money::from_minor(
-            u64::try_from(minor)
-                .map_err(|_| corrupt("payments.amount_minor", format!("{minor} is negative")))?,
-            currency,
-        ),
-        provider_request_id: col(row, 23, OP)?,
-        account: match account {
-            None => AccountName::default_account(),
-            Some(name) => name
-                .parse()
-                .map_err(|e: malipo_core::AccountNameError| corrupt("payments.account", e.to_string()))?,
-        },
-        refunded: Money::from_minor(
-            u64::try_from(refunded)
-                .map_err(|_| corrupt("payments.refunded_minor", format!("{refunded} is negative")))?,
-            currency,
-        ),
-        msisdn: msisdn
-            .map(|m| m.parse::<Msisdn>())
-            .transpose()
-            .map_err(|e| corrupt("payments.msisdn", e.to_string()))?,
-        email: col(row, 7, OP)?,
-        merchant_reference: col(row, 8, OP)?,
-        provider_reference: col(row, 9, OP)?,
-        description: col(row, 10, OP)?,
-        metadata: metadata
-            .map(|m| serde_json::from_str(&m))
-            .transpose()
-            .map_err(|e| corrupt("payments.metadata", e.to_string()))?,
-        receipt: col(row, 12, OP)?,
-        result_code: col(row, 13, OP)?,
-        result_desc: col(row, 14, OP)?,
-        created_at: rows::from_ms(col(row, 15, OP)?, "payments.created_at")?,
-        updated_at: rows::from_ms(col(row, 16, OP)?, "payments.updated_at")?,
-        settled_by: col::<Option<String>>(row, 17, OP)?
-            .map(|s| s.parse::<SettledBy>())
-            .transpose()
-            .map_err(|e| corrupt("payments.settled_by", e))?,
-        parent_id: rows::opt_id(col(row, 18, OP)?, "payments.parent_id")?,
-        check: CheckSchedule {
-            next_at: col::<Option<i64>>(row, 19, OP)?
-                .map(|ms| rows::from_ms(ms, "payments.next_check_at"))
-                .transpose()?,
-            attempts: rows::count(col(row, 20, OP)?),
-            note: col(row, 21, OP)?,
-            held: col::<i64>(row, 22, OP)? != 0,
-        },
-    })
+    payment(row)
 }
 
 /// Records a payment; a taken id or provider reference is a conflict.
 pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "recording a payment";
-    let minor = i64::try_from(p.amount.minor()).map_err(|_| {
-        StoreError::Invalid(format!(
-            "amount {} is too large to store (at most {} minor units)",
-            p.amount,
-            i64::MAX
-        ))
-    })?;
-    let metadata = p
-        .metadata
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Invalid(format!("payment metadata cannot be stored: {e}")))?;
-    let settled_by = (p.state != PaymentState::Pending).then_some(SettledBy::Callback.as_str());
+    let minor = p.stored_minor()?;
+    let metadata = p.stored_metadata()?;
+    let settled_by = p.settled_by().map(SettledBy::as_str);
     let result = conn
         .prepare_cached(
             "INSERT INTO payments (id, provider, kind, state, amount_minor, currency, msisdn, \
@@ -139,34 +57,7 @@ pub(crate) fn insert(conn: &Connection, p: &NewPayment, now: i64) -> Result<Paym
         Err(e) => return Err(StoreError::database(OP, e)),
     }
     super::outbox::payment_changed(conn, p.id, None, p.state, now)?;
-    // The row is exactly what was bound; reading it back would only cost a lookup.
-    let at = rows::from_ms(now, "payments.created_at")?;
-    Ok(PaymentRecord {
-        id: p.id,
-        provider: p.provider,
-        kind: p.kind.clone(),
-        state: p.state,
-        amount: p.amount,
-        msisdn: p.msisdn.clone(),
-        email: p.email.clone(),
-        merchant_reference: p.merchant_reference.clone(),
-        provider_reference: p.provider_reference.clone(),
-        description: p.description.clone(),
-        metadata: p.metadata.clone(),
-        receipt: None,
-        result_code: None,
-        result_desc: None,
-        created_at: at,
-        updated_at: at,
-        // A payment recorded already settled was learnt of from the provider's own callback
-        // (a C2B confirmation, a Paystack charge malipo did not start).
-        settled_by: (p.state != PaymentState::Pending).then_some(SettledBy::Callback),
-        parent_id: p.parent_id,
-        check: CheckSchedule::default(),
-        provider_request_id: p.provider_request_id.clone(),
-        refunded: Money::from_minor(0, p.amount.currency()),
-        account: p.account.clone(),
-    })
+    Ok(p.recorded(rows::from_ms(now, "payments.created_at")?))
 }
 
 fn conflict(conn: &Connection, p: &NewPayment) -> Result<StoreError, StoreError> {
@@ -264,16 +155,7 @@ pub(crate) fn set_references(
 ) -> Result<PaymentRecord, StoreError> {
     const OP: &str = "setting a payment's provider ids";
     let current = must_get(conn, id)?;
-    if let Some(stored) = current
-        .provider_request_id
-        .as_deref()
-        .filter(|s| *s != request_id)
-    {
-        return Err(StoreError::Conflict {
-            what: format!("payment {id}'s request id (it is {stored:?}, not {request_id:?})"),
-            holder: id.to_string(),
-        });
-    }
+    current.check_request_id(request_id)?;
     let current = set_provider_ref(conn, id, reference, now)?;
     if current.provider_request_id.as_deref() == Some(request_id) {
         return Ok(current);
@@ -295,26 +177,10 @@ fn refund(
 ) -> Result<PaymentEffect, StoreError> {
     const OP: &str = "refunding a payment";
     let current = must_get(conn, id)?;
-    let refundable = current.refundable();
-    if amount.currency() != current.amount.currency()
-        || amount.minor() > refundable.minor()
-        || amount.minor() == 0
-    {
-        return Err(StoreError::Invalid(format!(
-            "a refund of {amount} does not fit payment {id}: {refundable} remains to refund"
-        )));
-    }
-    let to = if amount == refundable {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
+    let to = match current.refund_to(amount)? {
+        Ok(to) => to,
+        Err(refused) => return Ok(refused),
     };
-    if let Err(error) = current.state.transition(to) {
-        return Ok(PaymentEffect::Refused {
-            payment: current,
-            error,
-        });
-    }
     let refunded = i64::try_from(current.refunded.minor().saturating_add(amount.minor())).unwrap_or(i64::MAX);
     conn.prepare_cached(
         "UPDATE payments SET state = ?1, refunded_minor = ?2, \
@@ -444,64 +310,8 @@ pub(crate) fn apply(
 
 /// Payments matching `filter`, newest first.
 pub(crate) fn list(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<PaymentRecord>, StoreError> {
-    const OP: &str = "listing payments";
-    let mut q = rows::Listing::select(COLUMNS, "payments");
-    if let Some(p) = filter.provider {
-        q.constant(format_args!("provider = '{}'", p.as_str()));
-    }
-    if let Some(s) = filter.state {
-        q.constant(format_args!("state = {}", s.code()));
-    }
-    if let Some(r) = &filter.merchant_reference {
-        q.bound("merchant_reference =", Value::Text(r.clone()));
-    }
-    if let Some(before) = filter.before {
-        q.bound("id <", Value::Text(before.to_string()));
-    }
-    if let Some(since) = filter.since {
-        q.bound("created_at >=", Value::Integer(rows::to_ms(since)));
-    }
-    if let Some(account) = &filter.account {
-        // The default account is stored as NULL (rows from before accounts existed are too).
-        if account.is_default() {
-            q.constant(format_args!("account IS NULL"));
-        } else {
-            q.bound("account =", Value::Text(account.to_string()));
-        }
-    }
-    if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let exact = Value::Text(text.to_string());
-        // Naming every provider lets the planner use the unique (provider, provider_reference)
-        // index, so that lookup needs no index of its own for every payment insert to keep.
-        let references = format!(
-            "merchant_reference = ? OR (provider IN ('{}', '{}') AND provider_reference = ?) OR receipt = ?",
-            Provider::Mpesa.as_str(),
-            Provider::Paystack.as_str()
-        );
-        if text.len() >= 4 && text.bytes().all(|b| b.is_ascii_digit()) {
-            // Digits may also be the end of the payer's number (what a customer reads out):
-            // the index on the last four finds the candidates, LIKE checks the rest.
-            let last4 = text[text.len() - 4..].to_string();
-            q.bound_group(
-                &format!(
-                    "({references} OR (substr(msisdn, -4) = ? AND msisdn IS NOT NULL AND msisdn LIKE ?))"
-                ),
-                vec![
-                    exact.clone(),
-                    exact.clone(),
-                    exact,
-                    Value::Text(last4),
-                    Value::Text(format!("%{text}")),
-                ],
-            );
-        } else {
-            q.bound_group(
-                &format!("({references})"),
-                vec![exact.clone(), exact.clone(), exact],
-            );
-        }
-    }
-    q.fetch(conn, filter.limit, OP, decode)
+    let q = listing::payments::<rows::Sqlite>(filter);
+    rows::fetch(conn, q, filter.limit, "listing payments", decode)
 }
 
 /// Pending payments created at or before `cutoff`, oldest first.
@@ -577,44 +387,16 @@ pub(crate) fn children(conn: &Connection, parent: PaymentId) -> Result<Vec<Payme
 /// What is left to give back of `parent`: its amount less its refunds that are pending or
 /// succeeded (a pending one may still go through, so it is spoken for).
 fn remaining(conn: &Connection, parent: &PaymentRecord) -> Result<u64, StoreError> {
-    let taken = children(conn, parent.id)?
-        .iter()
-        .filter(|c| matches!(c.state, PaymentState::Pending | PaymentState::Succeeded))
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    Ok(parent.amount.minor().saturating_sub(taken))
+    Ok(parent.left_to_refund(&children(conn, parent.id)?))
 }
 
 /// Records a refund or reversal after checking its parent, in the writer's transaction.
 pub(crate) fn insert_child(conn: &Connection, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
-    let parent_id = p.parent_id.ok_or_else(|| {
-        StoreError::Invalid("a refund or reversal needs the payment it gives money back from".into())
-    })?;
+    let parent_id = p.refunded_payment()?;
     let parent = must_get(conn, parent_id)?;
-    if !matches!(
-        parent.state,
-        PaymentState::Succeeded | PaymentState::PartiallyRefunded
-    ) {
-        return Err(StoreError::Invalid(format!(
-            "payment {parent_id} is {}; only a succeeded payment can be refunded",
-            parent.state
-        )));
-    }
-    if p.amount.currency() != parent.amount.currency() {
-        return Err(StoreError::Invalid(format!(
-            "the refund is in {} but payment {parent_id} was paid in {}",
-            p.amount.currency().code(),
-            parent.amount.currency().code()
-        )));
-    }
+    p.check_refund_of(&parent)?;
     let left = remaining(conn, &parent)?;
-    if p.amount.minor() == 0 || p.amount.minor() > left {
-        return Err(StoreError::Invalid(format!(
-            "the refund of {} is more than the {} left to refund of payment {parent_id} (or zero)",
-            p.amount,
-            Money::from_minor(left, parent.amount.currency())
-        )));
-    }
+    p.check_refund_fits(&parent, left)?;
     insert(conn, p, now)
 }
 
@@ -624,17 +406,8 @@ fn refund_parent(conn: &Connection, parent: PaymentId, now: i64) -> Result<(), S
     let Some(current) = get(conn, parent)? else {
         return Ok(());
     };
-    let refunded = children(conn, parent)?
-        .iter()
-        .filter(|c| c.state == PaymentState::Succeeded)
-        .map(|c| c.amount.minor())
-        .fold(0u64, u64::saturating_add);
-    let to = if refunded >= current.amount.minor() {
-        PaymentState::Refunded
-    } else {
-        PaymentState::PartiallyRefunded
-    };
-    if current.state.can_become(to) && current.state != to {
+    let children = children(conn, parent)?;
+    if let Some(to) = current.refunded_state(&children) {
         transition(conn, parent, to, &TransitionDetail::default(), now)?;
     }
     Ok(())

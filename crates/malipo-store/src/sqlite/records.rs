@@ -2,55 +2,18 @@
 
 use malipo_core::{AccountName, Provider};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::rows::{self, col};
+use super::rows;
+use crate::decode::record::{self as decode_record, object, CHECKPOINT_COLUMNS};
 use crate::error::Context;
-use crate::{merge_record, NewRecord, RecordEntry, RecordFilter, RecordSource, StoreError, SyncCheckpoint};
+use crate::{merge_record, NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
 
 const COLUMNS: &str =
     "provider, account, kind, record_id, data, updated_at, source, first_seen_at, last_seen_at";
 
-fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
-    StoreError::Corrupt {
-        what,
-        detail: detail.into(),
-    }
-}
-
-fn object(text: &str) -> Result<Map<String, Value>, StoreError> {
-    match serde_json::from_str(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(corrupt("records.data", "not a JSON object")),
-        Err(e) => Err(corrupt("records.data", e.to_string())),
-    }
-}
-
-fn account(name: &str, what: &'static str) -> Result<AccountName, StoreError> {
-    name.parse()
-        .map_err(|e: malipo_core::AccountNameError| corrupt(what, e.to_string()))
-}
-
 fn decode(row: &Row<'_>) -> Result<RecordEntry, StoreError> {
-    const OP: &str = "reading a record";
-    let provider: String = col(row, 0, OP)?;
-    let account_name: String = col(row, 1, OP)?;
-    let data: String = col(row, 4, OP)?;
-    let updated: Option<i64> = col(row, 5, OP)?;
-    let source: String = col(row, 6, OP)?;
-    Ok(RecordEntry {
-        provider: rows::provider(&provider)?,
-        account: account(&account_name, "records.account")?,
-        kind: col(row, 2, OP)?,
-        id: col(row, 3, OP)?,
-        data: object(&data)?,
-        updated_at: updated
-            .map(|ms| rows::from_ms(ms, "records.updated_at"))
-            .transpose()?,
-        source: RecordSource::parse(&source).ok_or_else(|| corrupt("records.source", source.clone()))?,
-        first_seen_at: rows::from_ms(col(row, 7, OP)?, "records.first_seen_at")?,
-        last_seen_at: rows::from_ms(col(row, 8, OP)?, "records.last_seen_at")?,
-    })
+    decode_record::record(row)
 }
 
 /// Merges each copy into its record; runs on the writer, whose one thread makes the
@@ -226,28 +189,15 @@ pub(crate) fn checkpoint(
 ) -> Result<Option<SyncCheckpoint>, StoreError> {
     const OP: &str = "reading a sync checkpoint";
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT since, next_page, synced, total, done FROM sync_checkpoints \
-             WHERE provider = ?1 AND account = ?2 AND kind = ?3",
-        )
+        .prepare_cached(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM sync_checkpoints \
+             WHERE provider = ?1 AND account = ?2 AND kind = ?3"
+        ))
         .during(OP)?;
     rows::first(
         &mut stmt,
         params![provider.to_string(), account.as_str(), kind],
         OP,
-        |row| {
-            let synced: i64 = col(row, 2, OP)?;
-            let total: Option<i64> = col(row, 3, OP)?;
-            Ok(SyncCheckpoint {
-                provider,
-                account: account.clone(),
-                kind: kind.to_string(),
-                since: col(row, 0, OP)?,
-                next_page: col(row, 1, OP)?,
-                synced: u64::try_from(synced).unwrap_or(0),
-                total: total.map(|t| u64::try_from(t).unwrap_or(0)),
-                done: col(row, 4, OP)?,
-            })
-        },
+        |row| decode_record::checkpoint(row, provider, account, kind),
     )
 }

@@ -1098,3 +1098,52 @@ async fn two_instances_ingesting_and_working_at_once_process_every_event_exactly
         .get::<_, i64>(0);
     assert_eq!(once, 300, "each event processed exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_stuck_behind_a_lock_fails_as_unavailable_within_the_statement_timeout() {
+    let options = PostgresOptions {
+        statement_timeout: Some(Duration::from_millis(300)),
+        ..crate::pg::options()
+    };
+    let Some(db) = PgDb::create_with(options).await else {
+        return;
+    };
+    let payment = db
+        .store
+        .insert_payment(NewPayment::pending(
+            Provider::Paystack,
+            "charge",
+            Money::from_minor(10_000, Currency::Ngn),
+        ))
+        .await
+        .unwrap();
+    // Another session holds the payment's row and never lets go, as a stuck process would.
+    let mut other = db.sql().await;
+    let held = other.transaction().await.unwrap();
+    held.execute(
+        "SELECT 1 FROM payments WHERE id = $1 FOR UPDATE",
+        &[&payment.id.to_string()],
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = db
+        .store
+        .transition_payment(payment.id, PaymentState::Succeeded, TransitionDetail::default())
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    // Nothing moved, and once the lock is gone the same write goes through.
+    held.rollback().await.unwrap();
+    let got = db.store.get_payment(payment.id).await.unwrap().unwrap();
+    assert_eq!(got.state, PaymentState::Pending);
+    let moved = db
+        .store
+        .transition_payment(payment.id, PaymentState::Succeeded, TransitionDetail::default())
+        .await
+        .unwrap();
+    assert_eq!(moved.payment.state, PaymentState::Succeeded);
+}
