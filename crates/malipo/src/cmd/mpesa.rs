@@ -20,6 +20,7 @@ use url::Url;
 
 use crate::Format;
 
+mod products;
 mod pull;
 
 /// Arguments of `malipo mpesa`.
@@ -68,6 +69,13 @@ enum MpesaCommand {
     /// Generate a Dynamic QR code that customers scan in the M-PESA app to pay; writes the PNG
     /// to --out, else prints it as base64.
     Qr(QrArgs),
+    /// Create an M-Pesa Ratiba standing order; the customer approves it with their PIN.
+    Ratiba(products::RatibaArgs),
+    /// B2B Express Checkout: a USSD prompt asking a merchant's till to pay your paybill.
+    B2bExpress(products::B2bExpressArgs),
+    /// Bill Manager: opt in, send and cancel e-invoices, acknowledge their payments.
+    #[command(subcommand)]
+    BillManager(products::BillManagerCommand),
 }
 
 #[derive(Debug, Args)]
@@ -654,6 +662,9 @@ async fn call(client: &MpesaClient, command: MpesaCommand) -> Result<Output, Fai
             };
             Output::new(&qr, text)?
         }
+        MpesaCommand::Ratiba(a) => products::ratiba(client, a).await?,
+        MpesaCommand::B2bExpress(a) => products::b2b_express(client, a).await?,
+        MpesaCommand::BillManager(c) => products::bill_manager(client, c).await?,
         // `run` handles these before any client is built.
         MpesaCommand::Pull(_) | MpesaCommand::PullRegister(_) => {
             return Err(Failure::Usage(anyhow::anyhow!(

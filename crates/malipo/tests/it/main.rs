@@ -9,6 +9,7 @@ mod deliveries;
 mod demo;
 mod events;
 mod kill9;
+mod mpesa_products;
 mod mpesa_pull;
 mod mpesa_qr;
 mod newcomer;
