@@ -117,6 +117,10 @@ pub fn decide(
                 if let Some(account) = event.summary.account.clone().or(by_payee) {
                     new.account = account;
                 }
+                // Learnt by asking Daraja (its list of transactions), not from a confirmation.
+                if event.kind == crate::c2b_pull::PULLED_KIND {
+                    new.learnt_by = Some(malipo_store::SettledBy::Query);
+                }
                 if event.kind == crate::c2b_pull::PULLED_KIND && decided.note.is_none() {
                     decided.note = Some(
                         "recorded from C2B Pull Transactions (settled by pull): its confirmation never arrived".into(),

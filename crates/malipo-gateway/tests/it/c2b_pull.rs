@@ -164,6 +164,11 @@ async fn a_payment_whose_confirmation_was_dropped_is_recovered_by_the_pull_once(
         (PaymentState::Succeeded, "c2b", kes(250))
     );
     assert_eq!(p.merchant_reference.as_deref(), Some("INV-250"));
+    assert_eq!(
+        p.settled_by,
+        Some(malipo_store::SettledBy::Query),
+        "the payment says it was learnt by asking Daraja, not from a confirmation"
+    );
     assert_eq!(p.msisdn.as_ref().map(|m| m.as_str()), Some("254708374149"));
 
     // Pulling the same window again finds it and records nothing more.

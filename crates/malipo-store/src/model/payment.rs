@@ -38,6 +38,9 @@ pub struct NewPayment {
     pub provider_request_id: Option<String>,
     /// The provider account it goes through (`default`: the provider section's own).
     pub account: AccountName,
+    /// For a payment recorded already settled: how it was learnt, when not from the provider's
+    /// callback (`None`: a callback).
+    pub learnt_by: Option<SettledBy>,
 }
 
 impl NewPayment {
@@ -58,6 +61,7 @@ impl NewPayment {
             parent_id: None,
             provider_request_id: None,
             account: AccountName::default_account(),
+            learnt_by: None,
         }
     }
 }
@@ -85,9 +89,10 @@ impl NewPayment {
     }
 
     /// How its state was learnt: a payment recorded already settled was learnt of from the
-    /// provider's own callback (a C2B confirmation, a Paystack charge malipo did not start).
+    /// provider's own callback (a C2B confirmation, a Paystack charge malipo did not start),
+    /// unless [`NewPayment::learnt_by`] says otherwise.
     pub(crate) fn settled_by(&self) -> Option<SettledBy> {
-        (self.state != PaymentState::Pending).then_some(SettledBy::Callback)
+        (self.state != PaymentState::Pending).then_some(self.learnt_by.unwrap_or(SettledBy::Callback))
     }
 
     /// The record of it as stored at `at`: exactly what was bound, so no adapter reads it back.
@@ -446,8 +451,8 @@ impl Default for PaymentFilter {
 pub enum SettledBy {
     /// The provider's callback or webhook said so.
     Callback,
-    /// The reconciler asked the provider (STK query, Paystack verify, transfer or refund fetch)
-    /// because no callback came.
+    /// malipo asked the provider because no callback came: the reconciler (STK query, Paystack
+    /// verify, transfer or refund fetch) or the C2B pull (the provider's list of transactions).
     Query,
 }
 

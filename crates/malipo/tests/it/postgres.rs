@@ -478,8 +478,14 @@ async fn a_database_restart_is_answered_503_with_retry_after_and_recovered_witho
         assert!(
             Instant::now() < deadline,
             "the worker did not process the events after the restart:\nevents: {}\njobs: {}\nlog:\n{}",
-            psql(&cluster.url, "SELECT id, status, attempts, last_error FROM events"),
-            psql(&cluster.url, "SELECT id, run_at, attempts, lease_owner, last_error FROM jobs"),
+            psql(
+                &cluster.url,
+                "SELECT id, status, attempts, last_error FROM events"
+            ),
+            psql(
+                &cluster.url,
+                "SELECT id, run_at, attempts, lease_owner, last_error FROM jobs"
+            ),
             std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
