@@ -136,6 +136,12 @@ pub struct DatabaseConfig {
     /// The PostgreSQL password, as a secret reference (`{ env = "PGPASSWORD" }`), so the URL
     /// can be written in the file without it; it overrides a password in the URL.
     pub password: Option<SecretRef>,
+    /// PostgreSQL: most connections an instance opens (its LISTEN connection is extra).
+    pub pool_size: usize,
+    /// PostgreSQL: the longest a statement may run before it is cancelled and the request
+    /// answered 503 (a server that hangs without dropping connections), such as `"30s"`.
+    #[serde(deserialize_with = "duration")]
+    pub statement_timeout: std::time::Duration,
 }
 
 impl Default for DatabaseConfig {
@@ -144,6 +150,8 @@ impl Default for DatabaseConfig {
             url: "sqlite://malipo.db".into(),
             durability: Durability::ProcessCrash,
             password: None,
+            pool_size: 16,
+            statement_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -45,7 +45,12 @@ async fn open(config: &Config) -> Result<Opened, GatewayError> {
     match config.database.backend().map_err(GatewayError::Config)? {
         Database::Postgres { .. } => {
             let url = postgres_url(config)?;
-            let store = PostgresStore::connect(url.expose(), PostgresOptions::default()).await?;
+            let options = PostgresOptions {
+                pool_size: config.database.pool_size.max(1),
+                statement_timeout: Some(config.database.statement_timeout).filter(|t| !t.is_zero()),
+                ..PostgresOptions::default()
+            };
+            let store = PostgresStore::connect(url.expose(), options).await?;
             Ok(Opened {
                 store: Arc::new(store.clone()),
                 postgres: Some(store),
