@@ -30,6 +30,20 @@ pub fn error_report(e: &anyhow::Error) -> String {
     out
 }
 
+/// A progress bar on standard error for a long command, in the commands' one style: `{prefix}`
+/// names what is counted, `counted` follows the position (such as `rows`), and `extra` what the
+/// template adds after the rate (such as `, {eta} left`).
+pub fn progress_bar(counted: &str, extra: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    let template = format!("{{prefix:>18}} [{{bar:30}}] {{pos}}/{{len}}{counted} ({{per_sec}}{extra})");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
 #[cfg(test)]
 mod tests {
     use super::error_report;

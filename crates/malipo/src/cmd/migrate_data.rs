@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use malipo_config::{Database, DatabaseConfig};
 use malipo_core::Secret;
 use malipo_store::{CopyProgress, CopyReport};
@@ -107,15 +107,7 @@ fn target(args: &MigrateDataArgs, config_path: Option<&Path>) -> anyhow::Result<
 }
 
 fn progress_bar(format: Format) -> Option<ProgressBar> {
-    (format == Format::Text && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len} rows ({per_sec})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar
-    })
+    (format == Format::Text && std::io::stderr().is_terminal()).then(|| crate::out::progress_bar(" rows", ""))
 }
 
 fn print_report(report: &CopyReport, from: &Path, to: &str, format: Format) -> anyhow::Result<()> {

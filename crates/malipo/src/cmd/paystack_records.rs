@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use malipo_core::{AccountName, Provider};
 use malipo_gateway::records::{KindSummary, SyncOptions, SyncProgress};
 use malipo_paystack::RecordKind;
@@ -165,12 +165,7 @@ impl Shown {
 }
 
 fn new_bar(kind: RecordKind) -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    let bar = crate::out::progress_bar("", ", {eta} left");
     bar.set_prefix(kind.plural());
     bar
 }
