@@ -17,11 +17,9 @@ pub(crate) fn from_jobs(jobs: &[Job]) -> Vec<NewRecord> {
             .iter_mut()
             .find(|r| r.kind == copy.kind && r.id == copy.id && r.account == copy.account)
         {
-            Some(kept) if copy.is_not_older_than(kept.updated_at) => {
-                malipo_store::merge_record(&mut kept.data, copy.data);
-                kept.updated_at = copy.updated_at.or(kept.updated_at);
+            Some(kept) => {
+                malipo_store::merge_copy(&mut kept.data, &mut kept.updated_at, copy.data, copy.updated_at);
             }
-            Some(_) => {}
             None => merged.push(copy),
         }
     }

@@ -106,7 +106,7 @@ pub use model::payment::{
     NewPayment, PaymentChange, PaymentEffect, PaymentFilter, PaymentKey, PaymentRecord, PaymentTransition,
     TransitionDetail,
 };
-pub use model::record::{merge_record, NewRecord, RecordEntry, RecordFilter, RecordSource, SyncCheckpoint};
+pub use model::record::{merge_copy, NewRecord, RecordEntry, RecordFilter, RecordSource, SyncCheckpoint};
 pub use model::{MigrationInfo, MigrationReport, StoreStats};
 pub use outbox::{event_type as delivery_event_type, PAYLOAD_VERSION};
 pub use port::{DeliveryStore, EventStore, KeyStore, OpsStore, PaymentStore, RecordStore, Replayed, Store};

@@ -411,7 +411,7 @@ pub trait KeyStore: Send + Sync + 'static {
 #[async_trait]
 pub trait RecordStore: Send + Sync + 'static {
     /// Merges each copy into the record it names, creating it when new, all in one transaction
-    /// (see [`NewRecord::is_not_older_than`] and [`merge_record`](crate::merge_record)): a copy
+    /// (see [`NewRecord::is_not_older_than`] and [`merge_copy`](crate::merge_copy)): a copy
     /// older than the kept record is skipped. Returns how many copies were merged.
     async fn upsert_records(&self, records: Vec<NewRecord>) -> Result<u64, StoreError> {
         let _ = records;

@@ -6,7 +6,7 @@ use malipo_core::{AccountName, Provider};
 
 use super::{page, MemoryStore, State};
 use crate::port::RecordStore;
-use crate::{merge_record, NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
+use crate::{merge_copy, NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
 
 /// `(provider, kind, account, id)`: a record's key, as the SQLite adapter's primary key.
 pub(super) type RecordKey = (String, String, String, String);
@@ -25,11 +25,14 @@ fn upsert(state: &mut State, records: Vec<NewRecord>, now: DateTime<Utc>) -> u64
         );
         match state.records.get_mut(&key) {
             Some(kept) => {
-                if !record.is_not_older_than(kept.updated_at) {
+                if !merge_copy(
+                    &mut kept.data,
+                    &mut kept.updated_at,
+                    record.data,
+                    record.updated_at,
+                ) {
                     continue;
                 }
-                merge_record(&mut kept.data, record.data);
-                kept.updated_at = record.updated_at.or(kept.updated_at);
                 kept.source = record.source;
                 kept.last_seen_at = now;
             }

@@ -60,20 +60,36 @@ impl NewRecord {
     /// the kept one (an API page read before a webhook arrived) must not undo the newer state.
     /// A copy without a time (a webhook's part of the object) always merges in.
     pub fn is_not_older_than(&self, kept: Option<DateTime<Utc>>) -> bool {
-        match (self.updated_at, kept) {
-            (Some(new), Some(old)) => new >= old,
-            _ => true,
-        }
+        !older(self.updated_at, kept)
     }
 }
 
-/// Merges `incoming` into `kept`: each top-level key of `incoming` replaces the kept one, keys it
-/// lacks are kept. A webhook carries part of an object (a customer's identification, a
-/// subscription's new status) and must not erase what a sync stored of the rest.
-pub fn merge_record(kept: &mut Map<String, Value>, incoming: Map<String, Value>) {
-    for (key, value) in incoming {
+/// Merges a copy of a record (`copy`, last changed at `copy_at`) into the kept one, the one rule
+/// every adapter and the worker follow: a copy older than the kept one is skipped (`false`; see
+/// [`NewRecord::is_not_older_than`]); otherwise each of its top-level keys replaces the kept one
+/// and keys it lacks are kept (a webhook carries part of an object, a customer's identification
+/// or a subscription's new status, and must not erase what a sync stored of the rest), and the
+/// kept time becomes the copy's when it has one.
+pub fn merge_copy(
+    kept: &mut Map<String, Value>,
+    kept_at: &mut Option<DateTime<Utc>>,
+    copy: Map<String, Value>,
+    copy_at: Option<DateTime<Utc>>,
+) -> bool {
+    if older(copy_at, *kept_at) {
+        return false;
+    }
+    for (key, value) in copy {
         kept.insert(key, value);
     }
+    *kept_at = copy_at.or(*kept_at);
+    true
+}
+
+/// Whether a copy last changed at `copy_at` is older than the kept record's `kept_at`; a copy
+/// without a time (a webhook's part of the object) never is.
+fn older(copy_at: Option<DateTime<Utc>>, kept_at: Option<DateTime<Utc>>) -> bool {
+    matches!((copy_at, kept_at), (Some(new), Some(old)) if new < old)
 }
 
 /// A kept record.

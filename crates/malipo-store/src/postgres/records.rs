@@ -13,7 +13,7 @@ const COLUMNS: &str =
     "provider, account, kind, record_id, data::text, updated_at, source, first_seen_at, last_seen_at";
 
 /// Merges each copy into its record in one statement each: jsonb's `||` is the key-by-key merge
-/// of [`merge_record`](crate::merge_record), and the `WHERE` skips a copy older than the kept
+/// of [`merge_copy`](crate::merge_copy), and the `WHERE` skips a copy older than the kept
 /// one, so racing instances need no lock. Returns how many were merged.
 pub(crate) async fn upsert(db: &Db<'_>, records: Vec<NewRecord>, now: i64) -> Result<u64, StoreError> {
     const OP: &str = "keeping a record";

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::rows;
 use crate::decode::record::{self as decode_record, object, CHECKPOINT_COLUMNS};
 use crate::error::Context;
-use crate::{merge_record, NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
+use crate::{merge_copy, NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
 
 const COLUMNS: &str =
     "provider, account, kind, record_id, data, updated_at, source, first_seen_at, last_seen_at";
@@ -38,15 +38,14 @@ pub(crate) fn upsert(conn: &Connection, records: Vec<NewRecord>, now: i64) -> Re
         let (data, updated_at) = match kept {
             None => (record.data, record.updated_at.map(rows::to_ms)),
             Some((text, kept_ms)) => {
-                let kept_at = kept_ms
+                let mut kept_at = kept_ms
                     .map(|ms| rows::from_ms(ms, "records.updated_at"))
                     .transpose()?;
-                if !record.is_not_older_than(kept_at) {
+                let mut data = object(&text)?;
+                if !merge_copy(&mut data, &mut kept_at, record.data, record.updated_at) {
                     continue;
                 }
-                let mut data = object(&text)?;
-                merge_record(&mut data, record.data);
-                (data, record.updated_at.map(rows::to_ms).or(kept_ms))
+                (data, kept_at.map(rows::to_ms))
             }
         };
         conn.prepare_cached(
