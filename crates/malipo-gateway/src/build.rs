@@ -421,7 +421,7 @@ impl Gateway {
         Ok(Gateway::new(AppState {
             store,
             metrics: Arc::new(Metrics::default()),
-            guards,
+            guards: guards.into(),
             callback_tokens,
             paystack_secret,
             paystack_account_secrets: match &config.paystack {
@@ -429,11 +429,12 @@ impl Gateway {
                     .accounts
                     .iter()
                     .map(|(name, a)| Ok((name.clone(), a.secret_key.resolve()?)))
-                    .collect::<Result<_, GatewayError>>()?,
+                    .collect::<Result<std::collections::BTreeMap<_, _>, GatewayError>>()?
+                    .into(),
                 None => Default::default(),
             },
             worker_wakeup,
-            providers: providers(config)?,
+            providers: providers(config)?.into(),
             connections: Arc::default(),
             mpesa_payees: config
                 .mpesa
@@ -451,7 +452,8 @@ impl Gateway {
                         })
                 })
                 .filter(|p| !p.code.is_empty())
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
             confirm_successes: config.reconcile.confirm_successes.unwrap_or(
                 config.environment == malipo_config::Environment::Production
                     || config
@@ -459,7 +461,7 @@ impl Gateway {
                         .as_ref()
                         .is_some_and(|m| m.environment == Some(malipo_config::Environment::Production)),
             ),
-            c2b_validators: crate::validation::Validator::all_from_config(config)?,
+            c2b_validators: crate::validation::Validator::all_from_config(config)?.into(),
         })
         .with_listener_limits(listener_limits(config))
         .with_reconcile(config.reconcile.clone())

@@ -54,7 +54,8 @@ pub use worker::MAX_ATTEMPTS;
 /// The longest an inbound request may take, body and commit included.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// What every handler shares.
+/// What every handler shares. Every request clones it (axum's `State`), so whatever is more
+/// than a pointer or two sits behind an `Arc`.
 #[derive(Clone)]
 pub struct AppState {
     /// Where events, jobs and payments live.
@@ -62,22 +63,22 @@ pub struct AppState {
     /// The gateway's counters.
     pub metrics: Arc<Metrics>,
     /// The guard layers' factory and counters.
-    pub guards: Guards,
+    pub guards: Arc<Guards>,
     /// Callback URL tokens (present when M-Pesa is configured).
     pub callback_tokens: Option<CallbackTokens>,
     /// Paystack's secret key (present when Paystack is configured): `[paystack]`'s own account.
     pub paystack_secret: Option<Secret<String>>,
     /// The secret keys of the named Paystack accounts, each verifying its own webhook path.
-    pub paystack_account_secrets: std::collections::BTreeMap<malipo_core::AccountName, Secret<String>>,
+    pub paystack_account_secrets: Arc<std::collections::BTreeMap<malipo_core::AccountName, Secret<String>>>,
     /// Wakes the worker when a new event is stored.
     pub worker_wakeup: Arc<Notify>,
     /// The provider clients that start, query and refund payments.
-    pub providers: Providers,
+    pub providers: Arc<Providers>,
     /// The listeners' connection counters, for `/metrics`.
     pub connections: Arc<listener::ListenerCounters>,
     /// The M-Pesa shortcodes and tills money may be paid into, of every account: a C2B payment
     /// to any other is suspicious and never recorded.
-    pub mpesa_payees: Vec<apply::Payee>,
+    pub mpesa_payees: Arc<[apply::Payee]>,
     /// Strict settlement: a callback's success is confirmed with the provider (by the
     /// reconciler's query) before the payment is `succeeded` (`[reconcile] confirm_successes`,
     /// on by default in production).
@@ -85,7 +86,7 @@ pub struct AppState {
     /// Asks the merchant's app to accept or reject C2B payments before they happen, by the
     /// shortcode or till paid (each account's `c2b_validation`); a shortcode of ours without one
     /// accepts every validation.
-    pub c2b_validators: std::collections::HashMap<String, validation::Validator>,
+    pub c2b_validators: Arc<std::collections::HashMap<String, validation::Validator>>,
 }
 
 /// The configured providers' API clients and the public URL callbacks are built from.

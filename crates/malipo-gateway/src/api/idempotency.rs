@@ -316,7 +316,7 @@ mod tests {
         AppState {
             store: std::sync::Arc::new(malipo_store::memory::MemoryStore::new()),
             metrics: Default::default(),
-            guards: malipo_guard::Guards::new(malipo_guard::GuardConfig::default()),
+            guards: malipo_guard::Guards::new(malipo_guard::GuardConfig::default()).into(),
             callback_tokens: None,
             paystack_secret: None,
             paystack_account_secrets: Default::default(),
@@ -324,7 +324,7 @@ mod tests {
             providers: Default::default(),
             connections: Default::default(),
             confirm_successes: false,
-            mpesa_payees: Vec::new(),
+            mpesa_payees: Vec::new().into(),
             c2b_validators: Default::default(),
         }
     }

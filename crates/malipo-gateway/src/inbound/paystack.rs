@@ -27,7 +27,7 @@ pub(crate) fn router(state: &AppState) -> Option<Router<AppState>> {
             post(move |state, body, ip| webhook(state, own.clone(), body, ip)),
         )
         .route_layer(state.guards.paystack(secret));
-    for (name, secret) in &state.paystack_account_secrets {
+    for (name, secret) in state.paystack_account_secrets.iter() {
         let account = name.clone();
         router = router.merge(
             Router::new()

@@ -43,11 +43,10 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<EndpointRecord>, StoreError>
 /// The enabled endpoints, for the outbox's fan-out (in the writer's transaction).
 pub(crate) fn enabled(conn: &Connection) -> Result<Vec<EndpointRecord>, StoreError> {
     const OP: &str = "listing enabled endpoints";
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM endpoints WHERE enabled = 1 ORDER BY id"
-        ))
-        .during(OP)?;
+    // Built once: every payment change asks (the outbox).
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT {COLUMNS} FROM endpoints WHERE enabled = 1 ORDER BY id"));
+    let mut stmt = conn.prepare_cached(&SQL).during(OP)?;
     rows::all(&mut stmt, [], OP, decode)
 }
 
