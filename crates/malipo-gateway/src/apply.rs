@@ -56,10 +56,19 @@ pub fn parse(event: &EventRecord) -> Parsed {
                 Err(_) => Parsed::Unparseable(format!("stored {} no longer parses", event.kind)),
             }
         }
-        Provider::Paystack => match Event::from_slice(&event.raw_body) {
-            Ok(parsed) => Parsed::Outcome(parsed.outcome()),
-            Err(e) => Parsed::Invalid(format!("not a valid Paystack event: {e}")),
-        },
+        Provider::Paystack => paystack_outcome(Event::from_slice(&event.raw_body)),
+    }
+}
+
+/// [`parse`] for a Paystack event whose body the caller already parsed as JSON.
+pub(crate) fn parse_paystack_json(body: serde_json::Value) -> Parsed {
+    paystack_outcome(Event::from_value(body))
+}
+
+fn paystack_outcome(event: Result<Event, malipo_paystack::EventError>) -> Parsed {
+    match event {
+        Ok(parsed) => Parsed::Outcome(parsed.outcome()),
+        Err(e) => Parsed::Invalid(format!("not a valid Paystack event: {e}")),
     }
 }
 

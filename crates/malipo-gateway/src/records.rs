@@ -6,13 +6,21 @@ use malipo_core::{AccountName, Provider};
 use malipo_paystack::{Client, ListQuery, RecordKind, ResourceCopy};
 use malipo_store::{Job, NewRecord, RecordSource, Store, StoreError, SyncCheckpoint};
 
-/// The records the verified Paystack events of `jobs` carry, each under the account whose route
-/// the event came in on, one per record: copies of one record (a customer paying again and again
-/// in one batch) are merged here in event order, so the store writes it once. Only events whose
-/// name can carry one are parsed.
-pub(crate) fn from_jobs(jobs: &[Job]) -> Vec<NewRecord> {
+/// The body of a Paystack job as JSON (`None` for other providers, or a body that is not JSON):
+/// the worker parses it once, for the records it carries ([`from_jobs`]) and for its outcome.
+pub(crate) fn paystack_json(job: &Job) -> Option<serde_json::Value> {
+    (job.event.provider == Provider::Paystack)
+        .then(|| serde_json::from_slice(&job.event.raw_body).ok())
+        .flatten()
+}
+
+/// The records the verified Paystack events of `jobs` carry (`bodies`: each job's
+/// [`paystack_json`]), each under the account whose route the event came in on, one per record:
+/// copies of one record (a customer paying again and again in one batch) are merged here in
+/// event order, so the store writes it once.
+pub(crate) fn from_jobs(jobs: &[Job], bodies: &[Option<serde_json::Value>]) -> Vec<NewRecord> {
     let mut merged: Vec<NewRecord> = Vec::new();
-    for copy in copies(jobs) {
+    for copy in copies(jobs, bodies) {
         match merged
             .iter_mut()
             .find(|r| r.kind == copy.kind && r.id == copy.id && r.account == copy.account)
@@ -26,12 +34,12 @@ pub(crate) fn from_jobs(jobs: &[Job]) -> Vec<NewRecord> {
     merged
 }
 
-fn copies(jobs: &[Job]) -> Vec<NewRecord> {
+fn copies(jobs: &[Job], bodies: &[Option<serde_json::Value>]) -> Vec<NewRecord> {
     jobs.iter()
-        .filter(|job| job.event.provider == Provider::Paystack)
-        .filter(|job| malipo_paystack::event_carries_resources(&job.event.kind))
-        .filter_map(|job| {
-            let body: serde_json::Value = serde_json::from_slice(&job.event.raw_body).ok()?;
+        .zip(bodies)
+        .filter(|(job, _)| malipo_paystack::event_carries_resources(&job.event.kind))
+        .filter_map(|(job, body)| {
+            let body = body.as_ref()?;
             let account = job
                 .event
                 .summary
@@ -39,7 +47,7 @@ fn copies(jobs: &[Job]) -> Vec<NewRecord> {
                 .clone()
                 .unwrap_or_else(AccountName::default_account);
             Some(
-                malipo_paystack::resources_in_event(&body)
+                malipo_paystack::resources_in_event(body)
                     .into_iter()
                     .map(move |copy| record(&account, copy, RecordSource::Webhook)),
             )
@@ -292,7 +300,8 @@ mod tests {
         ])
         .await;
         assert_eq!(jobs.len(), 4);
-        let records = from_jobs(&jobs);
+        let bodies: Vec<_> = jobs.iter().map(paystack_json).collect();
+        let records = from_jobs(&jobs, &bodies);
         assert_eq!(records.len(), 2, "{records:?}");
         assert_eq!(records[0].id, "CUS_1");
         assert_eq!(records[0].data["email"], "b@example.com", "the later copy wins");

@@ -4,8 +4,9 @@
 //! event becomes `failed`, visible in `malipo events list --status failed` and replayable.
 //!
 //! The worker shares the database writer with the inbound path, so it works in batches: one
-//! write to claim a batch, one read to look up every job's payment, one write to complete them
-//! all. When a fresh ingest wakes it, it first waits [`COALESCE`] for more to arrive, so under a
+//! write to claim a batch, one read to look up every job's payment (beside the write keeping
+//! the records the events carry), one write to complete them all. Under a backlog the next
+//! batch is claimed beside that completion, so the two share a commit. When a fresh ingest wakes it, it first waits [`COALESCE`] for more to arrive, so under a
 //! steady stream of webhooks it commits once per several events instead of once per event. Under
 //! a burst it works through the backlog at half speed, leaving the rest to acknowledging
 //! webhooks, and at full speed once the burst is over.
@@ -35,8 +36,10 @@ const COALESCE: Duration = Duration::from_millis(2);
 /// Runs until `shutdown` resolves.
 pub async fn run(state: AppState, name: String, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut woken_by_ingest = false;
+    // The next batch, claimed while the last one completed (see `process`).
+    let mut prefetched: Option<Vec<Job>> = None;
     loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() && prefetched.is_none() {
             return;
         }
         if woken_by_ingest {
@@ -45,16 +48,17 @@ pub async fn run(state: AppState, name: String, mut shutdown: tokio::sync::watch
                 _ = shutdown.changed() => continue,
             }
         }
-        let claimed = match state.store.claim_jobs(&name, BATCH, LEASE).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::error!(error = %e, "the worker cannot claim jobs; retrying");
-                Vec::new()
-            }
+        let claimed = match prefetched.take() {
+            Some(jobs) => jobs,
+            None => claim(&state, &name).await,
         };
         let busy = claimed.len() == BATCH;
         let started = Instant::now();
-        process(&state, claimed).await;
+        // A full batch means a backlog: the next batch is claimed in the same commit as this
+        // one's completion, saving the writer a round trip per batch. Not when stopping, so a
+        // stopping worker leaves no batch leased to nobody.
+        let claim_next = (busy && !*shutdown.borrow()).then_some(name.as_str());
+        prefetched = process(&state, claimed, claim_next).await;
         if busy {
             // A backlog. While webhooks keep arriving, acknowledging them comes first: the
             // worker leaves the writer (and the CPU) to them for a quarter of the time its batch
@@ -79,32 +83,60 @@ pub async fn run(state: AppState, name: String, mut shutdown: tokio::sync::watch
     }
 }
 
-/// Decides and completes a claimed batch, in claim order.
-async fn process(state: &AppState, jobs: Vec<Job>) {
-    if jobs.is_empty() {
-        return;
-    }
-    // The resources the events carry are kept before the jobs complete: a failure leaves the
-    // jobs to be retried, and merging the same copies again on the retry changes nothing.
-    let records = crate::records::from_jobs(&jobs);
-    if !records.is_empty() {
-        if let Err(e) = state.store.upsert_records(records).await {
-            let error = store_error(e);
-            for job in &jobs {
-                failed(state, job, error.clone()).await;
-            }
-            return;
+/// Leases the next batch of due jobs to `worker` (none when the store fails: logged, and the
+/// loop tries again).
+async fn claim(state: &AppState, worker: &str) -> Vec<Job> {
+    match state.store.claim_jobs(worker, BATCH, LEASE).await {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::error!(error = %e, "the worker cannot claim jobs; retrying");
+            Vec::new()
         }
     }
-    let parsed: Vec<Parsed> = jobs.iter().map(|job| parse(&job.event)).collect();
+}
+
+/// Decides and completes a claimed batch, in claim order. With `claim_next` (the worker's
+/// name), the next batch is claimed beside the last completion and returned: both requests
+/// reach the writer together, and the next batch is looked at only once this one is complete,
+/// so its lookups see this batch's changes.
+async fn process(state: &AppState, jobs: Vec<Job>, claim_next: Option<&str>) -> Option<Vec<Job>> {
+    if jobs.is_empty() {
+        return None;
+    }
+    // A Paystack body is parsed once, for the records it carries and for its outcome.
+    let bodies: Vec<Option<serde_json::Value>> = jobs.iter().map(crate::records::paystack_json).collect();
+    // The resources the events carry are kept before the jobs complete: a failure leaves the
+    // jobs to be retried, and merging the same copies again on the retry changes nothing. The
+    // payments are looked up meanwhile (a read, beside the write).
+    let records = crate::records::from_jobs(&jobs, &bodies);
+    let parsed: Vec<Parsed> = jobs
+        .iter()
+        .zip(bodies)
+        .map(|(job, body)| match body {
+            Some(body) => crate::apply::parse_paystack_json(body),
+            None => parse(&job.event),
+        })
+        .collect();
     let keys: Vec<Option<PaymentKey>> = jobs.iter().zip(&parsed).map(|(j, p)| payment_key(j, p)).collect();
-    let mut found = match lookup(state, &keys).await {
+    let kept = async {
+        if records.is_empty() {
+            return Ok(());
+        }
+        state
+            .store
+            .upsert_records(records)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    };
+    let (kept, found) = tokio::join!(kept, lookup(state, &keys));
+    let mut found = match kept.and(found) {
         Ok(found) => found.into_iter(),
         Err(error) => {
             for job in &jobs {
                 failed(state, job, error.clone()).await;
             }
-            return;
+            return None;
         }
     };
     let mut batch = Batch::default();
@@ -148,7 +180,13 @@ async fn process(state: &AppState, jobs: Vec<Job>) {
             Err(error) => failed(state, &job, error).await,
         }
     }
-    batch.complete(state).await;
+    match claim_next {
+        Some(worker) => Some(tokio::join!(batch.complete(state), claim(state, worker)).1),
+        None => {
+            batch.complete(state).await;
+            None
+        }
+    }
 }
 
 /// The payment an event is about: named by its callback token, or by the provider's reference.
@@ -317,7 +355,7 @@ mod tests {
         let state = AppState {
             store: Arc::new(sqlite.clone()),
             metrics: Arc::default(),
-            guards: Guards::new(GuardConfig::default()),
+            guards: Guards::new(GuardConfig::default()).into(),
             callback_tokens: None,
             paystack_secret: None,
             paystack_account_secrets: Default::default(),
@@ -325,7 +363,7 @@ mod tests {
             providers: Default::default(),
             connections: Arc::default(),
             confirm_successes: false,
-            mpesa_payees: Vec::new(),
+            mpesa_payees: Vec::new().into(),
             c2b_validators: Default::default(),
         };
         Fixture {
@@ -374,7 +412,7 @@ mod tests {
         let mut jobs = f.state.store.claim_jobs("test", BATCH, LEASE).await.unwrap();
         assert_eq!(jobs.len(), ids.len(), "one batch");
         jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.event.id));
-        process(&f.state, jobs).await;
+        process(&f.state, jobs, None).await;
         ids
     }
 
@@ -395,7 +433,7 @@ mod tests {
         }
         let jobs = f.state.store.claim_jobs("test", BATCH, LEASE).await.unwrap();
         let before = f.sqlite.writer_stats();
-        process(&f.state, jobs).await;
+        process(&f.state, jobs, None).await;
         let after = f.sqlite.writer_stats();
         // One write completes the ten jobs; the one before it keeps the customer they all carry
         // (merged into one record).
@@ -415,6 +453,61 @@ mod tests {
             .unwrap();
         assert_eq!(payments.len(), 10);
         assert!(payments.iter().all(|p| p.state == PaymentState::Succeeded));
+    }
+
+    #[tokio::test]
+    async fn the_batch_claimed_beside_a_completion_is_returned_and_sees_that_completion() {
+        let f = fixture();
+        let charged = f.state.store.ingest(charge(7, "ref-7")).await.unwrap().id();
+        let first = f.state.store.claim_jobs("test", 1, LEASE).await.unwrap();
+        assert_eq!(first.len(), 1);
+        let refund = f.state.store.ingest(refund("ref-7")).await.unwrap().id();
+        let next = process(&f.state, first, Some("test"))
+            .await
+            .expect("the next batch");
+        assert_eq!(
+            next.iter().map(|j| j.event.id).collect::<Vec<_>>(),
+            vec![refund],
+            "the refund's job was claimed with the charge's completion"
+        );
+        assert_eq!(event(&f, charged).await, (EventStatus::Processed, None));
+        assert!(
+            f.state
+                .store
+                .claim_jobs("other", BATCH, LEASE)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the prefetched job is leased"
+        );
+        // The refund is decided after the charge's completion committed, so it finds the
+        // payment the charge recorded.
+        assert!(process(&f.state, next, None).await.is_none());
+        assert_eq!(event(&f, refund).await, (EventStatus::Processed, None));
+        let payment = f
+            .state
+            .store
+            .find_payment_by_provider_ref(Provider::Paystack, "ref-7")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(payment.state, PaymentState::Refunded);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_claimed_ahead_for_an_empty_batch() {
+        let f = fixture();
+        f.state.store.ingest(charge(1, "ref-1")).await.unwrap();
+        assert!(process(&f.state, Vec::new(), Some("test")).await.is_none());
+        assert_eq!(
+            f.state
+                .store
+                .claim_jobs("test", BATCH, LEASE)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[tokio::test]

@@ -154,7 +154,12 @@ impl Event {
     /// event whose `data` is not an object of the documented shape are errors; an event name not
     /// in [`Event::KNOWN`] becomes [`Event::Unknown`] with the whole payload.
     pub fn from_slice(body: &[u8]) -> Result<Event, EventError> {
-        let mut raw: Value = serde_json::from_slice(body).map_err(EventError::NotJson)?;
+        Event::from_value(serde_json::from_slice(body).map_err(EventError::NotJson)?)
+    }
+
+    /// [`Event::from_slice`] for a body already parsed as JSON (by a caller that also reads it
+    /// another way, and so parses it once).
+    pub fn from_value(mut raw: Value) -> Result<Event, EventError> {
         let name = match raw.get("event") {
             // A blank name would make every such body one event kind with one dedup namespace.
             Some(Value::String(name)) if !name.trim().is_empty() => name.clone(),
