@@ -41,5 +41,6 @@ pub use sustain::{
     parse_queue_depth, probe_line, queue_depth, Criteria, Probe, Search, Verdict, QUEUE_DEPTH,
 };
 pub use table::{
-    load_line, peer_ratios, render, settled_lines, target_verdicts, targets, Row, ServerKind, Settled,
+    backlog_lines, load_line, peer_ratios, render, settled_lines, target_verdicts, targets, Row, ServerKind,
+    Settled,
 };

@@ -52,6 +52,9 @@ pub struct Row {
     /// settle its own payment), and how long the worker took to drain after the load stopped
     /// (`None`: it had not drained when the wait ended).
     pub settled: Option<Settled>,
+    /// malipo rows: the processing jobs still queued the moment the load stopped (read from
+    /// `/metrics`), so the table's ingest rate can be read beside what the worker kept up with.
+    pub queued_at_end: Option<u64>,
 }
 
 /// What the worker made of an STK row's callbacks, counted after the queue drained.
@@ -98,6 +101,29 @@ pub fn settled_lines(rows: &[Row]) -> String {
             out,
             "- {} ({}): {} payments succeeded for {} callbacks acknowledged, {} events failed or suspicious; {drained}: {verdict}",
             row.name, row.report.load, s.succeeded, row.report.total_2xx, s.refused
+        );
+    }
+    out
+}
+
+/// One line per malipo row whose queue was read: how much of what was acknowledged the worker
+/// had processed by the time the load stopped. A closed loop measures ingest; a worker that
+/// yields more to it raises that rate and leaves more queued, so the two are read together.
+pub fn backlog_lines(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        let Some(queued) = row.queued_at_end else { continue };
+        let acknowledged = row.report.total_2xx;
+        let processed = acknowledged.saturating_sub(queued);
+        let share = if acknowledged == 0 {
+            0.0
+        } else {
+            processed as f64 * 100.0 / acknowledged as f64
+        };
+        let _ = writeln!(
+            out,
+            "- {} ({}): the worker had processed {processed} of {acknowledged} acknowledged events ({share:.0} %) when the load stopped; {queued} were queued",
+            row.name, row.report.load
         );
     }
     out
@@ -329,6 +355,7 @@ mod tests {
             client_cpu_s: Some(0.1),
             load_before: Some(1.0),
             settled: None,
+            queued_at_end: None,
         }
     }
 
@@ -358,6 +385,23 @@ mod tests {
         assert!(rows[0].lost_or_extra());
         assert!(render(&rows).contains("MISMATCH"));
         assert!(target_verdicts(&rows).contains("FAIL"));
+    }
+
+    #[test]
+    fn the_backlog_line_says_what_the_worker_had_processed() {
+        let mut r = row(ServerKind::Malipo, 1000, Some(1000));
+        assert_eq!(
+            backlog_lines(std::slice::from_ref(&r)),
+            "",
+            "no line without a reading"
+        );
+        r.queued_at_end = Some(250);
+        let line = backlog_lines(&[r]);
+        assert!(
+            line.contains("processed 750 of 1000 acknowledged events (75 %)"),
+            "{line}"
+        );
+        assert!(line.contains("250 were queued"), "{line}");
     }
 
     #[test]

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use malipo_bench::{
-    closed_loop, open_loop, open_loop_until, peer_ratios, probe_line, queue_depth, render, seed_stk_payments,
-    settled_lines, target_verdicts, Criteria, Load, LoadReport, Probe, RequestPool, Row, Search, Server,
-    ServerKind, Settled, SignedPool, StkPool, StkTemplate, Target, Template, Timing, Verdict,
+    backlog_lines, closed_loop, open_loop, open_loop_until, peer_ratios, probe_line, queue_depth, render,
+    seed_stk_payments, settled_lines, target_verdicts, Criteria, Load, LoadReport, Probe, RequestPool, Row,
+    Search, Server, ServerKind, Settled, SignedPool, StkPool, StkTemplate, Target, Template, Timing, Verdict,
 };
 use malipo_core::{EventStatus, PaymentState, Secret};
 use malipo_guard::CallbackTokens;
@@ -309,6 +309,11 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let client_cpu_s = malipo_bench::cpu_seconds(std::process::id())
             .zip(client_cpu_before)
             .map(|(after, before)| after - before);
+        // What the worker had not yet processed when the load stopped (read before any drain).
+        let queued_at_end = match prepared.server.ops_addr {
+            Some(ops) if kind.is_malipo() => queue_depth(&reqwest::Client::new(), ops).await,
+            _ => None,
+        };
         // An STK row waits for the worker before the kill, so every acknowledged callback's
         // payment can be looked at.
         let drained_after_s = match (kind, prepared.server.ops_addr) {
@@ -364,6 +369,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             client_cpu_s,
             load_before,
             settled,
+            queued_at_end,
         });
     }
 
@@ -374,6 +380,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let settled = settled_lines(&rows);
         if !settled.is_empty() {
             println!("{settled}");
+        }
+        let backlog = backlog_lines(&rows);
+        if !backlog.is_empty() {
+            println!("{backlog}");
         }
         let ratios = peer_ratios(&rows);
         if !ratios.is_empty() {
