@@ -495,6 +495,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stopping_worker_claims_nothing_ahead_and_leaves_no_job_leased() {
+        let f = fixture();
+        let queued = 12 * BATCH;
+        for i in 0..queued {
+            f.state
+                .store
+                .ingest(charge(i as u64, &format!("ref-{i}")))
+                .await
+                .unwrap();
+        }
+        let waiting = || async { f.state.store.stats().await.unwrap().jobs_queued as usize };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(run(f.state.clone(), "test".into(), stopped));
+        // Stop it once it is working through the backlog (claiming ahead).
+        while waiting().await == queued {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let done_before_stop = queued - waiting().await;
+        stop.send(true).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(30), worker)
+            .await
+            .expect("the worker stops")
+            .unwrap();
+        // After the stop it finishes the batch it holds and the one claimed beside it, and
+        // claims nothing more (a worker that kept claiming ahead would drain the whole backlog):
+        // most of the backlog is left, all of it due at once for another worker, none waiting
+        // out a lease.
+        let left = f.state.store.claim_jobs("other", queued, LEASE).await.unwrap();
+        assert!(
+            left.len() >= queued / 2,
+            "{} of {queued} jobs left after the stop ({done_before_stop} done before it)",
+            left.len()
+        );
+        assert_eq!(
+            waiting().await,
+            left.len(),
+            "no job is leased to the stopped worker"
+        );
+    }
+
+    #[tokio::test]
     async fn nothing_is_claimed_ahead_for_an_empty_batch() {
         let f = fixture();
         f.state.store.ingest(charge(1, "ref-1")).await.unwrap();
