@@ -416,6 +416,16 @@ mod tests {
         ids
     }
 
+    /// The Paystack payment with provider reference `reference` (it must exist).
+    async fn payment(f: &Fixture, reference: &str) -> PaymentRecord {
+        f.state
+            .store
+            .find_payment_by_provider_ref(Provider::Paystack, reference)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     async fn event(f: &Fixture, id: malipo_core::EventId) -> (EventStatus, Option<String>) {
         let e = f.state.store.get_event(id).await.unwrap().unwrap();
         (e.status, e.last_error.clone())
@@ -484,14 +494,8 @@ mod tests {
         // payment the charge recorded.
         assert!(process(&f.state, next, None).await.is_none());
         assert_eq!(event(&f, refund).await, (EventStatus::Processed, None));
-        let payment = f
-            .state
-            .store
-            .find_payment_by_provider_ref(Provider::Paystack, "ref-7")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(payment.state, PaymentState::Refunded);
+        let refunded = payment(&f, "ref-7").await;
+        assert_eq!(refunded.state, PaymentState::Refunded);
     }
 
     #[tokio::test]
@@ -560,21 +564,9 @@ mod tests {
         for id in &ids {
             assert_eq!(event(&f, *id).await, (EventStatus::Processed, None));
         }
-        let refunded = f
-            .state
-            .store
-            .find_payment_by_provider_ref(Provider::Paystack, "ref-7")
-            .await
-            .unwrap()
-            .unwrap();
+        let refunded = payment(&f, "ref-7").await;
         assert_eq!(refunded.state, PaymentState::Refunded);
-        let other = f
-            .state
-            .store
-            .find_payment_by_provider_ref(Provider::Paystack, "ref-8")
-            .await
-            .unwrap()
-            .unwrap();
+        let other = payment(&f, "ref-8").await;
         assert_eq!(other.state, PaymentState::Succeeded);
     }
 
@@ -596,13 +588,7 @@ mod tests {
         for id in &ids {
             assert_eq!(event(&f, *id).await, (EventStatus::Processed, None));
         }
-        let p = f
-            .state
-            .store
-            .find_payment_by_provider_ref(Provider::Paystack, "ref-9")
-            .await
-            .unwrap()
-            .unwrap();
+        let p = payment(&f, "ref-9").await;
         assert_eq!(p.state, PaymentState::Refunded);
         assert_eq!(p.refunded.minor(), CHARGED);
     }
@@ -623,13 +609,7 @@ mod tests {
         let (status, reason) = event(&f, ids[3]).await;
         assert_eq!(status, EventStatus::Suspicious);
         assert!(reason.unwrap().contains("refunded"));
-        let p = f
-            .state
-            .store
-            .find_payment_by_provider_ref(Provider::Paystack, "ref-3")
-            .await
-            .unwrap()
-            .unwrap();
+        let p = payment(&f, "ref-3").await;
         assert_eq!(p.state, PaymentState::Refunded);
         assert_eq!(f.state.metrics.suspicious_total(), 1);
     }
