@@ -9,17 +9,9 @@ use crate::error::Context;
 use crate::listing;
 use crate::{EventFilter, EventRecord, EventSummary, StoreError};
 
-/// The columns [`summary`] decodes, in order (a macro, so the worker's per-job read below is a
-/// literal and not a string formatted on every call).
-macro_rules! summary_columns {
-    () => {
-        "id, provider, kind, dedup_key, received_at, source_ip, \
-         status, attempts, last_error, payment_id, length(body), account"
-    };
-}
-
 /// The columns [`summary`] decodes, in order.
-pub(crate) const SUMMARY_COLUMNS: &str = summary_columns!();
+pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, kind, dedup_key, received_at, source_ip, \
+     status, attempts, last_error, payment_id, length(body), account";
 
 /// Decodes the [`SUMMARY_COLUMNS`] starting at column 0.
 pub(crate) fn summary(row: &Row<'_>) -> Result<EventSummary, StoreError> {
@@ -29,13 +21,10 @@ pub(crate) fn summary(row: &Row<'_>) -> Result<EventSummary, StoreError> {
 /// One event with its body.
 pub(crate) fn get(conn: &Connection, id: EventId) -> Result<Option<EventRecord>, StoreError> {
     const OP: &str = "reading an event";
-    let mut stmt = conn
-        .prepare_cached(concat!(
-            "SELECT ",
-            summary_columns!(),
-            ", body FROM events WHERE id = ?1"
-        ))
-        .during(OP)?;
+    // Built once: the worker reads every claimed event.
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?1"));
+    let mut stmt = conn.prepare_cached(&SQL).during(OP)?;
     rows::first(&mut stmt, [id.to_string()], OP, |row| event::record(row))
 }
 
