@@ -9,7 +9,6 @@
 use chrono::NaiveDate;
 use malipo_core::{Currency, Money, Msisdn, Secret};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use url::Url;
 
 use crate::callback::CallbackError;
@@ -425,14 +424,7 @@ impl BillManagerPayment {
 /// Parses a payment pushed by Bill Manager.
 pub fn parse_bill_manager_payment(body: &[u8]) -> Result<BillManagerPayment, CallbackError> {
     const KIND: &str = "bill_manager_payment";
-    let value: Value = serde_json::from_slice(body).map_err(|source| CallbackError::Malformed {
-        kind: KIND,
-        path: ".".into(),
-        source,
-    })?;
-    if !value.is_object() {
-        return Err(CallbackError::NotAnObject { kind: KIND });
-    }
+    let value = crate::callback::json_object(KIND, body)?;
     let payment: BillManagerPayment =
         serde_json::from_value(value).map_err(|source| CallbackError::Malformed {
             kind: KIND,

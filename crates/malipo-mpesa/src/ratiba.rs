@@ -253,14 +253,7 @@ impl RatibaCallback {
 /// Parses a Ratiba callback (keys in either case; values strings or numbers).
 pub fn parse_ratiba_callback(body: &[u8]) -> Result<RatibaCallback, CallbackError> {
     const KIND: &str = "ratiba";
-    let value: Value = serde_json::from_slice(body).map_err(|source| CallbackError::Malformed {
-        kind: KIND,
-        path: ".".into(),
-        source,
-    })?;
-    if !value.is_object() {
-        return Err(CallbackError::NotAnObject { kind: KIND });
-    }
+    let value = crate::callback::json_object(KIND, body)?;
     let header = get(&value, "ResponseHeader");
     let response_ref_id = text(header.and_then(|h| get(h, "responseRefID")))
         .filter(|s| !s.is_empty())

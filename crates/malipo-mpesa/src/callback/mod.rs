@@ -114,6 +114,21 @@ fn decode<T: DeserializeOwned>(kind: CallbackKind, body: &[u8]) -> Result<T, Cal
     Ok(value)
 }
 
+/// A callback body read as a JSON object, for the parsers that look keys up themselves (any
+/// case, strings or numbers): malformed JSON and anything but an object are errors of `kind`.
+pub(crate) fn json_object(kind: &'static str, body: &[u8]) -> Result<serde_json::Value, CallbackError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|source| CallbackError::Malformed {
+            kind,
+            path: ".".into(),
+            source,
+        })?;
+    if !value.is_object() {
+        return Err(CallbackError::NotAnObject { kind });
+    }
+    Ok(value)
+}
+
 fn require(kind: CallbackKind, field: &'static str, value: &str) -> Result<(), CallbackError> {
     if value.trim().is_empty() {
         Err(CallbackError::MissingId {
