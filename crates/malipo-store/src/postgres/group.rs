@@ -128,14 +128,7 @@ async fn together(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<Ingested>, St
     let tx = client.transaction().await.during(OP)?;
     let wake = Wake::default();
     let now = now_ms();
-    let answers = {
-        let db = Db::tx(&tx, &wake);
-        // All in flight at once: tokio-postgres pipelines them on the connection, so the batch
-        // waits for about one round trip instead of one per event. Each is sent at its first
-        // poll, and `try_join_all` polls in order, so PostgreSQL runs them in the batch's sorted
-        // order still.
-        futures::future::try_join_all(events.iter().map(|event| inbox::ingest(&db, event, now))).await?
-    };
+    let answers = inbox::ingest_many(&Db::tx(&tx, &wake), events, now).await?;
     wake.notify(&tx).await?;
     tx.commit().await.during(OP)?;
     Ok(answers)

@@ -35,71 +35,129 @@ pub(crate) fn check(ev: &NewEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Stores an event and, when it is received, its job, or finds the one already stored under its
-/// dedup key. One statement writes both rows, so it is all-or-nothing without a savepoint.
+/// Stores events and, for each received one, its job, or finds the one already stored under its
+/// dedup key; the answers are in the order of `events`. One statement writes every row, so it is
+/// all-or-nothing without a savepoint, and PostgreSQL plans and runs one statement per batch
+/// instead of one per event. Rows are inserted in the order given (the group commit sorts them,
+/// so batches of several instances take the unique index's locks in one order).
 ///
-/// Racing inserts of one key (from other connections or instances) are settled by the unique
-/// index: `ON CONFLICT DO NOTHING` waits for the other transaction and, once it committed,
-/// inserts nothing; the id is then read in a new statement, which sees that commit.
-pub(crate) async fn ingest(db: &Db<'_>, ev: &NewEvent, now: i64) -> Result<Ingested, StoreError> {
-    let id = EventId::new();
-    let key = id.to_string();
-    let job = JobId::new().to_string();
-    let source_ip = ev.source_ip.map(|ip| ip.to_string());
-    let payment_id = ev.payment_id.map(|p| p.to_string());
-    let last_error = ev.last_error.as_deref().map(rows::clip);
-    let account = ev.account.as_ref().map(|a| a.as_str());
+/// Racing inserts of one key (from other connections or instances, or twice in `events`) are
+/// settled by the unique index: `ON CONFLICT DO NOTHING` waits for the other transaction and,
+/// once it committed, inserts nothing; the id is then read in a new statement, which sees that
+/// commit (and the first of two in one batch).
+pub(crate) async fn ingest_many(
+    db: &Db<'_>,
+    events: &[&NewEvent],
+    now: i64,
+) -> Result<Vec<Ingested>, StoreError> {
+    let ids: Vec<EventId> = events.iter().map(|_| EventId::new()).collect();
+    let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let jobs: Vec<String> = events.iter().map(|_| JobId::new().to_string()).collect();
+    let providers: Vec<&str> = events.iter().map(|ev| ev.provider.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().map(|ev| ev.kind.as_str()).collect();
+    let dedup_keys: Vec<&str> = events.iter().map(|ev| ev.dedup_key.as_str()).collect();
+    let bodies: Vec<&[u8]> = events.iter().map(|ev| &ev.raw_body[..]).collect();
+    let source_ips: Vec<Option<String>> = events
+        .iter()
+        .map(|ev| ev.source_ip.map(|ip| ip.to_string()))
+        .collect();
+    let statuses: Vec<i64> = events.iter().map(|ev| ev.status.code()).collect();
+    let last_errors: Vec<Option<&str>> = events
+        .iter()
+        .map(|ev| ev.last_error.as_deref().map(rows::clip))
+        .collect();
+    let payment_ids: Vec<Option<String>> = events
+        .iter()
+        .map(|ev| ev.payment_id.map(|p| p.to_string()))
+        .collect();
+    let accounts: Vec<Option<&str>> = events
+        .iter()
+        .map(|ev| ev.account.as_ref().map(|a| a.as_str()))
+        .collect();
     let inserted = db
-        .opt(
-            "WITH ev AS ( \
+        .query(
+            "WITH input AS ( \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], \
+                 $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) \
+                 WITH ORDINALITY AS t(id, provider, kind, dedup_key, body, source_ip, status, \
+                 last_error, payment_id, account, job, ord)), \
+             ev AS ( \
                  INSERT INTO events (id, provider, kind, dedup_key, body, received_at, source_ip, \
                  status, attempts, last_error, payment_id, updated_at, account) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $6, $11) \
+                 SELECT id, provider, kind, dedup_key, body, $12, source_ip, status, 0, last_error, \
+                 payment_id, $12, account FROM input ORDER BY ord \
                  ON CONFLICT (provider, dedup_key) DO NOTHING RETURNING id, status), \
              job AS ( \
                  INSERT INTO jobs (id, event_id, kind, run_at, attempts, created_at) \
-                 SELECT $12, id, $13, $6, 0, $6 FROM ev WHERE status = $14) \
-             SELECT id FROM ev",
+                 SELECT input.job, ev.id, $13, $12, 0, $12 FROM ev JOIN input ON input.id = ev.id \
+                 WHERE ev.status = $14) \
+             SELECT id, status FROM ev",
             &[
-                &key,
-                &ev.provider.as_str(),
-                &ev.kind,
-                &ev.dedup_key,
-                &&ev.raw_body[..],
+                &keys,
+                &providers,
+                &kinds,
+                &dedup_keys,
+                &bodies,
+                &source_ips,
+                &statuses,
+                &last_errors,
+                &payment_ids,
+                &accounts,
+                &jobs,
                 &now,
-                &source_ip,
-                &ev.status.code(),
-                &last_error,
-                &payment_id,
-                &account,
-                &job,
                 &JOB_PROCESS_EVENT,
                 &EventStatus::Received.code(),
             ],
             OP_INGEST,
         )
         .await?;
-    if inserted.is_some() {
-        if ev.status == EventStatus::Received {
+    let mut new = std::collections::HashSet::with_capacity(inserted.len());
+    for row in &inserted {
+        let id: String = col(row, 0, OP_INGEST)?;
+        let status: i64 = col(row, 1, OP_INGEST)?;
+        if status == EventStatus::Received.code() {
             db.wake().job();
         }
-        return Ok(Ingested::New(id));
+        new.insert(id);
     }
-    let existing = db
-        .opt(
-            "SELECT id FROM events WHERE provider = $1 AND dedup_key = $2",
-            &[&ev.provider.as_str(), &ev.dedup_key],
-            OP_INGEST,
-        )
-        .await?
-        .ok_or_else(|| StoreError::Database {
-            op: OP_INGEST,
-            source: crate::error::Reason::cause(
-                "the event holding this dedup key was deleted while this one was stored",
-            ),
-        })?;
-    let existing: String = col(&existing, 0, OP_INGEST)?;
-    Ok(Ingested::Duplicate(rows::id(&existing, "events.id")?))
+    let mut answers: Vec<Option<Ingested>> = ids
+        .iter()
+        .zip(&keys)
+        .map(|(id, key)| new.contains(key).then_some(Ingested::New(*id)))
+        .collect();
+    let missing: Vec<usize> = (0..events.len()).filter(|&i| answers[i].is_none()).collect();
+    if !missing.is_empty() {
+        let providers: Vec<&str> = missing.iter().map(|&i| providers[i]).collect();
+        let dedup_keys: Vec<&str> = missing.iter().map(|&i| dedup_keys[i]).collect();
+        let found = db
+            .query(
+                "SELECT t.ord, e.id FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY \
+                 AS t(provider, dedup_key, ord) \
+                 JOIN events e ON e.provider = t.provider AND e.dedup_key = t.dedup_key",
+                &[&providers, &dedup_keys],
+                OP_INGEST,
+            )
+            .await?;
+        for row in &found {
+            let ord: i64 = col(row, 0, OP_INGEST)?;
+            let existing: String = col(row, 1, OP_INGEST)?;
+            let Some(&i) = usize::try_from(ord - 1).ok().and_then(|o| missing.get(o)) else {
+                continue;
+            };
+            answers[i] = Some(Ingested::Duplicate(rows::id(&existing, "events.id")?));
+        }
+    }
+    answers
+        .into_iter()
+        .map(|answer| {
+            answer.ok_or_else(|| StoreError::Database {
+                op: OP_INGEST,
+                source: crate::error::Reason::cause(
+                    "the event holding this dedup key was deleted while this one was stored",
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Queues the processing job of the event whose id is `event`.

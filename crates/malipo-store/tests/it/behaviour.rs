@@ -95,6 +95,19 @@ async fn an_event_is_stored_once_per_provider_and_dedup_key(store: Arc<dyn Store
     .await;
     assert_eq!(racing.iter().filter(|i| i.is_new()).count(), 1);
     assert!(racing.iter().all(|i| i.id() == racing[0].id()));
+    // New keys, stored keys and repeats at once (one batch where the adapter batches): each
+    // caller gets the answer for its own key.
+    let keys = ["m1", "k1", "m2", "m1", "k2", "m2"];
+    let mixed = join_all(keys.iter().map(|key| {
+        let store = store.clone();
+        async move { store.ingest(paystack_event(key)).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(mixed.iter().filter(|i| i.is_new()).count(), 2);
+    for (answer, key) in mixed.iter().zip(keys) {
+        let again = store.ingest(paystack_event(key)).await.unwrap();
+        assert_eq!(answer.id(), again.id(), "the answer for {key}");
+    }
     // The same key at another provider is another event.
     let mpesa = NewEvent::received(Provider::Mpesa, "stk_callback", "k1", &b"{}"[..]);
     assert!(store.ingest(mpesa).await.unwrap().is_new());
