@@ -51,13 +51,40 @@ impl Wake {
         const OP: &str = "announcing queued work";
         let jobs = self.jobs.load(Ordering::Relaxed);
         let deliveries = self.deliveries.load(Ordering::Relaxed);
-        let sql = match (jobs, deliveries) {
-            (false, false) => return Ok(()),
-            (true, false) => "NOTIFY malipo_jobs",
-            (false, true) => "NOTIFY malipo_deliveries",
-            (true, true) => "NOTIFY malipo_jobs; NOTIFY malipo_deliveries",
-        };
-        tx.batch_execute(sql).await.during(OP)
+        match Self::sql(jobs, deliveries) {
+            Some(sql) => tx.batch_execute(sql).await.during(OP),
+            None => Ok(()),
+        }
+    }
+
+    /// The `NOTIFY` statements for what was queued, if anything.
+    fn sql(jobs: bool, deliveries: bool) -> Option<&'static str> {
+        match (jobs, deliveries) {
+            (false, false) => None,
+            (true, false) => Some("NOTIFY malipo_jobs"),
+            (false, true) => Some("NOTIFY malipo_deliveries"),
+            (true, true) => Some("NOTIFY malipo_jobs; NOTIFY malipo_deliveries"),
+        }
+    }
+
+    /// Adds what this noted to `into`; returns whether it noted anything.
+    pub(crate) fn take_into(&self, into: &Wake) -> bool {
+        let jobs = self.jobs.load(Ordering::Relaxed);
+        let deliveries = self.deliveries.load(Ordering::Relaxed);
+        if jobs {
+            into.job();
+        }
+        if deliveries {
+            into.delivery();
+        }
+        jobs || deliveries
+    }
+
+    /// Takes what was noted, as the `NOTIFY` statements to send, leaving nothing noted.
+    pub(crate) fn take_sql(&self) -> Option<&'static str> {
+        let jobs = self.jobs.swap(false, Ordering::AcqRel);
+        let deliveries = self.deliveries.swap(false, Ordering::AcqRel);
+        Self::sql(jobs, deliveries)
     }
 
     /// Whether anything was queued.

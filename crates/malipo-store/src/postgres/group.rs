@@ -9,6 +9,7 @@
 //! instance then take the unique index's locks in one order and never deadlock each other. If a
 //! request fails, PostgreSQL has aborted the whole transaction; the batch is rolled back and
 //! each of its requests run again in a transaction of its own, so one bad request fails alone.
+//! The jobs a batch queued are announced to the workers after its commit, by the notifier.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::db::{Db, Wake};
 use super::errors::from_pool;
 use super::inbox;
+use super::notifier::Notifier;
 use crate::convert::now_ms;
 use crate::error::Context;
 use crate::{Ingested, NewEvent, StoreError, WriterStats};
@@ -58,16 +60,24 @@ pub(crate) fn start(
 ) -> (mpsc::Sender<Request>, Vec<tokio::task::JoinHandle<()>>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let rx = Arc::new(Mutex::new(rx));
+    // Stops once the last writer is gone.
+    let notifier = Arc::new(Notifier::start(pool.clone()));
     let tasks = (0..writers.max(1))
         .map(|_| {
             let (pool, rx, counters) = (pool.clone(), Arc::clone(&rx), Arc::clone(&counters));
-            tokio::spawn(run(pool, rx, batch_max.max(1), counters))
+            tokio::spawn(run(pool, Arc::clone(&notifier), rx, batch_max.max(1), counters))
         })
         .collect();
     (tx, tasks)
 }
 
-async fn run(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, batch_max: usize, counters: Arc<Counters>) {
+async fn run(
+    pool: Pool,
+    notifier: Arc<Notifier>,
+    rx: Arc<Mutex<mpsc::Receiver<Request>>>,
+    batch_max: usize,
+    counters: Arc<Counters>,
+) {
     loop {
         // The queue is held only while gathering, so another task gathers while this commits.
         let batch = {
@@ -86,12 +96,12 @@ async fn run(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, batch_max: usi
         };
         counters.commits.fetch_add(1, Ordering::Relaxed);
         counters.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        commit(&pool, batch).await;
+        commit(&pool, &notifier, batch).await;
     }
 }
 
 /// Writes `batch` in one transaction and answers each request.
-async fn commit(pool: &Pool, mut batch: Vec<Request>) {
+async fn commit(pool: &Pool, notifier: &Notifier, mut batch: Vec<Request>) {
     // Callers that gave up (their request was cancelled) need no write.
     batch.retain(|r| !r.reply.is_closed());
     if batch.is_empty() {
@@ -101,7 +111,7 @@ async fn commit(pool: &Pool, mut batch: Vec<Request>) {
         (a.event.provider.as_str(), &a.event.dedup_key).cmp(&(b.event.provider.as_str(), &b.event.dedup_key))
     });
     let events: Vec<&NewEvent> = batch.iter().map(|r| &r.event).collect();
-    match together(pool, &events).await {
+    match together(pool, notifier, &events).await {
         Ok(answers) => {
             for (request, answer) in batch.into_iter().zip(answers) {
                 let _ = request.reply.send(Ok(answer));
@@ -115,21 +125,28 @@ async fn commit(pool: &Pool, mut batch: Vec<Request>) {
         Err(_) => {
             // One of them failed and took the transaction with it: each alone, so it fails alone.
             for request in batch {
-                let answer = together(pool, &[&request.event]).await.map(|mut a| a.remove(0));
+                let answer = together(pool, notifier, &[&request.event])
+                    .await
+                    .map(|mut a| a.remove(0));
                 let _ = request.reply.send(answer);
             }
         }
     }
 }
 
-/// Ingests `events` in one transaction; the answers are in the same order.
-async fn together(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<Ingested>, StoreError> {
+/// Ingests `events` in one transaction; the answers are in the same order. The jobs queued are
+/// announced after the commit (see the notifier's module for why not inside it).
+async fn together(
+    pool: &Pool,
+    notifier: &Notifier,
+    events: &[&NewEvent],
+) -> Result<Vec<Ingested>, StoreError> {
     let mut client = pool.get().await.map_err(from_pool)?;
     let tx = client.transaction().await.during(OP)?;
     let wake = Wake::default();
     let now = now_ms();
     let answers = inbox::ingest_many(&Db::tx(&tx, &wake), events, now).await?;
-    wake.notify(&tx).await?;
     tx.commit().await.during(OP)?;
+    notifier.committed(&wake);
     Ok(answers)
 }

@@ -47,6 +47,7 @@ mod jobs;
 mod keys;
 mod listen;
 mod migrate;
+mod notifier;
 mod options;
 mod outbox;
 mod payments;
