@@ -12,8 +12,18 @@ use crate::{DeliveryFilter, DeliveryRecord, DeliveryStatus, EndpointId, NewDeliv
 /// Queues a delivery: one row per enabled endpoint subscribed to its type (the first one's id is
 /// returned); with none, one row addressed to no endpoint, kept for the record and never sent.
 pub(crate) async fn enqueue(db: &Db<'_>, d: &NewDelivery, now: i64) -> Result<DeliveryId, StoreError> {
-    let due = d.first_attempt_at.map_or(now, rows::to_ms);
     let targets = super::outbox::subscribers(db, &d.event_type).await?;
+    enqueue_to(db, d, targets, now).await
+}
+
+/// Queues `d` for `targets`, the endpoints subscribed to its type (as [`enqueue`] finds them).
+pub(crate) async fn enqueue_to(
+    db: &Db<'_>,
+    d: &NewDelivery,
+    targets: Vec<EndpointId>,
+    now: i64,
+) -> Result<DeliveryId, StoreError> {
+    let due = d.first_attempt_at.map_or(now, rows::to_ms);
     let mut first = None;
     for endpoint in NewDelivery::recipients(targets) {
         let id = insert(

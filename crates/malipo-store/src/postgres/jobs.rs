@@ -78,64 +78,117 @@ pub(crate) async fn claim(
     Ok(jobs)
 }
 
+/// Takes `jobs` off the queue in one statement; returns each one's event id, in order.
+async fn take_jobs(
+    db: &Db<'_>,
+    jobs: &[(JobId, JobOutcome)],
+    op: &'static str,
+) -> Result<Vec<String>, StoreError> {
+    take(db, jobs.iter().map(|(job, _)| job.to_string()).collect(), op).await
+}
+
+/// Takes the job `job` off the queue; returns its event id.
 async fn take_job(db: &Db<'_>, job: JobId, op: &'static str) -> Result<String, StoreError> {
-    let row = db
-        .opt(
-            "DELETE FROM jobs WHERE id = $1 RETURNING event_id",
-            &[&job.to_string()],
+    let mut events = take(db, vec![job.to_string()], op).await?;
+    events.pop().ok_or_else(|| StoreError::NotFound {
+        what: "job",
+        id: job.to_string(),
+    })
+}
+
+async fn take(db: &Db<'_>, ids: Vec<String>, op: &'static str) -> Result<Vec<String>, StoreError> {
+    let rows = db
+        .query(
+            "DELETE FROM jobs WHERE id = ANY($1) RETURNING id, event_id",
+            &[&ids],
             op,
         )
         .await?;
-    match row {
-        Some(row) => col(&row, 0, op),
-        None => Err(StoreError::NotFound {
-            what: "job",
-            id: job.to_string(),
-        }),
+    let mut taken: HashMap<String, String> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        taken.insert(col(row, 0, op)?, col(row, 1, op)?);
     }
+    ids.into_iter()
+        .map(|id| taken.remove(&id).ok_or(StoreError::NotFound { what: "job", id }))
+        .collect()
 }
 
 /// Completes a job with its outcome (in the caller's transaction).
 pub(crate) async fn complete(
     db: &Db<'_>,
-    job: JobId,
-    outcome: &JobOutcome,
+    job: &(JobId, JobOutcome),
     now: i64,
 ) -> Result<JobCompletion, StoreError> {
+    let mut done = complete_all(db, std::slice::from_ref(job), now).await?;
+    done.pop()
+        .ok_or_else(|| StoreError::Task("a completed job has no result".into()))
+}
+
+/// Completes `jobs` in order (in the caller's transaction), or fails at the first that cannot
+/// be, leaving the transaction to be rolled back. The writes are those of completing them one
+/// after the other, in a few statements for the batch where they do not depend on each other:
+/// the jobs are taken off the queue in one, their events updated in one, and the endpoints
+/// read once. Payment changes run one by one, in order, since a later job may see an earlier
+/// one's (a refund after the charge it refunds).
+async fn complete_all(
+    db: &Db<'_>,
+    jobs: &[(JobId, JobOutcome)],
+    now: i64,
+) -> Result<Vec<JobCompletion>, StoreError> {
     const OP: &str = "completing a job";
-    let event = take_job(db, job, OP).await?;
-    let payment = match &outcome.payment {
-        Some(change) => Some(payments::apply(db, change, now).await?),
-        None => None,
-    };
-    let mut note = outcome.note.clone();
-    if let (None, Some(PaymentEffect::Refused { error, .. })) = (&note, &payment) {
-        note = Some(error.to_string());
+    let events = take_jobs(db, jobs, OP).await?;
+    let mut payments = Vec::with_capacity(jobs.len());
+    let mut notes = Vec::with_capacity(jobs.len());
+    for (_, outcome) in jobs {
+        let payment = match &outcome.payment {
+            Some(change) => Some(payments::apply(db, change, now).await?),
+            None => None,
+        };
+        let mut note = outcome.note.clone();
+        if let (None, Some(PaymentEffect::Refused { error, .. })) = (&note, &payment) {
+            note = Some(error.to_string());
+        }
+        notes.push(note.as_deref().map(rows::clip).map(str::to_owned));
+        payments.push(payment);
     }
-    let payment_id = payment.as_ref().map(|p| p.payment().id.to_string());
+    let payment_ids: Vec<Option<String>> = payments
+        .iter()
+        .map(|p| p.as_ref().map(|p| p.payment().id.to_string()))
+        .collect();
+    let statuses: Vec<i64> = jobs.iter().map(|(_, o)| o.event_status.code()).collect();
     db.execute(
-        "UPDATE events SET status = $1, attempts = attempts + 1, last_error = $2, \
-         payment_id = COALESCE(payment_id, $3), updated_at = $4 WHERE id = $5",
-        &[
-            &outcome.event_status.code(),
-            &note.as_deref().map(rows::clip),
-            &payment_id,
-            &now,
-            &event,
-        ],
+        "UPDATE events SET status = u.status, attempts = attempts + 1, last_error = u.note, \
+         payment_id = COALESCE(events.payment_id, u.payment_id), updated_at = $5 \
+         FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(id, status, note, payment_id) \
+         WHERE events.id = u.id",
+        &[&events, &statuses, &notes, &payment_ids, &now],
         OP,
     )
     .await?;
-    super::outbox::event_completed(db, &event, outcome, payment_id.as_deref(), now).await?;
-    let deliver = match &payment {
-        None => true,
-        Some(effect) => matches!(effect, PaymentEffect::Changed { .. }),
-    };
-    let delivery = match (&outcome.delivery, deliver) {
-        (Some(d), true) => Some(deliveries::enqueue(db, d, now).await?),
-        _ => None,
-    };
-    Ok(JobCompletion { payment, delivery })
+    let mut endpoints = None;
+    let mut done = Vec::with_capacity(jobs.len());
+    for ((((_, outcome), event), payment), payment_id) in
+        jobs.iter().zip(&events).zip(payments).zip(&payment_ids)
+    {
+        super::outbox::event_completed(db, event, outcome, payment_id.as_deref(), now).await?;
+        let deliver = match &payment {
+            None => true,
+            Some(effect) => matches!(effect, PaymentEffect::Changed { .. }),
+        };
+        let delivery = match (&outcome.delivery, deliver) {
+            (Some(d), true) => {
+                if endpoints.is_none() {
+                    endpoints = Some(super::endpoints::enabled(db).await?);
+                }
+                let enabled = endpoints.as_deref().unwrap_or_default();
+                let targets = super::outbox::subscribed(enabled, &d.event_type);
+                Some(deliveries::enqueue_to(db, d, targets, now).await?)
+            }
+            _ => None,
+        };
+        done.push(JobCompletion { payment, delivery });
+    }
+    Ok(done)
 }
 
 const OP_BATCH: &str = "completing a batch of jobs";
@@ -155,38 +208,28 @@ pub(crate) async fn complete_each(
     if jobs.len() > 1 {
         let tx = client.transaction().await.during(OP_BATCH)?;
         let wake = Wake::default();
-        let mut done = Vec::with_capacity(jobs.len());
-        let mut failed = None;
-        {
+        let done = {
             let db = Db::tx(&tx, &wake);
             lock_payments(&db, jobs).await?;
-            for (job, outcome) in jobs {
-                match complete(&db, *job, outcome, now).await {
-                    Ok(c) => done.push(Ok(c)),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
-        match failed {
-            None => {
+            complete_all(&db, jobs, now).await
+        };
+        match done {
+            Ok(done) => {
                 wake.notify(&tx).await?;
                 tx.commit().await.during(OP_BATCH)?;
-                return Ok(done);
+                return Ok(done.into_iter().map(Ok).collect());
             }
-            Some(e) if super::errors::is_gone(&e) => return Err(e),
-            Some(_) => {
+            Err(e) if super::errors::is_gone(&e) => return Err(e),
+            Err(_) => {
                 let _ = tx.rollback().await;
             }
         }
     }
-    if let [(job, outcome)] = jobs {
+    if let [job] = jobs {
         // One job: its transaction is its all-or-nothing, no savepoint needed.
         let tx = client.transaction().await.during(OP_BATCH)?;
         let wake = Wake::default();
-        let result = complete(&Db::tx(&tx, &wake), *job, outcome, now).await;
+        let result = complete(&Db::tx(&tx, &wake), job, now).await;
         return match result {
             Ok(done) => {
                 wake.notify(&tx).await?;
@@ -204,11 +247,11 @@ pub(crate) async fn complete_each(
     let wake = Wake::default();
     lock_payments(&Db::tx(&tx, &wake), jobs).await?;
     let mut done = Vec::with_capacity(jobs.len());
-    for (job, outcome) in jobs {
+    for job in jobs {
         let savepoint = tx.savepoint("job").await.during(OP_BATCH)?;
         let result = {
             let db = Db::tx(&savepoint, &wake);
-            complete(&db, *job, outcome, now).await
+            complete(&db, job, now).await
         };
         match &result {
             Ok(_) => savepoint.commit().await.during(OP_BATCH)?,

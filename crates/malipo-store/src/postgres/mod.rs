@@ -346,9 +346,8 @@ impl EventStore for PostgresStore {
     }
 
     async fn complete_job(&self, job: JobId, outcome: JobOutcome) -> Result<JobCompletion, StoreError> {
-        write_tx!(self, "completing a job", |db, now| jobs::complete(
-            &db, job, &outcome, now
-        ))
+        let job = (job, outcome);
+        write_tx!(self, "completing a job", |db, now| jobs::complete(&db, &job, now))
     }
 
     async fn complete_jobs(

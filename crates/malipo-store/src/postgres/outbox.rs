@@ -9,7 +9,7 @@ use super::{deliveries, endpoints, payments};
 use crate::convert as rows;
 use crate::model::endpoint::EVENT_SUSPICIOUS;
 use crate::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
-use crate::{EndpointId, JobOutcome, StoreError};
+use crate::{EndpointId, EndpointRecord, JobOutcome, StoreError};
 
 /// Announces that payment `id` went from `previous` (`None`: just recorded) to `to`.
 pub(crate) async fn payment_changed(
@@ -91,10 +91,14 @@ pub(crate) async fn event_completed(
 
 /// The enabled endpoints that receive `event_type`.
 pub(crate) async fn subscribers(db: &Db<'_>, event_type: &str) -> Result<Vec<EndpointId>, StoreError> {
-    Ok(endpoints::enabled(db)
-        .await?
-        .into_iter()
+    Ok(subscribed(&endpoints::enabled(db).await?, event_type))
+}
+
+/// Which of `enabled` receive `event_type`.
+pub(crate) fn subscribed(enabled: &[EndpointRecord], event_type: &str) -> Vec<EndpointId> {
+    enabled
+        .iter()
         .filter(|e| e.subscribes(event_type))
         .map(|e| e.id)
-        .collect())
+        .collect()
 }
