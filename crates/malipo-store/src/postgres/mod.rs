@@ -12,7 +12,7 @@
 //!
 //! # How it keeps the port's guarantees with several instances
 //!
-//! - **Ingest**: the event and its job are one statement; the `(provider, dedup_key)` unique
+//! - **Ingest**: a batch's events and their jobs are one statement; the `(provider, dedup_key)` unique
 //!   index with `ON CONFLICT DO NOTHING` makes racing ingests of one key, from any number of
 //!   connections or instances, store one event and answer the rest
 //!   [`Ingested::Duplicate`](crate::Ingested::Duplicate). Ingests are group-committed (see
@@ -25,7 +25,8 @@
 //!   event status, delivery rows) is one transaction, each job of a batch all-or-nothing under
 //!   its own savepoint when one fails.
 //! - **Wake-ups**: a transaction that queues work sends `NOTIFY malipo_jobs` /
-//!   `malipo_deliveries`, delivered at its commit; [`PostgresStore::listen_for_work`] turns
+//!   `malipo_deliveries`, delivered at its commit, except the group commit of ingests, whose
+//!   notifier sends it just after (see `notifier.rs`); [`PostgresStore::listen_for_work`] turns
 //!   them into `tokio::sync::Notify` wake-ups.
 //! - **Failures**: a server that cannot be reached is [`StoreError::Unavailable`] (503); the
 //!   pool replaces broken connections by itself and reads are retried once.
