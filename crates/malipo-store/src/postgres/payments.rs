@@ -240,13 +240,17 @@ pub(crate) async fn transition(
     previous
         .transition(to)
         .map_err(|source| StoreError::IllegalTransition { id, source })?;
+    // The payment as changed comes back with the update, instead of a read after it.
+    let sql = format!(
+        "UPDATE payments SET state = $1, \
+         result_code = COALESCE($2, result_code), result_desc = COALESCE($3, result_desc), \
+         receipt = COALESCE($4, receipt), updated_at = $5, \
+         settled_by = CASE WHEN $7::bigint <> $1::bigint THEN COALESCE($8, settled_by) ELSE settled_by END \
+         WHERE id = $6 AND state = $7 RETURNING {COLUMNS}"
+    );
     let changed = db
-        .execute(
-            "UPDATE payments SET state = $1, \
-             result_code = COALESCE($2, result_code), result_desc = COALESCE($3, result_desc), \
-             receipt = COALESCE($4, receipt), updated_at = $5, \
-             settled_by = CASE WHEN $7::bigint <> $1::bigint THEN COALESCE($8, settled_by) ELSE settled_by END \
-             WHERE id = $6 AND state = $7",
+        .opt(
+            &sql,
             &[
                 &to.code(),
                 &detail.result_code,
@@ -260,14 +264,14 @@ pub(crate) async fn transition(
             OP,
         )
         .await?;
-    if changed == 0 {
+    let Some(changed) = changed else {
         return Err(StoreError::database(
             OP,
             crate::error::Reason(format!("payment {id} changed state concurrently")),
         ));
-    }
+    };
+    let payment = decode(&changed)?;
     super::outbox::payment_changed(db, id, Some(previous), to, now).await?;
-    let payment = must_get(db, id).await?;
     if previous != to && to == PaymentState::Succeeded {
         if let Some(parent) = payment.parent_id {
             Box::pin(refund_parent(db, parent, now)).await?;
