@@ -56,19 +56,23 @@ impl Drop for Notifier {
 async fn run(pool: Pool, shared: Arc<Shared>) {
     loop {
         shared.bell.notified().await;
-        let Some(sql) = shared.pending.take_sql() else {
-            if shared.closed.load(Ordering::Acquire) {
-                return;
-            }
-            continue;
-        };
-        let sent = match pool.get().await {
-            Ok(client) => client.batch_execute(sql).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = sent {
-            // The workers still find the jobs at their next poll.
-            tracing::warn!(error = %e, "could not announce queued jobs to other instances");
+        if let Some(sql) = shared.pending.take_sql() {
+            announce(&pool, sql).await;
         }
+        // What the last writers noted before they went was sent just above.
+        if shared.closed.load(Ordering::Acquire) {
+            return;
+        }
+    }
+}
+
+async fn announce(pool: &Pool, sql: &str) {
+    let sent = match pool.get().await {
+        Ok(client) => client.batch_execute(sql).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = sent {
+        // The workers still find the jobs at their next poll.
+        tracing::warn!(error = %e, "could not announce queued jobs to other instances");
     }
 }
