@@ -128,6 +128,25 @@ pub(crate) async fn find_by_provider_ref(
         .transpose()
 }
 
+/// The payment `p` would record, if it is there already: the one with its provider reference,
+/// else the one with its id (one statement for what were two lookups, a round trip each).
+async fn recorded(db: &Db<'_>, p: &NewPayment) -> Result<Option<PaymentRecord>, StoreError> {
+    const OP: &str = "finding a recorded payment";
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payments WHERE (provider = $1 AND provider_reference = $2) OR id = $3 \
+         ORDER BY CASE WHEN id = $3 THEN 1 ELSE 0 END LIMIT 1"
+    );
+    db.opt(
+        &sql,
+        &[&p.provider.as_str(), &p.provider_reference, &p.id.to_string()],
+        OP,
+    )
+    .await?
+    .as_ref()
+    .map(decode)
+    .transpose()
+}
+
 /// The payment `key` names.
 pub(crate) async fn find(db: &Db<'_>, key: &PaymentKey) -> Result<Option<PaymentRecord>, StoreError> {
     match key {
@@ -314,15 +333,7 @@ pub(crate) async fn apply(
             ))
         }
         crate::PaymentChange::Record(p) => {
-            let existing = match &p.provider_reference {
-                Some(r) => find_by_provider_ref(db, p.provider, r).await?,
-                None => None,
-            };
-            let existing = match existing {
-                Some(found) => Some(found),
-                None => get(db, p.id).await?,
-            };
-            if let Some(existing) = existing {
+            if let Some(existing) = recorded(db, p).await? {
                 return Ok(PaymentEffect::Unchanged(existing));
             }
             match insert(db, p, now).await {

@@ -272,7 +272,34 @@ async fn a_c2b_payment_is_recorded_once_from_its_event(t: Adapter) {
     assert_eq!(t.count("payments").await, 1);
 }
 
+async fn a_payment_without_a_provider_reference_is_recorded_once_by_its_id(t: Adapter) {
+    let mut p = NewPayment::pending(Provider::Mpesa, "c2b", Money::from_minor(250, Currency::Kes));
+    p.state = PaymentState::Succeeded;
+    for (i, expect_new) in [(0, true), (1, false)] {
+        t.store
+            .ingest(paystack_event(&format!("noref{i}")))
+            .await
+            .unwrap();
+        let job = t.store.claim_jobs("w", 1, LEASE).await.unwrap().remove(0);
+        let done = t
+            .store
+            .complete_job(
+                job.id,
+                JobOutcome::apply(
+                    PaymentChange::Record(p.clone()),
+                    Some(delivery("payment.succeeded")),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.delivery.is_some(), expect_new, "recording {i}");
+        assert_eq!(done.payment.unwrap().payment().id, p.id);
+    }
+    assert_eq!(t.count("payments").await, 1);
+}
+
 crate::on_both!(
+    a_payment_without_a_provider_reference_is_recorded_once_by_its_id,
     claim_leases_a_job_so_nobody_else_gets_it_and_complete_removes_it,
     an_expired_lease_is_claimed_again,
     claims_respect_the_limit_and_hand_out_each_job_once,
