@@ -10,8 +10,7 @@ use super::{not_found, page, MemoryStore, QueuedJob, State};
 use crate::port::{EventStore, Replayed};
 use crate::sqlite::clip;
 use crate::{
-    EventFilter, EventRecord, EventSummary, Ingested, Job, JobCompletion, JobOutcome, NewEvent,
-    PaymentEffect, StoreError,
+    EventFilter, EventRecord, EventSummary, Ingested, Job, JobCompletion, JobOutcome, NewEvent, StoreError,
 };
 
 #[async_trait]
@@ -206,10 +205,7 @@ fn complete(
         .as_ref()
         .map(|change| super::payments::apply(s, change, now))
         .transpose()?;
-    let mut note = outcome.note.clone();
-    if let (None, Some(PaymentEffect::Refused { error, .. })) = (&note, &payment) {
-        note = Some(error.to_string());
-    }
+    let note = outcome.note_after(payment.as_ref());
     if let Some(e) = s.events.get_mut(&event) {
         e.summary.status = outcome.event_status;
         e.summary.attempts += 1;
@@ -218,13 +214,8 @@ fn complete(
             e.summary.payment_id = payment.as_ref().map(|p| p.payment().id);
         }
     }
-    let deliver = match &payment {
-        None => true,
-        Some(effect) => matches!(effect, PaymentEffect::Changed { .. }),
-    };
-    let delivery = match (&outcome.delivery, deliver) {
-        (Some(d), true) => Some(super::deliveries::enqueue(s, d, now)),
-        _ => None,
-    };
+    let delivery = outcome
+        .delivery_after(payment.as_ref())
+        .map(|d| super::deliveries::enqueue(s, d, now));
     Ok(JobCompletion { payment, delivery })
 }

@@ -37,6 +37,24 @@ pub struct JobOutcome {
 }
 
 impl JobOutcome {
+    /// The note the event keeps once its payment change had `effect`: the outcome's own, else
+    /// why a refused change was refused. Every adapter completes a job by it.
+    pub(crate) fn note_after(&self, effect: Option<&PaymentEffect>) -> Option<String> {
+        match (&self.note, effect) {
+            (None, Some(PaymentEffect::Refused { error, .. })) => Some(error.to_string()),
+            (note, _) => note.clone(),
+        }
+    }
+
+    /// The delivery to queue once its payment change had `effect`: only with no change to make
+    /// or one that took effect (see [`JobOutcome::delivery`]).
+    pub(crate) fn delivery_after(&self, effect: Option<&PaymentEffect>) -> Option<&NewDelivery> {
+        match effect {
+            None | Some(PaymentEffect::Changed { .. }) => self.delivery.as_ref(),
+            Some(_) => None,
+        }
+    }
+
     /// Processed, with no payment change and nothing to deliver.
     pub fn processed() -> Self {
         JobOutcome {

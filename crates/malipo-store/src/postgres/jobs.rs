@@ -13,7 +13,7 @@ use super::rows::col;
 use super::{deliveries, events, payments};
 use crate::convert as rows;
 use crate::error::Context;
-use crate::{Job, JobCompletion, JobOutcome, PaymentEffect, StoreError};
+use crate::{Job, JobCompletion, JobOutcome, StoreError};
 
 /// Leases up to `limit` due jobs to `worker`, oldest first.
 pub(crate) async fn claim(
@@ -144,10 +144,7 @@ async fn complete_all(
             Some(change) => Some(payments::apply(db, change, now).await?),
             None => None,
         };
-        let mut note = outcome.note.clone();
-        if let (None, Some(PaymentEffect::Refused { error, .. })) = (&note, &payment) {
-            note = Some(error.to_string());
-        }
+        let note = outcome.note_after(payment.as_ref());
         notes.push(note.as_deref().map(rows::clip).map(str::to_owned));
         payments.push(payment);
     }
@@ -171,12 +168,8 @@ async fn complete_all(
         jobs.iter().zip(&events).zip(payments).zip(&payment_ids)
     {
         super::outbox::event_completed(db, event, outcome, payment_id.as_deref(), now).await?;
-        let deliver = match &payment {
-            None => true,
-            Some(effect) => matches!(effect, PaymentEffect::Changed { .. }),
-        };
-        let delivery = match (&outcome.delivery, deliver) {
-            (Some(d), true) => {
+        let delivery = match outcome.delivery_after(payment.as_ref()) {
+            Some(d) => {
                 if endpoints.is_none() {
                     endpoints = Some(super::endpoints::enabled(db).await?);
                 }
@@ -184,7 +177,7 @@ async fn complete_all(
                 let targets = super::outbox::subscribed(enabled, &d.event_type);
                 Some(deliveries::enqueue_to(db, d, targets, now).await?)
             }
-            _ => None,
+            None => None,
         };
         done.push(JobCompletion { payment, delivery });
     }

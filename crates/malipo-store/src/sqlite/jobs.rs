@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use super::rows::{self, col};
 use super::{deliveries, events, payments};
 use crate::error::Context;
-use crate::{Job, JobCompletion, JobOutcome, PaymentEffect, StoreError};
+use crate::{Job, JobCompletion, JobOutcome, StoreError};
 
 /// Leases up to `limit` due jobs to `worker`.
 pub(crate) fn claim(
@@ -86,10 +86,7 @@ pub(crate) fn complete(
         .as_ref()
         .map(|change| payments::apply(conn, change, now))
         .transpose()?;
-    let mut note = outcome.note.clone();
-    if let (None, Some(PaymentEffect::Refused { error, .. })) = (&note, &payment) {
-        note = Some(error.to_string());
-    }
+    let note = outcome.note_after(payment.as_ref());
     let payment_id = payment.as_ref().map(|p| p.payment().id.to_string());
     conn.prepare_cached(
         "UPDATE events SET status = ?1, attempts = attempts + 1, last_error = ?2, \
@@ -105,14 +102,10 @@ pub(crate) fn complete(
     ])
     .during(OP)?;
     super::outbox::event_completed(conn, &event, outcome, payment_id.as_deref(), now)?;
-    let deliver = match &payment {
-        None => true,
-        Some(effect) => matches!(effect, PaymentEffect::Changed { .. }),
-    };
-    let delivery = match (&outcome.delivery, deliver) {
-        (Some(d), true) => Some(deliveries::enqueue(conn, d, now)?),
-        _ => None,
-    };
+    let delivery = outcome
+        .delivery_after(payment.as_ref())
+        .map(|d| deliveries::enqueue(conn, d, now))
+        .transpose()?;
     Ok(JobCompletion { payment, delivery })
 }
 
