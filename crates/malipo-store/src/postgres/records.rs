@@ -17,47 +17,39 @@ const COLUMNS: &str =
 /// one, so racing instances need no lock. Returns how many were merged.
 pub(crate) async fn upsert(db: &Db<'_>, records: Vec<NewRecord>, now: i64) -> Result<u64, StoreError> {
     const OP: &str = "keeping a record";
-    let rows: Vec<_> = records
-        .iter()
-        .map(|record| {
-            (
-                record.provider.to_string(),
-                Value::Object(record.data.clone()).to_string(),
-                record.updated_at.map(rows::to_ms),
-            )
-        })
-        .collect();
+    const SQL: &str = "INSERT INTO records (provider, account, kind, record_id, data, updated_at, \
+         source, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $8) \
+         ON CONFLICT (provider, kind, account, record_id) DO UPDATE SET \
+         data = records.data || excluded.data, \
+         updated_at = COALESCE(excluded.updated_at, records.updated_at), \
+         source = excluded.source, last_seen_at = excluded.last_seen_at \
+         WHERE excluded.updated_at IS NULL OR records.updated_at IS NULL \
+         OR excluded.updated_at >= records.updated_at";
     // All in flight at once: tokio-postgres pipelines them on the connection (a worker's batch
     // carries a few records per event, and one round trip each was most of its time). Each is
     // sent at its first poll and `try_join_all` polls in order, so PostgreSQL still applies
     // them in order, which matters when one record comes twice.
-    let merged = futures::future::try_join_all(records.iter().zip(&rows).map(
-        |(record, (provider, data, updated_at))| async move {
-            let (account, source) = (record.account.as_str(), record.source.as_str());
-            db.execute(
-                "INSERT INTO records (provider, account, kind, record_id, data, updated_at, source, \
-             first_seen_at, last_seen_at) VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $8) \
-             ON CONFLICT (provider, kind, account, record_id) DO UPDATE SET \
-             data = records.data || excluded.data, \
-             updated_at = COALESCE(excluded.updated_at, records.updated_at), \
-             source = excluded.source, last_seen_at = excluded.last_seen_at \
-             WHERE excluded.updated_at IS NULL OR records.updated_at IS NULL \
-             OR excluded.updated_at >= records.updated_at",
-                &[
-                    provider,
-                    &account,
-                    &record.kind,
-                    &record.id,
-                    data,
-                    updated_at,
-                    &source,
-                    &now,
-                ],
-                OP,
-            )
-            .await
-        },
-    ))
+    let merged = futures::future::try_join_all(records.into_iter().map(|mut record| async move {
+        let provider = record.provider.to_string();
+        let data = Value::Object(std::mem::take(&mut record.data)).to_string();
+        let updated_at = record.updated_at.map(rows::to_ms);
+        let (account, source) = (record.account.as_str(), record.source.as_str());
+        db.execute(
+            SQL,
+            &[
+                &provider,
+                &account,
+                &record.kind,
+                &record.id,
+                &data,
+                &updated_at,
+                &source,
+                &now,
+            ],
+            OP,
+        )
+        .await
+    }))
     .await?;
     Ok(merged.into_iter().sum())
 }
