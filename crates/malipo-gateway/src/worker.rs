@@ -6,10 +6,11 @@
 //! The worker shares the database writer with the inbound path, so it works in batches: one
 //! write to claim a batch, one read to look up every job's payment (beside the write keeping
 //! the records the events carry), one write to complete them all. Under a backlog the next
-//! batch is claimed beside that completion, so the two share a commit. When a fresh ingest wakes it, it first waits [`COALESCE`] for more to arrive, so under a
-//! steady stream of webhooks it commits once per several events instead of once per event. Under
-//! a burst it works through the backlog at half speed, leaving the rest to acknowledging
-//! webhooks, and at full speed once the burst is over.
+//! batch is claimed beside that completion, so the two share a commit. When a fresh ingest
+//! wakes it, it first waits [`COALESCE`] for more to arrive, so under a steady stream of
+//! webhooks it commits once per several events instead of once per event. Under a burst it
+//! works through the backlog at half speed, leaving the rest to acknowledging webhooks, and at
+//! full speed once the burst is over.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -409,11 +410,16 @@ mod tests {
         for e in events {
             ids.push(f.state.store.ingest(e).await.unwrap().id());
         }
-        let mut jobs = f.state.store.claim_jobs("test", BATCH, LEASE).await.unwrap();
+        let mut jobs = claimed(f, "test").await;
         assert_eq!(jobs.len(), ids.len(), "one batch");
         jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.event.id));
         process(&f.state, jobs, None).await;
         ids
+    }
+
+    /// A batch of due jobs, leased to `worker`.
+    async fn claimed(f: &Fixture, worker: &str) -> Vec<Job> {
+        f.state.store.claim_jobs(worker, BATCH, LEASE).await.unwrap()
     }
 
     /// The Paystack payment with provider reference `reference` (it must exist).
@@ -441,7 +447,7 @@ mod tests {
         for e in events {
             ids.push(f.state.store.ingest(e).await.unwrap().id());
         }
-        let jobs = f.state.store.claim_jobs("test", BATCH, LEASE).await.unwrap();
+        let jobs = claimed(&f, "test").await;
         let before = f.sqlite.writer_stats();
         process(&f.state, jobs, None).await;
         let after = f.sqlite.writer_stats();
@@ -482,12 +488,7 @@ mod tests {
         );
         assert_eq!(event(&f, charged).await, (EventStatus::Processed, None));
         assert!(
-            f.state
-                .store
-                .claim_jobs("other", BATCH, LEASE)
-                .await
-                .unwrap()
-                .is_empty(),
+            claimed(&f, "other").await.is_empty(),
             "the prefetched job is leased"
         );
         // The refund is decided after the charge's completion committed, so it finds the
@@ -544,15 +545,7 @@ mod tests {
         let f = fixture();
         f.state.store.ingest(charge(1, "ref-1")).await.unwrap();
         assert!(process(&f.state, Vec::new(), Some("test")).await.is_none());
-        assert_eq!(
-            f.state
-                .store
-                .claim_jobs("test", BATCH, LEASE)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(claimed(&f, "test").await.len(), 1);
     }
 
     #[tokio::test]
