@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -176,16 +176,23 @@ fn describe(config: &tokio_postgres::Config) -> String {
     format!("postgres://{user}@{host}:{port}/{db}{tls}")
 }
 
-/// The pool: connections verified before reuse, so a server restart costs the requests in
-/// flight, never the connections handed out afterwards.
+/// How long a connection may sit unused before the pool asks the server whether it is still
+/// there. Below it, a closed socket is still caught (`is_closed`: a restart or a terminated
+/// backend ends the connection's task at once); above it, a round trip finds what a socket
+/// cannot tell, such as a connection a NAT or firewall forgot while it was idle.
+const VERIFY_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// The pool: a connection idle for [`VERIFY_AFTER_IDLE`] or more is verified with a round trip
+/// before reuse, so a server restart costs the requests in flight, never the connections
+/// handed out afterwards; a busy connection is handed out again without one, which would
+/// otherwise be one more round trip for every group commit and worker batch.
 pub(crate) fn pool(target: &Target, options: &PostgresOptions) -> Result<Pool, StoreError> {
     let manager = Manager::from_config(
         target.config.clone(),
         target.tls.clone(),
         ManagerConfig {
-            // A round trip per checkout: a connection the server dropped while it sat idle is
-            // replaced instead of failing its next request.
-            recycling_method: RecyclingMethod::Verified,
+            // Checks `is_closed` only; the hook below adds the round trip when it is worth it.
+            recycling_method: RecyclingMethod::Fast,
         },
     );
     let wait = options.connect_timeout.max(Duration::from_millis(1));
@@ -195,6 +202,18 @@ pub(crate) fn pool(target: &Target, options: &PostgresOptions) -> Result<Pool, S
         .wait_timeout(Some(wait))
         .create_timeout(Some(wait))
         .recycle_timeout(Some(wait))
+        .pre_recycle(Hook::async_fn(move |client, metrics| {
+            Box::pin(async move {
+                if metrics.last_used() < VERIFY_AFTER_IDLE {
+                    return Ok(());
+                }
+                match tokio::time::timeout(wait, client.simple_query("")).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(HookError::Backend(e)),
+                    Err(_) => Err(HookError::message("no answer to the check of an idle connection")),
+                }
+            })
+        }))
         .build()
         .map_err(|e| StoreError::Invalid(format!("cannot build the PostgreSQL pool: {e}")))
 }

@@ -115,6 +115,15 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Statements on a pooled connection, each its own transaction, whose queued work is noted
+    /// in `wake`: for writes that one statement does whole.
+    pub(crate) fn auto(client: &'a Client, wake: &'a Wake) -> Self {
+        Db {
+            conn: Conn::Client(client),
+            wake,
+        }
+    }
+
     /// Statements inside `tx`, whose queued work is noted in `wake`.
     pub(crate) fn tx(tx: &'a Transaction<'a>, wake: &'a Wake) -> Self {
         Db {

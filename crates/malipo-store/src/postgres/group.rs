@@ -1,8 +1,8 @@
 //! Group commit of ingests: webhooks arriving together share one transaction.
 //!
 //! Each ingest is queued on a channel; a few group-commit tasks each take whatever is queued
-//! (up to `batch_max`), write it in one transaction and answer every caller through its
-//! oneshot once the `COMMIT` returned. While one task commits, the next gathers what arrived
+//! (up to `batch_max`), write it in one statement (its own transaction) and answer every
+//! caller through its oneshot once that statement, and so its commit, returned. While one task commits, the next gathers what arrived
 //! meanwhile, so throughput grows with concurrency instead of costing a commit per webhook.
 //!
 //! A batch writes its events sorted by (provider, dedup key): batches of this and every other
@@ -22,10 +22,7 @@ use super::errors::from_pool;
 use super::inbox;
 use super::notifier::Notifier;
 use crate::convert::now_ms;
-use crate::error::Context;
 use crate::{Ingested, NewEvent, StoreError, WriterStats};
-
-const OP: &str = "committing a batch of events";
 
 /// One queued ingest and where its answer goes.
 pub(crate) struct Request {
@@ -136,17 +133,19 @@ async fn commit(pool: &Pool, notifier: &Notifier, mut batch: Vec<Request>) {
 
 /// Ingests `events` in one transaction; the answers are in the same order. The jobs queued are
 /// announced after the commit (see the notifier's module for why not inside it).
+///
+/// The batch is one statement (see [`inbox::ingest_many`]), so it runs as its own transaction:
+/// no `BEGIN` and `COMMIT` round trips around it. Only a batch with duplicates reads their ids
+/// in a second statement, after the first committed.
 async fn together(
     pool: &Pool,
     notifier: &Notifier,
     events: &[&NewEvent],
 ) -> Result<Vec<Ingested>, StoreError> {
-    let mut client = pool.get().await.map_err(from_pool)?;
-    let tx = client.transaction().await.during(OP)?;
+    let client = pool.get().await.map_err(from_pool)?;
     let wake = Wake::default();
-    let now = now_ms();
-    let answers = inbox::ingest_many(&Db::tx(&tx, &wake), events, now).await?;
-    tx.commit().await.during(OP)?;
+    let answers = inbox::ingest_many(&Db::auto(&client, &wake), events, now_ms()).await;
+    // Even when reading the duplicates failed: the new events' jobs are committed.
     notifier.committed(&wake);
-    Ok(answers)
+    answers
 }

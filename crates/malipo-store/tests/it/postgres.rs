@@ -453,6 +453,28 @@ async fn drop_connections(db: &PgDb) {
     .unwrap();
 }
 
+/// Waits until the backends [`drop_connections`] ended are gone, and a moment more for the
+/// pool's connections to read the end of their sockets: what a pool sees after a restart.
+async fn until_dropped(db: &PgDb) {
+    let sql = db.sql().await;
+    for _ in 0..500 {
+        let left: i64 = sql
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_the_server_dropped_are_replaced_without_help() {
     let Some(db) = PgDb::create().await else {
@@ -467,6 +489,7 @@ async fn connections_the_server_dropped_are_replaced_without_help() {
         r.unwrap().unwrap();
     }
     drop_connections(&db).await;
+    until_dropped(&db).await;
     // Every connection in the pool is dead: each is found so on checkout and replaced.
     for i in 0..8 {
         db.store
@@ -516,6 +539,76 @@ async fn connections_the_server_dropped_are_replaced_without_help() {
     }
     db.store.ingest(paystack_event("recovered")).await.unwrap();
     db.store.ping().await.unwrap();
+}
+
+/// A TCP relay to the test server whose connections can be made to go silent: no byte is
+/// passed on and no socket is closed, as when a NAT or firewall forgets an idle connection.
+/// Connections opened afterwards are relayed as usual.
+struct SilencingRelay {
+    url: String,
+    silence: Arc<Notify>,
+}
+
+impl SilencingRelay {
+    async fn start(url: &str) -> SilencingRelay {
+        let config: tokio_postgres::Config = url.parse().unwrap();
+        let tokio_postgres::config::Host::Tcp(host) = &config.get_hosts()[0] else {
+            panic!("the test server is reached over TCP");
+        };
+        let server = format!("{host}:{}", config.get_ports()[0]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay_url = url.replacen(&server, &listener.local_addr().unwrap().to_string(), 1);
+        assert_ne!(relay_url, url, "the URL names the server as {server}");
+        let silence = Arc::new(Notify::new());
+        let silenced = Arc::clone(&silence);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let server = server.clone();
+                let silenced = Arc::clone(&silenced);
+                tokio::spawn(async move {
+                    let mut upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
+                    let silent = silenced.notified();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        () = silent => std::future::pending::<()>().await,
+                    }
+                });
+            }
+        });
+        SilencingRelay {
+            url: relay_url,
+            silence,
+        }
+    }
+
+    /// Silences every connection open now.
+    fn silence_open_connections(&self) {
+        self.silence.notify_waiters();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_that_went_silent_is_replaced_at_checkout() {
+    let Some(db) = TempDatabase::create().await else {
+        return;
+    };
+    let relay = SilencingRelay::start(&db.url).await;
+    let options = PostgresOptions {
+        pool_size: 1,
+        connect_timeout: Duration::from_secs(2),
+        ..crate::pg::options()
+    };
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&relay.url, options).await.unwrap());
+    store.ingest(paystack_event("before")).await.unwrap();
+    // Idle past the time after which a connection is checked with a round trip.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    relay.silence_open_connections();
+    // Without the check the ingest would wait on the silent connection for as long as TCP
+    // takes to give up on it (many minutes); with it, the check's timeout replaces it.
+    let after = tokio::time::timeout(Duration::from_secs(15), store.ingest(paystack_event("after")))
+        .await
+        .expect("the silent connection was replaced, not waited on");
+    assert!(after.unwrap().is_new());
 }
 
 /// A PostgreSQL server of this test's own, started and stopped with `scripts/postgres`.
