@@ -8,11 +8,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::{Client, Transaction};
+use tokio::sync::OnceCell;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
 use crate::error::Context;
-use crate::StoreError;
+use crate::{EndpointRecord, StoreError};
 
 /// The channel a committed job queue change is announced on (`LISTEN malipo_jobs`).
 pub const JOBS_CHANNEL: &str = "malipo_jobs";
@@ -98,6 +99,7 @@ impl Wake {
 pub(crate) struct Db<'a> {
     conn: Conn<'a>,
     wake: &'a Wake,
+    endpoints: Option<&'a OnceCell<Vec<EndpointRecord>>>,
 }
 
 /// Reads never queue work; they report to this one, which nobody looks at.
@@ -112,6 +114,7 @@ impl<'a> Db<'a> {
         Db {
             conn: Conn::Client(client),
             wake: &READS,
+            endpoints: None,
         }
     }
 
@@ -121,6 +124,7 @@ impl<'a> Db<'a> {
         Db {
             conn: Conn::Client(client),
             wake,
+            endpoints: None,
         }
     }
 
@@ -129,7 +133,23 @@ impl<'a> Db<'a> {
         Db {
             conn: Conn::Tx(tx),
             wake,
+            endpoints: None,
         }
+    }
+
+    /// The same, reading the enabled endpoints at most once into `cache`: for a batch of jobs,
+    /// whose every payment change would otherwise read them again (they are read in the
+    /// transaction, so the batch sees one set, as if it ran at that moment).
+    pub(crate) fn with_endpoints(self, cache: &'a OnceCell<Vec<EndpointRecord>>) -> Self {
+        Db {
+            endpoints: Some(cache),
+            ..self
+        }
+    }
+
+    /// The cache of enabled endpoints this handle was given, if any.
+    pub(crate) fn endpoints_cache(&self) -> Option<&'a OnceCell<Vec<EndpointRecord>>> {
+        self.endpoints
     }
 
     /// Where queued work is noted.

@@ -30,8 +30,16 @@ pub(crate) async fn list(db: &Db<'_>) -> Result<Vec<EndpointRecord>, StoreError>
     db.query(&sql, &[], OP).await?.iter().map(decode).collect()
 }
 
-/// The enabled endpoints, for the outbox's fan-out (in the caller's transaction).
+/// The enabled endpoints, for the outbox's fan-out (in the caller's transaction; read once per
+/// handle that caches them, see [`Db::with_endpoints`]).
 pub(crate) async fn enabled(db: &Db<'_>) -> Result<Vec<EndpointRecord>, StoreError> {
+    match db.endpoints_cache() {
+        Some(cache) => cache.get_or_try_init(|| read_enabled(db)).await.cloned(),
+        None => read_enabled(db).await,
+    }
+}
+
+async fn read_enabled(db: &Db<'_>) -> Result<Vec<EndpointRecord>, StoreError> {
     const OP: &str = "listing enabled endpoints";
     let sql = format!("SELECT {COLUMNS} FROM endpoints WHERE enabled ORDER BY id");
     db.query(&sql, &[], OP).await?.iter().map(decode).collect()

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use malipo_core::{EventStatus, JobId};
+use tokio::sync::OnceCell;
 
 use super::db::{Db, Wake};
 use super::rows::col;
@@ -201,8 +202,9 @@ pub(crate) async fn complete_each(
     if jobs.len() > 1 {
         let tx = client.transaction().await.during(OP_BATCH)?;
         let wake = Wake::default();
+        let endpoints = OnceCell::new();
         let done = {
-            let db = Db::tx(&tx, &wake);
+            let db = Db::tx(&tx, &wake).with_endpoints(&endpoints);
             lock_payments(&db, jobs).await?;
             complete_all(&db, jobs, now).await
         };
@@ -238,12 +240,13 @@ pub(crate) async fn complete_each(
     }
     let mut tx = client.transaction().await.during(OP_BATCH)?;
     let wake = Wake::default();
+    let endpoints = OnceCell::new();
     lock_payments(&Db::tx(&tx, &wake), jobs).await?;
     let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
         let savepoint = tx.savepoint("job").await.during(OP_BATCH)?;
         let result = {
-            let db = Db::tx(&savepoint, &wake);
+            let db = Db::tx(&savepoint, &wake).with_endpoints(&endpoints);
             complete(&db, job, now).await
         };
         match &result {

@@ -5,16 +5,16 @@
 use malipo_core::{PaymentId, PaymentState};
 
 use super::db::Db;
-use super::{deliveries, endpoints, payments};
+use super::{deliveries, endpoints};
 use crate::convert as rows;
 use crate::model::endpoint::EVENT_SUSPICIOUS;
 use crate::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
-use crate::{EndpointId, EndpointRecord, JobOutcome, StoreError};
+use crate::{EndpointId, EndpointRecord, JobOutcome, PaymentRecord, StoreError};
 
-/// Announces that payment `id` went from `previous` (`None`: just recorded) to `to`.
+/// Announces that `payment` (as changed) went from `previous` (`None`: just recorded) to `to`.
 pub(crate) async fn payment_changed(
     db: &Db<'_>,
-    id: PaymentId,
+    payment: &PaymentRecord,
     previous: Option<PaymentState>,
     to: PaymentState,
     now: i64,
@@ -26,10 +26,7 @@ pub(crate) async fn payment_changed(
     if endpoints.is_empty() {
         return Ok(());
     }
-    let Some(payment) = payments::get(db, id).await? else {
-        return Ok(());
-    };
-    let Some(a) = announce_payment(endpoints, &payment, to, now)? else {
+    let Some(a) = announce_payment(endpoints, payment, to, now)? else {
         return Ok(());
     };
     for endpoint in a.targets {
@@ -37,7 +34,7 @@ pub(crate) async fn payment_changed(
             db,
             &a.event_type,
             &a.payload,
-            Some(id),
+            Some(payment.id),
             None,
             Some(endpoint),
             now,

@@ -20,6 +20,15 @@ use crate::{PaymentCheck, SettledBy};
 
 /// Records a payment; a taken id or provider reference is a conflict.
 pub(crate) async fn insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<PaymentRecord, StoreError> {
+    match try_insert(db, p, now).await? {
+        Some(recorded) => Ok(recorded),
+        None => Err(conflict(db, p).await?),
+    }
+}
+
+/// Records a payment and announces it; `None` when its id or provider reference is taken
+/// (nothing written).
+async fn try_insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<Option<PaymentRecord>, StoreError> {
     const OP: &str = "recording a payment";
     let minor = p.stored_minor()?;
     let metadata = p.stored_metadata()?;
@@ -58,10 +67,11 @@ pub(crate) async fn insert(db: &Db<'_>, p: &NewPayment, now: i64) -> Result<Paym
         )
         .await?;
     if inserted == 0 {
-        return Err(conflict(db, p).await?);
+        return Ok(None);
     }
-    super::outbox::payment_changed(db, p.id, None, p.state, now).await?;
-    Ok(p.recorded(rows::from_ms(now, "payments.created_at")?))
+    let recorded = p.recorded(rows::from_ms(now, "payments.created_at")?);
+    super::outbox::payment_changed(db, &recorded, None, p.state, now).await?;
+    Ok(Some(recorded))
 }
 
 async fn conflict(db: &Db<'_>, p: &NewPayment) -> Result<StoreError, StoreError> {
@@ -238,10 +248,11 @@ async fn refund(
         OP,
     )
     .await?;
-    super::outbox::payment_changed(db, id, Some(current.state), to, now).await?;
+    let payment = must_get(db, id).await?;
+    super::outbox::payment_changed(db, &payment, Some(current.state), to, now).await?;
     Ok(PaymentEffect::Changed {
         previous: Some(current.state),
-        payment: must_get(db, id).await?,
+        payment,
     })
 }
 
@@ -290,7 +301,7 @@ pub(crate) async fn transition(
         ));
     };
     let payment = decode(&changed)?;
-    super::outbox::payment_changed(db, id, Some(previous), to, now).await?;
+    super::outbox::payment_changed(db, &payment, Some(previous), to, now).await?;
     if previous != to && to == PaymentState::Succeeded {
         if let Some(parent) = payment.parent_id {
             Box::pin(refund_parent(db, parent, now)).await?;
@@ -332,26 +343,20 @@ pub(crate) async fn apply(
                 record_check(db, *id, &check, now).await?,
             ))
         }
-        crate::PaymentChange::Record(p) => {
-            if let Some(existing) = recorded(db, p).await? {
-                return Ok(PaymentEffect::Unchanged(existing));
-            }
-            match insert(db, p, now).await {
-                Ok(payment) => Ok(PaymentEffect::Changed {
-                    payment,
-                    previous: None,
-                }),
-                // Recorded meanwhile by another instance's job (the insert waited for it).
-                Err(StoreError::Conflict { .. }) => {
-                    let found = match &p.provider_reference {
-                        Some(r) => find_by_provider_ref(db, p.provider, r).await?,
-                        None => get(db, p.id).await?,
-                    };
-                    found.map(PaymentEffect::Unchanged).ok_or_else(|| not_found(p.id))
-                }
-                Err(e) => Err(e),
-            }
-        }
+        // Inserted first: a payment recorded from a callback is almost always new, so the
+        // common case is one statement; when its id or reference is taken (recorded by an
+        // earlier job, or by another instance's, whose insert this one waited for), the one
+        // there is the answer.
+        crate::PaymentChange::Record(p) => match try_insert(db, p, now).await? {
+            Some(payment) => Ok(PaymentEffect::Changed {
+                payment,
+                previous: None,
+            }),
+            None => recorded(db, p)
+                .await?
+                .map(PaymentEffect::Unchanged)
+                .ok_or_else(|| not_found(p.id)),
+        },
     }
 }
 
