@@ -41,10 +41,12 @@ pub(crate) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
             )),
         });
     }
+    // The writer's page cache: 8 MiB held the bench's closed loop at the speed 16 MiB did, with
+    // 9 MiB less peak RSS (the gateway's target is 60 MB); the OS's page cache sits behind it.
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {};
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16384;
+         PRAGMA cache_size = -8192;
          PRAGMA journal_size_limit = {};
          PRAGMA foreign_keys = OFF;",
         options.durability.pragma(),
