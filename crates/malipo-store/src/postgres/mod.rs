@@ -6,15 +6,17 @@
 //! no blocking thread per query, pipelining, `LISTEN`/`NOTIFY`, and nothing else. sqlx would
 //! bring compile-time query checking against a live database (or a checked-in cache of it), a
 //! second SQLite driver beside rusqlite and a much larger build for what this adapter needs, a
-//! few dozen hand-written statements. deadpool-postgres adds the small pool on top: connections
-//! verified before reuse (so a restarted server costs the requests in flight, not the pool),
-//! wait and connect timeouts, and a per-connection prepared-statement cache.
+//! few dozen hand-written statements. deadpool-postgres adds the small pool on top: a closed
+//! connection is replaced at checkout, one idle for a second or more is verified with a round
+//! trip first (so a restarted server, or a connection a NAT forgot, costs the requests in
+//! flight, not the pool), wait and connect timeouts, and a per-connection prepared-statement
+//! cache.
 //!
 //! # How it keeps the port's guarantees with several instances
 //!
-//! - **Ingest**: a batch's events and their jobs are one statement; the `(provider, dedup_key)` unique
-//!   index with `ON CONFLICT DO NOTHING` makes racing ingests of one key, from any number of
-//!   connections or instances, store one event and answer the rest
+//! - **Ingest**: a batch's events and their jobs are one statement, its own transaction; the
+//!   `(provider, dedup_key)` unique index with `ON CONFLICT DO NOTHING` makes racing ingests of
+//!   one key, from any number of connections or instances, store one event and answer the rest
 //!   [`Ingested::Duplicate`](crate::Ingested::Duplicate). Ingests are group-committed (see
 //!   `group.rs`).
 //! - **Jobs and deliveries** are claimed with `FOR UPDATE SKIP LOCKED` and leased by moving
