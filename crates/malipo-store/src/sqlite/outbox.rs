@@ -9,17 +9,17 @@
 use malipo_core::{PaymentId, PaymentState};
 use rusqlite::Connection;
 
-use super::{deliveries, endpoints, payments, rows};
+use super::{deliveries, endpoints, rows};
 use crate::model::endpoint::EVENT_SUSPICIOUS;
 use crate::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
-use crate::{JobOutcome, StoreError};
+use crate::{JobOutcome, PaymentRecord, StoreError};
 
-/// Announces that payment `id` went from `previous` (`None`: it was just recorded) to `to`.
-/// Called in the transaction that made the change; nothing happens when the state did not move
-/// or is `pending`, or when no enabled endpoint subscribes to the event type.
+/// Announces that `payment` (as changed) went from `previous` (`None`: it was just recorded) to
+/// `to`. Called in the transaction that made the change; nothing happens when the state did not
+/// move or is `pending`, or when no enabled endpoint subscribes to the event type.
 pub(crate) fn payment_changed(
     conn: &Connection,
-    id: PaymentId,
+    payment: &PaymentRecord,
     previous: Option<PaymentState>,
     to: PaymentState,
     now: i64,
@@ -27,15 +27,11 @@ pub(crate) fn payment_changed(
     if !is_announced(previous, to) {
         return Ok(());
     }
-    // Most changes happen with a handful of endpoints or none: look at them before the payment.
     let endpoints = endpoints::enabled(conn)?;
     if endpoints.is_empty() {
         return Ok(());
     }
-    let Some(payment) = payments::get(conn, id)? else {
-        return Ok(());
-    };
-    let Some(a) = announce_payment(endpoints, &payment, to, now)? else {
+    let Some(a) = announce_payment(endpoints, payment, to, now)? else {
         return Ok(());
     };
     for endpoint in a.targets {
@@ -43,7 +39,7 @@ pub(crate) fn payment_changed(
             conn,
             &a.event_type,
             &a.payload,
-            Some(id),
+            Some(payment.id),
             None,
             Some(endpoint),
             now,
