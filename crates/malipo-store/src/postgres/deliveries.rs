@@ -17,7 +17,7 @@ pub(crate) async fn enqueue(db: &Db<'_>, d: &NewDelivery, now: i64) -> Result<De
 }
 
 /// Queues `d` for `targets`, the endpoints subscribed to its type (as [`enqueue`] finds them).
-pub(crate) async fn enqueue_to(
+async fn enqueue_to(
     db: &Db<'_>,
     d: &NewDelivery,
     targets: Vec<EndpointId>,

@@ -128,9 +128,10 @@ pub(crate) async fn complete(
 /// Completes `jobs` in order (in the caller's transaction), or fails at the first that cannot
 /// be, leaving the transaction to be rolled back. The writes are those of completing them one
 /// after the other, in a few statements for the batch where they do not depend on each other:
-/// the jobs are taken off the queue in one, their events updated in one, and the endpoints
-/// read once. Payment changes run one by one, in order, since a later job may see an earlier
-/// one's (a refund after the charge it refunds).
+/// the jobs are taken off the queue in one, their events updated in one (the endpoints are
+/// read once when `db` caches them, as [`complete_each`]'s does). Payment changes run one by
+/// one, in order, since a later job may see an earlier one's (a refund after the charge it
+/// refunds).
 async fn complete_all(
     db: &Db<'_>,
     jobs: &[(JobId, JobOutcome)],
@@ -163,21 +164,13 @@ async fn complete_all(
         OP,
     )
     .await?;
-    let mut endpoints = None;
     let mut done = Vec::with_capacity(jobs.len());
     for ((((_, outcome), event), payment), payment_id) in
         jobs.iter().zip(&events).zip(payments).zip(&payment_ids)
     {
         super::outbox::event_completed(db, event, outcome, payment_id.as_deref(), now).await?;
         let delivery = match outcome.delivery_after(payment.as_ref()) {
-            Some(d) => {
-                if endpoints.is_none() {
-                    endpoints = Some(super::endpoints::enabled(db).await?);
-                }
-                let enabled = endpoints.as_deref().unwrap_or_default();
-                let targets = super::outbox::subscribed(enabled, &d.event_type);
-                Some(deliveries::enqueue_to(db, d, targets, now).await?)
-            }
+            Some(d) => Some(deliveries::enqueue(db, d, now).await?),
             None => None,
         };
         done.push(JobCompletion { payment, delivery });

@@ -92,7 +92,7 @@ pub(crate) async fn subscribers(db: &Db<'_>, event_type: &str) -> Result<Vec<End
 }
 
 /// Which of `enabled` receive `event_type`.
-pub(crate) fn subscribed(enabled: &[EndpointRecord], event_type: &str) -> Vec<EndpointId> {
+fn subscribed(enabled: &[EndpointRecord], event_type: &str) -> Vec<EndpointId> {
     enabled
         .iter()
         .filter(|e| e.subscribes(event_type))
