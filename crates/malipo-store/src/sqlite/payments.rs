@@ -95,10 +95,25 @@ pub(crate) fn get(conn: &Connection, id: PaymentId) -> Result<Option<PaymentReco
 }
 
 fn must_get(conn: &Connection, id: PaymentId) -> Result<PaymentRecord, StoreError> {
-    get(conn, id)?.ok_or_else(|| StoreError::NotFound {
+    get(conn, id)?.ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: PaymentId) -> StoreError {
+    StoreError::NotFound {
         what: "payment",
         id: id.to_string(),
-    })
+    }
+}
+
+/// The payment `p` would record, if it is there already: the one with its provider reference,
+/// else the one with its id.
+fn recorded(conn: &Connection, p: &NewPayment) -> Result<Option<PaymentRecord>, StoreError> {
+    if let Some(reference) = &p.provider_reference {
+        if let Some(found) = find_by_provider_ref(conn, p.provider, reference)? {
+            return Ok(Some(found));
+        }
+    }
+    get(conn, p.id)
 }
 
 /// The payment with this provider reference.
@@ -310,22 +325,9 @@ pub(crate) fn apply(
                 payment,
                 previous: None,
             }),
-            None => {
-                let existing = match &p.provider_reference {
-                    Some(r) => find_by_provider_ref(conn, p.provider, r)?,
-                    None => None,
-                };
-                let existing = match existing {
-                    Some(found) => Some(found),
-                    None => get(conn, p.id)?,
-                };
-                existing
-                    .map(PaymentEffect::Unchanged)
-                    .ok_or_else(|| StoreError::NotFound {
-                        what: "payment",
-                        id: p.id.to_string(),
-                    })
-            }
+            None => recorded(conn, p)?
+                .map(PaymentEffect::Unchanged)
+                .ok_or_else(|| not_found(p.id)),
         },
     }
 }
