@@ -261,6 +261,24 @@ fn malformed_fixtures_are_errors() {
     assert!(truncated.is_syntax(), "{truncated}");
     let missing = parse_callback(CallbackKind::Stk, &fixture("malformed/stk-missing-body.json")).unwrap_err();
     assert!(missing.to_string().contains("Body"), "{missing}");
+    // The error says where in the document the problem is, down to the field.
+    let wrong_id = parse_callback(
+        CallbackKind::Stk,
+        &fixture("malformed/stk-wrong-type-checkout-id.json"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&wrong_id, CallbackError::Malformed { path, .. } if path == "Body.stkCallback.CheckoutRequestID"),
+        "{wrong_id}"
+    );
+    let bad_item = br#"{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_1","ResultCode":0,
+        "CallbackMetadata":{"Item":[{"Name":"Amount","Value":1},{"Value":2}]}}}}"#;
+    let bad_item = parse_callback(CallbackKind::Stk, bad_item).unwrap_err();
+    assert!(
+        matches!(&bad_item, CallbackError::Malformed { path, .. }
+            if path == "Body.stkCallback.CallbackMetadata.Item[1]"),
+        "{bad_item}"
+    );
     // A ResultCode that is not an integer is kept, not read: the callback parses, claims
     // nothing, and its outcome says why it cannot be trusted.
     let Callback::Stk(wrong) = parse_callback(

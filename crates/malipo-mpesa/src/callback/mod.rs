@@ -105,6 +105,11 @@ fn decode<T: DeserializeOwned>(kind: CallbackKind, body: &[u8]) -> Result<T, Cal
     if body.trim_ascii_start().first().is_some_and(|b| *b != b'{') {
         return Err(CallbackError::NotAnObject { kind: kind.as_str() });
     }
+    // Tracking the path costs about as much as the parse itself, and only an error needs it:
+    // a body that parses is read once, one that does not is read again to say where.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -1,6 +1,11 @@
 //! Decoding helpers for the loosely typed values in Daraja callbacks.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use malipo_core::{Currency, Money};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A list that Daraja sometimes sends as a single object (`ReferenceItem`, `ResultParameter`).
@@ -22,17 +27,55 @@ impl<T> OneOrMany<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw<T> {
-            Many(Vec<T>),
-            One(T),
+        // A visitor, not `#[serde(untagged)]`: an untagged enum buffers the value and tries each
+        // variant in turn, which made this list the costliest part of reading an STK callback,
+        // and it reported a bad item as "did not match any variant" instead of where it is.
+        d.deserialize_any(OneOrManyVisitor(PhantomData))
+    }
+}
+
+struct OneOrManyVisitor<T>(PhantomData<T>);
+
+/// Forwards a scalar to `T` as the single item.
+macro_rules! one_scalar {
+    ($($method:ident: $ty:ty),*) => {$(
+        fn $method<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
+            T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
         }
-        Ok(match Option::<Raw<T>>::deserialize(d)? {
-            Some(Raw::Many(v)) => OneOrMany(v),
-            Some(Raw::One(t)) => OneOrMany(vec![t]),
-            None => OneOrMany(Vec::new()),
-        })
+    )*};
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+    type Value = OneOrMany<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list, a single item or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(OneOrMany::default())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(OneOrMany::default())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Vec::<T>::deserialize(SeqAccessDeserializer::new(seq)).map(OneOrMany)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(|t| OneOrMany(vec![t]))
+    }
+
+    one_scalar!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
     }
 }
 
@@ -80,4 +123,64 @@ pub(crate) fn value_to_money(value: &serde_json::Value, currency: Currency) -> O
     let text = text.trim();
     // A float such as 10.0 prints as "10.0"; "10.50" and "10.5" both parse.
     Money::parse(text, currency).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Item {
+        #[serde(rename = "Name")]
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Holder {
+        #[serde(rename = "Item", default)]
+        item: OneOrMany<Item>,
+    }
+
+    fn items(json: &str) -> Result<Vec<Item>, String> {
+        serde_json::from_str::<Holder>(json)
+            .map(|h| h.item.0)
+            .map_err(|e| e.to_string())
+    }
+
+    fn item(name: &str) -> Item {
+        Item { name: name.into() }
+    }
+
+    #[test]
+    fn a_list_a_single_object_null_and_nothing_are_read() {
+        assert_eq!(
+            items(r#"{"Item":[{"Name":"a"},{"Name":"b"}]}"#).unwrap(),
+            [item("a"), item("b")]
+        );
+        assert_eq!(items(r#"{"Item":{"Name":"a"}}"#).unwrap(), [item("a")]);
+        assert_eq!(items(r#"{"Item":[]}"#).unwrap(), []);
+        assert_eq!(items(r#"{"Item":null}"#).unwrap(), []);
+        assert_eq!(items("{}").unwrap(), []);
+    }
+
+    #[test]
+    fn a_scalar_is_one_item_of_a_scalar_type_and_an_error_otherwise() {
+        let strings: OneOrMany<String> = serde_json::from_str(r#""x""#).unwrap();
+        assert_eq!(strings.0, ["x"]);
+        let numbers: OneOrMany<i64> = serde_json::from_str("[1, 2]").unwrap();
+        assert_eq!(numbers.0, [1, 2]);
+        let flags: OneOrMany<bool> = serde_json::from_str("true").unwrap();
+        assert_eq!(flags.0, [true]);
+        let err = items(r#"{"Item":"a"}"#).unwrap_err();
+        assert!(err.contains("invalid type: string"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_item_in_a_list_is_an_error_naming_what_is_wrong() {
+        // A list is a list: its bad item is not retried as one item read from a sequence.
+        let err = items(r#"{"Item":[{"Name":"a"},{"Nom":"b"}]}"#).unwrap_err();
+        assert!(err.contains("missing field `Name`"), "{err}");
+        let err = items(r#"{"Item":["a", 1]}"#).unwrap_err();
+        assert!(err.contains("invalid type: string"), "{err}");
+    }
 }

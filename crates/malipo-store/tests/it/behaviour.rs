@@ -10,7 +10,7 @@ use malipo_core::{Currency, EventStatus, JobId, Money, PaymentId, PaymentState, 
 use malipo_store::memory::MemoryStore;
 use malipo_store::{
     IdempotencyClaim, Ingested, JobOutcome, NewEvent, NewPayment, NewRecord, PaymentChange, RecordFilter,
-    RecordSource, Replayed, Store, StoreError, StoredResponse, SyncCheckpoint, TransitionDetail,
+    RecordSource, Replayed, SettledBy, Store, StoreError, StoredResponse, SyncCheckpoint, TransitionDetail,
 };
 
 use crate::paystack_event;
@@ -56,6 +56,7 @@ both!(
     a_received_event_is_queued_with_its_job_and_only_then,
     replay_queues_a_finished_event_once,
     a_payment_moves_only_through_its_state_machine,
+    a_move_returns_the_payment_as_stored,
     of_racing_moves_from_pending_exactly_one_wins,
     a_failing_completion_changes_nothing,
     a_batch_completes_each_job_on_its_own,
@@ -194,6 +195,50 @@ async fn a_payment_moves_only_through_its_state_machine(store: Arc<dyn Store>) {
             .await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// What a move answers is what a later read finds: an adapter that builds the moved payment
+/// instead of reading it back must apply the update's rules exactly.
+async fn a_move_returns_the_payment_as_stored(store: Arc<dyn Store>) {
+    let p = store.insert_payment(charge("as-stored")).await.unwrap();
+    let moves = [
+        // A repeat of the state it is in, with one field: the others keep their value.
+        (
+            PaymentState::Pending,
+            TransitionDetail {
+                result_desc: Some("accepted".into()),
+                ..TransitionDetail::default()
+            },
+        ),
+        (
+            PaymentState::Succeeded,
+            TransitionDetail {
+                result_code: Some("0".into()),
+                result_desc: Some("paid".into()),
+                receipt: Some("R1".into()),
+                settled_by: Some(SettledBy::Callback),
+            },
+        ),
+        // A repeat updates the details it brings but not how the payment was settled.
+        (
+            PaymentState::Succeeded,
+            TransitionDetail {
+                result_desc: Some("paid, confirmed".into()),
+                settled_by: Some(SettledBy::Query),
+                ..TransitionDetail::default()
+            },
+        ),
+    ];
+    for (to, detail) in moves {
+        let moved = store.transition_payment(p.id, to, detail.clone()).await.unwrap();
+        let stored = store.get_payment(p.id).await.unwrap().unwrap();
+        assert_eq!(moved.payment, stored, "after the move to {to} with {detail:?}");
+    }
+    let last = store.get_payment(p.id).await.unwrap().unwrap();
+    assert_eq!(last.settled_by, Some(SettledBy::Callback));
+    assert_eq!(last.result_desc.as_deref(), Some("paid, confirmed"));
+    assert_eq!(last.result_code.as_deref(), Some("0"));
+    assert_eq!(last.receipt.as_deref(), Some("R1"));
 }
 
 async fn of_racing_moves_from_pending_exactly_one_wins(store: Arc<dyn Store>) {
