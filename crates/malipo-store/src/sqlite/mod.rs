@@ -275,8 +275,12 @@ impl PaymentStore for SqliteStore {
             return Ok(Vec::new());
         }
         let keys = keys.to_vec();
-        self.read(move |conn| keys.iter().map(|key| payments::find(conn, key)).collect())
-            .await
+        self.read(move |conn| {
+            readers::in_one_snapshot(conn, |conn| {
+                keys.iter().map(|key| payments::find(conn, key)).collect()
+            })
+        })
+        .await
     }
 
     async fn set_payment_provider_ref(

@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 
 use super::connection::open_reader;
 use super::options::SqliteOptions;
+use crate::error::Context;
 use crate::StoreError;
 
 /// Read-only connections, opened lazily up to the configured number. In WAL mode they read the
@@ -59,4 +60,20 @@ impl Readers {
         .await
         .map_err(|e| StoreError::Task(format!("a database read did not finish: {e}")))?
     }
+}
+
+/// Runs the statements of `work` in one read transaction. Each statement outside one is a read
+/// transaction of its own, and each of those finds the WAL changed by the writer's last commit
+/// and drops the connection's page cache: a worker batch's 256 payment lookups read the same
+/// index pages 256 times. Inside one, SQLite checks once and the pages stay cached (and the
+/// lookups see one snapshot).
+pub(crate) fn in_one_snapshot<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let snapshot = conn
+        .unchecked_transaction()
+        .during("starting a read transaction")?;
+    // Dropping the transaction ends it (a rollback, which for reads only releases the snapshot).
+    work(&snapshot)
 }
