@@ -87,11 +87,14 @@ impl<K: IdKind> Id<K> {
         (self.value >> 80) as u64
     }
 
-    fn body(&self) -> String {
-        (0..26)
-            .rev()
-            .map(|i| ALPHABET[((self.value >> (i * 5)) & 31) as usize] as char)
-            .collect()
+    /// The 26 Crockford base-32 digits, on the stack: ids are printed for every row the store
+    /// writes or reads.
+    fn body(&self) -> [u8; 26] {
+        let mut digits = [0u8; 26];
+        for (i, digit) in digits.iter_mut().rev().enumerate() {
+            *digit = ALPHABET[((self.value >> (i * 5)) & 31) as usize];
+        }
+        digits
     }
 }
 
@@ -131,7 +134,12 @@ impl<K> std::hash::Hash for Id<K> {
 
 impl<K: IdKind> fmt::Display for Id<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}_{}", K::PREFIX, self.body())
+        let body = self.body();
+        // The alphabet is ASCII, so the digits are always UTF-8.
+        let body = std::str::from_utf8(&body).map_err(|_| fmt::Error)?;
+        f.write_str(K::PREFIX)?;
+        f.write_str("_")?;
+        f.write_str(body)
     }
 }
 

@@ -414,7 +414,7 @@ impl Gateway {
             None => None,
         };
         let paystack_secret = match &config.paystack {
-            Some(p) => Some(p.secret_key.resolve()?),
+            Some(p) => Some(Arc::new(p.secret_key.resolve()?)),
             None => None,
         };
         crate::delivery::seed_from_config(&*store, config).await?;

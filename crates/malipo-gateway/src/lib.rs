@@ -67,7 +67,7 @@ pub struct AppState {
     /// Callback URL tokens (present when M-Pesa is configured).
     pub callback_tokens: Option<CallbackTokens>,
     /// Paystack's secret key (present when Paystack is configured): `[paystack]`'s own account.
-    pub paystack_secret: Option<Secret<String>>,
+    pub paystack_secret: Option<Arc<Secret<String>>>,
     /// The secret keys of the named Paystack accounts, each verifying its own webhook path.
     pub paystack_account_secrets: Arc<std::collections::BTreeMap<malipo_core::AccountName, Secret<String>>>,
     /// Wakes the worker when a new event is stored.

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use hmac::{Hmac, Mac};
 use malipo_core::{PaymentId, Secret};
 use sha2::Sha256;
@@ -71,12 +73,16 @@ impl CallbackRoute {
 /// ```
 #[derive(Clone)]
 pub struct CallbackTokens {
-    key: Secret<Vec<u8>>,
+    /// The HMAC keyed once and shared: a token costs no key set-up, and the gateway's state,
+    /// cloned for every request, clones a reference count instead of the key.
+    keyed: Secret<Arc<Hmac<Sha256>>>,
 }
 
 impl std::fmt::Debug for CallbackTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallbackTokens").field("key", &self.key).finish()
+        f.debug_struct("CallbackTokens")
+            .field("key", &self.keyed)
+            .finish()
     }
 }
 
@@ -84,7 +90,11 @@ impl CallbackTokens {
     /// Tokens under this server key. Use at least [`MIN_TOKEN_KEY_BYTES`] random bytes
     /// ([`CallbackTokens::try_new`] checks that); changing the key invalidates every token issued.
     pub fn new(key: Secret<Vec<u8>>) -> Self {
-        CallbackTokens { key }
+        // HMAC takes keys of any length, so this cannot fail.
+        let keyed = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC takes any key length");
+        CallbackTokens {
+            keyed: Secret::new(Arc::new(keyed)),
+        }
     }
 
     /// Like [`CallbackTokens::new`], refusing a key shorter than [`MIN_TOKEN_KEY_BYTES`].
@@ -124,8 +134,7 @@ impl CallbackTokens {
     }
 
     fn mac(&self, route: CallbackRoute, id: &[u8]) -> Hmac<Sha256> {
-        // HMAC takes keys of any length, so this cannot fail.
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose()).expect("HMAC takes any key length");
+        let mut mac = Hmac::<Sha256>::clone(self.keyed.expose());
         mac.update(DOMAIN);
         // The route's name and a NUL: no route name is a prefix of another's with the id after.
         mac.update(route.as_str().as_bytes());

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use malipo_core::{AccountName, EventStatus, Provider};
+use malipo_core::{AccountName, EventStatus, Provider, Secret};
 use malipo_guard::{ClientIp, VerifiedBody};
 use malipo_paystack::{identify, Identified};
 use malipo_store::NewEvent;
@@ -19,7 +19,7 @@ use crate::AppState;
 /// (signature of the raw body): a webhook signed with one account's key is refused on another's
 /// path.
 pub(crate) fn router(state: &AppState) -> Option<Router<AppState>> {
-    let secret = state.paystack_secret.clone()?;
+    let secret = Secret::clone(state.paystack_secret.as_deref()?);
     let own = AccountName::default_account();
     let mut router = Router::new()
         .route(
