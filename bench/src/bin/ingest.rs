@@ -113,6 +113,13 @@ struct Args {
     /// `sustained`: seconds after the load within which the queue must be empty.
     #[arg(long, default_value_t = 5.0)]
     sustain_drain: f64,
+    /// `sustained`: connections of the open loop. A load generator carries at most
+    /// `connections / latency` requests per second (Little's law): 32 connections at
+    /// 15,000/s need every answer within 2.1 ms, or the generator's own queue grows and the
+    /// probe measures the generator, not the server. A provider sending that many callbacks
+    /// holds more connections than that.
+    #[arg(long, default_value_t = 128)]
+    sustain_connections: usize,
 }
 
 impl Args {
@@ -765,9 +772,10 @@ async fn sustained(
         Duration::from_secs_f64(args.sustain_drain.max(0.0)),
     );
     eprintln!(
-        "sustained: {:.0} s probes from {}/s, to {:.0} % precision, at most {} probes per provider; sustained = depth over the last {:.0} s at most {} s of load above the first {:.0} s, never over {} s of load, empty within {:.0} s after",
+        "sustained: {:.0} s probes from {}/s over {} connections, to {:.0} % precision, at most {} probes per provider; sustained = depth over the last {:.0} s at most {} s of load above the first {:.0} s, never over {} s of load, empty within {:.0} s after",
         window.as_secs_f64(),
         args.sustain_start,
+        args.sustain_connections,
         args.sustain_precision * 100.0,
         args.sustain_max_probes,
         criteria.edge.as_secs_f64(),
@@ -842,7 +850,8 @@ async fn sustained(
     }
     println!("\n### Highest sustained processing rate\n");
     println!(
-        "Open loop, {:.0} s per probe; sustained when the job queue depth (`malipo_queue_depth` on /metrics, sampled every second) averaged over the last {:.0} s is at most {} s of load above the first {:.0} s, never exceeds {} s of load, and is 0 within {:.0} s after the load stops.\n",
+        "Open loop over {} connections, {:.0} s per probe; sustained when every request is answered 2xx with p99 under 1 s (ingest keeps up) and the job queue depth (`malipo_queue_depth` on /metrics, sampled every second) averaged over the last {:.0} s is at most {} s of load above the first {:.0} s, never exceeds {} s of load, and is 0 within {:.0} s after the load stops (processing keeps up).\n",
+        args.sustain_connections,
         window.as_secs_f64(),
         criteria.edge.as_secs_f64(),
         criteria.tolerance_secs,
@@ -953,7 +962,15 @@ async fn run_probe<P: RequestPool>(
         warmup: Duration::ZERO,
         duration: criteria.window,
     };
-    let report = open_loop_until(&target, pool, rate, args.connections, timing, stop.clone()).await;
+    let report = open_loop_until(
+        &target,
+        pool,
+        rate,
+        args.sustain_connections,
+        timing,
+        stop.clone(),
+    )
+    .await;
     done.store(true, Ordering::Relaxed);
     let samples = sampler.await.unwrap_or_default();
     let stopped_early = stop.load(Ordering::Relaxed);
