@@ -22,9 +22,9 @@ use tower::ServiceExt;
 
 const PAYSTACK_KEY: &str = "sk_test_guard_layer_secret_0123456789";
 const TOKEN_KEY: &[u8] = b"guard-layer-test-token-key-0123456789";
-const CHARGE: &str = include_str!("fixtures/charge-success.json");
-const STK: &str = include_str!("fixtures/stk-callback-paid.json");
-const C2B: &str = include_str!("fixtures/c2b-confirmation.json");
+const CHARGE: &str = include_str!("../fixtures/charge-success.json");
+const STK: &str = include_str!("../fixtures/stk-callback-paid.json");
+const C2B: &str = include_str!("../fixtures/c2b-confirmation.json");
 const PAYSTACK_IP: &str = "52.31.139.75";
 const SAFARICOM_IP: &str = "196.201.214.200";
 

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const KEY: &str = "sk_test_guard_http_secret";
-const CHARGE: &str = include_str!("fixtures/charge-success.json");
+const CHARGE: &str = include_str!("../fixtures/charge-success.json");
 /// Bound on any single exchange, so a bug shows as a failure instead of a hung test.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(20);
 

@@ -411,28 +411,16 @@ async fn a_redirect_is_an_error_and_its_target_never_sees_the_key() {
     assert_eq!(stolen.load(Ordering::SeqCst), 0, "the redirect target was called");
 }
 
-// The API groups beyond transactions, refunds and transfers, one module each (tests/client/).
-#[path = "client/charge.rs"]
+// The API groups beyond transactions, refunds and transfers, one module each (tests/it/client/).
 mod charge;
-#[path = "client/commerce.rs"]
 mod commerce;
-#[path = "client/coverage.rs"]
 mod coverage;
-#[path = "client/customers.rs"]
 mod customers;
-#[path = "client/dedicated.rs"]
 mod dedicated;
-#[path = "client/devices.rs"]
 mod devices;
-#[path = "client/disputes.rs"]
 mod disputes;
-#[path = "client/raw.rs"]
 mod raw;
-#[path = "client/recipients.rs"]
 mod recipients;
-#[path = "client/splits.rs"]
 mod splits;
-#[path = "client/subscriptions.rs"]
 mod subscriptions;
-#[path = "client/verification.rs"]
 mod verification;
