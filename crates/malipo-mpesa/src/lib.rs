@@ -112,8 +112,8 @@ pub use credential::{check_ciphertext_len, CertEnvironment, CredentialError, Dar
 pub use error::{MpesaError, INVALID_ACCESS_TOKEN, SPIKE_ARREST, STILL_PROCESSING, SYSTEM_BUSY};
 pub use password::{nairobi_timestamp, stk_password};
 pub use pull::{
-    PullPage, PullQuery, PullRegisterRequest, PullRegistered, PullWindow, PulledTransaction, PULL_MAX_PAGES,
-    PULL_NONE, PULL_OK, PULL_RETENTION,
+    parse_pull_answer, PullPage, PullQuery, PullRegisterRequest, PullRegistered, PullWindow,
+    PulledTransaction, PULL_MAX_PAGES, PULL_NONE, PULL_OK, PULL_RETENTION,
 };
 pub use qr::{DynamicQr, DynamicQrRequest, QrTransaction, QR_MAX_SIZE};
 pub use ratiba::{

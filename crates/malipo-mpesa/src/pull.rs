@@ -331,6 +331,19 @@ fn refusal(endpoint: Endpoint, status: u16, shortcode: &str, code: &str, message
     }
 }
 
+/// Reads the body of a 2xx answer to a Pull query as [`MpesaClient::pull_transactions`] does:
+/// a page, or the error the body says (Daraja answers some refusals with HTTP 200). For an
+/// embedder that calls Daraja with its own HTTP client; never panics, whatever the bytes.
+pub fn parse_pull_answer(shortcode: &str, body: &[u8]) -> Result<PullPage, MpesaError> {
+    let answer: Value = serde_json::from_slice(body).map_err(|e| MpesaError::Decode {
+        operation: QUERY.name,
+        status: 200,
+        detail: "the answer is not JSON".into(),
+        source: Some(e),
+    })?;
+    read_page(shortcode, &answer)
+}
+
 /// Reads a 2xx answer to a query: a page, or the error its body says.
 fn read_page(shortcode: &str, answer: &Value) -> Result<PullPage, MpesaError> {
     let Some(obj) = answer.as_object() else {
@@ -575,6 +588,35 @@ mod tests {
     use super::*;
     use chrono::TimeZone as _;
     use serde_json::json;
+
+    #[test]
+    fn an_answer_body_is_read_as_the_client_reads_it() {
+        let body = br#"{"ResponseCode": "1000", "ResponseMessage": "Success",
+            "Response": [[{"transactionId": "yzlyrEsRG1", "amount": "168.00"}, {"amount": "1"}]]}"#;
+        let page = parse_pull_answer("600000", body).unwrap();
+        assert_eq!(page.transactions.len(), 1);
+        assert_eq!(page.transactions[0].transaction_id, "yzlyrEsRG1");
+        assert_eq!(page.unreadable, 1);
+        assert!(matches!(
+            parse_pull_answer("600000", b"<html>busy</html>"),
+            Err(MpesaError::Decode {
+                status: 200,
+                source: Some(_),
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_pull_answer("600000", b"[1, 2]"),
+            Err(MpesaError::Decode { source: None, .. })
+        ));
+        assert!(matches!(
+            parse_pull_answer(
+                "600000",
+                br#"{"errorCode": "500.003.1001", "errorMessage": "busy"}"#
+            ),
+            Err(MpesaError::PullFailed { .. })
+        ));
+    }
 
     #[test]
     fn a_nested_list_is_read_with_lowercase_keys_and_numbers() {
