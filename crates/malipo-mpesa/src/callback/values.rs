@@ -52,16 +52,9 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
         f.write_str("a list, a single item or null")
     }
 
+    // JSON's null (the formats' unit); a missing key is `#[serde(default)]`'s business.
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(OneOrMany::default())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(OneOrMany::default())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
@@ -171,8 +164,15 @@ mod tests {
         assert_eq!(numbers.0, [1, 2]);
         let flags: OneOrMany<bool> = serde_json::from_str("true").unwrap();
         assert_eq!(flags.0, [true]);
+        // An owned string (a `serde_json::Value` hands its strings over) is one item too.
+        let owned: OneOrMany<String> = serde_json::from_value(serde_json::json!("y")).unwrap();
+        assert_eq!(owned.0, ["y"]);
         let err = items(r#"{"Item":"a"}"#).unwrap_err();
         assert!(err.contains("invalid type: string"), "{err}");
+        // Bytes (no JSON value is bytes; other formats have them) say what was expected.
+        let bytes = serde::de::value::BytesDeserializer::<serde::de::value::Error>::new(b"x");
+        let err = OneOrMany::<String>::deserialize(bytes).unwrap_err().to_string();
+        assert!(err.contains("expected a list, a single item or null"), "{err}");
     }
 
     #[test]
