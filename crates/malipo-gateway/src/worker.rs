@@ -36,10 +36,10 @@ const LEASE: Duration = Duration::from_secs(60);
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Under a backlog with webhooks still arriving, the worker pauses for its batch's time divided
 /// by this after each batch, so it runs at 8/9 of its speed and the inbound path keeps a share.
-/// With 4 (4/5 of its speed), STK callbacks at 15,000/s over 128 connections for 60 s left the
-/// queue growing in one `bench/ingest` probe of two (714 → 3,134, max 9,641, in the one that
-/// passed); with 8 it stayed flat (184 → 175, max 683; and 272 → 517) with the same p99 of the
-/// answers (79 ms), and the closed loops were no slower.
+/// With 4 (4/5 of its speed), STK callbacks at 15,000/s over 128 connections for 60 s grew the
+/// queue past `bench/ingest`'s bound in one probe of two (7,616 → 46,776) and raised it in the
+/// other (714 → 3,134, max 9,641); with 8 it stayed flat in three (184 → 175, 272 → 517,
+/// 575 → 451) with the same p99 of the answers, and the closed loops were no slower.
 const YIELD_DIVISOR: u32 = 8;
 /// How long the worker lets ingests accumulate after being woken by one.
 const COALESCE: Duration = Duration::from_millis(2);
