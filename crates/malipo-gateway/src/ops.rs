@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::metrics::gauge;
+use crate::metrics::{counter, gauge};
 use crate::AppState;
 
 /// Every operations route.
@@ -97,7 +97,24 @@ impl Collector for Scrape {
             "malipo_payments_pending",
             "Payments waiting for the provider.",
             [(vec![], count(stats.payments_pending))],
-        )
+        )?;
+        // The SQLite writer's group commits: writes per commit is the group size, which says
+        // how much each commit's fixed cost (its WAL pages) is shared.
+        if let Some(writer) = stats.group_commits {
+            counter(
+                &mut encoder,
+                "malipo_store_commits",
+                "Transactions the SQLite writer committed (one per group of writes).",
+                [(vec![], writer.commits)],
+            )?;
+            counter(
+                &mut encoder,
+                "malipo_store_writes",
+                "Write requests the SQLite writer ran in those transactions.",
+                [(vec![], writer.requests)],
+            )?;
+        }
+        Ok(())
     }
 }
 

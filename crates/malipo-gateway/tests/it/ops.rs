@@ -122,9 +122,24 @@ async fn a_scrape_parses_and_keeps_every_series_name() {
         "malipo_queue_depth",
         "malipo_events",
         "malipo_payments_pending",
+        "malipo_store_commits_total",
+        "malipo_store_writes_total",
     ] {
         assert!(names.contains(expected), "{expected} missing from {names:?}");
     }
+    // The writer has committed the start-up's writes, each group holding at least one.
+    let value = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap();
+        line.rsplit_once(' ').unwrap().1.parse().unwrap()
+    };
+    let (commits, writes) = (
+        value("malipo_store_commits_total"),
+        value("malipo_store_writes_total"),
+    );
+    assert!(
+        commits >= 1 && writes >= commits,
+        "{commits} commits of {writes} writes"
+    );
     assert!(
         text.contains("malipo_commit_seconds_bucket{le=\"+Inf\"}"),
         "{text}"

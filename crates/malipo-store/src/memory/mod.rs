@@ -150,6 +150,7 @@ impl OpsStore for MemoryStore {
                 .values()
                 .filter(|d| d.status == DeliveryStatus::DeadLetter)
                 .count() as u64,
+            group_commits: None,
         }))
     }
 

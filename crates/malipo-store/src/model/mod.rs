@@ -38,6 +38,9 @@ pub struct StoreStats {
     pub deliveries_pending: u64,
     /// Deliveries that ran out of retries.
     pub deliveries_dead: u64,
+    /// The SQLite writer's group commits since the store opened (`requests / commits` is the
+    /// mean group size); `None` for the other stores.
+    pub group_commits: Option<crate::WriterStats>,
 }
 
 impl StoreStats {

@@ -199,6 +199,7 @@ pub(crate) async fn read(
         payments_pending: n(5)?,
         deliveries_pending: n(6)?,
         deliveries_dead: n(7)?,
+        group_commits: None,
     })
 }
 

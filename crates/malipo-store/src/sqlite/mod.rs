@@ -639,7 +639,9 @@ impl OpsStore for SqliteStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         let total = Arc::clone(&self.inner.event_total);
-        self.read(move |conn| stats::read(conn, &total, now_ms())).await
+        let mut stats = self.read(move |conn| stats::read(conn, &total, now_ms())).await?;
+        stats.group_commits = Some(self.writer_stats());
+        Ok(stats)
     }
 
     async fn close(&self) -> Result<(), StoreError> {

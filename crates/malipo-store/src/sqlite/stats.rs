@@ -130,5 +130,7 @@ fn read_in_snapshot(conn: &Connection, total: &EventTotal, now: i64) -> Result<S
         payments_pending: count(conn, "SELECT count(*) FROM payments WHERE state = 0", None)?,
         deliveries_pending: count(conn, "SELECT count(*) FROM deliveries WHERE status = 0", None)?,
         deliveries_dead: count(conn, "SELECT count(*) FROM deliveries WHERE status = 2", None)?,
+        // Filled in by the store, which holds the writer.
+        group_commits: None,
     })
 }
