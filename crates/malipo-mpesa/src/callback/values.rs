@@ -65,11 +65,14 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
         T::deserialize(MapAccessDeserializer::new(map)).map(|t| OneOrMany(vec![t]))
     }
 
-    one_scalar!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
-    }
+    one_scalar!(
+        visit_bool: bool,
+        visit_i64: i64,
+        visit_u64: u64,
+        visit_f64: f64,
+        visit_str: &str,
+        visit_string: String
+    );
 }
 
 impl<T: Serialize> Serialize for OneOrMany<T> {

@@ -92,10 +92,7 @@ fn count(conn: &Connection, sql: &str, now: Option<i64>) -> Result<u64, StoreErr
 
 pub(crate) fn read(conn: &Connection, total: &EventTotal, now: i64) -> Result<StoreStats, StoreError> {
     // One snapshot for all counts, so processed (the difference) is never off by a commit.
-    conn.execute_batch("BEGIN").during(OP)?;
-    let counted = read_in_snapshot(conn, total, now);
-    let _ = conn.execute_batch("COMMIT");
-    counted
+    super::readers::in_one_snapshot(conn, |conn| read_in_snapshot(conn, total, now))
 }
 
 fn read_in_snapshot(conn: &Connection, total: &EventTotal, now: i64) -> Result<StoreStats, StoreError> {
