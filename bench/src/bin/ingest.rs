@@ -7,9 +7,10 @@
 //! table and the targets; exits 1 when malipo acknowledged a webhook it did not store (or stored
 //! one it did not acknowledge), or an acknowledged STK callback did not settle its payment.
 //!
-//! `--only sustained` searches, for Paystack and for M-Pesa STK, the highest open-loop rate at
-//! which processing keeps up (the job queue depth on `/metrics` stays flat and empties after
-//! the load); see `sustained` below.
+//! `--only sustained` searches, for Paystack and for M-Pesa STK (and for Paystack on PostgreSQL,
+//! with `--sustain-providers postgres`), the highest open-loop rate at which processing keeps up
+//! (the job queue depth on `/metrics` stays flat and empties after the load); see `sustained`
+//! below.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -83,7 +84,8 @@ struct Args {
     /// with --postgres-url).
     #[arg(long, value_delimiter = ',', default_value = "ceiling,malipo,stk,django,open")]
     only: Vec<String>,
-    /// `sustained`: the providers searched, comma-separated: paystack, stk.
+    /// `sustained`: the providers searched, comma-separated: paystack, stk, and postgres
+    /// (Paystack webhooks on a PostgreSQL database, with --postgres-url).
     #[arg(long, value_delimiter = ',', default_value = "paystack,stk")]
     sustain_providers: Vec<String>,
     /// `sustained`: seconds of open-loop load per probe.
@@ -788,11 +790,18 @@ async fn sustained(
     let mut lines = Vec::new();
     let mut stk_template: Option<StkTemplateDb> = None;
     for provider in &args.sustain_providers {
-        let stk = match provider.as_str() {
-            "paystack" => false,
-            "stk" => true,
+        let (stk, postgres) = match provider.as_str() {
+            "paystack" => (false, None),
+            "stk" => (true, None),
+            "postgres" => match args.postgres_url.as_deref() {
+                Some(url) => (false, Some(url)),
+                None => {
+                    eprintln!("sustained: provider postgres needs --postgres-url; skipped");
+                    continue;
+                }
+            },
             other => {
-                eprintln!("sustained: unknown provider {other:?} (paystack, stk); skipped");
+                eprintln!("sustained: unknown provider {other:?} (paystack, stk, postgres); skipped");
                 continue;
             }
         };
@@ -832,7 +841,17 @@ async fn sustained(
                     eprintln!("  signing {need} webhooks");
                     *pool = Arc::new(SignedPool::generate(Template::new()?, secret, need));
                 }
-                let prepared = start_malipo(args, &dir, &malipo_config(&dir, secret, None)?).await?;
+                let prepared = match postgres {
+                    Some(url) => {
+                        let name = format!(
+                            "malipo_bench_sustain_{:08x}_{}",
+                            fake_key_seed() as u32,
+                            probes.len()
+                        );
+                        start_malipo_postgres(args, &dir, secret, url, &name).await?
+                    }
+                    None => start_malipo(args, &dir, &malipo_config(&dir, secret, None)?).await?,
+                };
                 run_probe(args, &dir, prepared, pool.clone(), rate, &criteria, false).await?
             };
             failed |= !ok;
@@ -884,6 +903,7 @@ fn rows_line(provider: &str, search: &Search, probes: &[(Probe, Verdict)], lines
         .min_by_key(|(p, _)| p.rate);
     let name = match provider {
         "stk" => "M-Pesa STK callbacks",
+        "postgres" => "Paystack charge.success, PostgreSQL",
         _ => "Paystack charge.success",
     };
     // Say so when the probe budget, not the precision, ended the search.
@@ -1002,7 +1022,14 @@ async fn run_probe<P: RequestPool>(
     }
     prepared.server.stop(false).await?;
     let db = dir.join("bench.db");
-    let stored = count(&db, "events")?;
+    let stored = match &prepared.postgres {
+        Some(pg) => {
+            let n = pg.count("events").await;
+            pg.drop_database().await;
+            n?
+        }
+        None => count(&db, "events")?,
+    };
     let mut ok = stored == report.total_2xx;
     if !ok {
         eprintln!(
