@@ -76,8 +76,10 @@ async fn a_b2c_payout_is_settled_by_its_result_callback() {
     assert_eq!(paid.settled_by, Some(SettledBy::Callback));
     assert!(paid.receipt.is_some(), "{paid:?}");
     // The result went to the payout's own token URL and names it as the originator.
+    // The first callback is the payout's result; a slow machine may add a status query's
+    // result after it (the reconciler asks once the payout is 300 ms old and still pending).
     let sent = world.daraja.sent_callbacks();
-    assert_eq!(sent.len(), 1);
+    assert!(!sent.is_empty());
     assert!(
         sent[0].url.contains("/callbacks/mpesa/result/"),
         "{}",
