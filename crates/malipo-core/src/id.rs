@@ -87,6 +87,12 @@ impl<K: IdKind> Id<K> {
         (self.value >> 80) as u64
     }
 
+    /// The id's 128-bit value (milliseconds then random bits), which
+    /// `Id::from_parts(v >> 80, v)` turns back into the id: for keys that carry an id in binary.
+    pub fn as_u128(&self) -> u128 {
+        self.value
+    }
+
     /// The 26 Crockford base-32 digits, on the stack: ids are printed for every row the store
     /// writes or reads.
     fn body(&self) -> [u8; 26] {
@@ -200,6 +206,18 @@ mod tests {
     use super::kinds::{EventId, PaymentId};
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_value_gives_the_id_back_and_starts_with_its_time() {
+        for _ in 0..100 {
+            let id = PaymentId::new();
+            let v = id.as_u128();
+            assert_eq!(PaymentId::from_parts(v >> 80, v), id);
+            assert_eq!((v >> 80) as u64, id.timestamp_millis());
+        }
+        let id = PaymentId::from_parts(0x0123_4567_89ab, 0xdead_beef_cafe_f00d_1234);
+        assert_eq!(id.as_u128(), 0x0123_4567_89ab_dead_beef_cafe_f00d_1234);
+    }
 
     #[test]
     fn prints_prefix_and_parses_back() {

@@ -56,3 +56,29 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Resu
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_length(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, value.parse().unwrap());
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_content_length_that_is_not_plain_digits_is_refused() {
+        // "+5" parses as a number in Rust, but it is not a Content-Length.
+        for value in ["+5", "", "5x", "-5"] {
+            let refused = read_limited(&with_length(value), Body::from("hello"), 100)
+                .await
+                .unwrap_err();
+            assert_eq!(refused.reason(), RejectReason::BodyUnreadable, "{value:?}");
+        }
+        let body = read_limited(&with_length("5"), Body::from("hello"), 100)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"hello");
+    }
+}

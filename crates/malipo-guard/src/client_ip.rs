@@ -140,6 +140,16 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_kept_as_given_with_mapped_networks_made_ipv4() {
+        let r = resolver(&["10.0.0.1", "2001:db8::/32", "::ffff:192.0.2.0/120"]);
+        let expected: Vec<IpNet> = ["10.0.0.1/32", "2001:db8::/32", "192.0.2.0/24"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(r.trusted_proxies(), &expected[..]);
+    }
+
+    #[test]
     fn untrusted_peer_is_the_client_whatever_it_forwards() {
         let r = resolver(&["10.0.0.0/8"]);
         let h = headers(&["196.201.214.200", "52.31.139.75"]);

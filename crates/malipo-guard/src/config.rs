@@ -221,3 +221,43 @@ impl Guards {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::num::NonZeroU32;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn guards_keep_their_configuration() {
+        let config = GuardConfig::default()
+            .with_body_limit(1234)
+            .with_source(Provider::Paystack, SourceCheck::Disabled);
+        assert_eq!(Guards::new(config.clone()).config(), &config);
+    }
+
+    #[test]
+    fn sweep_empties_both_providers_limiters_of_fresh_clients() {
+        // At 1,000,000/s with burst 1, a client is fresh again 1 µs after its request.
+        let fast = RateLimit::per_second(NonZeroU32::new(1_000_000).unwrap(), NonZeroU32::MIN);
+        let guards = Guards::new(
+            GuardConfig::default()
+                .with_rate_limit(Provider::Mpesa, Some(fast))
+                .with_rate_limit(Provider::Paystack, Some(fast)),
+        );
+        let limiters = [&guards.mpesa_limiter, &guards.paystack_limiter].map(|l| l.as_ref().unwrap());
+        for limiter in limiters {
+            for i in 0..10u8 {
+                let _ = limiter.check(IpAddr::from([192, 0, 2, i]));
+            }
+            assert_eq!(limiter.tracked_clients(), 10);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        guards.sweep();
+        for limiter in limiters {
+            assert_eq!(limiter.tracked_clients(), 0);
+        }
+    }
+}

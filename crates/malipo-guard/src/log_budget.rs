@@ -76,6 +76,16 @@ mod tests {
     }
 
     #[test]
+    fn the_bound_holds_past_two_to_the_32_seconds() {
+        // The window keeps the low 32 bits of the second; a process up that long still logs a
+        // bounded number of lines.
+        let budget = LogBudget::default();
+        let second = u64::from(u32::MAX) + 9;
+        let logged = (0..100).filter(|_| budget.admit_at(second).is_some()).count();
+        assert_eq!(logged as u64, REFUSAL_LINES_PER_SECOND);
+    }
+
+    #[test]
     fn threads_share_one_budget() {
         let budget = LogBudget::default();
         let logged: usize = std::thread::scope(|s| {

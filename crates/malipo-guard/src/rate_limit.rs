@@ -187,6 +187,20 @@ mod tests {
     }
 
     #[test]
+    fn limits_keep_their_rate_period_and_burst() {
+        let s = RateLimit::per_second(nz(50), nz(7));
+        assert_eq!(
+            (s.rate(), s.period(), s.burst()),
+            (nz(50), Duration::from_secs(1), nz(7))
+        );
+        let m = RateLimit::per_minute(nz(3), nz(2));
+        assert_eq!(
+            (m.rate(), m.period(), m.burst()),
+            (nz(3), Duration::from_secs(60), nz(2))
+        );
+    }
+
+    #[test]
     fn one_address_is_limited_while_another_is_served() {
         let limiter = IpRateLimiter::new(RateLimit::per_minute(nz(1), nz(3)));
         for _ in 0..3 {

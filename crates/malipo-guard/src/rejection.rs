@@ -159,6 +159,24 @@ mod tests {
         assert_eq!(codes.len(), RejectReason::ALL.len());
     }
 
+    #[test]
+    fn a_rejection_shows_its_code_detail_and_retry_after() {
+        for r in RejectReason::ALL {
+            assert_eq!(r.to_string(), r.code());
+        }
+        let refused = Rejection::new(RejectReason::SignatureMismatch, "the signature does not match");
+        assert_eq!(refused.reason(), RejectReason::SignatureMismatch);
+        assert_eq!(refused.detail(), "the signature does not match");
+        assert_eq!(refused.retry_after_secs(), None);
+        let limited = Rejection::rate_limited(7);
+        assert_eq!(limited.retry_after_secs(), Some(7));
+        assert!(
+            limited.detail().contains("retry after 7 second(s)"),
+            "{}",
+            limited.detail()
+        );
+    }
+
     #[tokio::test]
     async fn answers_json_with_fixed_status_and_retry_after() {
         let response = Rejection::rate_limited(0).into_response();

@@ -112,7 +112,7 @@ impl CallbackTokens {
     /// The token for this payment's callback URL on `route` (URL-safe: `[0-9a-f]{64}`); it is
     /// refused on every other route.
     pub fn issue_for(&self, route: CallbackRoute, payment: PaymentId) -> String {
-        let id = payment_bytes(payment);
+        let id = payment.as_u128().to_be_bytes();
         let tag = self.mac(route, &id).finalize().into_bytes();
         let mut token = hex::encode(id);
         token.push_str(&hex::encode(&tag[..TAG_BYTES]));
@@ -144,20 +144,6 @@ impl CallbackTokens {
     }
 }
 
-const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/// The 128-bit value of a payment id, big-endian. `malipo-core` prints an id as its prefix and 26
-/// Crockford base32 digits of that value; it has no accessor for the number, so it is decoded here.
-fn payment_bytes(payment: PaymentId) -> [u8; ID_BYTES] {
-    let text = payment.to_string();
-    let body = text.rsplit('_').next().unwrap_or_default();
-    let value = body.bytes().fold(0u128, |acc, b| {
-        let digit = CROCKFORD.iter().position(|&c| c == b).unwrap_or(0) as u128;
-        (acc << 5) | digit
-    });
-    value.to_be_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,11 +168,16 @@ mod tests {
     }
 
     #[test]
-    fn id_bytes_decode_the_printed_id() {
+    fn a_token_is_the_ids_value_then_the_truncated_mac_of_domain_route_and_id() {
+        // Computed outside Rust (HMAC-SHA256 over the domain, "stk", NUL and the id's 16 bytes):
+        // tokens already in Daraja's hands must keep verifying after an upgrade.
         let p = PaymentId::from_parts(0x0123_4567_89ab, 0xdead_beef_cafe_f00d_1234);
-        let v = u128::from_be_bytes(payment_bytes(p));
-        assert_eq!(PaymentId::from_parts(v >> 80, v), p);
-        assert_eq!((v >> 80) as u64, p.timestamp_millis());
+        let token = tokens().issue_for(CallbackRoute::Stk, p);
+        assert_eq!(
+            token,
+            "0123456789abdeadbeefcafef00d123449584167ce0b7df4a6fa6eb31eb4548a"
+        );
+        assert_eq!(tokens().verify_for(CallbackRoute::Stk, &token), Some(p));
     }
 
     #[test]

@@ -10,8 +10,8 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use malipo_core::{PaymentId, Secret};
-use malipo_guard::{CallbackTokens, GuardConfig, Guards};
+use malipo_core::{PaymentId, Provider, Secret};
+use malipo_guard::{CallbackTokens, GuardConfig, Guards, SourceCheck};
 use tower::ServiceExt;
 
 const PAYSTACK_KEY: &str = "sk_test_guard_logs_secret_0123456789";
@@ -183,4 +183,16 @@ async fn rejections_are_logged_once_without_body_signature_or_secrets() {
         "{flood_lines} refusal lines for a flood of 500"
     );
     assert!(flood_lines >= 1, "the flood was not logged at all");
+
+    // Building guards warns of a provider whose source check is off, and only of that one (the
+    // guards above, with the published allowlists, warned of nothing).
+    assert!(!logs.contains("allowlist is disabled"), "{logs}");
+    let _ = Guards::new(GuardConfig::default().with_source(Provider::Paystack, SourceCheck::Disabled));
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let disabled: Vec<_> = logs
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("allowlist is disabled"))
+        .collect();
+    assert_eq!(disabled.len(), 1, "{logs}");
+    assert!(disabled[0].contains("provider=paystack"), "{}", disabled[0]);
 }

@@ -336,6 +336,53 @@ async fn body_at_the_limit_is_accepted() {
     assert_rejected(r, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
 }
 
+#[tokio::test]
+async fn the_default_limit_is_64_kib() {
+    // A large body is still a JSON object: the limit is on the bytes, whatever they say.
+    let pad = |total: usize| {
+        let overhead = r#"{"event":"charge.success","pad":""}"#.len();
+        format!(
+            r#"{{"event":"charge.success","pad":"{}"}}"#,
+            "x".repeat(total - overhead)
+        )
+    };
+    let at_limit = pad(64 * 1024);
+    assert_eq!(at_limit.len(), 64 * 1024);
+    let app = app(GuardConfig::default());
+    let (status, _) = app.send(PAYSTACK_IP, signed(&at_limit)).await;
+    assert_eq!(status, StatusCode::OK);
+    let over = pad(64 * 1024 + 1);
+    let (_, r) = app.send(PAYSTACK_IP, signed(&over)).await;
+    assert_rejected(r, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
+}
+
+/// A service that is never ready.
+#[derive(Clone)]
+struct NeverReady;
+
+impl tower::Service<Request<Body>> for NeverReady {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Pending
+    }
+
+    fn call(&mut self, _: Request<Body>) -> Self::Future {
+        unreachable!("called without being ready")
+    }
+}
+
+#[test]
+fn the_guard_is_ready_only_when_the_service_behind_it_is() {
+    use tower::{Layer, Service};
+    let guards = Guards::new(GuardConfig::default());
+    let mut service = guards.paystack(paystack_key()).layer(NeverReady);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_pending());
+}
+
 fn app_with_limit(limit: usize) -> App {
     app(GuardConfig::default().with_body_limit(limit))
 }
