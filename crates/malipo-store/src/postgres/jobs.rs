@@ -4,7 +4,7 @@
 //! claiming at once each get other jobs and none waits for another; moving `run_at` to the end
 //! of the lease is the lease, so a crashed instance's jobs become due again by themselves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use malipo_core::{EventStatus, JobId};
 use tokio::sync::OnceCell;
@@ -14,7 +14,7 @@ use super::rows::col;
 use super::{deliveries, events, payments};
 use crate::convert as rows;
 use crate::error::Context;
-use crate::{Job, JobCompletion, JobOutcome, StoreError};
+use crate::{Job, JobCompletion, JobOutcome, PaymentKey, StoreError};
 
 /// Leases up to `limit` due jobs to `worker`, oldest first.
 pub(crate) async fn claim(
@@ -120,7 +120,7 @@ pub(crate) async fn complete(
     job: &(JobId, JobOutcome),
     now: i64,
 ) -> Result<JobCompletion, StoreError> {
-    let mut done = complete_all(db, std::slice::from_ref(job), now).await?;
+    let mut done = complete_all(db, std::slice::from_ref(job), now, &Locked::new()).await?;
     done.pop()
         .ok_or_else(|| StoreError::Task("a completed job has no result".into()))
 }
@@ -129,26 +129,35 @@ pub(crate) async fn complete(
 /// be, leaving the transaction to be rolled back. The writes are those of completing them one
 /// after the other, in a few statements for the batch where they do not depend on each other:
 /// the jobs are taken off the queue in one, their events updated in one (the endpoints are
-/// read once when `db` caches them, as [`complete_each`]'s does). Payment changes run one by
-/// one, in order, since a later job may see an earlier one's (a refund after the charge it
-/// refunds).
+/// read once when `db` caches them, as [`complete_each`]'s does). Payment changes that cannot
+/// see each other (see [`runs`]; `locked` is what [`lock_payments`] read) are sent together;
+/// the others wait for the ones before them, since a later job may see an earlier one's (a
+/// refund after the charge it refunds).
 async fn complete_all(
     db: &Db<'_>,
     jobs: &[(JobId, JobOutcome)],
     now: i64,
+    locked: &Locked,
 ) -> Result<Vec<JobCompletion>, StoreError> {
     const OP: &str = "completing a job";
     let events = take_jobs(db, jobs, OP).await?;
     let mut payments = Vec::with_capacity(jobs.len());
     let mut notes = Vec::with_capacity(jobs.len());
-    for (_, outcome) in jobs {
-        let payment = match &outcome.payment {
-            Some(change) => Some(payments::apply(db, change, now).await?),
-            None => None,
-        };
-        let note = outcome.note_after(payment.as_ref());
-        notes.push(note.as_deref().map(rows::clip).map(str::to_owned));
-        payments.push(payment);
+    for run in runs(jobs, locked) {
+        // All in flight at once: tokio-postgres pipelines them on the connection, and
+        // `try_join_all` polls in order, so each statement reaches PostgreSQL in job order.
+        let effects = futures::future::try_join_all(jobs[run].iter().map(|(_, outcome)| async move {
+            match &outcome.payment {
+                Some(change) => payments::apply(db, change, now).await.map(Some),
+                None => Ok(None),
+            }
+        }))
+        .await?;
+        for ((_, outcome), payment) in jobs.iter().skip(payments.len()).zip(effects) {
+            let note = outcome.note_after(payment.as_ref());
+            notes.push(note.as_deref().map(rows::clip).map(str::to_owned));
+            payments.push(payment);
+        }
     }
     let payment_ids: Vec<Option<String>> = payments
         .iter()
@@ -198,8 +207,8 @@ pub(crate) async fn complete_each(
         let endpoints = OnceCell::new();
         let done = {
             let db = Db::tx(&tx, &wake).with_endpoints(&endpoints);
-            lock_payments(&db, jobs).await?;
-            complete_all(&db, jobs, now).await
+            let locked = lock_payments(&db, jobs).await?;
+            complete_all(&db, jobs, now, &locked).await
         };
         match done {
             Ok(done) => {
@@ -234,6 +243,7 @@ pub(crate) async fn complete_each(
     let mut tx = client.transaction().await.during(OP_BATCH)?;
     let wake = Wake::default();
     let endpoints = OnceCell::new();
+    // Run one by one (each in its savepoint): what was read is not needed.
     lock_payments(&Db::tx(&tx, &wake), jobs).await?;
     let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -254,13 +264,17 @@ pub(crate) async fn complete_each(
     Ok(done)
 }
 
+/// What [`lock_payments`] read of each payment it locked, by id: the keys it can be found by
+/// besides its id, and whether it has a parent (whose refund state its success may move).
+type Locked = HashMap<String, (Option<PaymentKey>, bool)>;
+
 /// Locks every payment the batch's outcomes change, in id order, before any is changed.
 ///
 /// Two instances' batches may move the same payments in different orders (one has the
 /// `succeeded` of payment A first, the other that of B); locking each as its job comes would
 /// deadlock them, which PostgreSQL breaks only after `deadlock_timeout` by failing one. Taken
 /// all at once in one order, the second batch simply waits for the first.
-async fn lock_payments(db: &Db<'_>, jobs: &[(JobId, JobOutcome)]) -> Result<(), StoreError> {
+async fn lock_payments(db: &Db<'_>, jobs: &[(JobId, JobOutcome)]) -> Result<Locked, StoreError> {
     use crate::PaymentChange;
     let mut ids: Vec<String> = jobs
         .iter()
@@ -272,17 +286,84 @@ async fn lock_payments(db: &Db<'_>, jobs: &[(JobId, JobOutcome)]) -> Result<(), 
         })
         .collect();
     if ids.len() < 2 {
-        return Ok(());
+        return Ok(Locked::new());
     }
     ids.sort();
     ids.dedup();
-    db.query(
-        "SELECT id FROM payments WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        &[&ids],
-        OP_BATCH,
-    )
-    .await?;
-    Ok(())
+    let rows = db
+        .query(
+            "SELECT id, provider, provider_reference, parent_id IS NOT NULL FROM payments \
+             WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &[&ids],
+            OP_BATCH,
+        )
+        .await?;
+    let mut locked = Locked::with_capacity(rows.len());
+    for row in &rows {
+        let provider: String = col(row, 1, OP_BATCH)?;
+        let reference: Option<String> = col(row, 2, OP_BATCH)?;
+        let key = match reference {
+            Some(r) => Some(PaymentKey::ProviderRef(rows::provider(&provider)?, r)),
+            None => None,
+        };
+        locked.insert(col(row, 0, OP_BATCH)?, (key, col(row, 3, OP_BATCH)?));
+    }
+    Ok(locked)
+}
+
+/// Splits `jobs` into runs, in order, whose payment changes cannot see each other's effects,
+/// so that a run's changes may be sent together: each run's changes touch payments (by id and
+/// by provider reference) that no other change of the run touches. Only recording a payment
+/// and moving one read at [`lock_payments`] without a parent join runs; any other change
+/// (a refund, a confirmation, the move of a refund, which moves its parent too) is a run alone.
+fn runs(jobs: &[(JobId, JobOutcome)], locked: &Locked) -> Vec<std::ops::Range<usize>> {
+    use crate::PaymentChange;
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut touched: HashSet<PaymentKey> = HashSet::new();
+    for (i, (_, outcome)) in jobs.iter().enumerate() {
+        let keys = match &outcome.payment {
+            None => Some(Vec::new()),
+            Some(PaymentChange::Record(p)) => Some(
+                std::iter::once(PaymentKey::Id(p.id))
+                    .chain(
+                        p.provider_reference
+                            .clone()
+                            .map(|r| PaymentKey::ProviderRef(p.provider, r)),
+                    )
+                    .collect(),
+            ),
+            Some(PaymentChange::Transition { id, .. }) => match locked.get(&id.to_string()) {
+                Some((reference, false)) => Some(
+                    std::iter::once(PaymentKey::Id(*id))
+                        .chain(reference.clone())
+                        .collect(),
+                ),
+                _ => None,
+            },
+            Some(PaymentChange::Refund { .. } | PaymentChange::Confirm { .. }) => None,
+        };
+        match keys {
+            Some(keys) if keys.iter().all(|k| !touched.contains(k)) => touched.extend(keys),
+            Some(keys) => {
+                runs.push(start..i);
+                start = i;
+                touched = keys.into_iter().collect();
+            }
+            None => {
+                if start < i {
+                    runs.push(start..i);
+                }
+                runs.push(i..i + 1);
+                start = i + 1;
+                touched.clear();
+            }
+        }
+    }
+    if start < jobs.len() {
+        runs.push(start..jobs.len());
+    }
+    runs
 }
 
 /// Records a failed attempt: retry later, or give up and mark the event failed.

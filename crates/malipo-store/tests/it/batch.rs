@@ -216,6 +216,105 @@ async fn a_payment_recorded_by_one_job_is_there_for_the_next(t: Adapter) {
     assert_eq!(t.count("deliveries").await, 2);
 }
 
+async fn a_recorded_reference_answers_with_its_holder_as_the_jobs_before_left_it(t: Adapter) {
+    let a = pending_payment(&t, None).await;
+    let holder = pending_payment(&t, Some("held")).await;
+    let (_, jobs) = claimed(&t, 4).await;
+    let record = || {
+        let mut p = NewPayment::pending(
+            Provider::Paystack,
+            "charge",
+            Money::from_minor(50_000, Currency::Ngn),
+        );
+        p.provider_reference = Some("held".into());
+        JobOutcome::apply(PaymentChange::Record(p), None)
+    };
+    let done = t
+        .store
+        .complete_jobs(vec![
+            (
+                jobs[0].id,
+                move_to(a.id, PaymentState::Succeeded, "payment.succeeded"),
+            ),
+            (jobs[1].id, record()),
+            (
+                jobs[2].id,
+                move_to(holder.id, PaymentState::Succeeded, "payment.succeeded"),
+            ),
+            (jobs[3].id, record()),
+        ])
+        .await
+        .unwrap();
+    let [moved_a, before, moved, after] = <[_; 4]>::try_from(done).unwrap().map(Result::unwrap);
+    assert!(matches!(moved_a.payment, Some(PaymentEffect::Changed { .. })));
+    assert!(
+        matches!(&before.payment, Some(PaymentEffect::Unchanged(p)) if p.id == holder.id && p.state == PaymentState::Pending),
+        "{before:?}"
+    );
+    assert!(matches!(
+        moved.payment,
+        Some(PaymentEffect::Changed {
+            previous: Some(PaymentState::Pending),
+            ..
+        })
+    ));
+    assert!(
+        matches!(&after.payment, Some(PaymentEffect::Unchanged(p)) if p.id == holder.id && p.state == PaymentState::Succeeded),
+        "{after:?}"
+    );
+    assert_eq!(t.count("payments").await, 2);
+}
+
+async fn a_large_batch_records_each_reference_once_in_job_order(t: Adapter) {
+    const N: usize = 60;
+    let (_, jobs) = claimed(&t, N + 1).await;
+    let payment = |i: usize| {
+        let mut p = NewPayment::pending(
+            Provider::Paystack,
+            "charge",
+            Money::from_minor(100 + i as u64, Currency::Ngn),
+        );
+        p.provider_reference = Some(format!("ref-{i}"));
+        p
+    };
+    let mut outcomes: Vec<_> = (0..N)
+        .map(|i| {
+            (
+                jobs[i].id,
+                JobOutcome::apply(PaymentChange::Record(payment(i)), None),
+            )
+        })
+        .collect();
+    // The last job records the first reference again, under another id.
+    outcomes.push((
+        jobs[N].id,
+        JobOutcome::apply(PaymentChange::Record(payment(0)), None),
+    ));
+    let done = t.store.complete_jobs(outcomes).await.unwrap();
+    for (i, d) in done.iter().take(N).enumerate() {
+        match &d.as_ref().unwrap().payment {
+            Some(PaymentEffect::Changed {
+                payment,
+                previous: None,
+            }) => {
+                assert_eq!(
+                    payment.provider_reference.as_deref(),
+                    Some(format!("ref-{i}").as_str())
+                );
+                assert_eq!(payment.amount.minor(), 100 + i as u64);
+            }
+            other => panic!("job {i}: {other:?}"),
+        }
+    }
+    assert!(
+        matches!(&done[N].as_ref().unwrap().payment, Some(PaymentEffect::Unchanged(p)) if p.amount.minor() == 100),
+        "{:?}",
+        done[N]
+    );
+    assert_eq!(t.count("payments").await, N as i64);
+    assert_eq!(t.count("jobs").await, 0);
+}
+
 async fn a_failing_job_is_undone_alone(t: Adapter) {
     let a = pending_payment(&t, None).await;
     let c = pending_payment(&t, None).await;
@@ -315,6 +414,8 @@ async fn find_payments_answers_each_key_in_order(t: Adapter) {
 }
 
 crate::on_both!(
+    a_recorded_reference_answers_with_its_holder_as_the_jobs_before_left_it,
+    a_large_batch_records_each_reference_once_in_job_order,
     a_batch_of_one_job_completes_it_and_its_payment_change,
     a_later_job_sees_an_earlier_ones_move_of_the_same_payment,
     a_payment_recorded_by_one_job_is_there_for_the_next,
