@@ -12,46 +12,97 @@ use crate::{NewRecord, RecordEntry, RecordFilter, StoreError, SyncCheckpoint};
 const COLUMNS: &str =
     "provider, account, kind, record_id, data::text, updated_at, source, first_seen_at, last_seen_at";
 
-/// Merges each copy into its record in one statement each: jsonb's `||` is the key-by-key merge
-/// of [`merge_copy`](crate::merge_copy), and the `WHERE` skips a copy older than the kept
-/// one, so racing instances need no lock. Returns how many were merged.
+/// Merges each copy into its record: jsonb's `||` is the key-by-key merge of
+/// [`merge_copy`](crate::merge_copy), and the `WHERE` skips a copy older than the kept one, so
+/// racing instances need no lock. Returns how many were merged.
+///
+/// The copies go in one statement over arrays (a worker's batch carries a few hundred, and a
+/// statement each was most of its time), split only where a record comes again: one
+/// `INSERT … ON CONFLICT DO UPDATE` may not change a row twice, and the second copy must merge
+/// over the first, as it would one after the other.
 pub(crate) async fn upsert(db: &Db<'_>, records: Vec<NewRecord>, now: i64) -> Result<u64, StoreError> {
     const OP: &str = "keeping a record";
     const SQL: &str = "INSERT INTO records (provider, account, kind, record_id, data, updated_at, \
-         source, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $8) \
+         source, first_seen_at, last_seen_at) \
+         SELECT c.provider, c.account, c.kind, c.record_id, c.data::jsonb, c.updated_at, c.source, $8, $8 \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[]) \
+         WITH ORDINALITY AS c(provider, account, kind, record_id, data, updated_at, source, n) \
+         ORDER BY c.n \
          ON CONFLICT (provider, kind, account, record_id) DO UPDATE SET \
          data = records.data || excluded.data, \
          updated_at = COALESCE(excluded.updated_at, records.updated_at), \
          source = excluded.source, last_seen_at = excluded.last_seen_at \
          WHERE excluded.updated_at IS NULL OR records.updated_at IS NULL \
          OR excluded.updated_at >= records.updated_at";
-    // All in flight at once: tokio-postgres pipelines them on the connection (a worker's batch
-    // carries a few records per event, and one round trip each was most of its time). Each is
-    // sent at its first poll and `try_join_all` polls in order, so PostgreSQL still applies
-    // them in order, which matters when one record comes twice.
-    let merged = futures::future::try_join_all(records.into_iter().map(|mut record| async move {
-        let provider = record.provider.to_string();
-        let data = Value::Object(std::mem::take(&mut record.data)).to_string();
-        let updated_at = record.updated_at.map(rows::to_ms);
-        let (account, source) = (record.account.as_str(), record.source.as_str());
-        db.execute(
-            SQL,
-            &[
-                &provider,
-                &account,
-                &record.kind,
-                &record.id,
-                &data,
-                &updated_at,
-                &source,
-                &now,
-            ],
-            OP,
-        )
-        .await
-    }))
-    .await?;
-    Ok(merged.into_iter().sum())
+    let mut merged = 0;
+    for chunk in without_repeats(records) {
+        let mut columns = Columns::default();
+        for mut record in chunk {
+            columns.provider.push(record.provider.to_string());
+            columns.account.push(record.account.as_str().to_owned());
+            columns
+                .data
+                .push(Value::Object(std::mem::take(&mut record.data)).to_string());
+            columns.updated_at.push(record.updated_at.map(rows::to_ms));
+            columns.source.push(record.source.as_str().to_owned());
+            columns.kind.push(record.kind);
+            columns.id.push(record.id);
+        }
+        merged += db
+            .execute(
+                SQL,
+                &[
+                    &columns.provider,
+                    &columns.account,
+                    &columns.kind,
+                    &columns.id,
+                    &columns.data,
+                    &columns.updated_at,
+                    &columns.source,
+                    &now,
+                ],
+                OP,
+            )
+            .await?;
+    }
+    Ok(merged)
+}
+
+/// The copies of one statement, column by column.
+#[derive(Default)]
+struct Columns {
+    provider: Vec<String>,
+    account: Vec<String>,
+    kind: Vec<String>,
+    id: Vec<String>,
+    data: Vec<String>,
+    updated_at: Vec<Option<i64>>,
+    source: Vec<String>,
+}
+
+/// `records` in order, cut before each copy of a record already in the current piece.
+fn without_repeats(records: Vec<NewRecord>) -> Vec<Vec<NewRecord>> {
+    let mut pieces: Vec<Vec<NewRecord>> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for record in records {
+        let key = (
+            record.provider,
+            record.account.as_str().to_owned(),
+            record.kind.clone(),
+            record.id.clone(),
+        );
+        if !seen.insert(key.clone()) || pieces.is_empty() {
+            if !pieces.is_empty() {
+                seen.clear();
+                seen.insert(key);
+            }
+            pieces.push(Vec::new());
+        }
+        if let Some(piece) = pieces.last_mut() {
+            piece.push(record);
+        }
+    }
+    pieces
 }
 
 /// Saves a sync's checkpoint (in the transaction of its page's records).

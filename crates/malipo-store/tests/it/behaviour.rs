@@ -64,6 +64,7 @@ both!(
     an_idempotency_key_is_claimed_once,
     payments_are_found_by_search_text_and_account,
     records_merge_and_never_go_back_in_time,
+    copies_in_one_call_merge_in_their_order,
     a_sync_page_and_its_checkpoint_are_kept_together,
 );
 
@@ -479,6 +480,47 @@ fn record(id: &str, data: serde_json::Value, updated: Option<&str>) -> NewRecord
         updated_at: updated.map(|t| t.parse().expect("a time")),
         source: RecordSource::Sync,
     }
+}
+
+async fn copies_in_one_call_merge_in_their_order(store: Arc<dyn Store>) {
+    let default = malipo_core::AccountName::default_account();
+    let copies = vec![
+        record(
+            "CUS_A",
+            serde_json::json!({"email": "a1@example.com", "phone": "1"}),
+            Some("2026-01-02T00:00:00Z"),
+        ),
+        record("CUS_B", serde_json::json!({"email": "b@example.com"}), None),
+        // The same record again in the same call: merged over the first copy.
+        record(
+            "CUS_A",
+            serde_json::json!({"email": "a2@example.com"}),
+            Some("2026-01-03T00:00:00Z"),
+        ),
+        // Then an older copy of it: skipped, as it would be in a call of its own.
+        record(
+            "CUS_A",
+            serde_json::json!({"email": "old@example.com"}),
+            Some("2026-01-01T00:00:00Z"),
+        ),
+        record("CUS_C", serde_json::json!({"email": "c@example.com"}), None),
+    ];
+    assert_eq!(store.upsert_records(copies).await.unwrap(), 4);
+    let a = store
+        .get_record(Provider::Paystack, "customer", &default, "CUS_A")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.data["email"], "a2@example.com");
+    assert_eq!(a.data["phone"], "1");
+    assert_eq!(a.updated_at, Some("2026-01-03T00:00:00Z".parse().unwrap()));
+    assert_eq!(
+        store
+            .count_records(Provider::Paystack, "customer", None)
+            .await
+            .unwrap(),
+        3
+    );
 }
 
 async fn records_merge_and_never_go_back_in_time(store: Arc<dyn Store>) {
