@@ -621,6 +621,11 @@ impl RecordStore for PostgresStore {
         if records.is_empty() {
             return Ok(0);
         }
+        if records::is_one_statement(&records) {
+            // One statement is all-or-nothing by itself: no `BEGIN` and `COMMIT` round trips
+            // (a worker's batch merges its copies, so this is its every batch).
+            return write_one!(self, |db, now| records::upsert(&db, records, now));
+        }
         write_tx!(self, "keeping records", |db, now| records::upsert(
             &db,
             records.clone(),

@@ -80,17 +80,28 @@ struct Columns {
     source: Vec<String>,
 }
 
+/// Whether [`upsert`] writes `records` in one statement (no record comes twice).
+pub(crate) fn is_one_statement(records: &[NewRecord]) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(records.len());
+    records.iter().all(|r| seen.insert(key(r)))
+}
+
+/// What makes a record one: its provider, account, kind and id.
+fn key(record: &NewRecord) -> (Provider, String, String, String) {
+    (
+        record.provider,
+        record.account.as_str().to_owned(),
+        record.kind.clone(),
+        record.id.clone(),
+    )
+}
+
 /// `records` in order, cut before each copy of a record already in the current piece.
 fn without_repeats(records: Vec<NewRecord>) -> Vec<Vec<NewRecord>> {
     let mut pieces: Vec<Vec<NewRecord>> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for record in records {
-        let key = (
-            record.provider,
-            record.account.as_str().to_owned(),
-            record.kind.clone(),
-            record.id.clone(),
-        );
+        let key = key(&record);
         if !seen.insert(key.clone()) || pieces.is_empty() {
             if !pieces.is_empty() {
                 seen.clear();
