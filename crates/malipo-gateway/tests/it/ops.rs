@@ -127,14 +127,28 @@ async fn a_scrape_parses_and_keeps_every_series_name() {
     ] {
         assert!(names.contains(expected), "{expected} missing from {names:?}");
     }
-    // The writer has committed the start-up's writes, each group holding at least one.
-    let value = |name: &str| -> u64 {
+    // The writer commits the worker's claims (it claims at start, then every idle poll), each
+    // group holding at least one write. The first claim may come after the first scrape.
+    let value = |text: &str, name: &str| -> u64 {
         let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap();
         line.rsplit_once(' ').unwrap().1.parse().unwrap()
     };
+    let mut later = text.clone();
+    for _ in 0..100 {
+        if value(&later, "malipo_store_commits_total") >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        later = reqwest::get(format!("{}/metrics", s.ops))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
     let (commits, writes) = (
-        value("malipo_store_commits_total"),
-        value("malipo_store_writes_total"),
+        value(&later, "malipo_store_commits_total"),
+        value(&later, "malipo_store_writes_total"),
     );
     assert!(
         commits >= 1 && writes >= commits,
