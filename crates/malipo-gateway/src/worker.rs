@@ -251,13 +251,7 @@ impl Batch {
             ) => {
                 vec![PaymentKey::Id(*id)]
             }
-            Some(PaymentChange::Record(p)) => {
-                let mut keys = vec![PaymentKey::Id(p.id)];
-                if let Some(r) = &p.provider_reference {
-                    keys.push(PaymentKey::ProviderRef(p.provider, r.clone()));
-                }
-                keys
-            }
+            Some(PaymentChange::Record(p)) => p.keys(),
             None => Vec::new(),
         };
         for key in keys {

@@ -64,6 +64,15 @@ impl NewPayment {
             learnt_by: None,
         }
     }
+
+    /// The keys the payment will be found by once recorded: its id, and its provider reference
+    /// when it has one.
+    pub fn keys(&self) -> Vec<PaymentKey> {
+        let reference = self.provider_reference.clone();
+        std::iter::once(PaymentKey::Id(self.id))
+            .chain(reference.map(|r| PaymentKey::ProviderRef(self.provider, r)))
+            .collect()
+    }
 }
 
 /// The checks and conversions every adapter makes of a payment to record.

@@ -146,14 +146,15 @@ async fn complete_all(
     for run in runs(jobs, locked) {
         // All in flight at once: tokio-postgres pipelines them on the connection, and
         // `try_join_all` polls in order, so each statement reaches PostgreSQL in job order.
-        let effects = futures::future::try_join_all(jobs[run].iter().map(|(_, outcome)| async move {
+        let run = &jobs[run];
+        let effects = futures::future::try_join_all(run.iter().map(|(_, outcome)| async move {
             match &outcome.payment {
                 Some(change) => payments::apply(db, change, now).await.map(Some),
                 None => Ok(None),
             }
         }))
         .await?;
-        for ((_, outcome), payment) in jobs.iter().skip(payments.len()).zip(effects) {
+        for ((_, outcome), payment) in run.iter().zip(effects) {
             let note = outcome.note_after(payment.as_ref());
             notes.push(note.as_deref().map(rows::clip).map(str::to_owned));
             payments.push(payment);
@@ -324,15 +325,7 @@ fn runs(jobs: &[(JobId, JobOutcome)], locked: &Locked) -> Vec<std::ops::Range<us
     for (i, (_, outcome)) in jobs.iter().enumerate() {
         let keys = match &outcome.payment {
             None => Some(Vec::new()),
-            Some(PaymentChange::Record(p)) => Some(
-                std::iter::once(PaymentKey::Id(p.id))
-                    .chain(
-                        p.provider_reference
-                            .clone()
-                            .map(|r| PaymentKey::ProviderRef(p.provider, r)),
-                    )
-                    .collect(),
-            ),
+            Some(PaymentChange::Record(p)) => Some(p.keys()),
             Some(PaymentChange::Transition { id, .. }) => match locked.get(&id.to_string()) {
                 Some((reference, false)) => Some(
                     std::iter::once(PaymentKey::Id(*id))

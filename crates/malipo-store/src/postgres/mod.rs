@@ -621,14 +621,15 @@ impl RecordStore for PostgresStore {
         if records.is_empty() {
             return Ok(0);
         }
-        if records::is_one_statement(&records) {
+        let pieces = records::without_repeats(records);
+        if pieces.len() == 1 {
             // One statement is all-or-nothing by itself: no `BEGIN` and `COMMIT` round trips
             // (a worker's batch merges its copies, so this is its every batch).
-            return write_one!(self, |db, now| records::upsert(&db, records, now));
+            return write_one!(self, |db, now| records::upsert(&db, pieces, now));
         }
         write_tx!(self, "keeping records", |db, now| records::upsert(
             &db,
-            records.clone(),
+            pieces.clone(),
             now
         ))
     }
@@ -639,7 +640,7 @@ impl RecordStore for PostgresStore {
         checkpoint: crate::SyncCheckpoint,
     ) -> Result<u64, StoreError> {
         write_tx!(self, "saving a sync page", |db, now| async {
-            let merged = records::upsert(&db, page.clone(), now).await?;
+            let merged = records::upsert(&db, records::without_repeats(page.clone()), now).await?;
             records::save_checkpoint(&db, &checkpoint, now).await?;
             Ok(merged)
         })

@@ -16,11 +16,11 @@ const COLUMNS: &str =
 /// [`merge_copy`](crate::merge_copy), and the `WHERE` skips a copy older than the kept one, so
 /// racing instances need no lock. Returns how many were merged.
 ///
-/// The copies go in one statement over arrays (a worker's batch carries a few hundred, and a
-/// statement each was most of its time), split only where a record comes again: one
-/// `INSERT … ON CONFLICT DO UPDATE` may not change a row twice, and the second copy must merge
-/// over the first, as it would one after the other.
-pub(crate) async fn upsert(db: &Db<'_>, records: Vec<NewRecord>, now: i64) -> Result<u64, StoreError> {
+/// Each piece of [`without_repeats`] goes in one statement over arrays (a worker's batch
+/// carries a few hundred copies, and a statement each was most of its time): one
+/// `INSERT … ON CONFLICT DO UPDATE` may not change a row twice, and a record's second copy must
+/// merge over the first, as it would one after the other.
+pub(crate) async fn upsert(db: &Db<'_>, pieces: Vec<Vec<NewRecord>>, now: i64) -> Result<u64, StoreError> {
     const OP: &str = "keeping a record";
     const SQL: &str = "INSERT INTO records (provider, account, kind, record_id, data, updated_at, \
          source, first_seen_at, last_seen_at) \
@@ -35,7 +35,7 @@ pub(crate) async fn upsert(db: &Db<'_>, records: Vec<NewRecord>, now: i64) -> Re
          WHERE excluded.updated_at IS NULL OR records.updated_at IS NULL \
          OR excluded.updated_at >= records.updated_at";
     let mut merged = 0;
-    for chunk in without_repeats(records) {
+    for chunk in pieces {
         let mut columns = Columns::default();
         for mut record in chunk {
             columns.provider.push(record.provider.to_string());
@@ -80,12 +80,6 @@ struct Columns {
     source: Vec<String>,
 }
 
-/// Whether [`upsert`] writes `records` in one statement (no record comes twice).
-pub(crate) fn is_one_statement(records: &[NewRecord]) -> bool {
-    let mut seen = std::collections::HashSet::with_capacity(records.len());
-    records.iter().all(|r| seen.insert(key(r)))
-}
-
 /// What makes a record one: its provider, account, kind and id.
 fn key(record: &NewRecord) -> (Provider, String, String, String) {
     (
@@ -96,8 +90,9 @@ fn key(record: &NewRecord) -> (Provider, String, String, String) {
     )
 }
 
-/// `records` in order, cut before each copy of a record already in the current piece.
-fn without_repeats(records: Vec<NewRecord>) -> Vec<Vec<NewRecord>> {
+/// `records` in order, cut before each copy of a record already in the current piece: the
+/// statements [`upsert`] writes them in.
+pub(crate) fn without_repeats(records: Vec<NewRecord>) -> Vec<Vec<NewRecord>> {
     let mut pieces: Vec<Vec<NewRecord>> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for record in records {
