@@ -268,12 +268,9 @@ async fn a_receiver_failing_twice_gets_the_delivery_on_the_third_attempt_with_th
 #[tokio::test]
 async fn a_receiver_down_for_the_whole_run_gets_every_delivery_once_when_back() {
     let gw = TestGateway::start_delivering("", settings()).await;
-    // Reserve a port and close it: connections are refused until the receiver comes up there.
-    let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    add_endpoint(&gw, "shop", &format!("http://{addr}/hook"), &[], true).await;
+    // Connections are refused until the receiver comes up on this address.
+    let down = malipo_sim::Down::new().unwrap();
+    add_endpoint(&gw, "shop", &format!("http://{}/hook", down.addr()), &[], true).await;
     const N: usize = 12;
     for i in 0..N {
         let to = if i % 2 == 0 {
@@ -300,7 +297,7 @@ async fn a_receiver_down_for_the_whole_run_gets_every_delivery_once_when_back() 
         "{failing:?}"
     );
 
-    let rx = Receiver::start_on(addr).await;
+    let rx = Receiver::start_on(down.release()).await;
     let got = rx.wait_accepted(N).await;
     wait_deliveries(&gw, |d| d.status == DeliveryStatus::Delivered).await;
     // A little longer: nothing arrives twice.
@@ -483,11 +480,8 @@ async fn an_endpoints_event_filter_is_honoured_and_a_dead_endpoint_does_not_hold
     add_endpoint(&gw, "failures", &failures.url("/hook"), &["payment.failed"], true).await;
     add_endpoint(&gw, "payouts", &payouts.url("/hook"), &["payout.*"], true).await;
     // An endpoint that never answers: connection refused on every attempt.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    add_endpoint(&gw, "dead", &format!("http://{dead}/hook"), &[], true).await;
+    let dead = malipo_sim::Down::new().unwrap();
+    add_endpoint(&gw, "dead", &format!("http://{}/hook", dead.addr()), &[], true).await;
 
     payment_through(&gw, "charge", &[PaymentState::Succeeded]).await;
     payment_through(&gw, "stk_push", &[PaymentState::Failed]).await;

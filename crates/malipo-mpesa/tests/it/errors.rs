@@ -187,12 +187,9 @@ async fn slow_answers_are_timeouts() {
 #[tokio::test]
 async fn an_unreachable_daraja_is_a_transport_error() {
     let w = world().await;
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let down = malipo_sim::Down::new().unwrap();
     let mut settings = settings_for(&w.sim);
-    settings.base_url = format!("http://{closed}/").parse().unwrap();
+    settings.base_url = format!("http://{}/", down.addr()).parse().unwrap();
     settings.retry = malipo_mpesa::RetryPolicy::NONE;
     let client = MpesaClient::new(settings).unwrap();
     let err = client.access_token().await.unwrap_err();

@@ -345,13 +345,9 @@ async fn a_wrong_key_is_refused_and_no_error_shows_a_key() {
 
 #[tokio::test]
 async fn an_unreachable_host_is_a_retryable_transport_error() {
-    // Bind then drop to get a port nothing listens on.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let down = malipo_sim::Down::new().unwrap();
     let client = Client::builder(Secret::new(TEST_SECRET_KEY.to_string()))
-        .base_url(format!("http://127.0.0.1:{port}/").parse().unwrap())
+        .base_url(format!("http://{}/", down.addr()).parse().unwrap())
         .build()
         .unwrap();
     let err = client.verify_transaction("x").await.unwrap_err();

@@ -426,13 +426,9 @@ async fn a_checkout_paystack_refuses_is_failed() {
 #[tokio::test]
 async fn an_unreachable_paystack_leaves_the_checkout_pending() {
     let world = World::start(true).await;
-    // A port nobody listens on any more.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let down = malipo_sim::Down::new().unwrap();
     let client = malipo_paystack::Client::builder(Secret::new(TEST_SECRET_KEY.to_string()))
-        .base_url(Url::parse(&format!("http://{closed}/")).unwrap())
+        .base_url(Url::parse(&format!("http://{}/", down.addr())).unwrap())
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
