@@ -80,6 +80,9 @@ struct Args {
     /// refuses the URL (a build without the PostgreSQL adapter).
     #[arg(long, value_name = "URL")]
     postgres_url: Option<String>,
+    /// The PostgreSQL rows' `[database] workers`: worker loops malipo runs at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    postgres_workers: usize,
     /// Runs to do, comma-separated: ceiling, malipo, stk, django, open, sustained (and postgres,
     /// with --postgres-url).
     #[arg(long, value_delimiter = ',', default_value = "ceiling,malipo,stk,django,open")]
@@ -243,7 +246,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let name = match (kind, variant) {
             (ServerKind::Malipo, _) => "malipo (SQLite, process-crash)".to_owned(),
             (ServerKind::MalipoStk, _) => "malipo, M-Pesa STK callbacks (SQLite, process-crash)".to_owned(),
-            (ServerKind::MalipoPostgres, _) => "malipo (PostgreSQL)".to_owned(),
+            (ServerKind::MalipoPostgres, _) => postgres_name(&args),
             (ServerKind::Ceiling, _) => "bare axum (ceiling)".to_owned(),
             (ServerKind::Django, Some("IMMEDIATE")) => "paystack-django, IMMEDIATE".to_owned(),
             (ServerKind::Django, _) => "paystack-django, Django defaults".to_owned(),
@@ -628,8 +631,10 @@ async fn start_malipo_postgres(
 ) -> anyhow::Result<Prepared> {
     let pg = PgDatabase::create(admin_url, name).await?;
     let config = malipo_config(dir, secret, None)?;
-    let text = std::fs::read_to_string(&config)?
-        .replace(&format!("sqlite://{}", dir.join("bench.db").display()), &pg.url);
+    let text = std::fs::read_to_string(&config)?.replace(
+        &format!("url = \"sqlite://{}\"", dir.join("bench.db").display()),
+        &format!("url = \"{}\"\nworkers = {}", pg.url, args.postgres_workers),
+    );
     std::fs::write(&config, text)?;
     match start_malipo(args, dir, &config).await {
         Ok(prepared) => Ok(Prepared {
@@ -862,7 +867,7 @@ async fn sustained(
             search.record(rate, verdict.sustained);
             probes.push((probe, verdict));
         }
-        rows_line(provider, &search, &probes, &mut lines);
+        rows_line(args, provider, &search, &probes, &mut lines);
     }
     if let Some(t) = stk_template {
         let _ = std::fs::remove_dir_all(&t.dir);
@@ -892,7 +897,21 @@ async fn sustained(
 }
 
 /// The provider's table row, from its probes.
-fn rows_line(provider: &str, search: &Search, probes: &[(Probe, Verdict)], lines: &mut Vec<String>) {
+/// The PostgreSQL row's name, with its worker loops when more than one.
+fn postgres_name(args: &Args) -> String {
+    match args.postgres_workers {
+        0 | 1 => "malipo (PostgreSQL)".to_owned(),
+        n => format!("malipo (PostgreSQL, {n} workers)"),
+    }
+}
+
+fn rows_line(
+    args: &Args,
+    provider: &str,
+    search: &Search,
+    probes: &[(Probe, Verdict)],
+    lines: &mut Vec<String>,
+) {
     let best = probes
         .iter()
         .filter(|(_, v)| v.sustained)
@@ -902,9 +921,12 @@ fn rows_line(provider: &str, search: &Search, probes: &[(Probe, Verdict)], lines
         .filter(|(_, v)| !v.sustained)
         .min_by_key(|(p, _)| p.rate);
     let name = match provider {
-        "stk" => "M-Pesa STK callbacks",
-        "postgres" => "Paystack charge.success, PostgreSQL",
-        _ => "Paystack charge.success",
+        "stk" => "M-Pesa STK callbacks".to_owned(),
+        "postgres" => match args.postgres_workers {
+            0 | 1 => "Paystack charge.success, PostgreSQL".to_owned(),
+            n => format!("Paystack charge.success, PostgreSQL, {n} workers"),
+        },
+        _ => "Paystack charge.success".to_owned(),
     };
     // Say so when the probe budget, not the precision, ended the search.
     let open_interval = match (search.passed, search.failed) {

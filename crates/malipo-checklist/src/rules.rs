@@ -26,6 +26,7 @@ const RULES: &[Rule] = &[
     api_listener,
     ops_listener,
     shared_database,
+    database_workers,
     debug_logging,
 ];
 
@@ -369,6 +370,44 @@ fn ops_listener(config: &Config) -> Vec<Finding> {
             format!("/metrics and /readyz listen on {ops}, beyond loopback, with no login"),
             "bind [ops] to 127.0.0.1 before going live",
         )
+    };
+    vec![finding]
+}
+
+/// More than one worker loop: useful on PostgreSQL while the pool keeps connections for the
+/// requests; on SQLite the loops only queue for the one writer (and take turns acknowledging
+/// webhooks with it).
+fn database_workers(config: &Config) -> Vec<Finding> {
+    const RULE: &str = "database-workers";
+    let workers = config.database.workers.get();
+    if workers == 1 {
+        return Vec::new();
+    }
+    let finding = match config.database.backend() {
+        Ok(Database::Postgres { .. }) => {
+            let pool = config.database.pool_size;
+            if workers * 2 > pool {
+                Finding::warn(
+                    RULE,
+                    format!(
+                        "database.workers = {workers} may hold {workers} of the pool's {pool} connections, leaving too few for webhooks and the API"
+                    ),
+                    format!("set [database] pool_size to at least {}, or fewer workers", workers * 2),
+                )
+            } else {
+                Finding::pass(
+                    RULE,
+                    format!("{workers} worker loops, at most {workers} of the pool's {pool} connections"),
+                )
+            }
+        }
+        _ => Finding::warn(
+            RULE,
+            format!(
+                "database.workers = {workers} on SQLite: the loops only queue for its one writer, taking its time from acknowledging webhooks"
+            ),
+            "remove [database] workers (1 is the default); it helps on PostgreSQL",
+        ),
     };
     vec![finding]
 }

@@ -142,6 +142,11 @@ pub struct DatabaseConfig {
     /// answered 503 (a server that hangs without dropping connections), such as `"30s"`.
     #[serde(deserialize_with = "duration")]
     pub statement_timeout: std::time::Duration,
+    /// Worker loops this instance runs at once, each claiming its own batches of events (at
+    /// least 1). On PostgreSQL a batch mostly waits for round trips and commits, so more loops
+    /// process more while webhooks keep arriving (each holds a pooled connection while it
+    /// works); on SQLite they would only queue for the one writer.
+    pub workers: std::num::NonZeroUsize,
 }
 
 impl Default for DatabaseConfig {
@@ -152,6 +157,7 @@ impl Default for DatabaseConfig {
             password: None,
             pool_size: 16,
             statement_timeout: std::time::Duration::from_secs(30),
+            workers: std::num::NonZeroUsize::MIN,
         }
     }
 }

@@ -484,15 +484,25 @@ fn c2b_pull_settings_that_cannot_work_are_refused_with_their_path() {
 #[test]
 fn postgres_settings_parse_and_default() {
     let c = Config::from_toml(
-        "[database]\nurl = \"postgres://malipo@db/malipo\"\npool_size = 4\nstatement_timeout = \"5s\"\n",
+        "[database]\nurl = \"postgres://malipo@db/malipo\"\npool_size = 4\nstatement_timeout = \"5s\"\nworkers = 3\n",
     )
     .unwrap();
     assert_eq!(c.database.pool_size, 4);
     assert_eq!(c.database.statement_timeout, std::time::Duration::from_secs(5));
+    assert_eq!(c.database.workers.get(), 3);
     let d = Config::from_toml("").unwrap();
     assert_eq!(
-        (d.database.pool_size, d.database.statement_timeout.as_secs()),
-        (16, 30)
+        (
+            d.database.pool_size,
+            d.database.statement_timeout.as_secs(),
+            d.database.workers.get()
+        ),
+        (16, 30, 1)
     );
     assert!(Config::from_toml("[database]\nstatement_timeout = \"soon\"\n").is_err());
+    // No worker at all is not a setting: the events would never be processed.
+    let zero = Config::from_toml("[database]\nworkers = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(zero.contains("workers"), "{zero}");
 }

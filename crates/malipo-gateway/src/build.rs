@@ -469,7 +469,8 @@ impl Gateway {
         .with_delivery(Some(crate::delivery::DeliverySettings::from_config(config)))
         .with_public_healthz(config.ops.public_healthz)
         .with_dashboard(dashboard_settings(config)?)
-        .with_work_listener(work_listener))
+        .with_work_listener(work_listener)
+        .with_workers(config.database.workers))
     }
 }
 

@@ -129,6 +129,8 @@ impl Providers {
 pub struct Gateway {
     state: AppState,
     run_worker: bool,
+    /// Worker loops run at once.
+    workers: std::num::NonZeroUsize,
     limits: listener::ListenerLimits,
     reconcile: malipo_config::ReconcileConfig,
     delivery: Option<delivery::DeliverySettings>,
@@ -145,6 +147,7 @@ impl Gateway {
         Gateway {
             state,
             run_worker: true,
+            workers: std::num::NonZeroUsize::MIN,
             limits: listener::ListenerLimits::default(),
             reconcile: malipo_config::ReconcileConfig::default(),
             delivery: Some(delivery::DeliverySettings::default()),
@@ -177,6 +180,14 @@ impl Gateway {
     /// Runs the reconciler with these settings (`[reconcile]`; `enabled = false` turns it off).
     pub fn with_reconcile(mut self, config: malipo_config::ReconcileConfig) -> Self {
         self.reconcile = config;
+        self
+    }
+
+    /// Runs `n` worker loops at once (one by default; `[database] workers`). Each claims its own
+    /// batches, so on PostgreSQL, where a batch mostly waits for round trips and commits, several
+    /// keep more of the queue moving; on SQLite they would only queue for the one writer.
+    pub fn with_workers(mut self, n: std::num::NonZeroUsize) -> Self {
+        self.workers = n;
         self
     }
 
@@ -312,12 +323,18 @@ impl Gateway {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         if self.run_worker {
-            let name = format!("worker-{}", std::process::id());
-            tasks.push(tokio::spawn(worker::run(
-                self.state.clone(),
-                name,
-                stop_rx.clone(),
-            )));
+            for i in 0..self.workers.get() {
+                // The name leases the jobs, so each loop has its own.
+                let name = match i {
+                    0 => format!("worker-{}", std::process::id()),
+                    _ => format!("worker-{}-{i}", std::process::id()),
+                };
+                tasks.push(tokio::spawn(worker::run(
+                    self.state.clone(),
+                    name,
+                    stop_rx.clone(),
+                )));
+            }
         }
         if self.run_worker && self.reconcile.enabled {
             tasks.push(tokio::spawn(reconcile::run(

@@ -324,6 +324,39 @@ fn a_shared_database_needs_a_common_token_key_and_no_password_in_its_url() {
 }
 
 #[test]
+fn more_worker_loops_are_for_postgresql_with_connections_to_spare() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = secret_file(dir.path(), "tk", "a-callback-token-key-of-32-bytes!");
+    let base = good(dir.path()).replacen(
+        "[server]\n",
+        &format!("[database]\nDB\n[server]\ncallback_token_key = {key}\n"),
+        1,
+    );
+    let with = |db: &str| findings(&base.replace("DB", db));
+    let pg = "url = \"postgres://malipo@db.internal/malipo\"\n";
+    // One loop, the default: nothing to say on either store.
+    assert!(of(&with(pg), "database-workers").is_empty());
+    assert!(of(&with(""), "database-workers").is_empty());
+    has(
+        &with(&format!("{pg}workers = 4\npool_size = 8")),
+        "database-workers",
+        Level::Pass,
+        "4 worker loops, at most 4 of the pool's 8",
+    );
+    let crowded = with(&format!("{pg}workers = 5\npool_size = 8"));
+    has(&crowded, "database-workers", Level::Warn, "5 of the pool's 8");
+    let fix = crowded
+        .iter()
+        .find(|f| f.rule == "database-workers")
+        .and_then(|f| f.fix.clone());
+    assert!(
+        fix.as_deref().unwrap().contains("pool_size to at least 10"),
+        "{fix:?}"
+    );
+    has(&with("workers = 2"), "database-workers", Level::Warn, "on SQLite");
+}
+
+#[test]
 fn fail_fast_stops_at_the_first_fail() {
     let dir = tempfile::tempdir().unwrap();
     let text = good(dir.path()).replace("https://pay.shop.example", "http://pay.shop.example");

@@ -169,14 +169,15 @@ async fn three_instances_one_killed_process_every_delivery_once() {
         &config,
         format!(
             "environment = \"sandbox\"\n[server]\ncallback_token_key = \"multi-instance-test-token-key-32b\"\n\
-             [database]\nurl = \"{db}\"\n\
+             [database]\nurl = \"{db}\"\nworkers = 3\n\
              [paystack]\nsecret_key = \"{KEY}\"\nwebhook_ips = [\"127.0.0.0/8\"]\n\
              rate_limit = {{ per_second = 1000000, burst = 1000000 }}\n\
              [merchant]\nwebhook_url = \"{merchant}\"\nsigning_secret = \"{MERCHANT_SECRET}\"\nallow_private_targets = true\n"
         ),
     )
     .unwrap();
-    // Three at once: they migrate the empty database together.
+    // Three at once: they migrate the empty database together. Each runs three worker loops,
+    // which claim from the shared queue as nine instances would.
     let mut instances: Vec<Option<Instance>> = std::thread::scope(|s| {
         let starting: Vec<_> = (0..3).map(|_| s.spawn(|| start(&config))).collect();
         starting.into_iter().map(|h| Some(h.join().unwrap())).collect()
