@@ -131,6 +131,18 @@ mod tests {
         }
         assert!(AccountName::configured("default").is_err());
         assert!("default".parse::<AccountName>().unwrap().is_default());
+        // 32 characters is the longest name.
+        assert!("a".repeat(32).parse::<AccountName>().is_ok());
+    }
+
+    #[test]
+    fn a_name_is_printed_and_stored_as_written() {
+        let name = AccountName::configured("nairobi-till").unwrap();
+        assert!(!name.is_default());
+        assert_eq!(name.as_str(), "nairobi-till");
+        assert_eq!(name.to_string(), "nairobi-till");
+        assert_eq!(String::from(name), "nairobi-till");
+        assert!(AccountName::default_account().is_default());
     }
 
     proptest::proptest! {

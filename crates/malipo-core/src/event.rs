@@ -147,3 +147,55 @@ impl FromStr for EventStatus {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_are_fixed() {
+        for (p, name) in [(Provider::Mpesa, "mpesa"), (Provider::Paystack, "paystack")] {
+            assert_eq!(p.as_str(), name);
+            assert_eq!(p.to_string(), name);
+            assert_eq!(name.parse::<Provider>(), Ok(p));
+        }
+        assert!("Mpesa"
+            .parse::<Provider>()
+            .unwrap_err()
+            .contains("expected mpesa or paystack"));
+    }
+
+    /// The codes are in every stored row: changing one would change what stored events mean.
+    #[test]
+    fn status_codes_and_names_are_fixed() {
+        let expected = [
+            (EventStatus::Received, 0, "received"),
+            (EventStatus::Processed, 1, "processed"),
+            (EventStatus::Failed, 2, "failed"),
+            (EventStatus::RejectedAuthentic, 3, "rejected_authentic"),
+            (EventStatus::Suspicious, 4, "suspicious"),
+        ];
+        for (status, code, name) in expected {
+            assert_eq!(status.code(), code);
+            assert_eq!(EventStatus::from_code(code), Some(status));
+            assert_eq!(status.as_str(), name);
+            assert_eq!(status.to_string(), name);
+            assert_eq!(name.parse::<EventStatus>(), Ok(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), name);
+        }
+        assert_eq!(EventStatus::from_code(5), None);
+        assert_eq!(EventStatus::from_code(-1), None);
+    }
+
+    #[test]
+    fn the_hyphenated_rejected_status_is_accepted_and_nothing_else() {
+        assert_eq!(
+            "rejected-authentic".parse::<EventStatus>(),
+            Ok(EventStatus::RejectedAuthentic)
+        );
+        for bad in ["", "Received", "rejected", "processed-", "suspicious "] {
+            let err = bad.parse::<EventStatus>().unwrap_err();
+            assert!(err.contains("expected received, processed"), "{bad:?}: {err}");
+        }
+    }
+}

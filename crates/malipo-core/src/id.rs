@@ -237,6 +237,32 @@ mod tests {
     }
 
     #[test]
+    fn equal_and_hashed_by_value_printed_alike_in_debug() {
+        use std::hash::{BuildHasher, RandomState};
+        let a = EventId::from_parts(7, 1);
+        let b = EventId::from_parts(7, 2);
+        assert_ne!(a, b);
+        assert_eq!(a, EventId::from_parts(7, 1));
+        // The hash is the value's: ids in a map or set are found by what they are.
+        let hasher = RandomState::new();
+        assert_eq!(hasher.hash_one(a), hasher.hash_one(a.as_u128()));
+        assert_ne!(hasher.hash_one(a), hasher.hash_one(b));
+        assert_eq!(format!("{a:?}"), a.to_string());
+    }
+
+    #[test]
+    fn deserializes_from_its_printed_form_only() {
+        let id = EventId::new();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<EventId>(&json).unwrap(), id);
+        let wrong = serde_json::from_str::<PaymentId>(&json).unwrap_err();
+        assert!(wrong.to_string().contains("pay"), "{wrong}");
+        assert!(serde_json::from_str::<EventId>("\"evt_123\"").is_err());
+        assert!(serde_json::from_str::<EventId>("42").is_err());
+    }
+
+    #[test]
     fn sorts_by_time() {
         let early = EventId::from_parts(1_000, u128::MAX);
         let late = EventId::from_parts(1_001, 0);

@@ -145,4 +145,18 @@ mod tests {
         o.flag("second");
         assert_eq!(o.defect.as_deref(), Some("first"));
     }
+
+    #[test]
+    fn the_payer_is_read_as_what_it_is() {
+        let mut o = Outcome::new(Provider::Mpesa, "x", Claim::Notice(None));
+        assert_eq!((o.payer_phone(), o.payer_email()), (None, None));
+        let phone: Msisdn = "254712345678".parse().unwrap();
+        o.payer = Some(Payer::Phone(phone.clone()));
+        assert_eq!((o.payer_phone(), o.payer_email()), (Some(&phone), None));
+        o.payer = Some(Payer::Email("wanjiru@example.com".into()));
+        assert_eq!(
+            (o.payer_phone(), o.payer_email()),
+            (None, Some("wanjiru@example.com"))
+        );
+    }
 }

@@ -151,6 +151,15 @@ mod tests {
         for s in PaymentState::ALL {
             assert_eq!(PaymentState::from_code(s.code()), Some(s));
             assert_eq!(s.as_str().parse::<PaymentState>(), Ok(s));
+            assert_eq!(s.to_string(), s.as_str());
+        }
+    }
+
+    #[test]
+    fn only_a_pending_payment_awaits_its_answer() {
+        assert!(!Pending.is_final());
+        for s in PaymentState::ALL.into_iter().filter(|s| *s != Pending) {
+            assert!(s.is_final(), "{s}");
         }
     }
 }
