@@ -115,6 +115,23 @@ mod tests {
         assert!(parse(r#"{"s":{}}"#).is_err());
     }
 
+    /// The error names what came instead, so a log says what Paystack sent.
+    #[test]
+    fn errors_name_the_type_that_came() {
+        let err = |json: &str| parse(json).unwrap_err().to_string();
+        assert!(
+            err(r#"{"n":[]}"#).contains("got an array"),
+            "{}",
+            err(r#"{"n":[]}"#)
+        );
+        assert!(err(r#"{"n":{}}"#).contains("got an object"));
+        assert!(err(r#"{"n":true}"#).contains("got a boolean"));
+        assert!(err(r#"{"s":[1]}"#).contains("expected a string or a number, got an array"));
+        assert_eq!(super::kind(&serde_json::Value::Null), "null");
+        assert_eq!(super::kind(&serde_json::json!(1)), "a number");
+        assert_eq!(super::kind(&serde_json::json!("x")), "a string");
+    }
+
     #[test]
     fn booleans_may_be_integers() {
         assert_eq!(parse(r#"{"b":1}"#).unwrap().b, Some(true));

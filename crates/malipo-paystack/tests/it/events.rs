@@ -126,6 +126,267 @@ fn transfer_success_is_keyed_by_id() {
     assert_eq!(transfer.transfer_code.as_deref(), Some("TRF_wpl1dem4967avzm"));
 }
 
+/// What each documented event says about its payment, read off the fixtures by hand: the
+/// reference `verify` takes, the amount (a dispute's refund amount; an invoice in its
+/// transaction's currency), `data.status`, and the customer's (a transfer's recipient's) email.
+#[test]
+fn every_fixture_exposes_its_reference_amount_status_and_email() {
+    type Row = (
+        &'static str,
+        Option<&'static str>,
+        Option<(u64, Currency)>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    use Currency::{Kes, Ngn};
+    let rows: &[Row] = &[
+        (
+            "charge-dispute-create.json",
+            Some("oqn9xkx1lrucbpe"),
+            Some((8_300, Kes)),
+            Some("awaiting-merchant-feedback"),
+            Some("customer2@example.com"),
+        ),
+        (
+            "charge-dispute-remind.json",
+            Some("oqn9xkx1lrucbpe"),
+            Some((8_300, Kes)),
+            Some("awaiting-merchant-feedback"),
+            Some("customer2@example.com"),
+        ),
+        (
+            "charge-dispute-resolve.json",
+            Some("jiddcdgdp1mv0sp"),
+            Some((8_200, Kes)),
+            Some("resolved"),
+            Some("customer2@example.com"),
+        ),
+        (
+            "charge-success.json",
+            Some("qTPrJoy9Bx"),
+            Some((10_000, Ngn)),
+            Some("success"),
+            Some("bojack@horseman.com"),
+        ),
+        (
+            "customeridentification-failed.json",
+            None,
+            None,
+            None,
+            Some("customer1@example.com"),
+        ),
+        (
+            "customeridentification-success.json",
+            None,
+            None,
+            None,
+            Some("customer2@example.com"),
+        ),
+        (
+            "dedicatedaccount-assign-failed.json",
+            None,
+            None,
+            Some("failed"),
+            Some("customer2@example.com"),
+        ),
+        (
+            "dedicatedaccount-assign-success.json",
+            None,
+            None,
+            Some("success"),
+            Some("customer2@example.com"),
+        ),
+        (
+            "invoice-create.json",
+            Some("ffof16upmf7aitkbo1q5s9lfnerfg0s5r1pw"),
+            Some((52_500, Kes)),
+            Some("success"),
+            Some("customer5@example.com"),
+        ),
+        // No transaction and no plan: no currency, so no amount.
+        (
+            "invoice-payment-failed.json",
+            None,
+            None,
+            Some("pending"),
+            Some("customer6@example.com"),
+        ),
+        (
+            "invoice-update.json",
+            Some("57ymrr07r7"),
+            Some((52_500, Kes)),
+            Some("success"),
+            Some("customer2@example.com"),
+        ),
+        // The customer is given by its id only.
+        (
+            "paymentrequest-pending.json",
+            None,
+            Some((10_002_500, Kes)),
+            Some("pending"),
+            None,
+        ),
+        (
+            "paymentrequest-success.json",
+            None,
+            Some((10_002_500, Kes)),
+            Some("success"),
+            None,
+        ),
+        (
+            "refund-failed.json",
+            Some("am35321i1oaulriimb0gqvvxodk5n2"),
+            Some((22_500, Kes)),
+            Some("failed"),
+            Some("customer6@example.com"),
+        ),
+        (
+            "refund-needs-attention.json",
+            Some("ybhhaobtw3gav1px330yi5pdwh72p34m"),
+            Some((7_806, Kes)),
+            Some("needs-attention"),
+            Some("customer4@example.com"),
+        ),
+        (
+            "refund-pending.json",
+            Some("m1ytpfhcagk4pt39x0nzgvsm0mvgt9"),
+            Some((12_500, Kes)),
+            Some("pending"),
+            Some("customer0@example.com"),
+        ),
+        (
+            "refund-processed.json",
+            Some("dqckpvtjy36aqqba9x0kd3cxc4acgz"),
+            Some((7_500, Kes)),
+            Some("processed"),
+            Some("customer4@example.com"),
+        ),
+        (
+            "refund-processing.json",
+            Some("m1ytpfhcagk4pt39x0nzgvsm0mvgt9"),
+            Some((12_500, Kes)),
+            Some("processing"),
+            Some("customer0@example.com"),
+        ),
+        // A subscription's amount is in its plan's currency.
+        (
+            "subscription-create.json",
+            None,
+            Some((52_500, Kes)),
+            Some("active"),
+            Some("customer2@example.com"),
+        ),
+        (
+            "subscription-disable.json",
+            None,
+            Some((302_500, Kes)),
+            Some("complete"),
+            Some("customer2@example.com"),
+        ),
+        ("subscription-expiring-cards.json", None, None, None, None),
+        (
+            "subscription-not-renew.json",
+            None,
+            Some((122_500, Kes)),
+            Some("non-renewing"),
+            Some("customer2@example.com"),
+        ),
+        (
+            "transfer-failed.json",
+            Some("1976435213"),
+            Some((202_500, Kes)),
+            Some("failed"),
+            Some("customer0@example.com"),
+        ),
+        (
+            "transfer-reversed.json",
+            Some("0t6fzfh1oq"),
+            Some((12_500, Kes)),
+            Some("reversed"),
+            Some("customer2@example.com"),
+        ),
+        (
+            "transfer-success.json",
+            Some("1jhbs3ozmen0k7y5efmw"),
+            Some((30_000, Ngn)),
+            Some("success"),
+            None,
+        ),
+    ];
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    assert_eq!(
+        std::fs::read_dir(dir).unwrap().count(),
+        rows.len(),
+        "a row per fixture"
+    );
+    for &(file, reference, amount, status, email) in rows {
+        let event = parse(file);
+        assert_eq!(event.reference(), reference, "{file}");
+        assert_eq!(
+            event.amount(),
+            amount.map(|(minor, c)| Money::from_minor(minor, c)),
+            "{file}"
+        );
+        assert_eq!(event.status(), status, "{file}");
+        assert_eq!(event.customer_email(), email, "{file}");
+    }
+}
+
+/// A payment request whose customer is expanded into an object names its email.
+#[test]
+fn an_expanded_payment_request_customer_gives_its_email() {
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture("paymentrequest-success.json")).unwrap();
+    body["data"]["customer"] = serde_json::json!({"id": 7455232, "email": "payer@example.com"});
+    let event = Event::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+    assert_eq!(event.customer_email(), Some("payer@example.com"));
+}
+
+#[test]
+fn an_identification_is_keyed_by_its_customer_code() {
+    assert_eq!(
+        parse("customeridentification-success.json")
+            .dedup_key()
+            .as_deref(),
+        Some("customeridentification.success:CUS_7b5mamrewq6tnyd")
+    );
+    // Without the code, the customer's id.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fixture("customeridentification-failed.json")).unwrap();
+    v["data"]["customer_code"] = serde_json::Value::Null;
+    let event = Event::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(
+        event.dedup_key().as_deref(),
+        Some("customeridentification.failed:82797324")
+    );
+}
+
+#[test]
+fn a_dispute_names_the_disputed_charge_and_its_amount() {
+    let event = parse("charge-dispute-create.json");
+    assert_eq!(event.reference(), Some("oqn9xkx1lrucbpe"));
+    assert_eq!(event.amount(), Some(Money::from_minor(8_300, Currency::Kes)));
+    assert_eq!(event.status(), Some("awaiting-merchant-feedback"));
+    assert_eq!(event.customer_email(), Some("customer2@example.com"));
+}
+
+#[test]
+fn a_transfer_gives_its_status_and_its_recipients_email() {
+    let event = parse("transfer-success.json");
+    assert_eq!(event.status(), Some("success"));
+    // The fixture's recipient has `"email": null`.
+    assert_eq!(event.customer_email(), None);
+    let mut body: serde_json::Value = serde_json::from_slice(&fixture("transfer-success.json")).unwrap();
+    body["data"]["recipient"]["email"] = "payee@example.com".into();
+    let with_email = Event::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+    assert_eq!(with_email.customer_email(), Some("payee@example.com"));
+    // A recipient named only by its code carries no email.
+    body["data"]["recipient"] = "RCP_a8wkxiychzdzfgs".into();
+    let by_code = Event::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+    assert_eq!(by_code.customer_email(), None);
+    assert_eq!(by_code.status(), Some("success"));
+}
+
 #[test]
 fn refund_events_have_string_amounts_and_no_id() {
     let pending = parse("refund-pending.json");
@@ -397,6 +658,10 @@ mod fuzz_regressions {
         let padded =
             Event::from_slice(br#"{"event":"transfer.success","data":{"reference":" T1 "}}"#).unwrap();
         assert_eq!(padded.dedup_key().as_deref(), Some("transfer.success:T1"));
+        // An unknown event: a blank id is passed over for the next identity field, trimmed.
+        let unknown =
+            Event::from_slice(br#"{"event":"some.new.event","data":{"id":" ","reference":" R1 "}}"#).unwrap();
+        assert_eq!(unknown.dedup_key().as_deref(), Some("some.new.event:R1"));
     }
 }
 
@@ -515,5 +780,42 @@ mod outcome {
             .outcome();
         assert_eq!(o.amount, None);
         assert!(o.defect.unwrap().contains("XYZ"));
+    }
+
+    /// Every event that moves money is flagged alike; a notice moves nothing, so its currency
+    /// is not a defect.
+    #[test]
+    fn an_unknown_currency_is_a_defect_only_where_money_moves() {
+        let in_xyz = |file: &str| {
+            let mut v: serde_json::Value = serde_json::from_slice(&fixture(file)).unwrap();
+            v["data"]["currency"] = "XYZ".into();
+            Event::from_slice(&serde_json::to_vec(&v).unwrap())
+                .unwrap()
+                .outcome()
+        };
+        for file in [
+            "transfer-success.json",
+            "transfer-failed.json",
+            "transfer-reversed.json",
+            "refund-processed.json",
+        ] {
+            let o = in_xyz(file);
+            assert_eq!(o.amount, None, "{file}");
+            assert!(
+                o.defect.as_deref().is_some_and(|d| d.contains("XYZ")),
+                "{file}: {o:?}"
+            );
+        }
+        for file in [
+            "refund-pending.json",
+            "refund-failed.json",
+            "charge-dispute-create.json",
+        ] {
+            let o = in_xyz(file);
+            assert_eq!(o.claim, Claim::Notice(None), "{file}");
+            assert_eq!(o.defect, None, "{file}");
+        }
+        // A known currency is no defect.
+        assert_eq!(parse("refund-processed.json").outcome().defect, None);
     }
 }
