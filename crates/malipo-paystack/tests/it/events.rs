@@ -14,6 +14,13 @@ fn parse(name: &str) -> Event {
     Event::from_slice(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e} ({e:?})"))
 }
 
+/// The fixture `name` with `edit` applied to its JSON, parsed.
+fn parse_edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Event {
+    let mut body: serde_json::Value = serde_json::from_slice(&fixture(name)).unwrap();
+    edit(&mut body);
+    Event::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap()
+}
+
 /// The fixture file of each typed event name.
 fn fixture_of(event: &str) -> String {
     format!("{}.json", event.replace(['.', '_'], "-"))
@@ -335,10 +342,9 @@ fn every_fixture_exposes_its_reference_amount_status_and_email() {
 /// A payment request whose customer is expanded into an object names its email.
 #[test]
 fn an_expanded_payment_request_customer_gives_its_email() {
-    let mut body: serde_json::Value =
-        serde_json::from_slice(&fixture("paymentrequest-success.json")).unwrap();
-    body["data"]["customer"] = serde_json::json!({"id": 7455232, "email": "payer@example.com"});
-    let event = Event::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let event = parse_edited("paymentrequest-success.json", |v| {
+        v["data"]["customer"] = serde_json::json!({"id": 7455232, "email": "payer@example.com"})
+    });
     assert_eq!(event.customer_email(), Some("payer@example.com"));
 }
 
@@ -351,10 +357,9 @@ fn an_identification_is_keyed_by_its_customer_code() {
         Some("customeridentification.success:CUS_7b5mamrewq6tnyd")
     );
     // Without the code, the customer's id.
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&fixture("customeridentification-failed.json")).unwrap();
-    v["data"]["customer_code"] = serde_json::Value::Null;
-    let event = Event::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap();
+    let event = parse_edited("customeridentification-failed.json", |v| {
+        v["data"]["customer_code"] = serde_json::Value::Null
+    });
     assert_eq!(
         event.dedup_key().as_deref(),
         Some("customeridentification.failed:82797324")
@@ -376,13 +381,14 @@ fn a_transfer_gives_its_status_and_its_recipients_email() {
     assert_eq!(event.status(), Some("success"));
     // The fixture's recipient has `"email": null`.
     assert_eq!(event.customer_email(), None);
-    let mut body: serde_json::Value = serde_json::from_slice(&fixture("transfer-success.json")).unwrap();
-    body["data"]["recipient"]["email"] = "payee@example.com".into();
-    let with_email = Event::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let with_email = parse_edited("transfer-success.json", |v| {
+        v["data"]["recipient"]["email"] = "payee@example.com".into()
+    });
     assert_eq!(with_email.customer_email(), Some("payee@example.com"));
     // A recipient named only by its code carries no email.
-    body["data"]["recipient"] = "RCP_a8wkxiychzdzfgs".into();
-    let by_code = Event::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let by_code = parse_edited("transfer-success.json", |v| {
+        v["data"]["recipient"] = "RCP_a8wkxiychzdzfgs".into()
+    });
     assert_eq!(by_code.customer_email(), None);
     assert_eq!(by_code.status(), Some("success"));
 }
@@ -730,9 +736,8 @@ mod outcome {
     //! What each event claims, in the provider-neutral words the gateway settles on.
 
     use malipo_core::{Claim, Currency, Money, Payer, PaymentState, Provider};
-    use malipo_paystack::Event;
 
-    use super::{fixture, parse};
+    use super::{parse, parse_edited};
 
     #[test]
     fn a_charge_claims_its_reference_paid_for_its_amount_and_may_be_recorded() {
@@ -773,11 +778,7 @@ mod outcome {
 
     #[test]
     fn an_amount_in_a_currency_malipo_does_not_know_is_a_defect() {
-        let mut v: serde_json::Value = serde_json::from_slice(&fixture("charge-success.json")).unwrap();
-        v["data"]["currency"] = "XYZ".into();
-        let o = Event::from_slice(&serde_json::to_vec(&v).unwrap())
-            .unwrap()
-            .outcome();
+        let o = parse_edited("charge-success.json", |v| v["data"]["currency"] = "XYZ".into()).outcome();
         assert_eq!(o.amount, None);
         assert!(o.defect.unwrap().contains("XYZ"));
     }
@@ -786,13 +787,7 @@ mod outcome {
     /// is not a defect.
     #[test]
     fn an_unknown_currency_is_a_defect_only_where_money_moves() {
-        let in_xyz = |file: &str| {
-            let mut v: serde_json::Value = serde_json::from_slice(&fixture(file)).unwrap();
-            v["data"]["currency"] = "XYZ".into();
-            Event::from_slice(&serde_json::to_vec(&v).unwrap())
-                .unwrap()
-                .outcome()
-        };
+        let in_xyz = |file: &str| parse_edited(file, |v| v["data"]["currency"] = "XYZ".into()).outcome();
         for file in [
             "transfer-success.json",
             "transfer-failed.json",
