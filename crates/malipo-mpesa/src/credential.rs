@@ -63,7 +63,7 @@ impl std::fmt::Debug for DarajaCertificate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DarajaCertificate")
             .field("subject", &self.subject)
-            .field("modulus_bits", &self.modulus_len())
+            .field("modulus_bits", &(self.modulus_len() * 8))
             .finish()
     }
 }

@@ -39,6 +39,7 @@
 mod api;
 mod bill_manager;
 mod callbacks;
+pub mod certificate;
 mod config;
 mod fields;
 mod pull;

@@ -1,0 +1,182 @@
+//! What a result callback claims, decided on bodies shaped like Daraja's: a status query settles
+//! only when the query itself succeeded, a success needs a well-formed receipt, and a result
+//! without parameters is told apart by the queue URL Daraja echoes.
+
+use malipo_core::{Claim, PaymentState};
+use malipo_mpesa::{parse_callback, Callback, CallbackKind, ResultCallback, ResultKind};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+fn result(body: &Value) -> ResultCallback {
+    match parse_callback(CallbackKind::Result, &serde_json::to_vec(body).unwrap()).unwrap() {
+        Callback::Result(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The transaction status fixture with its query's `ResultCode` and `TransactionStatus` set.
+fn status_result(code: Value, status: &str) -> ResultCallback {
+    let mut body = fixture("transaction-status-result.json");
+    body["Result"]["ResultCode"] = code;
+    for p in body["Result"]["ResultParameters"]["ResultParameter"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if p["Key"] == "TransactionStatus" {
+            p["Value"] = status.into();
+        }
+    }
+    result(&body)
+}
+
+#[test]
+fn a_status_query_settles_only_when_the_query_itself_succeeded() {
+    let completed = status_result(json!(0), "Completed").outcome();
+    assert_eq!(completed.claim, Claim::Settled(PaymentState::Succeeded));
+    assert_eq!(completed.receipt.as_deref(), Some("MBN31H462N"));
+    assert!(completed.by_receipt);
+    assert_eq!(
+        status_result(json!(0), "Failed").outcome().claim,
+        Claim::Settled(PaymentState::Failed)
+    );
+    // A query that failed says nothing about the transaction, whatever status it carries.
+    for status in ["Completed", "Failed", "Cancelled"] {
+        let o = status_result(json!(1), status).outcome();
+        assert!(matches!(o.claim, Claim::Notice(_)), "{status}: {:?}", o.claim);
+    }
+    assert!(matches!(
+        status_result(json!(0), "Pending").outcome().claim,
+        Claim::Notice(Some(ref n)) if n.contains("Pending")
+    ));
+}
+
+#[test]
+fn only_a_success_must_carry_a_well_formed_receipt() {
+    let mut body = fixture("b2c-result-success.json");
+    for p in body["Result"]["ResultParameters"]["ResultParameter"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if p["Key"] == "TransactionReceipt" {
+            p["Value"] = "not-a-receipt-but-a-very-long-hostile-value-0123456789".into();
+        }
+    }
+    let o = result(&body).outcome();
+    let defect = o.defect.expect("a malformed receipt on a success is a defect");
+    assert!(defect.contains("TransactionReceipt"), "{defect}");
+    // The value is clipped to 40 characters in the reason.
+    assert!(
+        defect.contains("not-a-receipt-but-a-very-long-hostile-v"),
+        "{defect}"
+    );
+    assert!(!defect.contains("value-0123456789"), "{defect}");
+
+    // A failure names no receipt, and needs none.
+    let failed = result(&fixture("b2c-result-failed.json")).outcome();
+    assert_eq!(failed.claim, Claim::Settled(PaymentState::Failed));
+    assert_eq!(failed.defect, None);
+}
+
+#[test]
+fn the_receipt_falls_back_to_a_non_empty_transaction_id() {
+    let mut body = fixture("b2c-result-failed.json");
+    assert_eq!(result(&body).receipt().as_deref(), Some("NLJ0000000"));
+    body["Result"]["TransactionID"] = "".into();
+    assert_eq!(result(&body).receipt(), None);
+}
+
+/// A result whose parameters name its operation, each by one key alone.
+#[test]
+fn a_result_is_told_by_any_one_of_its_parameters() {
+    let cases = [
+        ("ReceiptNo", ResultKind::TransactionStatus),
+        ("TransactionStatus", ResultKind::TransactionStatus),
+        ("B2CRecipientIsRegisteredCustomer", ResultKind::B2c),
+        ("TransactionReceipt", ResultKind::B2c),
+        ("InitiatorAccountCurrentBalance", ResultKind::B2b),
+        ("DebitPartyAffectedAccountBalance", ResultKind::B2b),
+        ("OriginalTransactionID", ResultKind::Reversal),
+        ("AccountBalance", ResultKind::AccountBalance),
+    ];
+    for (key, kind) in cases {
+        let mut body = fixture("b2c-result-failed.json");
+        body["Result"]["ReferenceData"] = Value::Null;
+        body["Result"]["ResultParameters"] = json!({"ResultParameter": [{"Key": key, "Value": "X"}]});
+        assert_eq!(result(&body).kind(), kind, "{key}");
+    }
+}
+
+/// A failed result carries no parameters: the queue URL it echoes names the operation.
+#[test]
+fn a_result_without_parameters_is_told_by_its_queue_url() {
+    let cases = [
+        ("https://example.test/mpesa/b2cresults/v1/submit", ResultKind::B2c),
+        ("https://example.test/callbacks/b2c/timeout", ResultKind::B2c),
+        ("https://example.test/mpesa/b2bresults/v1/submit", ResultKind::B2b),
+        ("https://example.test/callbacks/b2b/timeout", ResultKind::B2b),
+        (
+            "https://example.test/mpesa/reversal/v1/submit",
+            ResultKind::Reversal,
+        ),
+        (
+            "https://example.test/mpesa/accountbalance/v1/submit",
+            ResultKind::AccountBalance,
+        ),
+        (
+            "https://example.test/mpesa/transactionstatus/v1/submit",
+            ResultKind::TransactionStatus,
+        ),
+        ("https://example.test/somewhere/else", ResultKind::Unknown),
+    ];
+    for (url, kind) in cases {
+        let mut body = fixture("b2c-result-failed.json");
+        body["Result"]["ReferenceData"]["ReferenceItem"][0]["Value"] = url.into();
+        assert_eq!(result(&body).kind(), kind, "{url}");
+    }
+}
+
+#[test]
+fn every_callback_gives_its_result_code_as_text() {
+    let parse = |kind, name: &str| {
+        let body = serde_json::to_vec(&fixture(name)).unwrap();
+        parse_callback(kind, &body).unwrap()
+    };
+    let code = |kind, name: &str| parse(kind, name).result_code();
+    assert_eq!(
+        code(CallbackKind::Stk, "stk-callback-cancelled.json").as_deref(),
+        Some("1032")
+    );
+    assert_eq!(
+        code(CallbackKind::Stk, "stk-callback-paid.json").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        code(CallbackKind::Result, "b2c-result-failed.json").as_deref(),
+        Some("2001")
+    );
+    assert_eq!(
+        code(CallbackKind::Timeout, "queue-timeout.json").as_deref(),
+        Some("1")
+    );
+    assert_eq!(code(CallbackKind::C2bConfirmation, "c2b-confirmation.json"), None);
+}
+
+#[test]
+fn only_a_cut_or_non_json_body_is_a_syntax_error() {
+    let syntax = |body: &[u8]| {
+        parse_callback(CallbackKind::Result, body)
+            .unwrap_err()
+            .is_syntax()
+    };
+    assert!(syntax(br#"{"Result": {"ResultCode": 0"#));
+    assert!(syntax(br#"{"Result": nope}"#));
+    // Not an object at all is its own error.
+    assert!(!syntax(b"ResultCode=0"));
+    // Complete JSON of the wrong shape is malformed, not cut off.
+    assert!(!syntax(br#"{"Result": {"ResultCode": [1, 2]}}"#));
+    assert!(!syntax(br#"{"Result": {}}"#));
+}
