@@ -104,9 +104,10 @@ impl std::fmt::Display for ResultCode {
 impl<'de> Deserialize<'de> for ResultCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
+        // `as_i64` answers only for an integer that fits: `0.0`, `"0"` and 2^63 are irregular.
         Ok(match value.as_i64() {
-            Some(code) if value.is_i64() || value.is_u64() => ResultCode::Integer(code),
-            _ => ResultCode::Irregular(value),
+            Some(code) => ResultCode::Integer(code),
+            None => ResultCode::Irregular(value),
         })
     }
 }

@@ -180,3 +180,19 @@ fn only_a_cut_or_non_json_body_is_a_syntax_error() {
     assert!(!syntax(br#"{"Result": {"ResultCode": [1, 2]}}"#));
     assert!(!syntax(br#"{"Result": {}}"#));
 }
+
+#[test]
+fn a_result_code_is_an_integer_only_when_it_is_one_that_fits() {
+    use malipo_mpesa::ResultCode;
+    let code = |v: Value| serde_json::from_value::<ResultCode>(v).unwrap();
+    assert_eq!(code(json!(1032)), ResultCode::Integer(1032));
+    assert_eq!(code(json!(-1)), ResultCode::Integer(-1));
+    for odd in [
+        json!(0.0),
+        json!("0"),
+        json!(9_223_372_036_854_775_808u64),
+        Value::Null,
+    ] {
+        assert_eq!(code(odd.clone()), ResultCode::Irregular(odd));
+    }
+}
