@@ -246,7 +246,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let name = match (kind, variant) {
             (ServerKind::Malipo, _) => "malipo (SQLite, process-crash)".to_owned(),
             (ServerKind::MalipoStk, _) => "malipo, M-Pesa STK callbacks (SQLite, process-crash)".to_owned(),
-            (ServerKind::MalipoPostgres, _) => postgres_name(&args),
+            (ServerKind::MalipoPostgres, _) => format!("malipo (PostgreSQL{})", workers_note(&args)),
             (ServerKind::Ceiling, _) => "bare axum (ceiling)".to_owned(),
             (ServerKind::Django, Some("IMMEDIATE")) => "paystack-django, IMMEDIATE".to_owned(),
             (ServerKind::Django, _) => "paystack-django, Django defaults".to_owned(),
@@ -896,15 +896,15 @@ async fn sustained(
     Ok(failed)
 }
 
-/// The provider's table row, from its probes.
-/// The PostgreSQL row's name, with its worker loops when more than one.
-fn postgres_name(args: &Args) -> String {
+/// What the PostgreSQL rows' names add: their worker loops, when more than one.
+fn workers_note(args: &Args) -> String {
     match args.postgres_workers {
-        0 | 1 => "malipo (PostgreSQL)".to_owned(),
-        n => format!("malipo (PostgreSQL, {n} workers)"),
+        0 | 1 => String::new(),
+        n => format!(", {n} workers"),
     }
 }
 
+/// The provider's table row, from its probes.
 fn rows_line(
     args: &Args,
     provider: &str,
@@ -922,10 +922,7 @@ fn rows_line(
         .min_by_key(|(p, _)| p.rate);
     let name = match provider {
         "stk" => "M-Pesa STK callbacks".to_owned(),
-        "postgres" => match args.postgres_workers {
-            0 | 1 => "Paystack charge.success, PostgreSQL".to_owned(),
-            n => format!("Paystack charge.success, PostgreSQL, {n} workers"),
-        },
+        "postgres" => format!("Paystack charge.success, PostgreSQL{}", workers_note(args)),
         _ => "Paystack charge.success".to_owned(),
     };
     // Say so when the probe budget, not the precision, ended the search.

@@ -119,11 +119,8 @@ mod tests {
     #[test]
     fn errors_name_the_type_that_came() {
         let err = |json: &str| parse(json).unwrap_err().to_string();
-        assert!(
-            err(r#"{"n":[]}"#).contains("got an array"),
-            "{}",
-            err(r#"{"n":[]}"#)
-        );
+        let array = err(r#"{"n":[]}"#);
+        assert!(array.contains("got an array"), "{array}");
         assert!(err(r#"{"n":{}}"#).contains("got an object"));
         assert!(err(r#"{"n":true}"#).contains("got a boolean"));
         assert!(err(r#"{"s":[1]}"#).contains("expected a string or a number, got an array"));

@@ -6,6 +6,15 @@ use malipo_core::Secret;
 use malipo_mpesa::{check_ciphertext_len, CertEnvironment, CredentialError, DarajaCertificate};
 use malipo_sim::mpesa::certificate::{make_cert, openssl_decrypt};
 
+/// A throwaway certificate for `subject_cn` in a directory of its own, read from its PEM:
+/// (the directory, the private key's path, the certificate).
+fn certificate(subject_cn: &str) -> (tempfile::TempDir, std::path::PathBuf, DarajaCertificate) {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, pem, _) = make_cert(dir.path(), "test", subject_cn);
+    let cert = DarajaCertificate::from_bytes(&std::fs::read(&pem).unwrap()).unwrap();
+    (dir, key, cert)
+}
+
 fn b64(len: usize) -> Secret<String> {
     Secret::new(base64::engine::general_purpose::STANDARD.encode(vec![7u8; len]))
 }
@@ -47,9 +56,7 @@ fn the_credential_decrypts_to_the_password_and_has_the_keys_length() {
 
 #[test]
 fn a_password_fits_in_the_key_less_eleven_bytes_of_padding() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, pem, _) = make_cert(dir.path(), "prod", "api.safaricom.co.ke");
-    let cert = DarajaCertificate::from_bytes(&std::fs::read(&pem).unwrap()).unwrap();
+    let (dir, key, cert) = certificate("api.safaricom.co.ke");
     assert_eq!(cert.environment(), CertEnvironment::Production);
     let longest = "p".repeat(256 - 11);
     let credential = cert.security_credential(&Secret::new(longest.clone())).unwrap();
@@ -68,9 +75,7 @@ fn a_password_fits_in_the_key_less_eleven_bytes_of_padding() {
 
 #[test]
 fn a_plaintext_or_wrong_length_credential_is_refused_without_printing_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, pem, _) = make_cert(dir.path(), "shape", "example.test");
-    let cert = DarajaCertificate::from_bytes(&std::fs::read(&pem).unwrap()).unwrap();
+    let (_dir, _, cert) = certificate("example.test");
     assert_eq!(cert.environment(), CertEnvironment::Unknown);
     let plain = Secret::new("Safaricom999!*!".to_string());
     let err = cert.check_ciphertext_shape(&plain).unwrap_err();
@@ -98,9 +103,7 @@ fn a_plaintext_or_wrong_length_credential_is_refused_without_printing_it() {
 
 #[test]
 fn a_certificate_prints_its_subject_and_size_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, pem, _) = make_cert(dir.path(), "debug", "apisandbox.safaricom.et");
-    let cert = DarajaCertificate::from_bytes(&std::fs::read(&pem).unwrap()).unwrap();
+    let (_dir, _, cert) = certificate("apisandbox.safaricom.et");
     let printed = format!("{cert:?}");
     assert!(printed.contains("apisandbox.safaricom.et"), "{printed}");
     // It used to print the length in bytes under this name.

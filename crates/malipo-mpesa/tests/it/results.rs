@@ -18,19 +18,28 @@ fn result(body: &Value) -> ResultCallback {
     }
 }
 
+/// The fixture `name` with `edit` applied to its JSON, parsed.
+fn result_edited(name: &str, edit: impl FnOnce(&mut Value)) -> ResultCallback {
+    let mut body = fixture(name);
+    edit(&mut body);
+    result(&body)
+}
+
+/// Sets the value of the result parameter `key` (which the body must have).
+fn set_parameter(body: &mut Value, key: &str, value: &str) {
+    let params = body["Result"]["ResultParameters"]["ResultParameter"]
+        .as_array_mut()
+        .unwrap();
+    let param = params.iter_mut().find(|p| p["Key"] == key).unwrap();
+    param["Value"] = value.into();
+}
+
 /// The transaction status fixture with its query's `ResultCode` and `TransactionStatus` set.
 fn status_result(code: Value, status: &str) -> ResultCallback {
-    let mut body = fixture("transaction-status-result.json");
-    body["Result"]["ResultCode"] = code;
-    for p in body["Result"]["ResultParameters"]["ResultParameter"]
-        .as_array_mut()
-        .unwrap()
-    {
-        if p["Key"] == "TransactionStatus" {
-            p["Value"] = status.into();
-        }
-    }
-    result(&body)
+    result_edited("transaction-status-result.json", |body| {
+        body["Result"]["ResultCode"] = code;
+        set_parameter(body, "TransactionStatus", status);
+    })
 }
 
 #[test]
@@ -56,16 +65,14 @@ fn a_status_query_settles_only_when_the_query_itself_succeeded() {
 
 #[test]
 fn only_a_success_must_carry_a_well_formed_receipt() {
-    let mut body = fixture("b2c-result-success.json");
-    for p in body["Result"]["ResultParameters"]["ResultParameter"]
-        .as_array_mut()
-        .unwrap()
-    {
-        if p["Key"] == "TransactionReceipt" {
-            p["Value"] = "not-a-receipt-but-a-very-long-hostile-value-0123456789".into();
-        }
-    }
-    let o = result(&body).outcome();
+    let o = result_edited("b2c-result-success.json", |body| {
+        set_parameter(
+            body,
+            "TransactionReceipt",
+            "not-a-receipt-but-a-very-long-hostile-value-0123456789",
+        )
+    })
+    .outcome();
     let defect = o.defect.expect("a malformed receipt on a success is a defect");
     assert!(defect.contains("TransactionReceipt"), "{defect}");
     // The value is clipped to 40 characters in the reason.
@@ -103,10 +110,11 @@ fn a_result_is_told_by_any_one_of_its_parameters() {
         ("AccountBalance", ResultKind::AccountBalance),
     ];
     for (key, kind) in cases {
-        let mut body = fixture("b2c-result-failed.json");
-        body["Result"]["ReferenceData"] = Value::Null;
-        body["Result"]["ResultParameters"] = json!({"ResultParameter": [{"Key": key, "Value": "X"}]});
-        assert_eq!(result(&body).kind(), kind, "{key}");
+        let found = result_edited("b2c-result-failed.json", |body| {
+            body["Result"]["ReferenceData"] = Value::Null;
+            body["Result"]["ResultParameters"] = json!({"ResultParameter": [{"Key": key, "Value": "X"}]});
+        });
+        assert_eq!(found.kind(), kind, "{key}");
     }
 }
 
@@ -133,9 +141,10 @@ fn a_result_without_parameters_is_told_by_its_queue_url() {
         ("https://example.test/somewhere/else", ResultKind::Unknown),
     ];
     for (url, kind) in cases {
-        let mut body = fixture("b2c-result-failed.json");
-        body["Result"]["ReferenceData"]["ReferenceItem"][0]["Value"] = url.into();
-        assert_eq!(result(&body).kind(), kind, "{url}");
+        let found = result_edited("b2c-result-failed.json", |body| {
+            body["Result"]["ReferenceData"]["ReferenceItem"][0]["Value"] = url.into()
+        });
+        assert_eq!(found.kind(), kind, "{url}");
     }
 }
 
