@@ -25,6 +25,8 @@ pub(crate) struct Target {
     pub(crate) tls: MakeRustlsConnect,
     /// `postgres://user@host:port/db`, never with the password.
     pub(crate) described: String,
+    /// The `SET`s every connection runs once connected (see [`session_settings`]).
+    session: String,
 }
 
 /// Replaces the password of a `postgres://user:password@host/db` URL (and any `password=`
@@ -73,38 +75,50 @@ pub(crate) fn target(url: &str, options: &PostgresOptions) -> Result<Target, Sto
     if config.get_application_name().is_none() {
         config.application_name("malipo");
     }
-    let settings = session_settings(config.get_options(), options.statement_timeout);
-    config.options(&settings);
+    let session = session_settings(config.get_options(), options.statement_timeout);
     let tls = tls(root_cert.as_deref()).map_err(invalid)?;
     let described = describe(&config);
     Ok(Target {
         config,
         tls,
         described,
+        session,
     })
 }
 
-/// The `options` startup parameter: the URL's own, then what malipo sets unless it did. A
+/// The settings malipo gives every session, unless the URL's own `options` names them: a
 /// statement timeout (see [`PostgresOptions::statement_timeout`]), and `client_min_messages =
-/// warning`: the notices of a healthy server (`relation "schema_migrations" already exists,
-/// skipping` at every start) would otherwise reach every process's log at INFO.
+/// warning`, since the notices of a healthy server (`relation "schema_migrations" already
+/// exists, skipping` at every start) would otherwise reach every process's log at INFO.
+///
+/// They are `SET` once connected, not sent in the startup packet's `options` parameter: a
+/// connection pooler in front of the server (PgBouncer) refuses a connection that sends
+/// `options` with "unsupported startup parameter". A URL that sets `options` itself still sends
+/// them, as written.
 fn session_settings(url_options: Option<&str>, statement_timeout: Option<Duration>) -> String {
-    let mut settings = url_options.unwrap_or_default().trim().to_owned();
-    let mut set = |name: &str, value: String| {
-        if !settings.contains(name) {
-            if !settings.is_empty() {
-                settings.push(' ');
-            }
-            settings.push_str(&format!("-c {name}={value}"));
-        }
-    };
+    let url_options = url_options.unwrap_or_default();
+    let mut sets = Vec::new();
     if let Some(timeout) = statement_timeout {
         // In milliseconds, at least one: 0 would mean no limit.
         let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
-        set("statement_timeout", ms.to_string());
+        sets.push(("statement_timeout", ms.to_string()));
     }
-    set("client_min_messages", "warning".to_owned());
-    settings
+    sets.push(("client_min_messages", "warning".to_owned()));
+    sets.into_iter()
+        .filter(|(name, _)| !url_options.contains(name))
+        .map(|(name, value)| format!("SET {name} = {value}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Target {
+    /// Gives a new connection malipo's session settings.
+    async fn start_session(&self, client: &tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
+        if self.session.is_empty() {
+            return Ok(());
+        }
+        client.batch_execute(&self.session).await
+    }
 }
 
 /// Takes the parameters tokio-postgres does not know out of a URL: `sslrootcert`, and the
@@ -196,12 +210,17 @@ pub(crate) fn pool(target: &Target, options: &PostgresOptions) -> Result<Pool, S
         },
     );
     let wait = options.connect_timeout.max(Duration::from_millis(1));
+    let session = target.clone();
     Pool::builder(manager)
         .max_size(options.pool_size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(wait))
         .create_timeout(Some(wait))
         .recycle_timeout(Some(wait))
+        .post_create(Hook::async_fn(move |client, _| {
+            let session = session.clone();
+            Box::pin(async move { session.start_session(client).await.map_err(HookError::Backend) })
+        }))
         .pre_recycle(Hook::async_fn(move |client, metrics| {
             Box::pin(async move {
                 if metrics.last_used() < VERIFY_AFTER_IDLE {
@@ -230,6 +249,10 @@ pub(crate) async fn connect_one(target: &Target) -> Result<tokio_postgres::Clien
             tracing::debug!(error = %e, "a PostgreSQL connection ended");
         }
     });
+    target
+        .start_session(&client)
+        .await
+        .map_err(|e| unreachable_error(target, e))?;
     Ok(client)
 }
 
@@ -256,6 +279,10 @@ pub(crate) async fn connect_one_with(
             }
         }
     });
+    target
+        .start_session(&client)
+        .await
+        .map_err(|e| unreachable_error(target, e))?;
     Ok(client)
 }
 
@@ -304,9 +331,11 @@ mod tests {
             ..PostgresOptions::default()
         };
         let plain = target("postgres://u@db/m", &options).unwrap();
+        // Nothing in the startup packet that a pooler would refuse.
+        assert_eq!(plain.config.get_options(), None);
         assert_eq!(
-            plain.config.get_options(),
-            Some("-c statement_timeout=2500 -c client_min_messages=warning")
+            plain.session,
+            "SET statement_timeout = 2500; SET client_min_messages = warning"
         );
         let own = target(
             "postgres://u@db/m?options=-c%20statement_timeout%3D0%20-c%20search_path%3Dpay",
@@ -315,17 +344,28 @@ mod tests {
         .unwrap();
         assert_eq!(
             own.config.get_options(),
-            Some("-c statement_timeout=0 -c search_path=pay -c client_min_messages=warning")
+            Some("-c statement_timeout=0 -c search_path=pay")
         );
+        assert_eq!(own.session, "SET client_min_messages = warning");
         let unlimited = PostgresOptions {
             statement_timeout: None,
             ..PostgresOptions::default()
         };
-        let unlimited = target("postgres://u@db/m", &unlimited).unwrap();
-        assert_eq!(
-            unlimited.config.get_options(),
-            Some("-c client_min_messages=warning")
-        );
+        let unlimited = target(
+            "postgres://u@db/m?options=-c%20client_min_messages%3Dnotice",
+            &unlimited,
+        )
+        .unwrap();
+        assert_eq!(unlimited.session, "");
+        let tiny = PostgresOptions {
+            statement_timeout: Some(Duration::from_micros(10)),
+            ..PostgresOptions::default()
+        };
+        // Zero would mean no limit at all.
+        assert!(target("postgres://u@db/m", &tiny)
+            .unwrap()
+            .session
+            .starts_with("SET statement_timeout = 1;"));
     }
 
     #[test]

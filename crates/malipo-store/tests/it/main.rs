@@ -38,6 +38,7 @@ mod jobs;
 mod lifecycle;
 mod payments;
 mod pg;
+mod pgbouncer;
 mod postgres;
 mod reconciliation;
 mod settlement;
