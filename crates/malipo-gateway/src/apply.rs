@@ -581,6 +581,82 @@ mod tests {
     }
 
     #[test]
+    fn a_charge_malipo_did_not_start_is_recorded_with_what_the_event_says_of_it() {
+        let mut o = Outcome::new(
+            Provider::Paystack,
+            "charge.success:1",
+            Claim::Settled(PaymentState::Succeeded),
+        );
+        o.reference = Some("T123".into());
+        o.amount = Some(Money::from_minor(250_000, Currency::Ngn));
+        o.payer = Some(malipo_core::Payer::Email("buyer@example.com".into()));
+        o.unsolicited = Some(malipo_core::Unsolicited {
+            kind: "charge",
+            merchant_reference: Some("order-9".into()),
+            description: Some("a charge from the dashboard".into()),
+        });
+        let out = settle(None, &o, None, &[]);
+        let Some(PaymentChange::Record(new)) = out.payment else {
+            panic!("recorded: {out:?}");
+        };
+        assert_eq!(new.state, PaymentState::Succeeded);
+        assert_eq!(new.kind, "charge");
+        assert_eq!(new.amount, Money::from_minor(250_000, Currency::Ngn));
+        assert_eq!(new.email.as_deref(), Some("buyer@example.com"));
+        assert_eq!(new.msisdn, None);
+        assert_eq!(new.merchant_reference.as_deref(), Some("order-9"));
+        assert_eq!(new.provider_reference.as_deref(), Some("T123"));
+        assert_eq!(new.description.as_deref(), Some("a charge from the dashboard"));
+
+        // Without a claim to record, nothing is recorded, and the event says why.
+        o.unsolicited = None;
+        let out = settle(None, &o, None, &[]);
+        assert_eq!(
+            (out.event_status, out.payment.as_ref()),
+            (EventStatus::Processed, None)
+        );
+        assert_eq!(out.note.as_deref(), Some("no payment matches this event"));
+        let named = PaymentId::new();
+        let out = settle(Some(named), &o, None, &[]);
+        assert_eq!(
+            out.note,
+            Some(format!(
+                "payment {named}, named by the callback URL, is not stored"
+            ))
+        );
+    }
+
+    #[test]
+    fn strict_settlement_asks_first_only_about_payments_a_provider_can_be_asked_about() {
+        let p = stk_payment(kes(100));
+        let success = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]);
+        assert!(matches!(success.payment, Some(PaymentChange::Transition { .. })));
+        for kind in ["stk_push", "charge", "b2c", "transfer", "refund", "reversal"] {
+            let out = confirm_first(success.clone(), Some(kind));
+            assert!(
+                matches!(out.payment, Some(PaymentChange::Confirm { id, .. }) if id == p.id),
+                "{kind}: {out:?}"
+            );
+            assert_eq!(
+                out.note.as_deref(),
+                Some("success awaiting the provider's confirmation")
+            );
+            assert_eq!(out.delivery, success.delivery, "{kind}");
+        }
+        // A C2B payment is known only from its confirmation: no provider answers about it, so
+        // asking first would leave it pending for ever.
+        for kind in [Some("c2b"), None] {
+            assert_eq!(confirm_first(success.clone(), kind), success, "{kind:?}");
+        }
+        // Only a success waits; a failure settles at once.
+        let mut cancelled = paid(kes(100));
+        cancelled.claim = Claim::Settled(PaymentState::Cancelled);
+        let failure = settle(Some(p.id), &cancelled, Some(&p), &[]);
+        assert!(matches!(failure.payment, Some(PaymentChange::Transition { .. })));
+        assert_eq!(confirm_first(failure.clone(), Some("stk_push")), failure);
+    }
+
+    #[test]
     fn refunds_keep_a_total() {
         let mut p = stk_payment(kes(10_000));
         p.state = PaymentState::Succeeded;
