@@ -818,6 +818,124 @@ mod tests {
     }
 
     #[test]
+    fn a_timed_out_push_expires_and_a_verified_charge_keeps_its_details() {
+        for code in ["1037", "1019"] {
+            assert!(
+                matches!(
+                    stk_answer(&query(code)),
+                    Answer::Final {
+                        to: PaymentState::Expired,
+                        ..
+                    }
+                ),
+                "{code}"
+            );
+        }
+        let Answer::Final { detail, note, .. } = stk_answer(&query("1032")) else {
+            panic!("final");
+        };
+        assert_eq!(detail.result_code.as_deref(), Some("1032"));
+        assert_eq!(detail.result_desc.as_deref(), Some("desc"));
+        assert_eq!(note, "STK query: ResultCode 1032 (desc)");
+
+        let p = payment("charge", Money::from_minor(50_000, Currency::Ngn));
+        let tx: malipo_paystack::Transaction = serde_json::from_value(serde_json::json!({
+            "id": 7, "status": "success", "reference": "ref-1", "amount": 50_000, "currency": "NGN",
+            "gateway_response": "Approved"
+        }))
+        .unwrap();
+        let Answer::Final { detail, .. } = charge_answer(&p, &tx) else {
+            panic!("final");
+        };
+        assert_eq!(detail.receipt.as_deref(), Some("7"));
+        assert_eq!(detail.result_code.as_deref(), Some("Approved"));
+        assert_eq!(detail.result_desc.as_deref(), Some("verified: success"));
+        // Paid, then given back: a person's call, not a failure nor a success.
+        let reversed: malipo_paystack::Transaction = serde_json::from_value(serde_json::json!({
+            "id": 7, "status": "reversed", "amount": 50_000, "currency": "NGN"
+        }))
+        .unwrap();
+        assert!(matches!(charge_answer(&p, &reversed), Answer::Mismatch(_)));
+    }
+
+    #[test]
+    fn a_verified_transfer_succeeds_only_with_the_payouts_amount() {
+        let p = payment("transfer", Money::from_minor(20_000, Currency::Ngn));
+        let transfer = |amount: u64, status: &str| -> malipo_paystack::Transfer {
+            serde_json::from_value(serde_json::json!({
+                "transfer_code": "TRF_1", "amount": amount, "currency": "NGN", "status": status
+            }))
+            .unwrap()
+        };
+        let Answer::Final { to, detail, .. } = transfer_answer(&p, &transfer(20_000, "success")) else {
+            panic!("final");
+        };
+        assert_eq!(to, PaymentState::Succeeded);
+        assert_eq!(detail.receipt.as_deref(), Some("TRF_1"));
+        assert_eq!(detail.result_code.as_deref(), Some("success"));
+        assert!(matches!(
+            transfer_answer(&p, &transfer(20_001, "success")),
+            Answer::Mismatch(_)
+        ));
+        for status in ["failed", "reversed", "rejected", "abandoned"] {
+            assert!(
+                matches!(
+                    transfer_answer(&p, &transfer(20_000, status)),
+                    Answer::Final {
+                        to: PaymentState::Failed,
+                        ..
+                    }
+                ),
+                "{status}"
+            );
+        }
+        for status in ["pending", "otp", "received"] {
+            assert!(
+                matches!(
+                    transfer_answer(&p, &transfer(20_000, status)),
+                    Answer::Processing(_)
+                ),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fetched_refund_is_processed_only_with_its_own_amount() {
+        let p = payment("refund", Money::from_minor(6_000, Currency::Ngn));
+        let refund = |amount: u64, status: &str| -> malipo_paystack::Refund {
+            serde_json::from_value(serde_json::json!({
+                "id": 3, "amount": amount, "currency": "NGN", "status": status
+            }))
+            .unwrap()
+        };
+        let Answer::Final { to, detail, .. } = refund_answer(&p, &refund(6_000, "processed")) else {
+            panic!("final");
+        };
+        assert_eq!(to, PaymentState::Succeeded);
+        assert_eq!(detail.result_code.as_deref(), Some("processed"));
+        assert!(matches!(
+            refund_answer(&p, &refund(5_999, "processed")),
+            Answer::Mismatch(_)
+        ));
+        assert!(matches!(
+            refund_answer(&p, &refund(6_000, "failed")),
+            Answer::Final {
+                to: PaymentState::Failed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            refund_answer(&p, &refund(6_000, "needs-attention")),
+            Answer::Mismatch(_)
+        ));
+        assert!(matches!(
+            refund_answer(&p, &refund(6_000, "pending")),
+            Answer::Processing(_)
+        ));
+    }
+
+    #[test]
     fn backoff_doubles_from_after_up_to_the_cap() {
         let config = ReconcileConfig {
             max_backoff: Duration::from_secs(600),
