@@ -6,12 +6,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use malipo_core::{Currency, Money, PaymentState, Provider};
-use malipo_store::{NewPayment, PostgresOptions, PostgresStore, Store, StoreError, TransitionDetail};
+use malipo_store::{PostgresOptions, PostgresStore, Store};
 use tokio::sync::Notify;
 
 use crate::paystack_event;
-use crate::pg::{admin, TempDatabase};
+use crate::pg::TempDatabase;
 
 /// A PgBouncer of this test's own, in session mode, forwarding every database to the test
 /// server; killed with this value.
@@ -174,35 +173,6 @@ async fn behind_pgbouncer_in_session_mode_the_store_works_and_keeps_its_statemen
         .unwrap();
     assert_eq!(claimed.len(), 1);
 
-    // The statement timeout reached the server's session: a write stuck behind a lock that
-    // another session holds fails within it.
-    let payment = store
-        .insert_payment(NewPayment::pending(
-            Provider::Paystack,
-            "charge",
-            Money::from_minor(10_000, Currency::Ngn),
-        ))
-        .await
-        .unwrap();
-    let mut other = admin(&db.url).await;
-    let held = other.transaction().await.unwrap();
-    held.execute(
-        "SELECT 1 FROM payments WHERE id = $1 FOR UPDATE",
-        &[&payment.id.to_string()],
-    )
-    .await
-    .unwrap();
-    let started = Instant::now();
-    let err = store
-        .transition_payment(payment.id, PaymentState::Succeeded, TransitionDetail::default())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-    assert!(err.to_string().contains("statement timeout"), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "answered after {:?}",
-        started.elapsed()
-    );
-    held.rollback().await.unwrap();
+    // The statement timeout reached the server's session.
+    crate::postgres::a_stuck_write_times_out(store.as_ref(), &db.url).await;
 }

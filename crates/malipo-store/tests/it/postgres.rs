@@ -1201,8 +1201,15 @@ async fn a_write_stuck_behind_a_lock_fails_as_unavailable_within_the_statement_t
     let Some(db) = PgDb::create_with(options).await else {
         return;
     };
-    let payment = db
-        .store
+    a_stuck_write_times_out(db.store.as_ref(), &db.url).await;
+}
+
+/// Moves a payment through `store` (whose statement timeout is well under 5 s) while another
+/// session, on `url` directly, holds the payment's row and never lets go, as a stuck process
+/// would: the move fails as unavailable within the timeout and moves nothing, and once the lock
+/// is gone the same move goes through.
+pub(crate) async fn a_stuck_write_times_out(store: &dyn Store, url: &str) {
+    let payment = store
         .insert_payment(NewPayment::pending(
             Provider::Paystack,
             "charge",
@@ -1210,8 +1217,7 @@ async fn a_write_stuck_behind_a_lock_fails_as_unavailable_within_the_statement_t
         ))
         .await
         .unwrap();
-    // Another session holds the payment's row and never lets go, as a stuck process would.
-    let mut other = db.sql().await;
+    let mut other = crate::pg::admin(url).await;
     let held = other.transaction().await.unwrap();
     held.execute(
         "SELECT 1 FROM payments WHERE id = $1 FOR UPDATE",
@@ -1220,8 +1226,7 @@ async fn a_write_stuck_behind_a_lock_fails_as_unavailable_within_the_statement_t
     .await
     .unwrap();
     let started = std::time::Instant::now();
-    let err = db
-        .store
+    let err = store
         .transition_payment(payment.id, PaymentState::Succeeded, TransitionDetail::default())
         .await
         .unwrap_err();
@@ -1231,10 +1236,9 @@ async fn a_write_stuck_behind_a_lock_fails_as_unavailable_within_the_statement_t
     assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
     // Nothing moved, and once the lock is gone the same write goes through.
     held.rollback().await.unwrap();
-    let got = db.store.get_payment(payment.id).await.unwrap().unwrap();
+    let got = store.get_payment(payment.id).await.unwrap().unwrap();
     assert_eq!(got.state, PaymentState::Pending);
-    let moved = db
-        .store
+    let moved = store
         .transition_payment(payment.id, PaymentState::Succeeded, TransitionDetail::default())
         .await
         .unwrap();
