@@ -549,6 +549,27 @@ mod tests {
     }
 
     #[test]
+    fn a_late_success_after_a_refund_is_noted_and_a_late_failure_is_suspicious() {
+        for state in [PaymentState::PartiallyRefunded, PaymentState::Refunded] {
+            let mut p = stk_payment(kes(100));
+            p.state = state;
+            // The success it reports already happened; the refund since stands.
+            let out = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]);
+            assert_eq!(
+                (out.event_status, out.payment.as_ref()),
+                (EventStatus::Processed, None)
+            );
+            assert_eq!(out.note, Some(format!("already succeeded, and {state} since")));
+            // A payment that was paid and refunded cannot have failed.
+            let mut failed = paid(kes(100));
+            failed.claim = Claim::Settled(PaymentState::Failed);
+            let out = settle(Some(p.id), &failed, Some(&p), &[]);
+            assert_eq!(status(&out), EventStatus::Suspicious, "{state}");
+            assert_eq!(out.payment, None);
+        }
+    }
+
+    #[test]
     fn a_payment_whose_ids_were_never_recorded_is_bound_by_its_token_alone() {
         let mut p = stk_payment(kes(100));
         p.provider_reference = None;

@@ -157,6 +157,37 @@ async fn garbage_answers_are_decode_errors() {
 }
 
 #[tokio::test]
+async fn an_unreadable_token_answer_is_described_by_kind_and_place_never_quoted() {
+    // The token is the answer's one secret: a decode error must not repeat any of it.
+    let w = world().await;
+    let token = "tok_3nG8sQv1LxW0pZrT7Yc2";
+    for (body, kind) in [
+        (
+            format!(r#"{{"access_token":"{token}","expires_in":"3599""#),
+            "truncated JSON at line 1 column",
+        ),
+        (
+            format!(r#"{{"access_token":"{token}",,}}"#),
+            "malformed JSON at line 1 column",
+        ),
+        (
+            format!(r#"{{"access_token":["{token}"],"expires_in":"3599"}}"#),
+            "unexpected field types or missing fields at line 1 column",
+        ),
+    ] {
+        w.sim
+            .inject_fault(Endpoint::Token, Fault::Raw { status: 200, body });
+        let fresh = MpesaClient::new(settings_for(&w.sim)).unwrap();
+        let err = fresh.access_token().await.unwrap_err();
+        let MpesaError::Decode { detail, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(detail.starts_with(kind), "{detail}");
+        assert_no_secret(&err, &[token.to_string()]);
+    }
+}
+
+#[tokio::test]
 async fn a_rejected_response_code_is_its_own_error() {
     let w = world().await;
     w.sim.inject_fault(Endpoint::StkPush, Fault::Raw {

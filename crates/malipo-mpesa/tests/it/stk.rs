@@ -171,3 +171,25 @@ async fn fields_are_checked_before_sending() {
     assert_eq!(w.sim.requests(Endpoint::StkPush), 0, "nothing was sent");
     assert_eq!(w.sim.token_requests(), 0, "not even a token was fetched");
 }
+
+#[test]
+fn each_stk_result_code_seen_in_practice_says_what_happened() {
+    use malipo_mpesa::stk_result_meaning;
+    for (code, says) in [
+        (0, "paid"),
+        (1, "insufficient balance"),
+        (1001, "busy"),
+        (1019, "expired"),
+        (1025, "could not be sent"),
+        (9999, "could not be sent"),
+        (1032, "cancelled"),
+        (1037, "unreachable"),
+        (2001, "wrong PIN"),
+    ] {
+        let meaning = stk_result_meaning(code).unwrap_or_else(|| panic!("{code} has a meaning"));
+        assert!(meaning.contains(says), "{code}: {meaning}");
+    }
+    for unknown in [-1, 2, 1031, 17, i64::MAX] {
+        assert_eq!(stk_result_meaning(unknown), None, "{unknown}");
+    }
+}
