@@ -335,3 +335,45 @@ async fn strict_settlement_does_not_believe_a_success_the_provider_denies() {
     assert_eq!(settled.settled_by, Some(SettledBy::Query), "{settled:?}");
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_cannot_be_made_is_tried_again_after_a_doubling_wait() {
+    use malipo_config::{ReconcileConfig, ReconcileTiming};
+    use malipo_gateway::reconcile::tick;
+
+    // The background reconciler is off: this test runs each pass itself, at times it chooses.
+    let world = SimWorld::start(daraja(), false, "enabled = false").await;
+    // A payment of an account no section configures: there is no client to ask with.
+    let mut new = NewPayment::pending(
+        malipo_core::Provider::Paystack,
+        "charge",
+        Money::from_minor(50_000, Currency::Ngn),
+    );
+    new.account = malipo_core::AccountName::configured("ghost").unwrap();
+    let id = world.state.store.insert_payment(new).await.unwrap().id;
+    let config = ReconcileConfig {
+        interval: Duration::from_secs(10),
+        max_backoff: Duration::from_secs(3_600),
+        charge: ReconcileTiming::new(Duration::ZERO, Duration::from_secs(86_400)),
+        ..ReconcileConfig::default()
+    };
+    // Whole seconds, as the store keeps times to the millisecond.
+    let mut now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 1, 0).unwrap();
+    for factor in [1, 2, 4] {
+        assert_eq!(tick(&world.state, &config, now).await.unwrap(), 1);
+        let p = world.payment(id).await;
+        assert_eq!(p.state, PaymentState::Pending);
+        assert_eq!(
+            p.check.next_at,
+            Some(now + chrono::Duration::seconds(10 * factor)),
+            "{p:?}"
+        );
+        let note = p.check.note.as_deref().unwrap_or("");
+        assert!(note.starts_with("reconciliation failed: "), "{note}");
+        // Not due again before then.
+        let early = p.check.next_at.unwrap() - chrono::Duration::milliseconds(1);
+        assert_eq!(tick(&world.state, &config, early).await.unwrap(), 0);
+        now = p.check.next_at.unwrap();
+    }
+    world.stop().await;
+}
