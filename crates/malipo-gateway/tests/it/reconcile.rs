@@ -336,27 +336,74 @@ async fn strict_settlement_does_not_believe_a_success_the_provider_denies() {
     world.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_check_that_cannot_be_made_is_tried_again_after_a_doubling_wait() {
-    use malipo_config::{ReconcileConfig, ReconcileTiming};
-    use malipo_gateway::reconcile::tick;
-
-    // The background reconciler is off: this test runs each pass itself, at times it chooses.
-    let world = SimWorld::start(daraja(), false, "enabled = false").await;
-    // A payment of an account no section configures: there is no client to ask with.
+/// A payment of an account no section configures, so that asking about it fails (there is no
+/// client to ask with): what the reconciler did shows in its check alone.
+async fn unaskable_charge(world: &SimWorld) -> malipo_store::PaymentRecord {
     let mut new = NewPayment::pending(
         malipo_core::Provider::Paystack,
         "charge",
         Money::from_minor(50_000, Currency::Ngn),
     );
     new.account = malipo_core::AccountName::configured("ghost").unwrap();
-    let id = world.state.store.insert_payment(new).await.unwrap().id;
-    let config = ReconcileConfig {
+    world.state.store.insert_payment(new).await.unwrap()
+}
+
+/// Reconciliation settings for passes a test runs itself: errors retried after 10 s, doubling;
+/// a charge first asked about `after` its start.
+fn manual_passes(after: Duration) -> malipo_config::ReconcileConfig {
+    malipo_config::ReconcileConfig {
         interval: Duration::from_secs(10),
         max_backoff: Duration::from_secs(3_600),
-        charge: ReconcileTiming::new(Duration::ZERO, Duration::from_secs(86_400)),
-        ..ReconcileConfig::default()
-    };
+        charge: malipo_config::ReconcileTiming::new(after, Duration::from_secs(86_400)),
+        ..malipo_config::ReconcileConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_is_first_asked_about_once_its_callback_had_until_after_to_come() {
+    use malipo_gateway::reconcile::tick;
+
+    // The background reconciler is off: this test runs each pass itself, at times it chooses.
+    let world = SimWorld::start(daraja(), false, "enabled = false").await;
+    let config = manual_passes(Duration::from_secs(60));
+    let a = unaskable_charge(&world).await;
+    let first_a = a.created_at + chrono::Duration::seconds(60);
+    // Just before: not asked, only scheduled for then.
+    assert_eq!(
+        tick(&world.state, &config, first_a - chrono::Duration::milliseconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    let a = world.payment(a.id).await;
+    assert_eq!((a.check.attempts, a.check.next_at), (0, Some(first_a)), "{a:?}");
+    assert_eq!(a.check.note, None);
+    // At its time, asked; so is a payment seen for the first time exactly at its own.
+    let b = unaskable_charge(&world).await;
+    let first_b = b.created_at + chrono::Duration::seconds(60);
+    assert_eq!(tick(&world.state, &config, first_b).await.unwrap(), 2);
+    for id in [a.id, b.id] {
+        let p = world.payment(id).await;
+        assert_eq!(p.check.attempts, 1, "{p:?}");
+        assert!(
+            p.check
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("reconciliation failed: "),
+            "{p:?}"
+        );
+    }
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_cannot_be_made_is_tried_again_after_a_doubling_wait() {
+    use malipo_gateway::reconcile::tick;
+
+    let world = SimWorld::start(daraja(), false, "enabled = false").await;
+    let id = unaskable_charge(&world).await.id;
+    let config = manual_passes(Duration::ZERO);
     // Whole seconds, as the store keeps times to the millisecond.
     let mut now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 1, 0).unwrap();
     for factor in [1, 2, 4] {
