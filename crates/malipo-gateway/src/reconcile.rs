@@ -382,7 +382,7 @@ async fn give_up(
                 "no final answer from {} by the deadline (last: {last})",
                 payment.provider
             )),
-            settled_by: Some(SettledBy::Query),
+            // `settle` records it as settled by query.
             ..TransitionDetail::default()
         };
         return match settle(state, id, PaymentState::Expired, detail, last).await? {
@@ -914,6 +914,7 @@ mod tests {
         };
         assert_eq!(to, PaymentState::Succeeded);
         assert_eq!(detail.result_code.as_deref(), Some("processed"));
+        assert_eq!(detail.result_desc.as_deref(), Some("refund fetched: processed"));
         assert!(matches!(
             refund_answer(&p, &refund(5_999, "processed")),
             Answer::Mismatch(_)

@@ -424,3 +424,40 @@ async fn a_check_that_cannot_be_made_is_tried_again_after_a_doubling_wait() {
     }
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_not_yet_paid_is_asked_again_after_a_doubling_wait() {
+    use malipo_gateway::reconcile::tick;
+
+    let world = SimWorld::start(daraja(), false, "enabled = false").await;
+    let started = start_paystack_checkout(
+        &world.state,
+        world.paystack_client(),
+        CheckoutStart::new("wanjiru@example.com", Money::from_minor(250_000, Currency::Ngn)),
+    )
+    .await
+    .unwrap();
+    let id = started.payment.id;
+    let config = manual_passes(Duration::from_secs(10));
+    let mut now = world.payment(id).await.created_at + chrono::Duration::seconds(10);
+    for (attempts, wait) in [(1, 10), (2, 20), (3, 40)] {
+        assert_eq!(tick(&world.state, &config, now).await.unwrap(), 1);
+        let p = world.payment(id).await;
+        assert_eq!(p.state, PaymentState::Pending, "the customer has not paid");
+        assert_eq!(p.check.attempts, attempts);
+        assert_eq!(
+            p.check.next_at,
+            Some(now + chrono::Duration::seconds(wait)),
+            "{p:?}"
+        );
+        now = p.check.next_at.unwrap();
+    }
+    let verifies = world
+        .paystack
+        .api_calls()
+        .into_iter()
+        .filter(|c| c.path.starts_with("/transaction/verify/"))
+        .count();
+    assert_eq!(verifies, 3);
+    world.stop().await;
+}
