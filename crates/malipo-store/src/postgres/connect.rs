@@ -111,14 +111,12 @@ fn session_settings(url_options: Option<&str>, statement_timeout: Option<Duratio
         .join("; ")
 }
 
-impl Target {
-    /// Gives a new connection malipo's session settings.
-    async fn start_session(&self, client: &tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
-        if self.session.is_empty() {
-            return Ok(());
-        }
-        client.batch_execute(&self.session).await
+/// Gives a new connection malipo's session settings (a [`Target`]'s `session`).
+async fn start_session(client: &tokio_postgres::Client, session: &str) -> Result<(), tokio_postgres::Error> {
+    if session.is_empty() {
+        return Ok(());
     }
+    client.batch_execute(session).await
 }
 
 /// Takes the parameters tokio-postgres does not know out of a URL: `sslrootcert`, and the
@@ -210,7 +208,7 @@ pub(crate) fn pool(target: &Target, options: &PostgresOptions) -> Result<Pool, S
         },
     );
     let wait = options.connect_timeout.max(Duration::from_millis(1));
-    let session = target.clone();
+    let session: Arc<str> = target.session.as_str().into();
     Pool::builder(manager)
         .max_size(options.pool_size.max(1))
         .runtime(Runtime::Tokio1)
@@ -218,8 +216,8 @@ pub(crate) fn pool(target: &Target, options: &PostgresOptions) -> Result<Pool, S
         .create_timeout(Some(wait))
         .recycle_timeout(Some(wait))
         .post_create(Hook::async_fn(move |client, _| {
-            let session = session.clone();
-            Box::pin(async move { session.start_session(client).await.map_err(HookError::Backend) })
+            let session = Arc::clone(&session);
+            Box::pin(async move { start_session(client, &session).await.map_err(HookError::Backend) })
         }))
         .pre_recycle(Hook::async_fn(move |client, metrics| {
             Box::pin(async move {
@@ -249,8 +247,7 @@ pub(crate) async fn connect_one(target: &Target) -> Result<tokio_postgres::Clien
             tracing::debug!(error = %e, "a PostgreSQL connection ended");
         }
     });
-    target
-        .start_session(&client)
+    start_session(&client, &target.session)
         .await
         .map_err(|e| unreachable_error(target, e))?;
     Ok(client)
@@ -279,8 +276,7 @@ pub(crate) async fn connect_one_with(
             }
         }
     });
-    target
-        .start_session(&client)
+    start_session(&client, &target.session)
         .await
         .map_err(|e| unreachable_error(target, e))?;
     Ok(client)
