@@ -154,6 +154,38 @@ async fn a_b2c_payout_whose_result_never_comes_is_settled_by_transaction_status(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_query_that_times_out_in_darajas_queue_is_heard_on_its_own_timeout_url() {
+    // The payout's result never comes, and the status query asked for it times out in Daraja's
+    // queue: Daraja then calls the query's QueueTimeOutURL, whose token is for that route.
+    let world = SimWorld::start(daraja().status_outcome(Outcome::Timeout), true, TIMINGS).await;
+    let payout = B2cPayoutStart::new("0708374149".parse().unwrap(), kes(LOST_RESULT), "Salary");
+    let started = start_b2c_payout(&world.state, world.mpesa(), &world.public, payout)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let timeout = loop {
+        let sent = world.daraja.sent_callbacks();
+        if let Some(t) = sent
+            .into_iter()
+            .find(|c| c.url.contains("/callbacks/mpesa/timeout/"))
+        {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "no queue timeout was sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        timeout.status,
+        Some(200),
+        "the gateway took the queue timeout: {timeout:?}"
+    );
+    assert!(world.daraja.requests(Endpoint::TransactionStatus) >= 1);
+    // A timeout settles nothing: the payout waits for an answer.
+    assert_eq!(world.payment(started.id).await.state, PaymentState::Pending);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_b2c_payout_nobody_can_answer_for_is_held_at_the_deadline() {
     let world = SimWorld::start(daraja(), true, TIMINGS).await;
     // Daraja answers every status query "system busy": the payout's money may have moved, so it

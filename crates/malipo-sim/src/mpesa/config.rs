@@ -124,6 +124,9 @@ pub struct SimConfig {
     /// [`MpesaSimHandle::send_dropped_confirmations`](super::MpesaSimHandle::send_dropped_confirmations)
     /// sends them late.
     pub drop_c2b_confirmations: bool,
+    /// How every transaction status query ends, instead of the result this simulator would
+    /// send (`Outcome::Timeout`: a queue timeout to the query's `QueueTimeOutURL`).
+    pub status_outcome: Option<Outcome>,
 }
 
 impl Default for SimConfig {
@@ -146,6 +149,7 @@ impl Default for SimConfig {
             pull_refused_shortcodes: HashSet::new(),
             pull_page_size: 100,
             drop_c2b_confirmations: false,
+            status_outcome: None,
         }
     }
 }
@@ -160,6 +164,12 @@ impl SimConfig {
     /// Sets the outcome for one phone number.
     pub fn outcome_for_phone(mut self, phone: impl Into<String>, outcome: Outcome) -> Self {
         self.outcomes_by_phone.insert(phone.into(), outcome);
+        self
+    }
+
+    /// Ends every transaction status query with `outcome` (see [`SimConfig::status_outcome`]).
+    pub fn status_outcome(mut self, outcome: Outcome) -> Self {
+        self.status_outcome = Some(outcome);
         self
     }
 
