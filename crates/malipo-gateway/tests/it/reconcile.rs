@@ -349,12 +349,14 @@ async fn unaskable_charge(world: &SimWorld) -> malipo_store::PaymentRecord {
 }
 
 /// Reconciliation settings for passes a test runs itself: errors retried after 10 s, doubling;
-/// a charge first asked about `after` its start.
+/// a charge or a B2C payout first asked about `after` its start.
 fn manual_passes(after: Duration) -> malipo_config::ReconcileConfig {
+    let timing = malipo_config::ReconcileTiming::new(after, Duration::from_secs(86_400));
     malipo_config::ReconcileConfig {
         interval: Duration::from_secs(10),
         max_backoff: Duration::from_secs(3_600),
-        charge: malipo_config::ReconcileTiming::new(after, Duration::from_secs(86_400)),
+        charge: timing.clone(),
+        b2c: timing,
         ..malipo_config::ReconcileConfig::default()
     }
 }
@@ -459,5 +461,36 @@ async fn a_checkout_not_yet_paid_is_asked_again_after_a_doubling_wait() {
         .filter(|c| c.path.starts_with("/transaction/verify/"))
         .count();
     assert_eq!(verifies, 3);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payout_asked_about_by_transaction_status_is_asked_again_after_a_doubling_wait() {
+    use malipo_gateway::payouts::{start_b2c_payout, B2cPayoutStart};
+    use malipo_gateway::reconcile::tick;
+
+    let world = SimWorld::start(daraja(), false, "enabled = false").await;
+    let payout = B2cPayoutStart::new("0708374149".parse().unwrap(), kes(NEVER_CALLS_BACK), "Salary");
+    let id = start_b2c_payout(&world.state, world.mpesa(), &world.public, payout)
+        .await
+        .unwrap()
+        .id;
+    let config = manual_passes(Duration::from_secs(10));
+    let mut now = world.payment(id).await.created_at + chrono::Duration::seconds(10);
+    // Each pass sends a status query whose answer comes by callback (here, never): the payout
+    // is asked about again later, each wait twice the last.
+    for (attempts, wait) in [(1, 10), (2, 20), (3, 40)] {
+        assert_eq!(tick(&world.state, &config, now).await.unwrap(), 1);
+        let p = world.payment(id).await;
+        assert_eq!(p.state, PaymentState::Pending);
+        assert_eq!(p.check.attempts, attempts);
+        assert_eq!(
+            p.check.next_at,
+            Some(now + chrono::Duration::seconds(wait)),
+            "{p:?}"
+        );
+        now = p.check.next_at.unwrap();
+    }
+    assert_eq!(world.daraja.requests(Endpoint::TransactionStatus), 3);
     world.stop().await;
 }
