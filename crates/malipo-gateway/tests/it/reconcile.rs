@@ -355,7 +355,7 @@ fn manual_passes(after: Duration) -> malipo_config::ReconcileConfig {
     malipo_config::ReconcileConfig {
         interval: Duration::from_secs(10),
         max_backoff: Duration::from_secs(3_600),
-        charge: timing.clone(),
+        charge: timing,
         b2c: timing,
         ..malipo_config::ReconcileConfig::default()
     }
