@@ -936,6 +936,74 @@ mod tests {
         ));
     }
 
+    /// What `log_outcome` writes for `done`, at every level down to DEBUG.
+    fn logged(done: &Reconciled) -> String {
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || log_outcome(done));
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[test]
+    fn what_a_pass_did_to_a_payment_is_logged_with_the_payment() {
+        let p = payment("charge", Money::from_minor(50_000, Currency::Ngn));
+        let id = p.id.to_string();
+        let cases = [
+            (
+                Reconciled::Settled {
+                    payment: p.clone(),
+                    answer: "Paystack verify: success".into(),
+                },
+                ["INFO", "settled by query", "Paystack verify: success"],
+            ),
+            (
+                Reconciled::Expired(p.clone()),
+                ["INFO", "expired: no final answer by the deadline", ""],
+            ),
+            (
+                Reconciled::Held {
+                    payment: p.clone(),
+                    reason: "another amount".into(),
+                },
+                ["WARN", "held for a person", "another amount"],
+            ),
+            (
+                Reconciled::StillPending {
+                    payment: p.clone(),
+                    answer: "Paystack verify: abandoned".into(),
+                },
+                ["DEBUG", "still pending at the provider", "abandoned"],
+            ),
+        ];
+        for (done, says) in cases {
+            let line = logged(&done);
+            assert!(line.contains(&id), "{line}");
+            for part in says {
+                assert!(line.contains(part), "{part:?} in {line}");
+            }
+        }
+        // Nothing happened to tell about.
+        assert_eq!(logged(&Reconciled::NotDue(p.clone())), "");
+        assert_eq!(logged(&Reconciled::AlreadySettled(p)), "");
+    }
+
     #[test]
     fn backoff_doubles_from_after_up_to_the_cap() {
         let config = ReconcileConfig {
