@@ -361,6 +361,37 @@ fn manual_passes(after: Duration) -> malipo_config::ReconcileConfig {
     }
 }
 
+/// Runs three passes by hand, the first at `now`, each next one at the time the last set: each
+/// asks about the payment `id` (still pending; `each` checks more of it) and sets the next
+/// question 10, 20, then 40 s later, and a pass a millisecond before that finds nothing due.
+async fn asked_again_after_doubling_waits(
+    world: &SimWorld,
+    config: &malipo_config::ReconcileConfig,
+    id: malipo_core::PaymentId,
+    mut now: chrono::DateTime<chrono::Utc>,
+    each: impl Fn(&malipo_store::PaymentRecord),
+) {
+    use malipo_gateway::reconcile::tick;
+
+    for (attempts, wait) in [(1, 10), (2, 20), (3, 40)] {
+        assert_eq!(tick(&world.state, config, now).await.unwrap(), 1);
+        let p = world.payment(id).await;
+        assert_eq!(p.state, PaymentState::Pending);
+        assert_eq!(p.check.attempts, attempts, "{p:?}");
+        let next = now + chrono::Duration::seconds(wait);
+        assert_eq!(p.check.next_at, Some(next), "{p:?}");
+        each(&p);
+        assert_eq!(
+            tick(&world.state, config, next - chrono::Duration::milliseconds(1))
+                .await
+                .unwrap(),
+            0,
+            "not due before then"
+        );
+        now = next;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_is_first_asked_about_once_its_callback_had_until_after_to_come() {
     use malipo_gateway::reconcile::tick;
@@ -401,36 +432,21 @@ async fn a_payment_is_first_asked_about_once_its_callback_had_until_after_to_com
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_that_cannot_be_made_is_tried_again_after_a_doubling_wait() {
-    use malipo_gateway::reconcile::tick;
-
     let world = SimWorld::start(daraja(), false, "enabled = false").await;
     let id = unaskable_charge(&world).await.id;
     let config = manual_passes(Duration::ZERO);
     // Whole seconds, as the store keeps times to the millisecond.
-    let mut now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 1, 0).unwrap();
-    for factor in [1, 2, 4] {
-        assert_eq!(tick(&world.state, &config, now).await.unwrap(), 1);
-        let p = world.payment(id).await;
-        assert_eq!(p.state, PaymentState::Pending);
-        assert_eq!(
-            p.check.next_at,
-            Some(now + chrono::Duration::seconds(10 * factor)),
-            "{p:?}"
-        );
+    let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 1, 0).unwrap();
+    asked_again_after_doubling_waits(&world, &config, id, now, |p| {
         let note = p.check.note.as_deref().unwrap_or("");
         assert!(note.starts_with("reconciliation failed: "), "{note}");
-        // Not due again before then.
-        let early = p.check.next_at.unwrap() - chrono::Duration::milliseconds(1);
-        assert_eq!(tick(&world.state, &config, early).await.unwrap(), 0);
-        now = p.check.next_at.unwrap();
-    }
+    })
+    .await;
     world.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_not_yet_paid_is_asked_again_after_a_doubling_wait() {
-    use malipo_gateway::reconcile::tick;
-
     let world = SimWorld::start(daraja(), false, "enabled = false").await;
     let started = start_paystack_checkout(
         &world.state,
@@ -441,19 +457,9 @@ async fn a_checkout_not_yet_paid_is_asked_again_after_a_doubling_wait() {
     .unwrap();
     let id = started.payment.id;
     let config = manual_passes(Duration::from_secs(10));
-    let mut now = world.payment(id).await.created_at + chrono::Duration::seconds(10);
-    for (attempts, wait) in [(1, 10), (2, 20), (3, 40)] {
-        assert_eq!(tick(&world.state, &config, now).await.unwrap(), 1);
-        let p = world.payment(id).await;
-        assert_eq!(p.state, PaymentState::Pending, "the customer has not paid");
-        assert_eq!(p.check.attempts, attempts);
-        assert_eq!(
-            p.check.next_at,
-            Some(now + chrono::Duration::seconds(wait)),
-            "{p:?}"
-        );
-        now = p.check.next_at.unwrap();
-    }
+    let now = world.payment(id).await.created_at + chrono::Duration::seconds(10);
+    // The customer has not paid: Paystack answers "abandoned" each time.
+    asked_again_after_doubling_waits(&world, &config, id, now, |_| {}).await;
     let verifies = world
         .paystack
         .api_calls()
@@ -467,7 +473,6 @@ async fn a_checkout_not_yet_paid_is_asked_again_after_a_doubling_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payout_asked_about_by_transaction_status_is_asked_again_after_a_doubling_wait() {
     use malipo_gateway::payouts::{start_b2c_payout, B2cPayoutStart};
-    use malipo_gateway::reconcile::tick;
 
     let world = SimWorld::start(daraja(), false, "enabled = false").await;
     let payout = B2cPayoutStart::new("0708374149".parse().unwrap(), kes(NEVER_CALLS_BACK), "Salary");
@@ -476,21 +481,9 @@ async fn a_payout_asked_about_by_transaction_status_is_asked_again_after_a_doubl
         .unwrap()
         .id;
     let config = manual_passes(Duration::from_secs(10));
-    let mut now = world.payment(id).await.created_at + chrono::Duration::seconds(10);
-    // Each pass sends a status query whose answer comes by callback (here, never): the payout
-    // is asked about again later, each wait twice the last.
-    for (attempts, wait) in [(1, 10), (2, 20), (3, 40)] {
-        assert_eq!(tick(&world.state, &config, now).await.unwrap(), 1);
-        let p = world.payment(id).await;
-        assert_eq!(p.state, PaymentState::Pending);
-        assert_eq!(p.check.attempts, attempts);
-        assert_eq!(
-            p.check.next_at,
-            Some(now + chrono::Duration::seconds(wait)),
-            "{p:?}"
-        );
-        now = p.check.next_at.unwrap();
-    }
+    let now = world.payment(id).await.created_at + chrono::Duration::seconds(10);
+    // Each pass sends a status query whose answer comes by callback (here, never).
+    asked_again_after_doubling_waits(&world, &config, id, now, |_| {}).await;
     assert_eq!(world.daraja.requests(Endpoint::TransactionStatus), 3);
     world.stop().await;
 }
