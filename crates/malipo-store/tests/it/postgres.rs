@@ -3,6 +3,7 @@
 //! messages. Each test has a database of its own (see `pg.rs`).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -546,7 +547,8 @@ async fn connections_the_server_dropped_are_replaced_without_help() {
 /// Connections opened afterwards are relayed as usual.
 struct SilencingRelay {
     url: String,
-    silence: Arc<Notify>,
+    /// One flag per connection opened so far.
+    open: Arc<std::sync::Mutex<Vec<Arc<AtomicBool>>>>,
 }
 
 impl SilencingRelay {
@@ -559,31 +561,57 @@ impl SilencingRelay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let relay_url = url.replacen(&server, &listener.local_addr().unwrap().to_string(), 1);
         assert_ne!(relay_url, url, "the URL names the server as {server}");
-        let silence = Arc::new(Notify::new());
-        let silenced = Arc::clone(&silence);
+        let open = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let registry = Arc::clone(&open);
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
+                let silenced = Arc::new(AtomicBool::new(false));
+                registry.lock().unwrap().push(Arc::clone(&silenced));
                 let server = server.clone();
-                let silenced = Arc::clone(&silenced);
                 tokio::spawn(async move {
-                    let mut upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
-                    let silent = silenced.notified();
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        () = silent => std::future::pending::<()>().await,
-                    }
+                    let upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
+                    let (from_client, to_client) = client.into_split();
+                    let (from_server, to_server) = upstream.into_split();
+                    tokio::join!(
+                        pass_until_silenced(from_client, to_server, &silenced),
+                        pass_until_silenced(from_server, to_client, &silenced),
+                    );
                 });
             }
         });
-        SilencingRelay {
-            url: relay_url,
-            silence,
-        }
+        SilencingRelay { url: relay_url, open }
     }
 
-    /// Silences every connection open now.
+    /// Silences every connection open now: from this call on, none of them passes a byte.
     fn silence_open_connections(&self) {
-        self.silence.notify_waiters();
+        for silenced in self.open.lock().unwrap().iter() {
+            silenced.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Passes what `from` reads to `to` until the connection is silenced, then holds both open and
+/// passes nothing. The flag is read between each read and its write, so a silenced connection
+/// passes nothing read after the silencing, however late this task gets to run: stopping only
+/// when the task is next woken let a busy machine pass a whole query and its answer first.
+async fn pass_until_silenced(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    silenced: &AtomicBool,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if silenced.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..read]).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -1140,7 +1168,7 @@ async fn two_instances_ingesting_and_working_at_once_process_every_event_exactly
                 loop {
                     let jobs = store.claim_jobs(&format!("w{w}"), 16, LEASE).await.unwrap();
                     if jobs.is_empty() {
-                        if !ingesting.load(std::sync::atomic::Ordering::Acquire) {
+                        if !ingesting.load(Ordering::Acquire) {
                             return completed;
                         }
                         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -1173,7 +1201,7 @@ async fn two_instances_ingesting_and_working_at_once_process_every_event_exactly
     for r in join_all(ingests).await {
         r.unwrap();
     }
-    ingesting.store(false, std::sync::atomic::Ordering::Release);
+    ingesting.store(false, Ordering::Release);
     let completed: usize = join_all(workers).await.into_iter().map(|r| r.unwrap()).sum();
     assert_eq!(completed, 300, "every job completed once");
     assert_eq!(db.count("jobs").await, 0);
