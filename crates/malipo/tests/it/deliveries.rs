@@ -1,68 +1,21 @@
 //! `malipo endpoints …`, `malipo deliveries …` and `send-test-webhook merchant` against a running
 //! `malipo serve` whose `[merchant]` endpoint is a recording receiver on loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use malipo_webhooks::{verify, WebhookSecret};
 
+use crate::deployment::{self, receiver, start_with, Instance, Request};
+
 const PAYSTACK_KEY: &str = "sk_test_deliveries_obviously_fake";
 const MERCHANT_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// One request: lower-case headers and body.
-type Request = (Vec<(String, String)>, Vec<u8>);
-
-/// A minimal HTTP/1.1 receiver on a thread: records every POST and answers 204.
-fn receiver() -> (String, Arc<Mutex<Vec<Request>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let store = got.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut headers = Vec::new();
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-                }
-            }
-            let len: usize = headers
-                .iter()
-                .find(|(k, _)| k == "content-length")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            store.lock().unwrap().push((headers, body));
-            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
-        }
-    });
-    (url, got)
-}
-
 struct Server {
-    child: Child,
-    base: String,
+    instance: Instance,
     config: std::path::PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn serve(merchant_url: &str) -> Server {
@@ -77,23 +30,12 @@ fn serve(merchant_url: &str) -> Server {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_malipo"))
-        .args(["--log", "warn", "serve", "--bind", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("T_PAYSTACK_KEY", PAYSTACK_KEY)
-        .env("T_MERCHANT_SECRET", MERCHANT_SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let env = [
+        ("T_PAYSTACK_KEY", PAYSTACK_KEY),
+        ("T_MERCHANT_SECRET", MERCHANT_SECRET),
+    ];
     Server {
-        child,
-        base,
+        instance: start_with(&config, &env, Stdio::null()),
         config,
         _dir: dir,
     }
@@ -122,7 +64,7 @@ fn ok_json(server: &Server, args: &[&str]) -> serde_json::Value {
 }
 
 fn header<'a>(r: &'a Request, name: &str) -> &'a str {
-    &r.0.iter().find(|(k, _)| k == name).unwrap().1
+    deployment::header(&r.0, name).unwrap_or_else(|| panic!("no {name} header"))
 }
 
 fn wait_for(got: &Arc<Mutex<Vec<Request>>>, n: usize) -> Vec<Request> {
@@ -159,7 +101,7 @@ fn a_provider_webhook_reaches_the_merchant_signed_and_operators_can_inspect_it()
             "send-test-webhook",
             "paystack",
             "--to",
-            &format!("{}/webhooks/paystack", server.base),
+            &format!("{}/webhooks/paystack", server.instance.base),
             "--id",
             "777",
         ],

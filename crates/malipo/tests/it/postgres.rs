@@ -6,16 +6,17 @@
 //! Needs a PostgreSQL server: `MALIPO_TEST_POSTGRES_URL` (scripts/test starts a throwaway one).
 //! Without it the test says so and passes, except under `CI=true`, where it fails.
 
-use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::HashSet;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use malipo_core::Secret;
+
+use crate::deployment::{by_webhook_id, charge_success, receiver, start, start_with, Instance};
 
 const KEY: &str = "sk_test_multi_instance_obviously_fake";
 const MERCHANT_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -70,92 +71,8 @@ fn rand_u64() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-/// Counts the merchant deliveries by `webhook-id`; answers 204.
-fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(HashMap::new()));
-    let seen = got.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (mut line, mut id, mut len) = (String::new(), None, 0usize);
-                let _ = reader.read_line(&mut line);
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = line.trim_end().split_once(':') {
-                        match k.trim().to_ascii_lowercase().as_str() {
-                            "webhook-id" => id = Some(v.trim().to_string()),
-                            "content-length" => len = v.trim().parse().unwrap_or(0),
-                            _ => {}
-                        }
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                if let Some(id) = id {
-                    *seen.lock().unwrap().entry(id).or_insert(0) += 1;
-                }
-                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
-            });
-        }
-    });
-    (url, got)
-}
-
-struct Instance {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(config: &std::path::Path) -> Instance {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_malipo"))
-        .args([
-            "--log",
-            "warn",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--api-bind",
-            "127.0.0.1:0",
-        ])
-        .args(["--ops-bind", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env_remove("MALIPO_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("malipo serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Instance { child, base }
-}
-
 fn body(id: u64) -> Vec<u8> {
-    format!(
-        r#"{{"event":"charge.success","data":{{"id":{id},"status":"success","reference":"multi-{id}","amount":10000,"currency":"NGN","customer":{{"email":"a@b.example"}}}}}}"#
-    )
-    .into_bytes()
+    charge_success("multi", id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -289,7 +206,7 @@ async fn three_instances_one_killed_process_every_delivery_once() {
         DELIVERIES
     );
     assert_eq!(count(&db, "SELECT count(*) FROM deliveries"), DELIVERIES);
-    let received = received.lock().unwrap().clone();
+    let received = by_webhook_id(&received.lock().unwrap());
     assert_eq!(
         received.len() as u64,
         DELIVERIES,
@@ -390,38 +307,9 @@ async fn a_database_restart_is_answered_503_with_retry_after_and_recovered_witho
     let key: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
     let key = key["key"].as_str().expect("the key is shown once").to_string();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_malipo"))
-        .args([
-            "--log",
-            "warn",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--api-bind",
-            "127.0.0.1:0",
-        ])
-        .args(["--ops-bind", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = |prefix: &str| {
-        let line = lines.next().unwrap().unwrap();
-        line.strip_prefix(prefix)
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .to_string()
-    };
-    let (public, api, ops) = (
-        next("listening on "),
-        next("api listening on "),
-        next("ops listening on "),
-    );
-    let instance = Instance {
-        child,
-        base: public.clone(),
-    };
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let instance = start_with(&config, &[], log.into());
+    let (public, api, ops) = (instance.base.clone(), instance.api.clone(), instance.ops.clone());
 
     let http = reqwest::Client::new();
     let secret = Secret::new(KEY.to_string());
