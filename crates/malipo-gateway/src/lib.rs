@@ -21,6 +21,7 @@ mod dashboard;
 pub mod delivery;
 mod error;
 mod inbound;
+mod leases;
 pub mod listener;
 mod metrics;
 mod ops;
@@ -322,13 +323,13 @@ impl Gateway {
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
+        if self.run_worker || self.delivery.is_some() {
+            leases::release_abandoned(&*self.state.store).await;
+        }
         if self.run_worker {
             for i in 0..self.workers.get() {
                 // The name leases the jobs, so each loop has its own.
-                let name = match i {
-                    0 => format!("worker-{}", std::process::id()),
-                    _ => format!("worker-{}-{i}", std::process::id()),
-                };
+                let name = leases::owner_name("worker", i);
                 tasks.push(tokio::spawn(worker::run(
                     self.state.clone(),
                     name,
@@ -352,7 +353,7 @@ impl Gateway {
             )));
         }
         if let Some(settings) = self.delivery.clone() {
-            let name = format!("sender-{}", std::process::id());
+            let name = leases::owner_name("sender", 0);
             tasks.push(tokio::spawn(delivery::run(
                 self.state.clone(),
                 settings,

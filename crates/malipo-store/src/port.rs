@@ -484,6 +484,27 @@ pub trait OpsStore: Send + Sync + 'static {
     /// Commits every write already queued, then stops taking writes (later ones fail with
     /// [`StoreError::Closed`]); for a graceful shutdown. Reads keep working.
     async fn close(&self) -> Result<(), StoreError>;
+
+    /// Whether every process using this store runs on this machine, so that the process
+    /// behind a lease's owner can be looked for here. True of an SQLite file (its write-ahead
+    /// log works on one machine only); false of a server several machines may share.
+    fn is_machine_local(&self) -> bool {
+        false
+    }
+
+    /// The owners of leases that have not run out (claimed jobs and deliveries), once each.
+    async fn lease_owners(&self) -> Result<Vec<String>, StoreError> {
+        Err(unsupported("leases"))
+    }
+
+    /// Ends every lease `owner` holds: its jobs and deliveries are due at once instead of when
+    /// the lease runs out. Returns how many. Meant for an owner whose process is gone; one
+    /// still running would find a job it then completes completed once (see
+    /// [`EventStore::complete_job`]), but a delivery it is sending would be sent again.
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let _ = owner;
+        Err(unsupported("leases"))
+    }
 }
 
 fn unsupported(what: &str) -> StoreError {

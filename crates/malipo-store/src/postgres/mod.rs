@@ -48,6 +48,7 @@ mod idempotency;
 mod inbox;
 mod jobs;
 mod keys;
+mod leases;
 mod listen;
 mod migrate;
 mod notifier;
@@ -789,5 +790,16 @@ impl OpsStore for PostgresStore {
                 .map_err(|e| StoreError::Task(format!("the group commit did not finish: {e}")))?;
         }
         Ok(())
+    }
+
+    async fn lease_owners(&self) -> Result<Vec<String>, StoreError> {
+        let now = now_ms();
+        read!(self, |db| leases::owners(&db, now))
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        write_tx!(self, "releasing leases", |db, now| leases::release(
+            &db, owner, now
+        ))
     }
 }

@@ -10,6 +10,7 @@ mod idempotency;
 mod inbox;
 mod jobs;
 mod keys;
+mod leases;
 mod migrate;
 mod options;
 pub(crate) mod outbox;
@@ -646,5 +647,20 @@ impl OpsStore for SqliteStore {
 
     async fn close(&self) -> Result<(), StoreError> {
         self.inner.writer.shutdown().await
+    }
+
+    fn is_machine_local(&self) -> bool {
+        true
+    }
+
+    async fn lease_owners(&self) -> Result<Vec<String>, StoreError> {
+        let now = now_ms();
+        self.read(move |conn| leases::owners(conn, now)).await
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let owner = owner.to_owned();
+        self.write(move |conn, now| leases::release(conn, &owner, now))
+            .await
     }
 }

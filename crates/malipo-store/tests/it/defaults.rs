@@ -232,3 +232,20 @@ async fn the_provided_batch_methods_answer_like_the_batched_ones() {
     ));
     assert_eq!(plain.stats().await.unwrap().jobs_queued, 0);
 }
+
+#[tokio::test]
+async fn an_adapter_without_leases_says_so_and_is_not_taken_for_machine_local() {
+    let t = TestStore::open();
+    let plain = Plain(t.sqlite.clone());
+    assert!(!plain.is_machine_local(), "its owners may run elsewhere");
+    for err in [
+        plain.lease_owners().await.unwrap_err(),
+        plain.release_leases("worker-1@h").await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, StoreError::Invalid(m) if m.contains("leases")),
+            "{err}"
+        );
+    }
+    assert!(t.store.is_machine_local(), "an SQLite file is");
+}

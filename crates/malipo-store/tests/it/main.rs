@@ -35,6 +35,7 @@ mod deliveries;
 mod events;
 mod files;
 mod jobs;
+mod leases;
 mod lifecycle;
 mod payments;
 mod pg;

@@ -93,11 +93,13 @@ async fn every_acknowledged_webhook_survives_sigkill_exactly_once() {
     while acked.lock().unwrap().len() < 300 && started.elapsed() < Duration::from_secs(15) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let killed_pid = server.id();
     server.kill().expect("SIGKILL");
     server.wait().unwrap();
     for s in senders {
         s.await.unwrap();
     }
+    let held = hold_for_the_killed_worker(&dir.path().join("k9.db"), killed_pid);
     let acked: Vec<u64> = acked.lock().unwrap().clone();
     assert!(
         acked.len() >= 300,
@@ -133,6 +135,63 @@ async fn every_acknowledged_webhook_survives_sigkill_exactly_once() {
         missing.len()
     );
     eprintln!("{} acknowledged before SIGKILL, {} stored (requests in flight at the kill may be stored without an answer)", acked.len(), keys.len());
+
+    // The killed worker's claims are released at the restart, not an hour later: every stored
+    // event gets processed.
+    let db = rusqlite::Connection::open(dir.path().join("k9.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count("SELECT count(*) FROM jobs") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} jobs still queued; the killed worker held {held}",
+            count("SELECT count(*) FROM jobs")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM events WHERE status <> 1"),
+        0,
+        "every stored event is processed"
+    );
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// Leases every job still queued to the killed process's worker for an hour, as its claims
+/// would be (whatever it really held at the kill is among them): without the restart releasing
+/// them, nothing would run for an hour. Returns how many.
+fn hold_for_the_killed_worker(db: &std::path::Path, pid: u32) -> usize {
+    let host = Command::new("uname").arg("-n").output().expect("uname -n");
+    let owner = format!("worker-{pid}@{}", String::from_utf8_lossy(&host.stdout).trim());
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut held = conn
+        .prepare("SELECT lease_owner FROM jobs WHERE lease_owner IS NOT NULL")
+        .unwrap();
+    let holders: Vec<String> = held
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        holders.iter().all(|h| *h == owner),
+        "the killed worker's leases are named {owner}: {holders:?}"
+    );
+    let hour_on = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 3_600_000;
+    let n = conn
+        .execute(
+            "UPDATE jobs SET lease_owner = ?1, run_at = ?2",
+            rusqlite::params![owner, hour_on],
+        )
+        .unwrap();
+    eprintln!(
+        "{n} jobs leased to the killed worker, {} of them claimed by it before the kill",
+        holders.len()
+    );
+    n
 }
