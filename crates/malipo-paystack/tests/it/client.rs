@@ -6,7 +6,7 @@ use futures::TryStreamExt;
 use malipo_core::{Currency, Money, Secret};
 use malipo_paystack::{
     ChargeAuthorization, Client, CreateRefund, CreateTransferRecipient, Error, Expandable,
-    InitializeTransaction, InitiateTransfer, ListQuery,
+    InitializeTransaction, InitiateTransfer, ListQuery, RecordKind,
 };
 use malipo_sim::paystack::{
     PaystackSim, PaystackSimHandle, SimConfig, FAILING_ACCOUNT_NUMBER, TEST_OTP, TEST_SECRET_KEY,
@@ -420,3 +420,36 @@ mod recipients;
 mod splits;
 mod subscriptions;
 mod verification;
+
+#[tokio::test]
+async fn every_record_kind_lists_from_its_own_endpoint_and_errors_name_it() {
+    let (sim, client) = sim(SimConfig::default()).await;
+    let query = ListQuery {
+        per_page: Some(5),
+        ..ListQuery::default()
+    };
+    for kind in RecordKind::ALL {
+        let page = client.resource_page(kind, &query).await;
+        assert!(page.is_ok(), "{kind}: {:?}", page.err());
+        assert_eq!(kind.to_string(), kind.as_str());
+    }
+    let wrong = Client::builder(Secret::new("sk_test_wrong_key_obviously_fake".to_string()))
+        .base_url(sim.base_url().clone())
+        .build()
+        .unwrap();
+    for (kind, endpoint) in [
+        (RecordKind::Customer, "GET /customer"),
+        (RecordKind::Plan, "GET /plan"),
+        (RecordKind::Subscription, "GET /subscription"),
+        (RecordKind::Transfer, "GET /transfer"),
+        (RecordKind::DedicatedAccount, "GET /dedicated_account"),
+    ] {
+        let err = wrong.resource_page(kind, &query).await.unwrap_err();
+        assert_eq!(err.status(), Some(401), "{kind}: {err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("Paystack refused {endpoint} with HTTP 401")),
+            "{kind}: {err}"
+        );
+    }
+}
