@@ -1,10 +1,11 @@
 //! The leases a killed process left behind.
 //!
 //! A worker loop or delivery sender leases what it claims (jobs for a minute, deliveries for
-//! their send's time). If its process is killed, that work waits for the lease to run out
-//! before anyone takes it again. When every process using the store runs on this machine (an
-//! SQLite file), a starting gateway can tell that the process behind a lease is gone, and ends
-//! its leases: after a crash and a restart, the work resumes at once instead of a minute later.
+//! the send's timeout and half a minute more). If its process is killed, that work waits for
+//! the lease to run out before anyone takes it again. When every process using the store runs
+//! on this machine (an SQLite file), a starting gateway can tell that the process behind a
+//! lease is gone, and ends its leases: after a crash and a restart, the work resumes at once
+//! instead of up to a minute later.
 //!
 //! An owner is named for its process and machine: `worker-1234@host` (the first worker loop
 //! of process 1234 on `host`), `worker-1234-2@host`, `sender-1234@host`. A lease is ended only
