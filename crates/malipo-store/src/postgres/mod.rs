@@ -55,6 +55,7 @@ mod notifier;
 mod options;
 mod outbox;
 mod payments;
+mod pooler;
 mod records;
 mod rows;
 mod stats;
@@ -127,6 +128,7 @@ impl PostgresStore {
     /// redacted). Call it from within a Tokio runtime.
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
         let target = connect::target(url, &options)?;
+        pooler::refuse_transaction_pooling(&target).await?;
         {
             let mut client = connect::connect_one(&target).await?;
             if options.migrate {
@@ -162,6 +164,7 @@ impl PostgresStore {
     /// number of times and from several processes at once (they take turns on an advisory lock).
     pub async fn migrate(url: &str) -> Result<MigrationReport, StoreError> {
         let target = connect::target(url, &PostgresOptions::default())?;
+        pooler::refuse_transaction_pooling(&target).await?;
         let mut client = connect::connect_one(&target).await?;
         migrate::run(&mut client).await
     }
@@ -182,6 +185,7 @@ impl PostgresStore {
     /// [`POSTGRES_SCHEMA_VERSION`] before anything is started.
     pub async fn schema_version_at(url: &str) -> Result<u32, StoreError> {
         let target = connect::target(url, &PostgresOptions::default())?;
+        pooler::refuse_transaction_pooling(&target).await?;
         let client = connect::connect_one(&target).await?;
         migrate::version(&client).await
     }

@@ -6,13 +6,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use malipo_store::{PostgresOptions, PostgresStore, Store};
+use malipo_store::{PostgresOptions, PostgresStore, Store, StoreError};
 use tokio::sync::Notify;
 
 use crate::paystack_event;
 use crate::pg::TempDatabase;
 
-/// A PgBouncer of this test's own, in session mode, forwarding every database to the test
+/// A PgBouncer of this test's own forwarding every database to the test
 /// server; killed with this value.
 struct Bouncer {
     child: Child,
@@ -37,9 +37,10 @@ fn program() -> Option<std::path::PathBuf> {
 }
 
 impl Bouncer {
-    /// Starts one in front of the server `server_url` names; `None` (having said why) when this
-    /// machine has no PgBouncer, which under `CI=true` fails instead.
-    fn start(server_url: &str) -> Option<Bouncer> {
+    /// Starts one in `pool_mode` (`session`, `transaction`) in front of the server `server_url`
+    /// names; `None` (having said why) when this machine has no PgBouncer, which under
+    /// `CI=true` fails instead.
+    fn start(server_url: &str, pool_mode: &str) -> Option<Bouncer> {
         let Some(program) = program() else {
             assert!(
                 std::env::var("CI").map_or(true, |v| v != "true"),
@@ -71,7 +72,7 @@ impl Bouncer {
             format!(
                 "[databases]\n* = host={host} port={server_port}\n\
                  [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-                 auth_type = trust\nauth_file = {}\npool_mode = session\n\
+                 auth_type = trust\nauth_file = {}\npool_mode = {pool_mode}\n\
                  max_client_conn = 200\ndefault_pool_size = 50\nlogfile = {}\n",
                 users.display(),
                 log.display()
@@ -142,7 +143,7 @@ async fn behind_pgbouncer_in_session_mode_the_store_works_and_keeps_its_statemen
     let Some(server) = crate::pg::server_url() else {
         return;
     };
-    let Some(bouncer) = Bouncer::start(&server) else {
+    let Some(bouncer) = Bouncer::start(&server, "session") else {
         return;
     };
     let db = TempDatabase::create().await.expect("a test database");
@@ -175,4 +176,45 @@ async fn behind_pgbouncer_in_session_mode_the_store_works_and_keeps_its_statemen
 
     // The statement timeout reached the server's session.
     crate::postgres::a_stuck_write_times_out(store.as_ref(), &db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_pgbouncer_in_transaction_mode_the_store_refuses_to_start_and_says_why() {
+    let Some(server) = crate::pg::server_url() else {
+        return;
+    };
+    let Some(bouncer) = Bouncer::start(&server, "transaction") else {
+        return;
+    };
+    let db = TempDatabase::create().await.expect("a test database");
+    let url = bouncer.url_of(&db.url);
+    let refused = [
+        PostgresStore::connect(&url, crate::pg::options()).await.err(),
+        PostgresStore::migrate(&url).await.err(),
+        PostgresStore::schema_version_at(&url).await.err(),
+    ];
+    for err in refused {
+        let err = err.expect("refused");
+        let text = err.to_string();
+        assert!(matches!(err, StoreError::Invalid(_)), "{text}");
+        assert!(
+            text.contains("pool_mode = session"),
+            "says what to change: {text}"
+        );
+        assert!(
+            text.contains(&format!(":{}/", bouncer.port)),
+            "names the database: {text}"
+        );
+    }
+    // Nothing was written: the refusal came before the migrations.
+    let direct = crate::pg::admin(&db.url).await;
+    let tables: i64 = direct
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0);
 }
