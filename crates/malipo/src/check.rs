@@ -31,7 +31,7 @@ fn database(config: &Config) -> Vec<Finding> {
                     "make the database file's directory exist and writable by malipo's user"
                 }
                 Database::Postgres { .. } => {
-                    "check the server is up, the URL's credentials, and that the user may write"
+                    "check the server is up, the URL's credentials, that the user may write, and that a pooler in front of it runs in session mode"
                 }
             },
         ),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::connect::{connect_one, Target};
-use crate::error::Context;
+use crate::error::{Context, Reason};
 use crate::StoreError;
 
 const OP: &str = "checking that each connection keeps its own server session";
@@ -40,13 +40,16 @@ pub(crate) async fn refuse_transaction_pooling(target: &Target) -> Result<(), St
         Err(_) => true,
     };
     if moved {
-        return Err(StoreError::Invalid(format!(
-            "{}: one connection's statements run on different server sessions, as behind a \
-             connection pooler in transaction or statement mode (PgBouncer's pool_mode = \
-             transaction); malipo keeps state on its sessions (prepared statements, LISTEN, \
-             settings): set pool_mode = session, or connect to PostgreSQL directly",
-            target.described
-        )));
+        return Err(StoreError::Database {
+            op: OP,
+            source: Reason::cause(format!(
+                "{}: one connection's statements run on different server sessions, as behind \
+                 a connection pooler in transaction or statement mode (PgBouncer's pool_mode = \
+                 transaction); malipo keeps state on its sessions (prepared statements, LISTEN, \
+                 settings): set pool_mode = session, or connect to PostgreSQL directly",
+                target.described
+            )),
+        });
     }
     Ok(())
 }
@@ -63,6 +66,6 @@ async fn backend_pid(client: &Client) -> Result<i32, StoreError> {
         })
         .ok_or_else(|| StoreError::Database {
             op: OP,
-            source: crate::error::Reason::cause("no process id in the answer"),
+            source: Reason::cause("no process id in the answer"),
         })
 }
