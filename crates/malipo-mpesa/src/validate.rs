@@ -145,6 +145,48 @@ mod tests {
     }
 
     #[test]
+    fn text_says_empty_or_how_many_are_missing() {
+        let empty = text("Remarks", "", 1, 100).unwrap_err();
+        assert!(empty.to_string().ends_with("it is empty"), "{empty}");
+        let short = text("Occasion", "ab", 3, 100).unwrap_err();
+        assert!(
+            short
+                .to_string()
+                .ends_with("it has 2 characters; at least 3 are required"),
+            "{short}"
+        );
+        assert!(text("Occasion", "abc", 3, 100).is_ok());
+    }
+
+    #[test]
+    fn shortcodes_are_1_to_12_digits() {
+        for ok in ["1", "174379", "123456789012"] {
+            assert!(digits("PartyB", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1234567890123", "17437a", " 174379", "１２３"] {
+            let err = digits("PartyB", bad).unwrap_err();
+            assert!(
+                err.to_string().contains("expected 1 to 12 digits"),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn transaction_ids_are_1_to_20_letters_and_digits() {
+        for ok in ["N", "NLJ7RT61SV", "ABCDEFGHIJ0123456789"] {
+            assert!(transaction_id("TransactionID", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "ABCDEFGHIJ01234567890", "NLJ7-RT61SV", "NLJ7RT61S\u{e9}"] {
+            let err = transaction_id("TransactionID", bad).unwrap_err();
+            assert!(
+                err.to_string().contains("not an M-Pesa transaction id"),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn c2b_urls_refuse_daraja_forbidden_words() {
         let ok: Url = "https://shop.example.com/hooks/c2b/confirm".parse().unwrap();
         assert!(c2b_url("ConfirmationURL", &ok).is_ok());
