@@ -47,12 +47,13 @@ pub(crate) async fn release_abandoned(store: &dyn Store) {
             return;
         }
     };
-    let (here, me) = (hostname(), std::process::id());
+    let here = hostname();
     for owner in owners {
         let Some((pid, host)) = parse_owner(&owner) else {
             continue;
         };
-        if host != here || pid == me || is_running(pid) {
+        // This process runs, so its own leases are kept too.
+        if host != here || is_running(pid) {
             continue;
         }
         match store.release_leases(&owner).await {
@@ -68,34 +69,35 @@ pub(crate) async fn release_abandoned(store: &dyn Store) {
     }
 }
 
-#[cfg(unix)]
+/// This machine's hostname, as `uname -n` prints it.
 fn hostname() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
-}
-
-#[cfg(not(unix))]
-fn hostname() -> String {
-    std::env::var("COMPUTERNAME").unwrap_or_default()
+    #[cfg(unix)]
+    let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    #[cfg(not(unix))]
+    let name = std::env::var("COMPUTERNAME").unwrap_or_default();
+    name
 }
 
 /// Whether a process with this id runs on this machine (as any user). Where that cannot be
 /// told, it is taken to run: a lease then runs out instead of being ended early.
-#[cfg(unix)]
 fn is_running(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
-        return true;
-    };
-    // Signal 0 checks that the process exists without sending anything; EPERM means it
-    // exists but belongs to another user.
-    !matches!(
-        rustix::process::test_kill_process(pid),
-        Err(rustix::io::Errno::SRCH)
-    )
-}
-
-#[cfg(not(unix))]
-fn is_running(_pid: u32) -> bool {
-    true
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+            return true;
+        };
+        // Signal 0 checks that the process exists without sending anything; EPERM means it
+        // exists but belongs to another user.
+        !matches!(
+            rustix::process::test_kill_process(pid),
+            Err(rustix::io::Errno::SRCH)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +114,15 @@ mod tests {
             let name = owner_name("worker", index);
             assert_eq!(parse_owner(&name), Some((pid, host.as_str())), "{name}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_host_is_the_one_uname_names() {
+        let uname = std::process::Command::new("uname").arg("-n").output().unwrap();
+        let expected = String::from_utf8(uname.stdout).unwrap();
+        assert_eq!(hostname(), expected.trim());
+        assert!(!hostname().is_empty());
     }
 
     #[test]
