@@ -30,7 +30,15 @@ pub(crate) async fn refuse_transaction_pooling(target: &Target) -> Result<(), St
     let a = connect_one(target).await?;
     let b = connect_one(target).await?;
     let first = backend_pid(&a).await?;
-    b.batch_execute("BEGIN").await.during(OP)?;
+    if let Err(e) = b.batch_execute("BEGIN").await {
+        // PgBouncer in statement mode refuses any transaction block, and says so.
+        if e.as_db_error()
+            .is_some_and(|db| db.message().contains("pooling mode"))
+        {
+            return Err(lends_sessions(target));
+        }
+        return Err(e).during(OP);
+    }
     let lent = backend_pid(&b).await?;
     let again = tokio::time::timeout(PROBE_WAIT, backend_pid(&a)).await;
     let _ = b.batch_execute("ROLLBACK").await;
@@ -40,18 +48,23 @@ pub(crate) async fn refuse_transaction_pooling(target: &Target) -> Result<(), St
         Err(_) => true,
     };
     if moved {
-        return Err(StoreError::Database {
-            op: OP,
-            source: Reason::cause(format!(
-                "{}: one connection's statements run on different server sessions, as behind \
-                 a connection pooler in transaction or statement mode (PgBouncer's pool_mode = \
-                 transaction); malipo keeps state on its sessions (prepared statements, LISTEN, \
-                 settings): set pool_mode = session, or connect to PostgreSQL directly",
-                target.described
-            )),
-        });
+        return Err(lends_sessions(target));
     }
     Ok(())
+}
+
+/// The refusal of a pooler that lends a connection's session to other clients.
+fn lends_sessions(target: &Target) -> StoreError {
+    StoreError::Database {
+        op: OP,
+        source: Reason::cause(format!(
+            "{}: one connection's statements run on different server sessions, as behind a \
+             connection pooler in transaction or statement mode (PgBouncer's pool_mode = \
+             transaction); malipo keeps state on its sessions (prepared statements, LISTEN, \
+             settings): set pool_mode = session, or connect to PostgreSQL directly",
+            target.described
+        )),
+    }
 }
 
 /// The server process behind `client`'s session, asked without a prepared statement (which a

@@ -180,10 +180,21 @@ async fn behind_pgbouncer_in_session_mode_the_store_works_and_keeps_its_statemen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_pgbouncer_in_transaction_mode_the_store_refuses_to_start_and_says_why() {
+    refused_in("transaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_pgbouncer_in_statement_mode_the_store_refuses_to_start_and_says_why() {
+    refused_in("statement").await;
+}
+
+/// `connect`, `migrate` and `schema_version_at` through a PgBouncer in `pool_mode` are refused
+/// with an error that says to use session mode, and nothing is migrated.
+async fn refused_in(pool_mode: &str) {
     let Some(server) = crate::pg::server_url() else {
         return;
     };
-    let Some(bouncer) = Bouncer::start(&server, "transaction") else {
+    let Some(bouncer) = Bouncer::start(&server, pool_mode) else {
         return;
     };
     let db = TempDatabase::create().await.expect("a test database");
