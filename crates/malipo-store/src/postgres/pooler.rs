@@ -28,8 +28,25 @@ const PROBE_WAIT: Duration = Duration::from_secs(5);
 /// `a` then lands on another session, or waits for `b`'s transaction to end.
 pub(crate) async fn refuse_transaction_pooling(target: &Target) -> Result<(), StoreError> {
     let a = connect_one(target).await?;
-    let b = connect_one(target).await?;
-    let first = backend_pid(&a).await?;
+    // A pooler with a single server connection in session mode gives `b` none while `a` holds
+    // it, and would keep this probe (and malipo's pool) waiting for good.
+    let bound = PROBE_WAIT * 2 + target.config.get_connect_timeout().copied().unwrap_or_default();
+    match tokio::time::timeout(bound, probe(target, &a)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "{}: a second connection got no server session within {} s; malipo needs several \
+             at once (its pool, LISTEN): if a pooler is in front, let it open more server \
+             connections (PgBouncer's default_pool_size)",
+            target.described,
+            bound.as_secs()
+        ))),
+    }
+}
+
+/// The probe itself, once `a` is connected.
+async fn probe(target: &Target, a: &Client) -> Result<(), StoreError> {
+    let first = backend_pid(a).await?;
+    let b = &connect_one(target).await?;
     if let Err(e) = b.batch_execute("BEGIN").await {
         // PgBouncer in statement mode refuses any transaction block, and says so.
         if e.as_db_error()
@@ -39,8 +56,8 @@ pub(crate) async fn refuse_transaction_pooling(target: &Target) -> Result<(), St
         }
         return Err(e).during(OP);
     }
-    let lent = backend_pid(&b).await?;
-    let again = tokio::time::timeout(PROBE_WAIT, backend_pid(&a)).await;
+    let lent = backend_pid(b).await?;
+    let again = tokio::time::timeout(PROBE_WAIT, backend_pid(a)).await;
     let _ = b.batch_execute("ROLLBACK").await;
     let moved = match again {
         Ok(Ok(now)) => now != first || lent == first,

@@ -37,10 +37,11 @@ fn program() -> Option<std::path::PathBuf> {
 }
 
 impl Bouncer {
-    /// Starts one in `pool_mode` (`session`, `transaction`) in front of the server `server_url`
-    /// names; `None` (having said why) when this machine has no PgBouncer, which under
-    /// `CI=true` fails instead.
-    fn start(server_url: &str, pool_mode: &str) -> Option<Bouncer> {
+    /// Starts one in `pool_mode` (`session`, `transaction`, `statement`), with `pool_size`
+    /// server connections per database, in front of the server `server_url` names; `None`
+    /// (having said why) when this machine has no PgBouncer, which under `CI=true` fails
+    /// instead.
+    fn start(server_url: &str, pool_mode: &str, pool_size: u32) -> Option<Bouncer> {
         let Some(program) = program() else {
             assert!(
                 std::env::var("CI").map_or(true, |v| v != "true"),
@@ -73,7 +74,7 @@ impl Bouncer {
                 "[databases]\n* = host={host} port={server_port}\n\
                  [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
                  auth_type = trust\nauth_file = {}\npool_mode = {pool_mode}\n\
-                 max_client_conn = 200\ndefault_pool_size = 50\nlogfile = {}\n",
+                 max_client_conn = 200\ndefault_pool_size = {pool_size}\nlogfile = {}\n",
                 users.display(),
                 log.display()
             ),
@@ -143,7 +144,7 @@ async fn behind_pgbouncer_in_session_mode_the_store_works_and_keeps_its_statemen
     let Some(server) = crate::pg::server_url() else {
         return;
     };
-    let Some(bouncer) = Bouncer::start(&server, "session") else {
+    let Some(bouncer) = Bouncer::start(&server, "session", 50) else {
         return;
     };
     let db = TempDatabase::create().await.expect("a test database");
@@ -194,7 +195,7 @@ async fn refused_in(pool_mode: &str) {
     let Some(server) = crate::pg::server_url() else {
         return;
     };
-    let Some(bouncer) = Bouncer::start(&server, pool_mode) else {
+    let Some(bouncer) = Bouncer::start(&server, pool_mode, 50) else {
         return;
     };
     let db = TempDatabase::create().await.expect("a test database");
@@ -229,4 +230,27 @@ async fn refused_in(pool_mode: &str) {
         .unwrap()
         .get(0);
     assert_eq!(tables, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooler_with_one_server_connection_is_reported_not_waited_on() {
+    let Some(server) = crate::pg::server_url() else {
+        return;
+    };
+    let Some(bouncer) = Bouncer::start(&server, "session", 1) else {
+        return;
+    };
+    let db = TempDatabase::create().await.expect("a test database");
+    // Without a bound the second connection would wait for a session forever.
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        PostgresStore::schema_version_at(&bouncer.url_of(&db.url)),
+    )
+    .await
+    .expect("answered, not left waiting")
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{text}");
+    assert!(text.contains("got no server session within"), "{text}");
+    assert!(text.contains("default_pool_size"), "says what to change: {text}");
 }
