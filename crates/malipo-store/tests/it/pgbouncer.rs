@@ -251,6 +251,7 @@ async fn a_pooler_with_one_server_connection_is_reported_not_waited_on() {
     .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, StoreError::Unavailable(_)), "{text}");
-    assert!(text.contains("got no server session within"), "{text}");
+    // Twice the probe's 5 s wait plus the default connect timeout (5 s).
+    assert!(text.contains("got no server session within 15 s"), "{text}");
     assert!(text.contains("default_pool_size"), "says what to change: {text}");
 }
