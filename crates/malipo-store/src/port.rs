@@ -492,7 +492,8 @@ pub trait OpsStore: Send + Sync + 'static {
         false
     }
 
-    /// The owners of leases that have not run out (claimed jobs and deliveries), once each.
+    /// The owners of leases that have not run out (claimed jobs and deliveries), once each, in
+    /// name order.
     async fn lease_owners(&self) -> Result<Vec<String>, StoreError> {
         Err(unsupported("leases"))
     }

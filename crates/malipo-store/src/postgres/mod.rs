@@ -128,9 +128,8 @@ impl PostgresStore {
     /// redacted). Call it from within a Tokio runtime.
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
         let target = connect::target(url, &options)?;
-        pooler::refuse_transaction_pooling(&target).await?;
         {
-            let mut client = connect::connect_one(&target).await?;
+            let mut client = pooler::connect_keeping_sessions(&target).await?;
             if options.migrate {
                 migrate::run(&mut client).await?;
             } else {
@@ -164,8 +163,7 @@ impl PostgresStore {
     /// number of times and from several processes at once (they take turns on an advisory lock).
     pub async fn migrate(url: &str) -> Result<MigrationReport, StoreError> {
         let target = connect::target(url, &PostgresOptions::default())?;
-        pooler::refuse_transaction_pooling(&target).await?;
-        let mut client = connect::connect_one(&target).await?;
+        let mut client = pooler::connect_keeping_sessions(&target).await?;
         migrate::run(&mut client).await
     }
 
@@ -185,8 +183,7 @@ impl PostgresStore {
     /// [`POSTGRES_SCHEMA_VERSION`] before anything is started.
     pub async fn schema_version_at(url: &str) -> Result<u32, StoreError> {
         let target = connect::target(url, &PostgresOptions::default())?;
-        pooler::refuse_transaction_pooling(&target).await?;
-        let client = connect::connect_one(&target).await?;
+        let client = pooler::connect_keeping_sessions(&target).await?;
         migrate::version(&client).await
     }
 

@@ -19,20 +19,21 @@ const OP: &str = "checking that each connection keeps its own server session";
 /// How long the probe waits for a session that a transaction pooler would have lent out.
 const PROBE_WAIT: Duration = Duration::from_secs(5);
 
-/// Fails when statements of one connection to `target` can run on different server sessions.
+/// A connection to `target`, once a probe found that each connection keeps its own server
+/// session; fails when statements of one connection can run on different server sessions.
 ///
-/// Two probe connections: `a` notes its server process; `b` opens a transaction and notes its
+/// Two probe connections (the first is the one returned): `a` notes its server process; `b` opens a transaction and notes its
 /// own; `a` asks again. On a server, or a pooler in session mode, each connection has a session
 /// of its own and `a` is where it was. A transaction pooler lent `a`'s session out once its
 /// statement ended, most likely to `b` (PgBouncer hands out the most recently used first):
 /// `a` then lands on another session, or waits for `b`'s transaction to end.
-pub(crate) async fn refuse_transaction_pooling(target: &Target) -> Result<(), StoreError> {
+pub(crate) async fn connect_keeping_sessions(target: &Target) -> Result<Client, StoreError> {
     let a = connect_one(target).await?;
     // A pooler with a single server connection in session mode gives `b` none while `a` holds
     // it, and would keep this probe (and malipo's pool) waiting for good.
     let bound = PROBE_WAIT * 2 + target.config.get_connect_timeout().copied().unwrap_or_default();
     match tokio::time::timeout(bound, probe(target, &a)).await {
-        Ok(answer) => answer,
+        Ok(answer) => answer.map(|()| a),
         Err(_) => Err(StoreError::Unavailable(format!(
             "{}: a second connection got no server session within {} s; malipo needs several \
              at once (its pool, LISTEN): if a pooler is in front, let it open more server \

@@ -38,10 +38,11 @@ fn program() -> Option<std::path::PathBuf> {
 
 impl Bouncer {
     /// Starts one in `pool_mode` (`session`, `transaction`, `statement`), with `pool_size`
-    /// server connections per database, in front of the server `server_url` names; `None`
-    /// (having said why) when this machine has no PgBouncer, which under `CI=true` fails
-    /// instead.
-    fn start(server_url: &str, pool_mode: &str, pool_size: u32) -> Option<Bouncer> {
+    /// server connections per database, in front of the test server; `None` (having said why)
+    /// when there is no test server or this machine has no PgBouncer, which under `CI=true`
+    /// fails instead.
+    fn start(pool_mode: &str, pool_size: u32) -> Option<Bouncer> {
+        let server_url = crate::pg::server_url()?;
         let Some(program) = program() else {
             assert!(
                 std::env::var("CI").map_or(true, |v| v != "true"),
@@ -141,10 +142,7 @@ impl Drop for Bouncer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_pgbouncer_in_session_mode_the_store_works_and_keeps_its_statement_timeout() {
-    let Some(server) = crate::pg::server_url() else {
-        return;
-    };
-    let Some(bouncer) = Bouncer::start(&server, "session", 50) else {
+    let Some(bouncer) = Bouncer::start("session", 50) else {
         return;
     };
     let db = TempDatabase::create().await.expect("a test database");
@@ -192,10 +190,7 @@ async fn behind_pgbouncer_in_statement_mode_the_store_refuses_to_start_and_says_
 /// `connect`, `migrate` and `schema_version_at` through a PgBouncer in `pool_mode` are refused
 /// with an error that says to use session mode, and nothing is migrated.
 async fn refused_in(pool_mode: &str) {
-    let Some(server) = crate::pg::server_url() else {
-        return;
-    };
-    let Some(bouncer) = Bouncer::start(&server, pool_mode, 50) else {
+    let Some(bouncer) = Bouncer::start(pool_mode, 50) else {
         return;
     };
     let db = TempDatabase::create().await.expect("a test database");
@@ -234,10 +229,7 @@ async fn refused_in(pool_mode: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pooler_with_one_server_connection_is_reported_not_waited_on() {
-    let Some(server) = crate::pg::server_url() else {
-        return;
-    };
-    let Some(bouncer) = Bouncer::start(&server, "session", 1) else {
+    let Some(bouncer) = Bouncer::start("session", 1) else {
         return;
     };
     let db = TempDatabase::create().await.expect("a test database");
