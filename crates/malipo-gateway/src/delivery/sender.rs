@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use malipo_store::{DeliveryRecord, EndpointId, EndpointRecord, Store};
+use malipo_store::{DeliveryRecord, DeliveryStore, EndpointId, EndpointRecord, Store};
 use malipo_webhooks::{Signer, WebhookSecret};
 use reqwest::Url;
 use tokio::sync::{watch, Semaphore};
@@ -156,28 +156,10 @@ impl Lane {
     }
 
     /// Up to `n` due deliveries of this endpoint, with the endpoint as it is now (its secrets
-    /// after a rotation); `None` when it is disabled or gone or the store failed.
+    /// after a rotation); `None` when there are none or the store failed.
     async fn claim(&self, n: usize) -> Option<(EndpointRecord, Vec<DeliveryRecord>)> {
         let lease = self.settings.timeout + Duration::from_secs(30);
-        let endpoint = match self.store.get_endpoint(&self.endpoint.to_string()).await {
-            Ok(Some(endpoint)) if endpoint.enabled => endpoint,
-            Ok(_) => return None,
-            Err(e) => {
-                tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot read the endpoint; retrying");
-                return None;
-            }
-        };
-        match self
-            .store
-            .claim_endpoint_deliveries(endpoint.id, &self.worker, n, lease)
-            .await
-        {
-            Ok(batch) => Some((endpoint, batch)),
-            Err(e) => {
-                tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot claim deliveries; retrying");
-                None
-            }
-        }
+        claim_batch(&*self.store, self.endpoint, &self.worker, n, lease).await
     }
 
     /// One attempt, recorded: delivered, to retry, or dead.
@@ -211,6 +193,39 @@ impl Lane {
         if let Err(e) = recorded {
             // The lease runs out and the delivery is attempted again: at least once.
             tracing::error!(delivery = %d.id, error = %e, "cannot record a delivery attempt");
+        }
+    }
+}
+
+/// Claims up to `n` due deliveries of `endpoint` and reads the endpoint after the claim, so
+/// that a delivery queued after a secret rotation is signed with the new secret too: read
+/// before the claim, the endpoint could predate a rotation committed before the delivery was
+/// queued. The claim itself skips a disabled endpoint. `None` when nothing is due or the store
+/// failed (claimed deliveries are then attempted again when their lease ends).
+async fn claim_batch<S: DeliveryStore + ?Sized>(
+    store: &S,
+    endpoint: EndpointId,
+    worker: &str,
+    n: usize,
+    lease: Duration,
+) -> Option<(EndpointRecord, Vec<DeliveryRecord>)> {
+    let batch = match store.claim_endpoint_deliveries(endpoint, worker, n, lease).await {
+        Ok(batch) if batch.is_empty() => return None,
+        Ok(batch) => batch,
+        Err(e) => {
+            tracing::warn!(%endpoint, error = %e, "cannot claim deliveries; retrying");
+            return None;
+        }
+    };
+    match store.get_endpoint(&endpoint.to_string()).await {
+        Ok(Some(record)) => Some((record, batch)),
+        Ok(None) => {
+            tracing::warn!(%endpoint, "the endpoint is gone; its claimed deliveries wait");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(%endpoint, error = %e, "cannot read the endpoint; its claimed deliveries are retried after their lease");
+            None
         }
     }
 }
@@ -348,7 +363,126 @@ fn retry_after_clamped(scheduled: Duration, retry_after: Option<Duration>) -> Du
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use chrono::DateTime;
+    use malipo_core::{DeliveryId, Secret};
+    use malipo_store::{DeliveryFilter, DeliveryStatus, NewDelivery, StoreError};
+
     use super::*;
+
+    /// One endpoint and one due delivery. Its claim commits a secret rotation first, as an
+    /// operator's rotation can land between a lane's look at the endpoint and its claim.
+    struct RotatedWhileClaiming {
+        endpoint: Mutex<EndpointRecord>,
+    }
+
+    fn secret(s: &str) -> Secret<String> {
+        Secret::new(s.to_string())
+    }
+
+    impl RotatedWhileClaiming {
+        fn new() -> Self {
+            let now = Utc::now();
+            RotatedWhileClaiming {
+                endpoint: Mutex::new(EndpointRecord {
+                    id: EndpointId::new(),
+                    name: "shop".into(),
+                    url: "https://shop.example/hook".into(),
+                    secret: secret("whsec_old"),
+                    previous_secret: None,
+                    previous_secret_until: None,
+                    event_types: Vec::new(),
+                    enabled: true,
+                    allow_private: false,
+                    created_at: now,
+                    updated_at: now,
+                }),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl DeliveryStore for RotatedWhileClaiming {
+        async fn get_endpoint(&self, _: &str) -> Result<Option<EndpointRecord>, StoreError> {
+            Ok(Some(self.endpoint.lock().unwrap().clone()))
+        }
+        async fn claim_endpoint_deliveries(
+            &self,
+            endpoint: EndpointId,
+            _: &str,
+            _: usize,
+            _: Duration,
+        ) -> Result<Vec<DeliveryRecord>, StoreError> {
+            let mut e = self.endpoint.lock().unwrap();
+            e.previous_secret = Some(std::mem::replace(&mut e.secret, secret("whsec_new")));
+            e.previous_secret_until = Some(Utc::now() + chrono::Duration::hours(24));
+            let now = Utc::now();
+            Ok(vec![DeliveryRecord {
+                id: DeliveryId::new(),
+                event_type: "payment.succeeded".into(),
+                payload: "{}".into(),
+                payment_id: None,
+                event_id: None,
+                status: DeliveryStatus::Pending,
+                attempts: 1,
+                next_attempt_at: now,
+                last_status: None,
+                last_error: None,
+                created_at: now,
+                updated_at: now,
+                endpoint_id: Some(endpoint),
+            }])
+        }
+        async fn enqueue_delivery(&self, _: NewDelivery) -> Result<DeliveryId, StoreError> {
+            unreachable!("the claim does not queue")
+        }
+        async fn claim_deliveries(
+            &self,
+            _: &str,
+            _: usize,
+            _: Duration,
+        ) -> Result<Vec<DeliveryRecord>, StoreError> {
+            unreachable!("a lane claims its endpoint's deliveries")
+        }
+        async fn complete_delivery(&self, _: DeliveryId, _: u16) -> Result<(), StoreError> {
+            unreachable!("the claim does not complete")
+        }
+        async fn fail_delivery(
+            &self,
+            _: DeliveryId,
+            _: Option<u16>,
+            _: &str,
+            _: Option<DateTime<Utc>>,
+        ) -> Result<DeliveryStatus, StoreError> {
+            unreachable!("the claim does not fail")
+        }
+        async fn redeliver(&self, _: DeliveryId) -> Result<(), StoreError> {
+            unreachable!("the claim does not redeliver")
+        }
+        async fn get_delivery(&self, _: DeliveryId) -> Result<Option<DeliveryRecord>, StoreError> {
+            unreachable!("the claim reads no delivery")
+        }
+        async fn list_deliveries(&self, _: &DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
+            unreachable!("the claim lists no deliveries")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claimed_batch_is_signed_with_the_endpoint_as_it_is_after_the_claim() {
+        let store = RotatedWhileClaiming::new();
+        let id = store.endpoint.lock().unwrap().id;
+        let (endpoint, batch) = claim_batch(&store, id, "sender-1", 8, Duration::from_secs(40))
+            .await
+            .expect("one delivery is due");
+        assert_eq!(batch.len(), 1);
+        let signing: Vec<&str> = endpoint
+            .signing_secrets(Utc::now())
+            .into_iter()
+            .map(|s| s.expose().as_str())
+            .collect();
+        assert_eq!(signing, ["whsec_new", "whsec_old"]);
+    }
 
     #[test]
     fn retry_after_lengthens_the_wait_within_an_hour() {
