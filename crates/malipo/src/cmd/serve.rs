@@ -51,7 +51,18 @@ pub async fn serve(
     config_path: Option<&Path>,
     log: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let config = load_config(config_path)?;
+    let mut config = load_config(config_path)?;
+    // The checklist judges the addresses the listeners will take: a flag that moved /metrics or
+    // the merchant API beyond loopback is under the same rules as the config's own setting.
+    if let Some(bind) = args.bind {
+        config.server.bind = bind;
+    }
+    if let Some(bind) = args.api_bind {
+        config.api.bind = bind;
+    }
+    if let Some(bind) = args.ops_bind {
+        config.ops.bind = bind;
+    }
     // Before anything is created (the database, its key file): a secret that cannot be read
     // would stop the start anyway, after leaving files behind.
     let unreadable = unreadable_secrets(&config);

@@ -332,6 +332,27 @@ fn serve_refuses_debug_logs_from_the_command_line_in_production() {
     assert!(out.contains("--log is \"debug\" in production"), "{out}");
 }
 
+/// Regression: the checklist judged the config's addresses, not the flags', so
+/// `--ops-bind 0.0.0.0:…` put `/metrics` beyond loopback in production without a FAIL.
+#[test]
+fn serve_judges_the_listener_flags_as_it_would_the_config() {
+    let out = serve_refused("environment = \"production\"\n", &["--ops-bind", "0.0.0.0:47999"]);
+    assert!(
+        out.contains(
+            "[FAIL] ops-listener-private: /metrics and /readyz listen on 0.0.0.0:47999, beyond loopback"
+        ),
+        "{out}"
+    );
+    let out = serve_refused(
+        "environment = \"production\"\n",
+        &["--api-bind", "127.0.0.1:9090"],
+    );
+    assert!(
+        out.contains("[FAIL] ops-listener-private: ops.bind 127.0.0.1:9090 is another listener's address"),
+        "{out}"
+    );
+}
+
 /// Regression: a listing silently stopped at the store's page size whatever `--limit` said.
 /// Listings either read every page (`events list`) or refuse a limit above one page and point
 /// at `--before`.
