@@ -260,13 +260,12 @@ fn unknown_payment(named: Option<PaymentId>, o: &Outcome) -> JobOutcome {
 /// and the amount, phone and receipt are still compared.
 /// Strict settlement: a callback that would move a pending payment to `succeeded` only asks for
 /// the provider's confirmation (STK query, Paystack verify), which the reconciler makes at once
-/// and settles by query. `kind` is the pending payment's kind; kinds no provider can be asked
-/// about (C2B, known only from its confirmation) settle as before.
+/// and settles by query. `kind` is the pending payment's kind. Kinds with no answer but a
+/// callback settle as before: C2B (known only from its confirmation), and B2C payouts and
+/// reversals, whose transaction status query answers by a result callback to the same URL (so
+/// asking first would turn that answer into another question, for ever).
 pub fn confirm_first(outcome: JobOutcome, kind: Option<&str>) -> JobOutcome {
-    let askable = matches!(
-        kind,
-        Some("stk_push" | "charge" | "b2c" | "transfer" | "refund" | "reversal")
-    );
+    let askable = matches!(kind, Some("stk_push" | "charge" | "transfer" | "refund"));
     match &outcome.payment {
         Some(PaymentChange::Transition {
             id,
@@ -652,7 +651,7 @@ mod tests {
         let p = stk_payment(kes(100));
         let success = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]);
         assert!(matches!(success.payment, Some(PaymentChange::Transition { .. })));
-        for kind in ["stk_push", "charge", "b2c", "transfer", "refund", "reversal"] {
+        for kind in ["stk_push", "charge", "transfer", "refund"] {
             let out = confirm_first(success.clone(), Some(kind));
             assert!(
                 matches!(out.payment, Some(PaymentChange::Confirm { id, .. }) if id == p.id),
@@ -665,8 +664,9 @@ mod tests {
             assert_eq!(out.delivery, success.delivery, "{kind}");
         }
         // A C2B payment is known only from its confirmation: no provider answers about it, so
-        // asking first would leave it pending for ever.
-        for kind in [Some("c2b"), None] {
+        // asking first would leave it pending for ever. A payout's or reversal's status comes
+        // back only as another result callback, which would be asked about again.
+        for kind in [Some("c2b"), Some("b2c"), Some("reversal"), None] {
             assert_eq!(confirm_first(success.clone(), kind), success, "{kind:?}");
         }
         // Only a success waits; a failure settles at once.

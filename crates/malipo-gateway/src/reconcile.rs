@@ -274,9 +274,12 @@ async fn check(
     let past_deadline = !manual && now >= payment.created_at + chrono_duration(timing.deadline);
     let attempts = payment.check.attempts + 1;
     match answer {
-        Answer::Final { to, detail, note } => {
+        Answer::Final { to, mut detail, note } => {
             // The question is counted and its answer kept before the move ends the schedule.
             record(state, id, true, payment.check.next_at, Some(note.clone()), false).await?;
+            if to == PaymentState::Succeeded && detail.receipt.is_none() {
+                detail.receipt = callback_receipt(state, &payment).await;
+            }
             settle(state, id, to, detail, note).await
         }
         Answer::Mismatch(reason) => {
@@ -365,6 +368,51 @@ async fn settle(
         }
         Err(source) => Err(ReconcileError::Store { id, source }),
     }
+}
+
+/// The receipt a callback of this payment claimed, when one agrees with it in every respect
+/// (as the worker decides). Daraja's STK query confirms a success without its receipt: under
+/// strict settlement the callback that asked for the query is where the receipt is, and without
+/// it the payment could not be reversed later. A store failure here only leaves it out.
+async fn callback_receipt(state: &AppState, payment: &PaymentRecord) -> Option<String> {
+    use crate::apply::{decide, parse, Lookup};
+    use malipo_store::{EventFilter, PaymentChange};
+
+    let filter = EventFilter {
+        payment_id: Some(payment.id),
+        provider: Some(payment.provider),
+        limit: 20,
+        ..EventFilter::default()
+    };
+    let events = state.store.list_events(&filter).await.ok()?;
+    for summary in events {
+        let Ok(Some(event)) = state.store.get_event(summary.id).await else {
+            continue;
+        };
+        let decided = decide(
+            &event,
+            parse(&event),
+            Lookup::Payment(Some(payment.clone())),
+            &state.mpesa_payees,
+        );
+        if let Ok(malipo_store::JobOutcome {
+            payment:
+                Some(PaymentChange::Transition {
+                    to: PaymentState::Succeeded,
+                    detail:
+                        TransitionDetail {
+                            receipt: Some(receipt),
+                            ..
+                        },
+                    ..
+                }),
+            ..
+        }) = decided
+        {
+            return Some(receipt);
+        }
+    }
+    None
 }
 
 /// The deadline passed with no final answer. A customer payment (STK push, checkout) is
@@ -584,7 +632,11 @@ fn stk_answer(outcome: &StkQueryOutcome) -> Answer {
             "Daraja's STK query answered an unknown result code {code:?} ({desc})"
         ));
     };
-    // The same mapping as the STK callback's.
+    // The same mapping as the STK callback's, with one code only a query gives: 4999, "the
+    // transaction is still under processing", which is no outcome yet.
+    if number == 4999 {
+        return Answer::Processing(format!("Daraja: ResultCode {code} ({desc})"));
+    }
     let to = match number {
         0 => PaymentState::Succeeded,
         1032 => PaymentState::Cancelled,
@@ -778,6 +830,8 @@ mod tests {
             message: "The transaction is being processed".into(),
         };
         assert!(matches!(stk_answer(&pending), Answer::Processing(_)));
+        // "Still under processing" is no outcome: asked again, not failed.
+        assert!(matches!(stk_answer(&query("4999")), Answer::Processing(_)));
     }
 
     #[test]

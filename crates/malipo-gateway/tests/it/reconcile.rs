@@ -289,10 +289,35 @@ async fn strict_settlement_confirms_a_callbacks_success_by_query() {
     let paid = world.settled(id, PaymentState::Succeeded).await;
     assert_eq!(paid.settled_by, Some(SettledBy::Query), "{paid:?}");
     assert!(world.daraja.requests(Endpoint::StkQuery) >= 1);
+    let callbacks = world.daraja.sent_callbacks();
+    assert!(!callbacks.is_empty(), "the success came by callback first");
+    // The query confirms without a receipt; the callback's is kept, so it can be reversed.
+    let receipt = paid.receipt.as_deref().expect("the callback's receipt is kept");
     assert!(
-        !world.daraja.sent_callbacks().is_empty(),
-        "the success came by callback first"
+        callbacks
+            .iter()
+            .any(|c| c.body.to_string().contains(&format!("\"{receipt}\""))),
+        "{receipt} is the callback's: {callbacks:?}"
     );
+    world.stop().await;
+}
+
+/// Regression: strict settlement turned a payout's result into a status query, whose answer
+/// (another result callback) was turned into a query again: the payout stayed pending for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_settlement_settles_a_payout_by_its_result() {
+    use malipo_gateway::payouts::{start_b2c_payout, B2cPayoutStart};
+
+    let world = SimWorld::start(daraja(), true, STRICT).await;
+    let payout = B2cPayoutStart::new("0708374149".parse().unwrap(), kes(500), "Salary");
+    let id = start_b2c_payout(&world.state, world.mpesa(), &world.public, payout)
+        .await
+        .unwrap()
+        .id;
+    let paid = world.settled(id, PaymentState::Succeeded).await;
+    assert_eq!(paid.settled_by, Some(SettledBy::Callback), "{paid:?}");
+    assert!(paid.receipt.is_some(), "{paid:?}");
+    assert_eq!(world.daraja.requests(Endpoint::TransactionStatus), 0);
     world.stop().await;
 }
 
