@@ -625,12 +625,22 @@ async fn b2c_result_for_another_amount_or_conversation_is_suspicious_and_the_gen
 async fn b2c_failure_must_name_the_payouts_own_ids() {
     let gw = TestGateway::start("").await;
     let id = payout(&gw, "AG_1", "orig-1").await;
+    // Daraja's B2C failure echoes its queue's URL, which names the operation.
     let failed = |conversation: &str, originator: &str| {
         json!({"Result": {"ResultType": 0, "ResultCode": 2001, "ResultDesc": "The initiator information is invalid.",
-            "OriginatorConversationID": originator, "ConversationID": conversation, "TransactionID": "NLJ0000000"}})
+            "OriginatorConversationID": originator, "ConversationID": conversation, "TransactionID": "NLJ0000000",
+            "ReferenceData": {"ReferenceItem": [{"Key": "QueueTimeoutURL",
+                "Value": "https://internalsandbox.safaricom.co.ke/mpesa/b2cresults/v1/submit"}]}}})
         .to_string()
     };
     b2c_result(&gw, id, failed("AG_2", "orig-2"), EventStatus::Suspicious).await;
+    assert_eq!(payment(&gw, id).await.state, PaymentState::Pending);
+    // A failure naming no operation may be a status query's (sent to this same URL): it is
+    // kept, and the payout stays pending for the reconciler to ask about.
+    let bare = json!({"Result": {"ResultType": 0, "ResultCode": 2001, "ResultDesc": "The initiator information is invalid.",
+        "OriginatorConversationID": "orig-9", "ConversationID": "AG_9", "TransactionID": "NLJ0000000",
+        "ReferenceData": {"ReferenceItem": {"Key": "Occasion"}}}});
+    b2c_result(&gw, id, bare.to_string(), EventStatus::Processed).await;
     assert_eq!(payment(&gw, id).await.state, PaymentState::Pending);
     b2c_result(&gw, id, failed("AG_1", "orig-1"), EventStatus::Processed).await;
     let p = payment(&gw, id).await;

@@ -82,20 +82,27 @@ impl StkCallback {
 }
 
 impl ResultCallback {
-    /// What this result claims about its request. B2C and B2B results (and failures too bare to
-    /// tell their kind) settle their payment; status, balance and reversal results are notices.
+    /// What this result claims about its request. B2C, B2B and reversal results settle their
+    /// payment; status and balance results, and failures too bare to tell their kind, are
+    /// notices.
     pub fn outcome(&self) -> Outcome {
         let kind = self.kind();
         let claim = match kind {
             // A reversal's result is the outcome of the reversal malipo requested (on that
             // reversal's own result URL), like a payout's.
-            ResultKind::B2c | ResultKind::B2b | ResultKind::Reversal | ResultKind::Unknown => {
-                Claim::Settled(if self.is_success() {
-                    PaymentState::Succeeded
-                } else {
-                    PaymentState::Failed
-                })
-            }
+            ResultKind::B2c | ResultKind::B2b | ResultKind::Reversal => Claim::Settled(if self.is_success() {
+                PaymentState::Succeeded
+            } else {
+                PaymentState::Failed
+            }),
+            ResultKind::Unknown if self.is_success() => Claim::Settled(PaymentState::Succeeded),
+            // A failed transaction status query, sent to the payout's own result URL, looks just
+            // like this (no parameters, no queue URL naming the operation). Read as the payout's
+            // failure, it would tell the merchant to pay again while the money may have gone.
+            ResultKind::Unknown => Claim::Notice(Some(format!(
+                "a failure (ResultCode {}) that names no operation: the payout's or a status query's; nothing settled",
+                self.result_code
+            ))),
             // A status query answers about the transaction it names: its `TransactionStatus`
             // is the outcome, when the query itself succeeded and the status is a final one.
             ResultKind::TransactionStatus => match self.parameter_text("TransactionStatus").as_deref() {

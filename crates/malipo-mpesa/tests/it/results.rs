@@ -148,6 +148,34 @@ fn a_result_without_parameters_is_told_by_its_queue_url() {
     }
 }
 
+/// Regression: a failure naming no operation settled the payout as failed, but a failed
+/// transaction status query (sent to the payout's own result URL) looks the same; "failed"
+/// tells the merchant to pay again while the money may have gone.
+#[test]
+fn only_a_failure_whose_operation_is_known_settles() {
+    let claim = |url: serde_json::Value| {
+        result_edited("b2c-result-failed.json", |body| {
+            body["Result"]["ReferenceData"]["ReferenceItem"][0]["Value"] = url
+        })
+        .outcome()
+        .claim
+    };
+    assert_eq!(
+        claim("https://example.test/mpesa/b2cresults/v1/submit".into()),
+        Claim::Settled(PaymentState::Failed)
+    );
+    for bare in [
+        serde_json::Value::Null,
+        "https://example.test/somewhere/else".into(),
+    ] {
+        let Claim::Notice(Some(why)) = claim(bare.clone()) else {
+            panic!("{bare}: a bare failure settles nothing");
+        };
+        assert!(why.contains("names no operation"), "{why}");
+        assert!(why.contains("ResultCode 2001"), "{why}");
+    }
+}
+
 #[test]
 fn every_callback_gives_its_result_code_as_text() {
     let parse = |kind, name: &str| {
