@@ -225,9 +225,10 @@ pub async fn start_b2c_payout(
 }
 
 /// Starts a Paystack transfer: records the payment (pending; the transfer's reference as its
-/// merchant reference), initiates the transfer, then records Paystack's `transfer_code`. The
-/// result arrives by `transfer.success` / `transfer.failed` webhook, or the reconciler verifies
-/// the reference.
+/// provider and merchant reference, as a checkout's), initiates the transfer, then records
+/// Paystack's `transfer_code` as the request id a webhook must repeat. The result arrives by
+/// `transfer.success` / `transfer.failed` webhook, found by the reference it names (also when
+/// Paystack's answer to the initiation was lost), or the reconciler verifies the reference.
 pub async fn start_paystack_transfer(
     state: &AppState,
     client: &malipo_paystack::Client,
@@ -255,6 +256,7 @@ pub async fn start_paystack_transfer(
         .insert_payment(NewPayment {
             id,
             merchant_reference: Some(reference.clone()),
+            provider_reference: Some(reference.clone()),
             description: req.reason.clone(),
             metadata: req.metadata,
             account: req.account.clone(),
@@ -262,14 +264,27 @@ pub async fn start_paystack_transfer(
         })
         .await
         .map_err(PaymentStartError::Record)?;
-    let mut transfer = InitiateTransfer::new(req.amount, req.recipient).reference(reference);
+    let mut transfer = InitiateTransfer::new(req.amount, req.recipient).reference(reference.clone());
     if let Some(reason) = req.reason {
         transfer = transfer.reason(reason);
     }
     match client.initiate_transfer(&transfer).await {
         Ok(sent) => {
             tracing::info!(payment = %id, code = ?sent.transfer_code, status = ?sent.status, "Paystack transfer started");
-            record_reference(state, payment, Provider::Paystack, sent.transfer_code).await
+            let Some(code) = sent.transfer_code.filter(|c| !c.is_empty()) else {
+                tracing::warn!(payment = %id, "Paystack accepted the transfer without a transfer_code");
+                return Ok(payment);
+            };
+            state
+                .store
+                .set_payment_references(id, &reference, &code)
+                .await
+                .map_err(|source| PaymentStartError::ReferenceNotRecorded {
+                    provider: Provider::Paystack,
+                    payment_id: id,
+                    provider_reference: code,
+                    source,
+                })
         }
         Err(source) if paystack_outcome_unknown(&source) => {
             tracing::warn!(payment = %id, error = %source, "transfer outcome unknown; left pending for verification");

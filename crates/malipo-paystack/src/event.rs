@@ -567,6 +567,8 @@ impl Event {
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .map(str::to_string);
+                // Paystack's id of the transfer is its receipt, as verifying it gives.
+                o.receipt = o.request_id.clone();
             }
             _ => {}
         }

@@ -208,6 +208,46 @@ async fn a_b2c_payout_nobody_can_answer_for_is_held_at_the_deadline() {
     world.stop().await;
 }
 
+/// Regression: the webhook names the transfer's reference, but the transfer_code was stored in
+/// its place, so no webhook ever found its transfer and only the reconciler settled it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paystack_transfer_is_settled_by_its_webhook() {
+    // The reconciler would ask only after an hour.
+    let world = SimWorld::start(daraja(), true, "transfer = { after = \"1h\", deadline = \"2h\" }").await;
+    let recipient = world
+        .paystack_client()
+        .create_transfer_recipient(&malipo_paystack::CreateTransferRecipient::new(
+            "nuban",
+            "Wanjiru Kamau",
+            "0123456789",
+            "058",
+        ))
+        .await
+        .unwrap()
+        .recipient_code
+        .unwrap();
+    let started = start_paystack_transfer(
+        &world.state,
+        world.paystack_client(),
+        TransferStart::new(recipient, ngn(150_000)),
+    )
+    .await
+    .unwrap();
+    let code = started.provider_request_id.clone().unwrap();
+    let sent = world.settled(started.id, PaymentState::Succeeded).await;
+    assert_eq!(sent.settled_by, Some(SettledBy::Callback), "{sent:?}");
+    assert_eq!(sent.receipt.as_deref(), Some(code.as_str()));
+    assert!(
+        !world
+            .paystack
+            .api_calls()
+            .iter()
+            .any(|c| c.path.starts_with("/transfer/verify/")),
+        "settled without asking"
+    );
+    world.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paystack_transfer_is_verified_when_no_webhook_comes() {
     let world = SimWorld::start(daraja(), false, TIMINGS).await;
@@ -229,7 +269,9 @@ async fn a_paystack_transfer_is_verified_when_no_webhook_comes() {
         .await
         .unwrap();
     assert_eq!(started.kind, "transfer");
-    let code = started.provider_reference.clone().unwrap();
+    // The transfer's reference finds it; its transfer_code is what a webhook must repeat.
+    assert_eq!(started.provider_reference, started.merchant_reference);
+    let code = started.provider_request_id.clone().unwrap();
     assert!(code.starts_with("TRF_"), "{code}");
     let sent = world.settled(started.id, PaymentState::Succeeded).await;
     assert_eq!(sent.settled_by, Some(SettledBy::Query));

@@ -626,6 +626,7 @@ mod outcome {
         let o = parse("transfer-success.json").outcome();
         assert_eq!(o.claim, Claim::Settled(PaymentState::Succeeded));
         assert_eq!(o.request_id.as_deref(), Some("TRF_wpl1dem4967avzm"));
+        assert_eq!(o.receipt.as_deref(), Some("TRF_wpl1dem4967avzm"));
         assert_eq!(o.amount, Some(Money::from_minor(30_000, Currency::Ngn)));
         assert_eq!(
             parse("transfer-failed.json").outcome().claim,
