@@ -87,6 +87,25 @@ pub fn provider_reference(event: &EventRecord) -> Option<String> {
     parse(event).provider_reference()
 }
 
+/// Why `event` must not be processed again, if so: a processed refund that named its payment
+/// gave money back, and processing it again would count the same refund twice (a move to a
+/// state is idempotent; a refund adds to the refunded total). Replaying any other event is
+/// safe: its decision is made again against the payment as it is now.
+pub fn replay_refusal(event: &EventRecord) -> Option<String> {
+    let summary = &event.summary;
+    let payment = summary.payment_id?;
+    if summary.status != EventStatus::Processed {
+        return None;
+    }
+    match parse(event) {
+        Parsed::Outcome(o) if o.claim == Claim::Refunded => Some(format!(
+            "event {} was processed as a refund of payment {payment}; processing it again would count that refund twice",
+            summary.id
+        )),
+        _ => None,
+    }
+}
+
 /// Decides what a stored event does, from its body parsed by [`parse`], the payment the store
 /// has for it, and `payees`, the accounts money may be paid into (the configured M-Pesa
 /// shortcode and till). An error means the stored body no longer parses (it did when stored):
@@ -717,6 +736,35 @@ mod tests {
             },
             raw_body: body.as_bytes().to_vec().into(),
         }
+    }
+
+    #[test]
+    fn only_a_processed_refund_of_a_payment_is_refused_a_replay() {
+        let refund = r#"{"event":"refund.processed","data":{"status":"processed","transaction_reference":"ref-77","refund_reference":"RR77","amount":"5000","currency":"NGN"}}"#;
+        let with = |body: &str, status: EventStatus, payment: Option<PaymentId>| {
+            let mut e = stored(Provider::Paystack, "refund.processed", body);
+            e.summary.status = status;
+            e.summary.payment_id = payment;
+            e
+        };
+        let paid = Some(PaymentId::new());
+        let applied = with(refund, EventStatus::Processed, paid);
+        let why = replay_refusal(&applied).expect("a counted refund is not counted again");
+        assert!(why.contains(&applied.summary.id.to_string()), "{why}");
+        assert!(why.contains("twice"), "{why}");
+        // Not applied: suspicious, failed, or processed without a payment (none matched then).
+        for (status, payment) in [
+            (EventStatus::Suspicious, paid),
+            (EventStatus::Failed, paid),
+            (EventStatus::Processed, None),
+        ] {
+            assert_eq!(replay_refusal(&with(refund, status, payment)), None, "{status:?}");
+        }
+        // A move to a state is idempotent: replaying a processed success is fine.
+        assert_eq!(
+            replay_refusal(&with(CHARGE_SUCCESS, EventStatus::Processed, paid)),
+            None
+        );
     }
 
     const STK_PAID: &str = include_str!("../tests/fixtures/stk-callback-paid.json");

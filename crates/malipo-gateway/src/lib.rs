@@ -42,7 +42,7 @@ use malipo_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-pub use apply::{decide, parse, provider_reference, settle, Lookup, Parsed, Payee};
+pub use apply::{decide, parse, provider_reference, replay_refusal, settle, Lookup, Parsed, Payee};
 pub use build::{
     callback_key_path, callback_token_key, database_marker_path, listener_limits, mpesa_settings, open_store,
     paystack_client, postgres_url, providers,

@@ -217,6 +217,7 @@ pub(crate) async fn get_event(state: &AppState, id: &str) -> Result<EventBody, A
         (status = 200, description = "Queued, or already waiting", body = ReplayBody),
         (status = 401, description = "No valid API key", body = ErrorBody),
         (status = 404, description = "No such event", body = ErrorBody),
+        (status = 409, description = "A processed refund: processing it again would count it twice", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("api_key" = []))
@@ -228,6 +229,18 @@ async fn replay(State(state): State<AppState>, Path(id): Path<String>) -> Result
 /// Replays an event and wakes the worker.
 pub(crate) async fn replay_event(state: &AppState, id: &str) -> Result<ReplayBody, ApiError> {
     let parsed: EventId = id.parse().map_err(|_| ApiError::not_found("event", id))?;
+    let event = state
+        .store
+        .get_event(parsed)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", id))?;
+    if let Some(why) = crate::apply::replay_refusal(&event) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "not_replayable",
+            why,
+        ));
+    }
     let result = match state.store.replay(parsed).await? {
         Replayed::Queued => {
             state.worker_wakeup.notify_one();

@@ -520,6 +520,17 @@ async fn paystack_partial_refund_then_the_rest() {
     let p = payment(&gw, id).await;
     assert_eq!(p.state, PaymentState::PartiallyRefunded);
     assert_eq!(p.refunded, Money::from_minor(2_500, Currency::Ngn));
+    // Regression: replaying the processed refund counted it again. It is refused, naming why.
+    let first = gw
+        .events()
+        .await
+        .into_iter()
+        .find(|e| e.kind == "refund.processed")
+        .unwrap();
+    let stored = gw.store().get_event(first.id).await.unwrap().unwrap();
+    assert_eq!(stored.summary.payment_id, Some(id));
+    let why = malipo_gateway::replay_refusal(&stored).expect("a counted refund is refused a replay");
+    assert!(why.contains("twice"), "{why}");
     // More than the NGN 75.00 that remains: suspicious, nothing moves.
     let over = paystack(
         &gw,
@@ -527,8 +538,11 @@ async fn paystack_partial_refund_then_the_rest() {
         EventStatus::Suspicious,
     )
     .await;
-    assert!(over.last_error.unwrap().contains("remains to refund"));
+    assert!(over.last_error.as_deref().unwrap().contains("remains to refund"));
     assert_eq!(payment(&gw, id).await.refunded.minor(), 2_500);
+    // A refund that moved nothing may be replayed (decided again against the payment as it is).
+    let over = gw.store().get_event(over.id).await.unwrap().unwrap();
+    assert_eq!(malipo_gateway::replay_refusal(&over), None);
     paystack(
         &gw,
         refund_processed("rf-3", "order-9", 7_500),

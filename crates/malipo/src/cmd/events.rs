@@ -229,6 +229,15 @@ async fn show(store: &dyn Store, args: ShowArgs) -> anyhow::Result<ExitCode> {
 /// Runs `malipo replay`.
 pub async fn replay(args: ReplayArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let store = open(config_path).await?;
+    let event = store
+        .get_event(args.id)
+        .await
+        .with_context(|| format!("cannot read {}", args.id))?
+        .with_context(|| format!("there is no event {}", args.id))?;
+    if let Some(why) = malipo_gateway::replay_refusal(&event) {
+        store.close().await?;
+        anyhow::bail!("cannot replay: {why}");
+    }
     let result = store
         .replay(args.id)
         .await
