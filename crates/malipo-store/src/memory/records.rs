@@ -16,7 +16,8 @@ pub(super) type CheckpointKey = (String, String, String);
 
 fn upsert(state: &mut State, records: Vec<NewRecord>, now: DateTime<Utc>) -> u64 {
     let mut merged = 0;
-    for record in records {
+    for mut record in records {
+        record.data = crate::model::record::without_nul(record.data);
         let key = (
             record.provider.to_string(),
             record.kind.clone(),

@@ -86,6 +86,46 @@ pub fn merge_copy(
     true
 }
 
+/// The JSON text a record's data is stored as, by every adapter. A NUL character (`\u0000`,
+/// which a customer's name or metadata can carry) becomes U+FFFD: PostgreSQL's `jsonb` refuses
+/// it ("unsupported Unicode escape sequence"), and a worker keeps a whole batch's records in one
+/// statement, so one such copy would fail every job of its batch.
+pub(crate) fn data_text(data: Map<String, Value>) -> String {
+    let mut value = Value::Object(data);
+    let text = value.to_string();
+    if !text.contains("\\u0000") {
+        return text;
+    }
+    replace_nul(&mut value);
+    value.to_string()
+}
+
+/// [`data_text`]'s replacement on the data itself, for an adapter that keeps it as JSON values.
+pub(crate) fn without_nul(data: Map<String, Value>) -> Map<String, Value> {
+    let mut value = Value::Object(data);
+    replace_nul(&mut value);
+    match value {
+        Value::Object(data) => data,
+        _ => unreachable!("an object stays an object"),
+    }
+}
+
+fn replace_nul(value: &mut Value) {
+    const REPLACEMENT: &str = "\u{FFFD}";
+    match value {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', REPLACEMENT),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut item) in entries {
+                replace_nul(&mut item);
+                map.insert(key.replace('\0', REPLACEMENT), item);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Whether a copy last changed at `copy_at` is older than the kept record's `kept_at`; a copy
 /// without a time (a webhook's part of the object) never is.
 fn older(copy_at: Option<DateTime<Utc>>, kept_at: Option<DateTime<Utc>>) -> bool {

@@ -295,6 +295,13 @@ fn to_postgres(
         ("bytea", Sql::Null) => Box::new(None::<Vec<u8>>),
         ("bytea", Sql::Blob(b)) => Box::new(b.clone()),
         ("bytea", Sql::Text(t)) => Box::new(t.as_bytes().to_vec()),
+        // Kept by a build before NULs were replaced: jsonb would refuse the row.
+        ("jsonb", Sql::Text(t)) if t.contains("\\u0000") => {
+            match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t) {
+                Ok(data) => Box::new(crate::model::record::data_text(data)),
+                Err(_) => Box::new(t.clone()),
+            }
+        }
         ("text" | "jsonb", Sql::Null) => Box::new(None::<String>),
         ("text" | "jsonb", Sql::Text(t)) => Box::new(t.clone()),
         ("text", Sql::Integer(i)) => Box::new(i.to_string()),

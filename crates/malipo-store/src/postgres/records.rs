@@ -1,7 +1,6 @@
 //! Local copies of provider resources, and sync checkpoints.
 
 use malipo_core::{AccountName, Provider};
-use serde_json::Value;
 
 use super::db::Db;
 use super::rows::col;
@@ -42,7 +41,7 @@ pub(crate) async fn upsert(db: &Db<'_>, pieces: Vec<Vec<NewRecord>>, now: i64) -
             columns.account.push(record.account.as_str().to_owned());
             columns
                 .data
-                .push(Value::Object(std::mem::take(&mut record.data)).to_string());
+                .push(crate::model::record::data_text(std::mem::take(&mut record.data)));
             columns.updated_at.push(record.updated_at.map(rows::to_ms));
             columns.source.push(record.source.as_str().to_owned());
             columns.kind.push(record.kind);

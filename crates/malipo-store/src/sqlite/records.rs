@@ -2,7 +2,6 @@
 
 use malipo_core::{AccountName, Provider};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::Value;
 
 use super::rows;
 use crate::decode::record::{self as decode_record, object, CHECKPOINT_COLUMNS};
@@ -61,7 +60,7 @@ pub(crate) fn upsert(conn: &Connection, records: Vec<NewRecord>, now: i64) -> Re
             record.account.as_str(),
             record.kind,
             record.id,
-            Value::Object(data).to_string(),
+            crate::model::record::data_text(data),
             updated_at,
             record.source.as_str(),
             now

@@ -65,6 +65,7 @@ both!(
     payments_are_found_by_search_text_and_account,
     records_merge_and_never_go_back_in_time,
     copies_in_one_call_merge_in_their_order,
+    a_nul_in_a_record_is_kept_as_a_replacement_character,
     a_sync_page_and_its_checkpoint_are_kept_together,
 );
 
@@ -521,6 +522,39 @@ async fn copies_in_one_call_merge_in_their_order(store: Arc<dyn Store>) {
             .unwrap(),
         3
     );
+}
+
+/// Regression: PostgreSQL's jsonb refuses `\u0000`, and a worker keeps a batch's records in one
+/// statement, so one customer name with a NUL failed every job of its batch.
+async fn a_nul_in_a_record_is_kept_as_a_replacement_character(store: Arc<dyn Store>) {
+    let default = malipo_core::AccountName::default_account();
+    let copies = vec![
+        record(
+            "CUS_NUL",
+            serde_json::json!({"first_name": "Ada\0", "metadata": {"no\0te": ["x\0"]}}),
+            None,
+        ),
+        record("CUS_OK", serde_json::json!({"first_name": "Grace"}), None),
+    ];
+    assert_eq!(store.upsert_records(copies).await.unwrap(), 2);
+    let kept = store
+        .get_record(Provider::Paystack, "customer", &default, "CUS_NUL")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::Value::Object(kept.data),
+        serde_json::json!({"first_name": "Ada\u{FFFD}", "metadata": {"no\u{FFFD}te": ["x\u{FFFD}"]}})
+    );
+    // A backslash and a `u0000` as text are not a NUL, and are kept as they are.
+    let text = record("CUS_TEXT", serde_json::json!({"note": "\\u0000"}), None);
+    store.upsert_records(vec![text]).await.unwrap();
+    let kept = store
+        .get_record(Provider::Paystack, "customer", &default, "CUS_TEXT")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.data["note"], "\\u0000");
 }
 
 async fn records_merge_and_never_go_back_in_time(store: Arc<dyn Store>) {
