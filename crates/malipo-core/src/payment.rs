@@ -124,7 +124,13 @@ impl FromStr for PaymentState {
         PaymentState::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown payment state {s:?}"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = PaymentState::ALL.iter().map(|st| st.as_str()).collect();
+                format!(
+                    "unknown payment state {s:?}; expected one of {}",
+                    known.join(", ")
+                )
+            })
     }
 }
 

@@ -18,7 +18,24 @@ pub mod test_webhook;
 
 use std::process::ExitCode;
 
+use chrono::{DateTime, Utc};
+
 use crate::{Cli, Command};
+
+/// A `--since` value: an age (`90m`, `2h`, `7d`) or an RFC 3339 time. An age reaching back
+/// before the calendar's start is an error, not a panic.
+pub(crate) fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(ago) = malipo_config::parse_duration(s) {
+        let too_long = || format!("{s:?} is too long ago");
+        let ago = chrono::Duration::from_std(ago).map_err(|_| too_long())?;
+        return Utc::now().checked_sub_signed(ago).ok_or_else(too_long);
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            format!("{s:?} is neither an age (90m, 2h, 7d) nor an RFC 3339 time like 2026-12-04T08:00:00Z")
+        })
+}
 
 /// Runs the chosen command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -42,5 +59,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ApiKey(args) => api_key::run(args, config).await,
         Command::Deliveries(args) => deliveries::run(args, config).await,
         Command::Endpoints(args) => endpoints::run(args, config).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_takes_an_age_or_a_time_and_refuses_what_no_calendar_holds() {
+        let before = chrono::Utc::now();
+        let two_hours = parse_since("2h").unwrap();
+        let ago = before - two_hours;
+        assert!(
+            ago >= chrono::Duration::hours(2) - chrono::Duration::seconds(5)
+                && ago <= chrono::Duration::hours(2),
+            "{ago}"
+        );
+        assert_eq!(
+            parse_since("2026-12-04T08:00:00Z").unwrap().to_rfc3339(),
+            "2026-12-04T08:00:00+00:00"
+        );
+        // Regression: an age before the calendar's start panicked.
+        assert_eq!(
+            parse_since("99999999999d").unwrap_err(),
+            "\"99999999999d\" is too long ago"
+        );
+        assert!(parse_since("yesterday").unwrap_err().contains("neither an age"));
+        assert!(parse_since("1w").is_err(), "no week unit");
     }
 }

@@ -46,15 +46,15 @@ struct ListArgs {
     /// Only this provider's payments: mpesa or paystack.
     #[arg(long)]
     provider: Option<Provider>,
-    /// Only payments in this state: pending, succeeded, failed, cancelled, expired, reversed or
-    /// refunded.
+    /// Only payments in this state: pending, succeeded, failed, cancelled, expired,
+    /// partially_refunded or refunded.
     #[arg(long)]
     state: Option<PaymentState>,
     /// Only payments with this merchant reference (your order number).
     #[arg(long, value_name = "REF")]
     merchant_reference: Option<String>,
-    /// Only payments created since: an RFC 3339 time (2026-11-28T07:00:00Z).
-    #[arg(long, value_parser = parse_time)]
+    /// Only payments created since: an RFC 3339 time (2026-11-28T07:00:00Z) or an age (30m, 2h, 7d).
+    #[arg(long, value_parser = super::parse_since)]
     since: Option<DateTime<Utc>>,
     /// Only payments through this provider account ("default": the section's own).
     #[arg(long, value_name = "NAME")]
@@ -144,12 +144,6 @@ struct CheckoutArgs {
     /// Output format (json: the API's payment shape, with authorization_url and access_code).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-}
-
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("{s:?} is not an RFC 3339 time like 2026-11-28T07:00:00Z"))
 }
 
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {

@@ -22,7 +22,7 @@ pub(super) struct PullArgs {
     account: Option<AccountName>,
     /// Start of the window: how long ago (90m, 2h, 1d) or a time (2026-12-04T08:00:00Z); Daraja
     /// keeps 48 hours [default: the account's c2b_pull lookback, else 2h]
-    #[arg(long, value_parser = parse_since, value_name = "AGO|TIME")]
+    #[arg(long, value_parser = crate::cmd::parse_since, value_name = "AGO|TIME")]
     since: Option<DateTime<Utc>>,
     /// End of the window, an RFC 3339 time [default: now]
     #[arg(long, value_parser = parse_time, value_name = "TIME")]
@@ -57,14 +57,6 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| format!("{s:?} is not an RFC 3339 time like 2026-12-04T08:00:00Z"))
-}
-
-fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(ago) = malipo_config::parse_duration(s) {
-        let ago = chrono::Duration::from_std(ago).map_err(|_| format!("{s:?} is too long ago"))?;
-        return Ok(Utc::now() - ago);
-    }
-    parse_time(s).map_err(|_| format!("{s:?} is neither a duration ago (90m, 2h, 1d) nor an RFC 3339 time"))
 }
 
 /// The account's Daraja section, as configured.
