@@ -145,8 +145,9 @@ pub enum PaymentStartError {
     /// nothing was sent.
     #[error("could not record the payment; nothing was sent")]
     Record(#[source] StoreError),
-    /// Daraja refused the push: it never reached the customer and the payment is failed.
-    #[error("Daraja refused the STK push of payment {}; it is recorded as {}", .payment.id, .payment.state)]
+    /// Daraja refused the push, or it could not be sent (no access token, no connection): it
+    /// never reached the customer and the payment is failed.
+    #[error("Daraja did not take the STK push of payment {}; it is recorded as {}", .payment.id, .payment.state)]
     MpesaRefused {
         /// The payment as recorded.
         payment: Box<PaymentRecord>,
@@ -164,8 +165,9 @@ pub enum PaymentStartError {
         #[source]
         source: MpesaError,
     },
-    /// Paystack refused the checkout: the payment is failed.
-    #[error("Paystack refused the checkout of payment {}; it is recorded as {}", .payment.id, .payment.state)]
+    /// Paystack refused the checkout, or it could not be sent (no connection): the payment is
+    /// failed.
+    #[error("Paystack did not take the checkout of payment {}; it is recorded as {}", .payment.id, .payment.state)]
     PaystackRefused {
         /// The payment as recorded.
         payment: Box<PaymentRecord>,
@@ -389,6 +391,10 @@ pub async fn start_paystack_checkout(
 
 /// Daraja's code and message for a refusal, for the failed payment's detail.
 pub(crate) fn mpesa_refusal(e: &MpesaError) -> (String, String) {
+    if e.operation() == Some("token") {
+        // The request itself never went out.
+        return ("not_sent".to_string(), e.to_string());
+    }
     match e {
         MpesaError::Api {
             error_code,
@@ -405,11 +411,12 @@ pub(crate) fn mpesa_refusal(e: &MpesaError) -> (String, String) {
     }
 }
 
-/// A transport error may come after Paystack created the transaction; a 5xx or an unreadable
-/// answer too. A 4xx (429 included) means it did not.
+/// A transport error may come after Paystack created the transaction (not one opening the
+/// connection: nothing was sent); a 5xx or an unreadable answer too. A 4xx (429 included) means
+/// it did not.
 pub(crate) fn paystack_outcome_unknown(e: &malipo_paystack::Error) -> bool {
     match e {
-        malipo_paystack::Error::Transport { .. } => true,
+        malipo_paystack::Error::Transport { source, .. } => !source.is_connect(),
         _ => e.status().is_some_and(|s| s >= 500) || matches!(e, malipo_paystack::Error::Decode { .. }),
     }
 }

@@ -168,12 +168,34 @@ impl MpesaError {
     }
 
     /// True when the request may have reached Daraja and been processed anyway, so a payment
-    /// must be queried rather than resent.
+    /// must be queried rather than resent. Not when the failure came first: fetching the access
+    /// token (the payment request was never sent), or opening the connection (nothing was sent
+    /// on it).
     pub fn outcome_unknown(&self) -> bool {
-        matches!(
-            self,
-            MpesaError::Timeout { .. } | MpesaError::Transport { .. } | MpesaError::Decode { .. }
-        ) || matches!(self, MpesaError::Http { status, .. } if *status >= 500)
+        if self.operation() == Some(crate::client::TOKEN.name) {
+            return false;
+        }
+        match self {
+            MpesaError::Transport { source, .. } => !source.is_connect(),
+            MpesaError::Timeout { .. } | MpesaError::Decode { .. } => true,
+            MpesaError::Http { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// The Daraja operation that failed (`token`, `stk_push`, …), when a call was made.
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            MpesaError::Api { operation, .. }
+            | MpesaError::Rejected { operation, .. }
+            | MpesaError::Http { operation, .. }
+            | MpesaError::Timeout { operation, .. }
+            | MpesaError::Transport { operation, .. }
+            | MpesaError::Decode { operation, .. }
+            | MpesaError::PullNotAllowed { operation, .. }
+            | MpesaError::PullFailed { operation, .. } => Some(operation),
+            MpesaError::Invalid { .. } | MpesaError::MissingSetting { .. } | MpesaError::Client(_) => None,
+        }
     }
 
     /// True for failures worth retrying for an operation that cannot move money twice.

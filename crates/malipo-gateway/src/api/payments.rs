@@ -860,11 +860,17 @@ async fn start_error(state: &AppState, e: PaymentStartError) -> Outcome {
                 ..ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "provider_refused",
-                    format!(
-                        "{provider} refused the payment ({}: {}); it is recorded as failed",
-                        payment.result_code.as_deref().unwrap_or("no code"),
-                        payment.result_desc.as_deref().unwrap_or("no description")
-                    ),
+                    match payment.result_code.as_deref() {
+                        Some("not_sent") => format!(
+                            "the payment was not sent to {provider} ({}); it is recorded as failed",
+                            payment.result_desc.as_deref().unwrap_or("no description")
+                        ),
+                        code => format!(
+                            "{provider} refused the payment ({}: {}); it is recorded as failed",
+                            code.unwrap_or("no code"),
+                            payment.result_desc.as_deref().unwrap_or("no description")
+                        ),
+                    },
                 )
             };
             Outcome {

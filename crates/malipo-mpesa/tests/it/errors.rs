@@ -226,6 +226,46 @@ async fn an_unreachable_daraja_is_a_transport_error() {
     let err = client.access_token().await.unwrap_err();
     assert!(matches!(err, MpesaError::Transport { .. }), "{err:?}");
     assert_no_secret(&err, &secrets(&w).await);
+    // Regression: a push that failed at its token fetch was reported as "may have reached
+    // Daraja" and left pending for an hour; the push itself was never sent.
+    let err = client.stk_push(&push(&w)).await.unwrap_err();
+    assert_eq!(err.operation(), Some("token"), "{err:?}");
+    assert!(!err.outcome_unknown(), "{err:?}");
+}
+
+/// A connection refused sent nothing; one closed after the request may have been processed.
+#[tokio::test]
+async fn only_a_failure_after_sending_leaves_the_outcome_unknown() {
+    let down = malipo_sim::Down::new().unwrap();
+    let refused = reqwest::get(format!("http://{}/", down.addr()))
+        .await
+        .unwrap_err();
+    let err = MpesaError::Transport {
+        operation: "stk_push",
+        source: refused,
+    };
+    assert!(!err.outcome_unknown(), "{err:?}");
+
+    // A server that reads the request and hangs up without answering.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt as _;
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = socket.read(&mut buf).await;
+    });
+    let cut = reqwest::Client::new()
+        .post(format!("http://{addr}/"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap_err();
+    let err = MpesaError::Transport {
+        operation: "stk_push",
+        source: cut,
+    };
+    assert!(err.outcome_unknown(), "{err:?}");
 }
 
 #[tokio::test]

@@ -149,7 +149,7 @@ async fn an_unknown_account_or_a_bad_window_is_a_usage_error() {
     .await;
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("neither a duration ago"), "{stderr}");
+    assert!(stderr.contains("neither an age"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -238,6 +238,36 @@ async fn a_push_daraja_refuses_is_failed_with_darajas_code() {
     }
 }
 
+/// Regression: a push whose access token could not be fetched was reported as "may or may not
+/// have reached Daraja" and left pending for an hour, though it was never sent.
+#[tokio::test]
+async fn a_push_that_could_not_get_a_token_was_not_sent_and_is_failed() {
+    let world = World::start(true).await;
+    let down = malipo_sim::Down::new().unwrap();
+    let mut settings = MpesaSettings::new(
+        format!("http://{}/", down.addr()).parse().unwrap(),
+        Secret::new("sim-consumer-key".to_string()),
+        Secret::new(CONSUMER_SECRET.to_string()),
+        Secret::new(SANDBOX_PASSKEY.to_string()),
+        "174379",
+    );
+    settings.retry = malipo_mpesa::RetryPolicy::NONE;
+    let client = MpesaClient::new(settings).unwrap();
+    let err = start_stk_push(&world.state, &client, &world.public, push(100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PaymentStartError::MpesaRefused { .. }), "{err:?}");
+    assert!(!err.may_have_been_sent());
+    assert!(!err.to_string().contains("may or may not"), "{err}");
+    let stored = world.payment(err.payment().unwrap().id).await;
+    assert_eq!(stored.state, PaymentState::Failed);
+    assert_eq!(stored.result_code.as_deref(), Some("not_sent"));
+    assert!(
+        stored.result_desc.as_deref().unwrap_or("").contains("token"),
+        "{stored:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_push_without_an_answer_stays_pending_and_a_late_callback_still_settles_it() {
     let world = World::start(true).await;
@@ -423,8 +453,10 @@ async fn a_checkout_paystack_refuses_is_failed() {
     assert!(!format!("{err:?}").contains("sk_test_wrong_key"), "{err:?}");
 }
 
+/// A refused connection sent nothing: the checkout is failed, not left pending as "may or may
+/// not exist at Paystack" (the reconciler would only have found nothing, an hour later).
 #[tokio::test]
-async fn an_unreachable_paystack_leaves_the_checkout_pending() {
+async fn an_unreachable_paystack_fails_the_checkout_it_never_sent() {
     let world = World::start(true).await;
     let down = malipo_sim::Down::new().unwrap();
     let client = malipo_paystack::Client::builder(Secret::new(TEST_SECRET_KEY.to_string()))
@@ -437,14 +469,11 @@ async fn an_unreachable_paystack_leaves_the_checkout_pending() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, PaymentStartError::PaystackOutcomeUnknown { .. }),
+        matches!(err, PaymentStartError::PaystackRefused { .. }),
         "{err:?}"
     );
-    assert!(err.may_have_been_sent());
+    assert!(!err.may_have_been_sent());
     let stored = world.payment(err.payment().unwrap().id).await;
-    assert_eq!(stored.state, PaymentState::Pending);
-    assert!(
-        stored.provider_reference.is_some(),
-        "the reconciler verifies it by reference"
-    );
+    assert_eq!(stored.state, PaymentState::Failed);
+    assert_eq!(stored.result_code.as_deref(), Some("not_sent"), "{stored:?}");
 }
