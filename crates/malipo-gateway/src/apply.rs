@@ -368,6 +368,14 @@ fn settled(o: &Outcome, p: &PaymentRecord, to: PaymentState, detail: TransitionD
         }
     }
     if p.state == to {
+        if let (Some(kept), Some(claimed)) = (&p.receipt, &detail.receipt) {
+            if kept != claimed && to == PaymentState::Succeeded {
+                // One request is paid once: another receipt is another payment, or a forgery.
+                return suspicious(format!(
+                    "a second success with receipt {claimed:?}, but the payment succeeded with {kept:?}"
+                ));
+            }
+        }
         // A late copy that agrees: the store leaves the payment as it is.
         return JobOutcome::apply(PaymentChange::Transition { id: p.id, to, detail }, None);
     }
@@ -563,6 +571,28 @@ mod tests {
         cancel.claim = Claim::Settled(PaymentState::Cancelled);
         cancel.amount = None;
         let out = settle(Some(p.id), &cancel, Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Processed);
+    }
+
+    /// Regression: a second success with another receipt passed as a late copy, and its receipt
+    /// replaced the payment's.
+    #[test]
+    fn a_second_success_with_another_receipt_is_suspicious() {
+        let mut p = stk_payment(kes(100));
+        p.state = PaymentState::Succeeded;
+        p.receipt = Some("NLJ7RT61SV".into());
+        let same = settle(Some(p.id), &paid(kes(100)), Some(&p), &[]);
+        assert_eq!(status(&same), EventStatus::Processed);
+        assert!(matches!(same.payment, Some(PaymentChange::Transition { .. })));
+        let mut other = paid(kes(100));
+        other.receipt = Some("QKX1AB23CD".into());
+        let out = settle(Some(p.id), &other, Some(&p), &[]);
+        assert_eq!(status(&out), EventStatus::Suspicious);
+        assert_eq!(out.payment, None);
+        assert!(out.note.as_deref().unwrap().contains("QKX1AB23CD"), "{out:?}");
+        // A payment settled by a query has no receipt yet: a callback's fills it in.
+        p.receipt = None;
+        let out = settle(Some(p.id), &other, Some(&p), &[]);
         assert_eq!(status(&out), EventStatus::Processed);
     }
 
