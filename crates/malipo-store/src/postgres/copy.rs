@@ -72,6 +72,7 @@ pub async fn copy_sqlite_to_postgres(
     batch: usize,
     mut progress: impl FnMut(&CopyProgress),
 ) -> Result<CopyReport, StoreError> {
+    let _alone = crate::sqlite::in_use::exclusive(sqlite)?;
     SqliteStore::migrate(sqlite)?;
     let target = connect::target(url, &PostgresOptions::default())?;
     let mut client = connect::connect_one(&target).await?;
@@ -133,6 +134,15 @@ async fn copy_table(
         None => (None, 0, 0, false, false),
     };
     if done {
+        if copied + skipped != total {
+            // A gateway wrote to the SQLite file after the copy finished: those rows (and any
+            // change to rows already copied) would be left behind without a word.
+            return Err(StoreError::Invalid(format!(
+                "{table}: the SQLite database now holds {total} rows, but the copy that finished took {}; \
+                 rows written since are not copied. Copy again into an empty PostgreSQL database, with no gateway running on the SQLite file",
+                copied + skipped
+            )));
+        }
         return Ok(TableCopy {
             table,
             copied,

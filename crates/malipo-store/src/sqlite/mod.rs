@@ -7,6 +7,7 @@ pub(crate) mod endpoints;
 pub(crate) mod events;
 mod health;
 mod idempotency;
+pub(crate) mod in_use;
 mod inbox;
 mod jobs;
 mod keys;
@@ -63,6 +64,8 @@ struct Inner {
     readers: Arc<Readers>,
     health: Arc<health::Health>,
     event_total: Arc<stats::EventTotal>,
+    /// Held while the store is open (see [`in_use`]).
+    _in_use: Option<in_use::FileLock>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -82,6 +85,7 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
         let path = path.as_ref().to_owned();
         let mut conn = connection::open_writer(&path, &options)?;
+        let in_use = in_use::shared(&path)?;
         if options.migrate {
             migrate::run(&mut conn).map_err(|e| not_writable_if_readonly(&path, e))?;
         } else {
@@ -109,6 +113,7 @@ impl SqliteStore {
                 readers,
                 health,
                 event_total: Arc::default(),
+                _in_use: in_use,
             }),
         })
     }

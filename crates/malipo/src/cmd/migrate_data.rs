@@ -16,7 +16,8 @@ use crate::Format;
 /// Arguments of `malipo migrate-data`.
 #[derive(Debug, Args)]
 pub struct MigrateDataArgs {
-    /// The SQLite database to copy from, as sqlite://PATH. Stop the gateway using it first.
+    /// The SQLite database to copy from, as sqlite://PATH. Stop the gateway using it first: the
+    /// copy is refused while another malipo process has the file open.
     #[arg(long, value_name = "sqlite://PATH")]
     from: String,
     /// The PostgreSQL database to copy into, as postgres://USER@HOST:PORT/DB [default: the
@@ -33,7 +34,8 @@ pub struct MigrateDataArgs {
 }
 
 /// Runs `malipo migrate-data`: exit 0 when every table was copied, 1 when the copy stopped
-/// (running it again resumes), 2 when the arguments or configuration cannot be used.
+/// (running it again resumes), 2 when the arguments or configuration cannot be used, the
+/// SQLite file is open in another malipo process, or it changed after a finished copy.
 pub async fn run(args: MigrateDataArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let from = match (DatabaseConfig {
         url: args.from.clone(),
@@ -75,6 +77,15 @@ pub async fn run(args: MigrateDataArgs, config_path: Option<&Path>) -> anyhow::R
         Ok(report) => {
             print_report(&report, &from, &shown, args.format)?;
             Ok(ExitCode::SUCCESS)
+        }
+        // Refusals that running again would not change: another process has the file open, or
+        // it changed after a finished copy.
+        Err(e @ (malipo_store::StoreError::Conflict { .. } | malipo_store::StoreError::Invalid(_))) => {
+            eprint!(
+                "{}",
+                crate::out::error_report(&anyhow::Error::new(e).context("cannot copy"))
+            );
+            Ok(ExitCode::from(2))
         }
         Err(e) => {
             eprint!(

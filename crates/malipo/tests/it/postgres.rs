@@ -611,17 +611,27 @@ async fn migrate_data_moves_a_sqlite_deployment_and_resumes_after_sigkill() {
         body(99_999),
     );
     assert!(target.ingest(new).await.unwrap().is_new());
-    // A third run finds nothing left to copy.
-    let out = copy("json").output().unwrap();
-    assert!(out.status.success());
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(summary["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|t| t["resumed"] == false));
-    target.close().await.unwrap();
+    // Regression: a copy ran beside a gateway still writing to the file, and the rows written
+    // after it were left behind without a word. While a store has the file open, it is refused.
+    let out = copy("text").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("stop the gateway"), "{stderr}");
+    // A payment taken on SQLite after the copy finished: a run says it is not copied.
+    let late = NewPayment::pending(Provider::Paystack, "charge", Money::from_minor(5, Currency::Ngn));
+    source.insert_payment(late).await.unwrap();
     source.close().await.unwrap();
+    drop(source);
+    let out = copy("json").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "payments: the SQLite database now holds 301 rows, but the copy that finished took 300"
+        ),
+        "{stderr}"
+    );
+    target.close().await.unwrap();
 }
 
 #[test]
