@@ -106,7 +106,7 @@ fn refuse_vanished_database(db: &Path) -> Result<(), GatewayError> {
 }
 
 /// Leaves the marker of [`database_marker_path`]; failing to is logged, not fatal.
-fn mark_database(db: &Path) {
+pub fn mark_database(db: &Path) {
     let marker = database_marker_path(db);
     if marker.exists() {
         return;

@@ -28,7 +28,7 @@ fn database(config: &Config) -> Vec<Finding> {
             format!("the database is not usable: {e}"),
             match backend {
                 Database::Sqlite { .. } => {
-                    "make the database file's directory exist and writable by malipo's user"
+                    "point database.url at malipo's SQLite file, in a directory that exists and malipo's user may write"
                 }
                 Database::Postgres { .. } => {
                     "check the server is up, the URL's credentials, that the user may write, and that a pooler in front of it runs in session mode"

@@ -6,29 +6,59 @@ use malipo_config::{Config, Database};
 /// Returns a one-line description on success.
 pub fn probe(backend: &Database, config: &Config) -> Result<String, String> {
     match backend {
-        Database::Sqlite { path } => {
-            if path.exists() {
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(path)
-                    .map_err(|e| format!("{} cannot be opened for writing: {e}", path.display()))?;
-                Ok(format!("SQLite database {} is writable", path.display()))
-            } else {
-                let dir = match path.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                    _ => std::path::PathBuf::from("."),
-                };
-                let probe = tempfile::NamedTempFile::new_in(&dir)
-                    .map_err(|e| format!("directory {} is not writable: {e}", dir.display()))?;
-                drop(probe);
-                Ok(format!(
-                    "SQLite database {} will be created in a writable directory",
-                    path.display()
-                ))
-            }
-        }
+        Database::Sqlite { path } => probe_sqlite(path),
         Database::Postgres { .. } => probe_postgres(backend, config),
     }
+}
+
+/// The file is a SQLite database (or empty, or absent with its directory writable) that
+/// malipo may write; a database that vanished (its `.created` marker is still there) is refused,
+/// as `serve` refuses it.
+fn probe_sqlite(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read as _;
+
+    if path.exists() {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("{} cannot be opened for writing: {e}", path.display()))?;
+        let mut header = Vec::with_capacity(16);
+        (&mut file)
+            .take(16)
+            .read_to_end(&mut header)
+            .map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
+        // An empty file is a database SQLite has yet to write.
+        if !header.is_empty() && header != b"SQLite format 3\0" {
+            return Err(format!(
+                "{} is not a SQLite database (it does not start with SQLite's header): point database.url at malipo's database file",
+                path.display()
+            ));
+        }
+        return Ok(format!("SQLite database {} is writable", path.display()));
+    }
+    let marker = malipo_gateway::database_marker_path(path);
+    if marker.exists() {
+        return Err(format!(
+            "{} is missing, but {} says one was created there: it was deleted or moved; restore it, or run `malipo migrate` to start with an empty database on purpose",
+            path.display(),
+            marker.display()
+        ));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!("directory {} does not exist", dir.display()));
+    }
+    let probe = tempfile::NamedTempFile::new_in(&dir)
+        .map_err(|e| format!("directory {} is not writable: {e}", dir.display()))?;
+    drop(probe);
+    Ok(format!(
+        "SQLite database {} will be created in a writable directory",
+        path.display()
+    ))
 }
 
 /// Connects without migrating and reads the schema version: current, older (`serve` and

@@ -231,6 +231,9 @@ pub async fn migrate(args: MigrateArgs, config_path: Option<&Path>) -> anyhow::R
         Database::Sqlite { path } => {
             let report = malipo_store::SqliteStore::migrate(path)
                 .with_context(|| format!("cannot migrate {}", path.display()))?;
+            // A database made here is as protected as one `serve` made: should it vanish, no
+            // gateway quietly starts an empty one in its place.
+            malipo_gateway::mark_database(path);
             (path.display().to_string(), report)
         }
         Database::Postgres { .. } => {

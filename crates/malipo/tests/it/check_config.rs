@@ -495,3 +495,37 @@ fn the_ops_listener_must_stay_on_loopback_in_production() {
         "{out}"
     );
 }
+
+/// Regression: check-config passed a text file as the database ("is writable") and a deleted
+/// database whose marker remained ("will be created"), both of which `serve` then refused.
+#[test]
+fn the_database_check_refuses_what_serve_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_db = |name: &str| {
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n",
+            dir.path().join(name).display()
+        )
+    };
+    std::fs::write(dir.path().join("notes.db"), "not a database\n").unwrap();
+    let (code, out) = run_check(dir.path(), &with_db("notes.db"), &[], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("notes.db is not a SQLite database"), "{out}");
+
+    // `malipo migrate` makes a database and leaves its marker, as `serve` does.
+    let config = write(dir.path(), "m.toml", &with_db("gone.db"));
+    let out = malipo(&["migrate", "--config", &config], &[], None);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(dir.path().join("gone.db.created").exists());
+    let (code, out) = run_check(dir.path(), &with_db("gone.db"), &[], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("[PASS] database-writable: SQLite database"), "{out}");
+    std::fs::remove_file(dir.path().join("gone.db")).unwrap();
+    let (code, out) = run_check(dir.path(), &with_db("gone.db"), &[], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("says one was created there"), "{out}");
+
+    let (code, out) = run_check(dir.path(), &with_db("no-such-dir/m.db"), &[], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("no-such-dir does not exist"), "{out}");
+}
