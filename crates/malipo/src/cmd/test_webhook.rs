@@ -102,15 +102,15 @@ struct StkArgs {
     /// The outcome to report.
     #[arg(long, value_enum, default_value_t = StkOutcome::Paid)]
     outcome: StkOutcome,
-    /// CheckoutRequestID, the dedup identity [default: a fresh one].
+    /// CheckoutRequestID, the dedup identity [default: the --payment's, else a fresh one].
     #[arg(long)]
     checkout_request_id: Option<String>,
-    /// Amount in whole shillings.
-    #[arg(long, default_value_t = 1)]
-    amount: u64,
-    /// The paying phone number.
-    #[arg(long, default_value = "254708374149")]
-    phone: Msisdn,
+    /// Amount in whole shillings [default: the --payment's, else 1].
+    #[arg(long)]
+    amount: Option<u64>,
+    /// The paying phone number [default: the --payment's, else 254708374149].
+    #[arg(long)]
+    phone: Option<Msisdn>,
 }
 
 /// Runs `malipo send-test-webhook`.
@@ -120,7 +120,7 @@ pub async fn run(args: TestWebhookArgs, config_path: Option<&Path>) -> anyhow::R
     let stk_without_payment = matches!(&args.kind, Kind::MpesaStk(a) if a.payment.is_none());
     let (url, body, headers) = match args.kind {
         Kind::Paystack(a) => paystack(a, config_path)?,
-        Kind::MpesaStk(a) => stk(a, config_path)?,
+        Kind::MpesaStk(a) => stk(a, config_path).await?,
         Kind::Merchant(a) => merchant(a, config_path)?,
     };
     let client = reqwest::Client::builder()
@@ -132,7 +132,7 @@ pub async fn run(args: TestWebhookArgs, config_path: Option<&Path>) -> anyhow::R
     for (k, v) in headers {
         request = request.header(k, v);
     }
-    outln!("POST {url} ({} bytes)", body.len());
+    outln!("POST {} ({} bytes)", without_token(&url), body.len());
     let response = request
         .body(body)
         .send()
@@ -204,13 +204,39 @@ fn paystack(a: PaystackArgs, config_path: Option<&Path>) -> anyhow::Result<Prepa
     Ok((a.to, body, vec![(malipo_paystack::SIGNATURE_HEADER, signature)]))
 }
 
-fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
+/// A callback URL as printed: its token (a capability to report on a payment) cut short.
+fn without_token(url: &Url) -> String {
+    let text = url.to_string();
+    match url.path().strip_prefix("/callbacks/mpesa/") {
+        Some(rest) if rest.contains('/') => {
+            let token = rest.rsplit('/').next().unwrap_or_default();
+            text.replace(token, &format!("{}…", token.chars().take(6).collect::<String>()))
+        }
+        _ => text,
+    }
+}
+
+async fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
+    // With --payment, the callback names that payment as Daraja would: its ids, amount and
+    // phone, so the gateway settles it (a made-up one would be kept as suspicious).
+    let mut stored = None;
     let url = match a.payment {
         Some(payment) => {
             let config = load_config(config_path)?;
             let gateway_key =
                 malipo_gateway::callback_token_key(&config).context("cannot read the callback token key")?;
             let tokens = malipo_guard::CallbackTokens::try_new(gateway_key)?;
+            stored = match malipo_gateway::open_store(&config).await {
+                Ok(store) => {
+                    let found = store.get_payment(payment).await.ok().flatten();
+                    let _ = store.close().await;
+                    found
+                }
+                Err(_) => None,
+            };
+            if stored.is_none() {
+                eprintln!("note: payment {payment} is not in the configured database; the callback carries made-up ids and amount");
+            }
             a.to.join(&format!(
                 "/callbacks/mpesa/stk/{}",
                 tokens.issue_for(malipo_guard::CallbackRoute::Stk, payment)
@@ -220,7 +246,21 @@ fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
     };
     let checkout = a
         .checkout_request_id
+        .or_else(|| stored.as_ref().and_then(|p| p.provider_reference.clone()))
         .unwrap_or_else(|| format!("ws_CO_{}", chrono::Utc::now().format("%d%m%Y%H%M%S%3f")));
+    let merchant_request_id = stored
+        .as_ref()
+        .and_then(|p| p.provider_request_id.clone())
+        .unwrap_or_else(|| format!("{}-{}-1", rand::random::<u16>(), rand::random::<u32>()));
+    // M-Pesa amounts are whole shillings.
+    let amount = a
+        .amount
+        .or_else(|| stored.as_ref().map(|p| p.amount.minor() / 100))
+        .unwrap_or(1);
+    let phone = a
+        .phone
+        .or_else(|| stored.as_ref().and_then(|p| p.msisdn.clone()))
+        .unwrap_or_else(|| "254708374149".parse().expect("a valid MSISDN"));
     let (code, desc) = match a.outcome {
         StkOutcome::Paid => (0, "The service request is processed successfully."),
         StkOutcome::Cancelled => (1032, "Request cancelled by user"),
@@ -228,7 +268,7 @@ fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
         StkOutcome::Timeout => (1037, "DS timeout user cannot be reached"),
     };
     let mut callback = serde_json::json!({
-        "MerchantRequestID": format!("{}-{}-1", rand::random::<u16>(), rand::random::<u32>()),
+        "MerchantRequestID": merchant_request_id,
         "CheckoutRequestID": checkout,
         "ResultCode": code,
         "ResultDesc": desc,
@@ -238,15 +278,18 @@ fn stk(a: StkArgs, config_path: Option<&Path>) -> anyhow::Result<Prepared> {
             .map(|_| b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[rand::random::<usize>() % 34] as char)
             .collect();
         callback["CallbackMetadata"] = serde_json::json!({ "Item": [
-            { "Name": "Amount", "Value": a.amount },
+            { "Name": "Amount", "Value": amount },
             { "Name": "MpesaReceiptNumber", "Value": receipt },
             { "Name": "Balance" },
             { "Name": "TransactionDate", "Value": chrono::Utc::now().format("%Y%m%d%H%M%S").to_string().parse::<u64>().unwrap_or(0) },
-            { "Name": "PhoneNumber", "Value": a.phone.as_u64() },
+            { "Name": "PhoneNumber", "Value": phone.as_u64() },
         ]});
     }
     let body = serde_json::to_vec(&serde_json::json!({ "Body": { "stkCallback": callback } }))?;
-    outln!("STK callback {checkout}, ResultCode {code}, phone {}", a.phone);
+    outln!(
+        "STK callback {checkout}, ResultCode {code}, KES {amount}, phone {}",
+        phone.masked()
+    );
     Ok((url, body, vec![]))
 }
 

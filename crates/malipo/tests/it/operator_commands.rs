@@ -168,3 +168,64 @@ fn send_test_webhooks_then_inspect_and_replay() {
     let out = malipo(&server, &["events", "list", "--status", "bogus"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses a bad status");
 }
+
+/// Regression: `--payment` built the right URL but a made-up CheckoutRequestID and amount, so
+/// the gateway kept the callback as suspicious and the payment stayed pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_stk_callback_for_a_stored_payment_settles_it() {
+    use malipo_core::{Currency, Money, PaymentState, Provider};
+    use malipo_store::{NewPayment, OpsStore as _, PaymentStore as _, SqliteOptions, SqliteStore};
+
+    let server = serve();
+    let db = server.config.with_file_name("op.db");
+    let store = SqliteStore::open(&db, SqliteOptions::default()).unwrap();
+    let mut new = NewPayment::pending(
+        Provider::Mpesa,
+        "stk_push",
+        Money::from_minor(25_000, Currency::Kes),
+    );
+    new.msisdn = Some("254712345678".parse().unwrap());
+    let payment = store.insert_payment(new).await.unwrap();
+    store
+        .set_payment_references(payment.id, "ws_CO_05122026101010123", "4242-777-1")
+        .await
+        .unwrap();
+    let id = payment.id.to_string();
+    let out = malipo(
+        &server,
+        &[
+            "send-test-webhook",
+            "mpesa-stk",
+            "--to",
+            &server.base,
+            "--payment",
+            &id,
+        ],
+    );
+    let shown = stdout(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("ws_CO_05122026101010123") && shown.contains("KES 250"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("2547****5678") && !shown.contains("254712345678"),
+        "{shown}"
+    );
+    // The URL's token is cut short where it is printed.
+    let token_line = shown.lines().find(|l| l.starts_with("POST ")).unwrap();
+    assert!(
+        token_line.contains("/callbacks/mpesa/stk/") && token_line.contains('…'),
+        "{token_line}"
+    );
+    let mut state = None;
+    for _ in 0..100 {
+        state = Some(store.get_payment(payment.id).await.unwrap().unwrap().state);
+        if state == Some(PaymentState::Succeeded) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, Some(PaymentState::Succeeded));
+    store.close().await.unwrap();
+}
