@@ -513,18 +513,30 @@ fn rate_limits(config: &Config) -> Vec<Finding> {
 
 fn no_literal_secrets(config: &Config) -> Vec<Finding> {
     const RULE: &str = "no-literal-secrets";
-    let literals: Vec<String> = secret_refs(config)
+    let (from_env, literals): (Vec<String>, Vec<String>) = secret_refs(config)
         .into_iter()
         .filter(|(_, r)| r.is_literal())
         .map(|(k, _)| k)
+        .partition(|k| config.overridden_by(k).is_some());
+    // A `MALIPO_*` variable holding the value itself comes from the environment, as a
+    // reference's would: nothing of it is in the file.
+    let mut findings: Vec<Finding> = from_env
+        .iter()
+        .map(|key| {
+            let var = config.overridden_by(key).unwrap_or_default();
+            Finding::pass(RULE, format!("{key} comes from the environment ({var})"))
+        })
         .collect();
     if literals.is_empty() {
-        return vec![Finding::pass(
-            RULE,
-            "every secret is a reference ({ env } or { file })",
-        )];
+        if findings.is_empty() {
+            findings.push(Finding::pass(
+                RULE,
+                "every secret is a reference ({ env }, { file } or { command })",
+            ));
+        }
+        return findings;
     }
-    literals
+    findings.extend(literals
         .into_iter()
         .map(|key| {
             if production(config) {
@@ -536,8 +548,8 @@ fn no_literal_secrets(config: &Config) -> Vec<Finding> {
             } else {
                 Finding::warn(RULE, format!("{key} is a literal (allowed in sandbox only)"), "use a reference before going live")
             }
-        })
-        .collect()
+        }));
+    findings
 }
 
 fn secrets_resolve(config: &Config) -> Vec<Finding> {

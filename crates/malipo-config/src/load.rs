@@ -48,15 +48,29 @@ impl Config {
             path: path.to_path_buf(),
             message: syntax_message(text, &e),
         })?;
+        let mut overridden = Vec::new();
         for (var, value) in env {
-            apply_override(&mut root, &var, value)?;
+            if let Some(key) = apply_override(&mut root, &var, value)? {
+                overridden.push((key, var));
+            }
         }
-        let mut config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                key: e.path().to_string(),
-                message: one_line(&e.inner().to_string()),
-            })?;
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| {
+            let key = e.path().to_string();
+            let message = one_line(&e.inner().to_string());
+            // A value from the environment is blamed on its variable, not on the file.
+            match overridden.iter().find(|(k, _)| *k == key) {
+                Some((_, var)) => ConfigError::Override {
+                    var: var.clone(),
+                    message: format!("`{key}`: {message}"),
+                },
+                None => ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key,
+                    message,
+                },
+            }
+        })?;
+        config.overridden = overridden;
         // `default` names each section's own account; a table of that name would be a second one.
         let reserved = |section: &str, named: bool| -> Result<(), ConfigError> {
             if named {
@@ -125,12 +139,13 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-fn apply_override(root: &mut toml::Table, var: &str, value: String) -> Result<(), ConfigError> {
+/// Applies one variable; the dotted key it set, when it is an override.
+fn apply_override(root: &mut toml::Table, var: &str, value: String) -> Result<Option<String>, ConfigError> {
     let Some(rest) = var.strip_prefix("MALIPO_") else {
-        return Ok(());
+        return Ok(None);
     };
     if NOT_OVERRIDES.contains(&var) || !(rest.contains("__") || TOP_LEVEL_OVERRIDES.contains(&var)) {
-        return Ok(());
+        return Ok(None);
     }
     let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
     if keys.iter().any(String::is_empty) {
@@ -153,7 +168,7 @@ fn apply_override(root: &mut toml::Table, var: &str, value: String) -> Result<()
     let existing_is_string = matches!(table.get(last), Some(toml::Value::String(_)));
     let parsed = typed_value(&value, last, existing_is_string);
     table.insert(last.clone(), parsed);
-    Ok(())
+    Ok(Some(keys.join(".")))
 }
 
 /// Environment variables are strings; give numbers, booleans and inline arrays/tables their

@@ -72,6 +72,19 @@ pub struct Config {
     /// The reconciler: asking the providers about payments whose callback never came.
     #[serde(default)]
     pub reconcile: ReconcileConfig,
+    /// The keys `MALIPO_*` variables set, as (dotted key, variable): not in the file.
+    #[serde(skip)]
+    pub overridden: Vec<(String, String)>,
+}
+
+impl Config {
+    /// The `MALIPO_*` variable that set `key` (a dotted path such as `mpesa.passkey`), if one did.
+    pub fn overridden_by(&self, key: &str) -> Option<&str> {
+        self.overridden
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, var)| var.as_str())
+    }
 }
 
 /// `[server]`.

@@ -97,6 +97,36 @@ fn environment_overrides_win_and_are_typed() {
     assert_eq!(m.api_base_url().as_str(), "https://api.safaricom.co.ke/");
 }
 
+/// Regression: a bad value from `MALIPO_SERVER__BIND` was reported as the file's.
+#[test]
+fn an_overrides_error_names_its_variable_and_overrides_are_remembered() {
+    let err = with_env("", &[("MALIPO_SERVER__BIND", "banana")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("environment override MALIPO_SERVER__BIND: `server.bind`:"),
+        "{err}"
+    );
+    let c = with_env(
+        "[server]\nbind = \"127.0.0.1:1\"\n",
+        &[("MALIPO_SERVER__BODY_LIMIT_BYTES", "1024")],
+    )
+    .unwrap();
+    assert_eq!(
+        c.overridden_by("server.body_limit_bytes"),
+        Some("MALIPO_SERVER__BODY_LIMIT_BYTES")
+    );
+    assert_eq!(c.overridden_by("server.bind"), None);
+    // The file's own error still names the file.
+    let err = with_env("[server]\nbind = \"banana\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`server.bind`") && !err.contains("override"),
+        "{err}"
+    );
+}
+
 #[test]
 fn variables_without_a_section_separator_are_not_overrides() {
     // Regression: `malipo init` suggested these names for secrets, and setting either broke

@@ -167,6 +167,26 @@ fn secrets_are_references_that_resolve() {
         !format!("{literal:?}").contains("sk_live_literal_fake"),
         "a finding printed the secret"
     );
+    // Regression: the value set by a `MALIPO_*` variable was reported as written in the file.
+    let from_env = Config::from_toml_with_env(
+        &good,
+        std::path::Path::new("malipo.toml"),
+        [(
+            "MALIPO_PAYSTACK__SECRET_KEY".to_string(),
+            "sk_live_env_fake".to_string(),
+        )],
+    )
+    .unwrap();
+    let from_env = check(&from_env, CheckOptions::default());
+    has(
+        &from_env,
+        "no-literal-secrets",
+        Level::Pass,
+        "paystack.secret_key comes from the environment (MALIPO_PAYSTACK__SECRET_KEY)",
+    );
+    assert!(!of(&from_env, "no-literal-secrets")
+        .iter()
+        .any(|f| f.starts_with("Fail")));
     std::fs::remove_file(dir.path().join("pk")).unwrap();
     let missing = findings(&good);
     has(
