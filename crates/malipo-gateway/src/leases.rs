@@ -8,8 +8,10 @@
 //! instead of up to a minute later.
 //!
 //! An owner is named for its process and machine: `worker-1234@host` (the first worker loop
-//! of process 1234 on `host`), `worker-1234-2@host`, `sender-1234@host`. A lease is ended only
-//! when its owner's host is this machine's hostname and no process with its id runs here. A
+//! of process 1234 on `host`), `worker-1234-2@host`, `sender-1234@host` (whose delivery lanes
+//! lease as `sender-1234@host/ep_…`). A lease is ended only when its owner's host is this
+//! machine's hostname and no process with its id runs here (a zombie, killed and not yet
+//! reaped, does not count). A
 //! container sharing the file has a hostname of its own, and its processes are not visible
 //! here by id, so its leases are left to run out. An owner named otherwise is left alone too.
 
@@ -26,9 +28,11 @@ pub(crate) fn owner_name(role: &str, index: usize) -> String {
     }
 }
 
-/// The process id and host an owner's name holds, if it is one of [`owner_name`]'s.
+/// The process id and host an owner's name holds, if it is one of [`owner_name`]'s, also with
+/// a `/…` suffix after the host (a delivery sender's lane: `sender-1234@host/ep_…`).
 fn parse_owner(name: &str) -> Option<(u32, &str)> {
-    let (who, host) = name.rsplit_once('@')?;
+    let (who, host) = name.split_once('@')?;
+    let host = host.split('/').next()?;
     let (_role, rest) = who.split_once('-')?;
     let pid = rest.split('-').next()?.parse().ok()?;
     Some((pid, host))
@@ -88,16 +92,33 @@ fn is_running(pid: u32) -> bool {
         };
         // Signal 0 checks that the process exists without sending anything; EPERM means it
         // exists but belongs to another user.
-        !matches!(
+        let exists = !matches!(
             rustix::process::test_kill_process(pid),
             Err(rustix::io::Errno::SRCH)
-        )
+        );
+        // A killed process its parent has not reaped yet (a restart within a second of the
+        // kill, under a supervisor slow to wait) still answers signal 0, as a zombie.
+        exists && !is_zombie(pid.as_raw_nonzero().get())
     }
     #[cfg(not(unix))]
     {
         let _ = pid;
         true
     }
+}
+
+/// Whether the process is a zombie: dead, its exit status not yet collected (Linux's
+/// `/proc/PID/stat`; elsewhere nothing is known, and it is not taken for one).
+#[cfg(unix)]
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        // The state follows the command name, which is in parentheses and may hold anything.
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -129,6 +150,9 @@ mod tests {
     fn names_of_other_forms_are_not_read() {
         assert_eq!(parse_owner("worker-12@db-1.example"), Some((12, "db-1.example")));
         assert_eq!(parse_owner("sender-9-3@h"), Some((9, "h")));
+        // Regression: a delivery lane's name, the sender's with its endpoint, was read as a
+        // host named `h/ep_…`, and its leases were never released.
+        assert_eq!(parse_owner("sender-9@h/ep_01JD3W8Q6M2K"), Some((9, "h")));
         for other in [
             "worker-1234",
             "w1",
@@ -150,6 +174,16 @@ mod tests {
         let pid = child.id();
         child.wait().unwrap();
         assert!(!is_running(pid), "the reaped child {pid} is gone");
+        // Killed and not yet reaped: a zombie, which is gone too.
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        child.kill().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while is_running(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(!is_running(pid), "the killed, unreaped child {pid} is gone");
+        child.wait().unwrap();
         assert!(is_running(u32::MAX), "an id no process can have is not ruled out");
     }
 
@@ -169,7 +203,7 @@ mod tests {
         let (me, host) = (std::process::id(), hostname());
         let owners = [
             format!("worker-{gone}@{host}"),
-            format!("sender-{gone}-1@{host}"),
+            format!("sender-{gone}@{host}/ep_01JD3W8Q6M2K"),
             format!("worker-{me}@{host}"),
             format!("worker-{gone}@elsewhere"),
             "worker-bench".to_string(),
