@@ -553,6 +553,11 @@ impl Event {
         o.result_desc = Some(self.name().to_string());
         match self {
             Event::ChargeSuccess(charge) => {
+                // The event's name and its transaction's status must agree: a "success" whose
+                // transaction failed or was abandoned is no payment.
+                if let Some(status) = charge.status.as_deref().filter(|s| *s != "success") {
+                    o.flag(format!("a charge.success whose transaction status is {status:?}"));
+                }
                 o.receipt = charge.id.map(|id| id.to_string());
                 o.unsolicited = Some(Unsolicited {
                     kind: "charge",

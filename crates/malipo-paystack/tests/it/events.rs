@@ -621,6 +621,18 @@ mod outcome {
         assert_eq!(parse("refund-pending.json").outcome().claim, Claim::Notice(None));
     }
 
+    /// Regression: a signed charge.success whose transaction status was "failed" or
+    /// "abandoned" settled its checkout.
+    #[test]
+    fn a_charge_success_whose_transaction_did_not_succeed_is_a_defect() {
+        assert_eq!(parse("charge-success.json").outcome().defect, None);
+        for status in ["failed", "abandoned", "reversed"] {
+            let o = parse_edited("charge-success.json", |v| v["data"]["status"] = status.into()).outcome();
+            let defect = o.defect.expect("flagged");
+            assert!(defect.contains(status), "{defect}");
+        }
+    }
+
     #[test]
     fn transfers_name_their_transfer_code() {
         let o = parse("transfer-success.json").outcome();
