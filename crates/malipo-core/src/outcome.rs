@@ -23,13 +23,34 @@ pub enum Claim {
     Notice(Option<String>),
 }
 
-/// Who paid, as far as the callback says it in clear.
+/// Who paid (for a payout: who was paid), as far as the callback says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payer {
     /// A mobile number (M-Pesa); compared with the payment's.
     Phone(Msisdn),
+    /// A mobile number with hidden digits (`2547***1111`, `0712****78`): the digits it shows
+    /// are compared with the payment's number.
+    Masked(String),
     /// An email address (Paystack); kept, not compared (addresses differ in case and aliases).
     Email(String),
+}
+
+/// Whether a masked number (`2547***1111`, `0712****78`, `+254 7** *** 149`) can be `phone`:
+/// the digits before the first `*` start it and the digits after the last `*` end it (a
+/// leading `0` or `+` standing for Kenya's 254).
+fn masked_matches(shown: &str, phone: &Msisdn) -> bool {
+    let (Some(first), Some(last)) = (shown.find('*'), shown.rfind('*')) else {
+        return false;
+    };
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let head = shown[..first].trim();
+    let head = match head.strip_prefix('0') {
+        Some(rest) => format!("254{}", digits(rest)),
+        None => digits(head),
+    };
+    let tail = digits(&shown[last + 1..]);
+    let full = phone.as_str();
+    full.starts_with(&head) && full.ends_with(&tail) && head.len() + tail.len() <= full.len()
 }
 
 /// A payment learnt of from the callback itself, recorded when no stored payment matches
@@ -124,6 +145,17 @@ impl Outcome {
         }
     }
 
+    /// How the phone the callback names differs from `phone`, if it names one that cannot be
+    /// `phone` (shown masked): a number in clear that is another, or a masked one whose visible
+    /// digits disagree.
+    pub fn payer_contradicts(&self, phone: &Msisdn) -> Option<String> {
+        match &self.payer {
+            Some(Payer::Phone(m)) if m != phone => Some(m.masked()),
+            Some(Payer::Masked(shown)) if !masked_matches(shown, phone) => Some(shown.clone()),
+            _ => None,
+        }
+    }
+
     /// The email the callback names, if any.
     pub fn payer_email(&self) -> Option<&str> {
         match &self.payer {
@@ -144,6 +176,45 @@ mod tests {
         o.flag("first");
         o.flag("second");
         assert_eq!(o.defect.as_deref(), Some("first"));
+    }
+
+    #[test]
+    fn a_phone_contradicts_only_what_it_cannot_be() {
+        let phone: Msisdn = "254708374149".parse().unwrap();
+        let with = |payer: Option<Payer>| {
+            let mut o = Outcome::new(Provider::Mpesa, "x", Claim::Notice(None));
+            o.payer = payer;
+            o.payer_contradicts(&phone)
+        };
+        assert_eq!(with(None), None);
+        assert_eq!(with(Some(Payer::Phone(phone.clone()))), None);
+        assert_eq!(
+            with(Some(Payer::Phone("254711111111".parse().unwrap()))),
+            Some("2547****1111".into())
+        );
+        assert_eq!(with(Some(Payer::Email("a@example.com".into()))), None);
+        for agrees in [
+            "2547***4149",
+            "0708****49",
+            "2547********",
+            "+254 708 *** 149",
+            "*4149",
+        ] {
+            assert_eq!(with(Some(Payer::Masked(agrees.into()))), None, "{agrees}");
+        }
+        for differs in [
+            "2547***1111",
+            "0711****49",
+            "2548***4149",
+            "25470837414***99",
+            "no stars",
+        ] {
+            assert_eq!(
+                with(Some(Payer::Masked(differs.into()))),
+                Some(differs.to_string()),
+                "{differs}"
+            );
+        }
     }
 
     #[test]

@@ -358,11 +358,10 @@ fn settled(o: &Outcome, p: &PaymentRecord, to: PaymentState, detail: TransitionD
         }
         _ => {}
     }
-    if let (Some(paid_by), Some(phone)) = (o.payer_phone(), &p.msisdn) {
-        if paid_by != phone {
+    if let Some(phone) = &p.msisdn {
+        if let Some(named) = o.payer_contradicts(phone) {
             return suspicious(format!(
-                "paid from {}, not the payment's phone {}",
-                paid_by.masked(),
+                "names phone {named}, not the payment's {}",
                 phone.masked()
             ));
         }
@@ -541,7 +540,7 @@ mod tests {
             ("request id", Box::new(|o| o.request_id = Some("other".into()))),
             ("request id", Box::new(|o| o.request_id = None)),
             (
-                "paid from",
+                "names phone",
                 Box::new(|o| o.payer = Some(malipo_core::Payer::Phone("254711111111".parse().unwrap()))),
             ),
             ("defect", Box::new(|o| o.flag("defect"))),

@@ -204,7 +204,12 @@ pub async fn start_b2c_payout(
     match client.b2c(&request).await {
         Ok(accepted) => {
             tracing::info!(payment = %id, conversation = ?accepted.conversation_id, "B2C payout sent");
-            record_reference(state, payment, Provider::Mpesa, accepted.conversation_id).await
+            // Its result must repeat both: Daraja's ConversationID and the OriginatorConversationID
+            // malipo chose (the payment id).
+            let originator = accepted
+                .originator_conversation_id
+                .unwrap_or_else(|| id.to_string());
+            record_references(state, payment, accepted.conversation_id, originator).await
         }
         Err(source) if source.outcome_unknown() => {
             tracing::warn!(payment = %id, error = %source, "B2C outcome unknown; left pending for reconciliation");
@@ -514,7 +519,12 @@ async fn mpesa_reversal(
     match client.reversal(&request).await {
         Ok(accepted) => {
             tracing::info!(payment = %id, parent = %parent.id, conversation = ?accepted.conversation_id, "M-Pesa reversal sent");
-            record_reference(state, payment, Provider::Mpesa, accepted.conversation_id).await
+            match accepted.originator_conversation_id {
+                Some(originator) => {
+                    record_references(state, payment, accepted.conversation_id, originator).await
+                }
+                None => record_reference(state, payment, Provider::Mpesa, accepted.conversation_id).await,
+            }
         }
         Err(source) if source.outcome_unknown() => {
             tracing::warn!(payment = %id, error = %source, "reversal outcome unknown; left pending for reconciliation");
@@ -554,6 +564,29 @@ async fn record_reference(
             provider,
             payment_id: payment.id,
             provider_reference: reference,
+            source,
+        })
+}
+
+/// Records Daraja's ConversationID and the request's OriginatorConversationID, both of which a
+/// result must repeat before it moves the payment.
+async fn record_references(
+    state: &AppState,
+    payment: PaymentRecord,
+    conversation: Option<String>,
+    originator: String,
+) -> Result<PaymentRecord, PaymentStartError> {
+    let Some(conversation) = conversation.filter(|c| !c.is_empty()) else {
+        return record_reference(state, payment, Provider::Mpesa, None).await;
+    };
+    state
+        .store
+        .set_payment_references(payment.id, &conversation, &originator)
+        .await
+        .map_err(|source| PaymentStartError::ReferenceNotRecorded {
+            provider: Provider::Mpesa,
+            payment_id: payment.id,
+            provider_reference: conversation,
             source,
         })
 }

@@ -71,6 +71,10 @@ async fn a_b2c_payout_is_settled_by_its_result_callback() {
     assert_eq!(started.state, PaymentState::Pending);
     let conversation = started.provider_reference.clone().unwrap();
     assert!(conversation.starts_with("AG_"), "{conversation}");
+    // Regression: the OriginatorConversationID was not kept, so a result naming another
+    // payment's still settled this one. A result must now repeat it.
+    let originator = started.provider_request_id.clone().unwrap();
+    assert_eq!(originator, started.id.to_string());
 
     let paid = world.settled(started.id, PaymentState::Succeeded).await;
     assert_eq!(paid.settled_by, Some(SettledBy::Callback));

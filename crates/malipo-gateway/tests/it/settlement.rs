@@ -270,7 +270,35 @@ async fn stk_success_paid_from_another_phone_is_suspicious() {
     metadata["Item"][4]["Value"] = json!(254_711_111_111u64);
     refused_then_genuine_settles(
         stk_body("ws_CO_A", "mr-A", json!(0), Some(metadata)),
-        "not the payment's phone",
+        "not the payment's 2547****4149",
+    )
+    .await;
+}
+
+/// Regression: with two `Amount` (or `PhoneNumber`) items the first one counted, so a body
+/// adding a second, different one settled the payment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stk_success_with_conflicting_items_is_suspicious() {
+    let mut metadata = paid_metadata(json!(4040), json!("NLJ7RT61SV"));
+    metadata["Item"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Name": "Amount", "Value": 1}));
+    refused_then_genuine_settles(
+        stk_body("ws_CO_A", "mr-A", json!(0), Some(metadata)),
+        "gives \"Amount\" twice",
+    )
+    .await;
+}
+
+/// Regression: a masked phone was not compared at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stk_success_from_a_masked_phone_that_is_not_the_payments_is_suspicious() {
+    let mut metadata = paid_metadata(json!(4040), json!("NLJ7RT61SV"));
+    metadata["Item"][4]["Value"] = json!("2547***1111");
+    refused_then_genuine_settles(
+        stk_body("ws_CO_A", "mr-A", json!(0), Some(metadata)),
+        "names phone 2547***1111",
     )
     .await;
 }
@@ -575,6 +603,8 @@ async fn payout(gw: &TestGateway, conversation: &str, originator: &str) -> Payme
         .insert_payment(NewPayment {
             provider_reference: Some(conversation.into()),
             provider_request_id: Some(originator.into()),
+            // The fixture's receiver.
+            msisdn: Some("254708374149".parse().unwrap()),
             ..NewPayment::pending(
                 Provider::Mpesa,
                 "b2c",
@@ -619,6 +649,19 @@ async fn b2c_result_for_another_amount_or_conversation_is_suspicious_and_the_gen
                 "\"TransactionReceipt\",\"Value\":\"nope\"",
             ),
             "is not a receipt",
+        ),
+        // Regression: a result paying another phone, or whose TransactionID is another
+        // transaction's, settled the payout.
+        (
+            B2C_PAID.replace("254708374149 - John Doe", "254711111111 - Mallory"),
+            "names phone 2547****1111, not the payment's 2547****4149",
+        ),
+        (
+            B2C_PAID.replace(
+                "\"TransactionID\":\"NLJ41HAY6Q\"",
+                "\"TransactionID\":\"QKX1AB23CD\"",
+            ),
+            "TransactionID \"QKX1AB23CD\" is not the TransactionReceipt",
         ),
     ];
     for (body, why) in forgeries {

@@ -45,6 +45,22 @@ fn check_receipt(outcome: &mut Outcome, receipt: Option<String>, field: &str) {
     }
 }
 
+/// Who a phone number as sent names: a number in clear, or one with hidden digits; nothing for
+/// text that is neither.
+fn payer(text: Option<String>) -> Option<Payer> {
+    let text = text?;
+    let text = text.trim();
+    if let Ok(phone) = text.parse() {
+        return Some(Payer::Phone(phone));
+    }
+    let masked = text.contains('*')
+        && text.chars().any(|c| c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '+' | ' '));
+    masked.then(|| Payer::Masked(text.to_string()))
+}
+
 /// Keeps a hostile value short in a reason.
 fn clip(text: &str) -> String {
     text.chars().take(40).collect()
@@ -70,7 +86,13 @@ impl StkCallback {
             o.flag("no MerchantRequestID");
         }
         o.amount = self.amount();
-        o.payer = self.phone().map(Payer::Phone);
+        o.payer = payer(self.phone_text());
+        if let Some(name) = self.conflicting_item() {
+            o.flag(format!(
+                "CallbackMetadata gives {:?} twice, with different values",
+                clip(name)
+            ));
+        }
         if self.is_paid() {
             if self.callback_metadata.is_none() {
                 o.flag("a success without CallbackMetadata");
@@ -148,6 +170,26 @@ impl ResultCallback {
         }
         if o.claim == Claim::Settled(PaymentState::Succeeded) {
             check_receipt(&mut o, self.receipt(), "TransactionReceipt");
+            // The receipt and the TransactionID name the same transaction.
+            if let (Some(receipt), Some(id)) = (
+                self.parameter_text("TransactionReceipt"),
+                self.transaction_id
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty()),
+            ) {
+                if receipt != id {
+                    o.flag(format!(
+                        "TransactionID {:?} is not the TransactionReceipt {:?}",
+                        clip(id),
+                        clip(&receipt)
+                    ));
+                }
+            }
+        }
+        // A payout's receiver, compared with the payout's phone.
+        if kind == ResultKind::B2c {
+            o.payer = payer(self.receiver_phone_text());
         }
         o
     }
@@ -166,7 +208,7 @@ impl C2bPayment {
         let mut o = Outcome::new(Provider::Mpesa, self.trans_id.trim(), claim);
         o.reference = non_empty(&self.trans_id);
         o.amount = self.amount();
-        o.payer = self.phone().map(Payer::Phone);
+        o.payer = payer(Some(self.msisdn.clone()));
         o.payee = Some(self.business_short_code.trim().to_string());
         if confirmed {
             o.unsolicited = Some(Unsolicited {

@@ -151,6 +151,18 @@ impl ResultCallback {
             .or_else(|| self.transaction_id.clone().filter(|t| !t.is_empty()))
     }
 
+    /// The receiving phone of a B2C payment, from `ReceiverPartyPublicName`
+    /// (`254708374149 - John Doe`), as sent: in clear or masked.
+    pub fn receiver_phone_text(&self) -> Option<String> {
+        let name = self.parameter_text("ReceiverPartyPublicName")?;
+        let phone = name.split(" - ").next()?.trim();
+        phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '+' | ' '))
+            .then(|| phone.to_string())
+            .filter(|p| !p.is_empty())
+    }
+
     /// The id to deduplicate on: ConversationID, else OriginatorConversationID.
     pub fn conversation_key(&self) -> Option<&str> {
         first_non_empty(&self.conversation_id, &self.originator_conversation_id)

@@ -154,6 +154,23 @@ impl StkCallback {
         value_to_text(self.metadata("PhoneNumber")?)?.parse().ok()
     }
 
+    /// `PhoneNumber` as sent: in clear, or masked (`2547***1111`).
+    pub fn phone_text(&self) -> Option<String> {
+        value_to_text(self.metadata("PhoneNumber")?)
+    }
+
+    /// The name of a metadata item given twice with different values, if any: which of them
+    /// counts would be a guess (the first, for [`StkCallback::metadata`]).
+    pub fn conflicting_item(&self) -> Option<&str> {
+        let items = self.callback_metadata.as_ref()?.item.as_slice();
+        items.iter().enumerate().find_map(|(i, a)| {
+            items[i + 1..]
+                .iter()
+                .any(|b| b.name == a.name && b.value != a.value)
+                .then_some(a.name.as_str())
+        })
+    }
+
     /// `TransactionDate` as `YYYYMMDDHHmmss` Nairobi time.
     pub fn transaction_date(&self) -> Option<String> {
         value_to_text(self.metadata("TransactionDate")?)

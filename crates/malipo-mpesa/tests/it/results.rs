@@ -177,6 +177,82 @@ fn only_a_failure_whose_operation_is_known_settles() {
 }
 
 #[test]
+fn a_payout_names_its_receiver_and_its_transaction_once() {
+    use malipo_core::Payer;
+
+    let paid = result(&fixture("b2c-result-success.json"));
+    assert_eq!(paid.receiver_phone_text().as_deref(), Some("254708374149"));
+    let o = paid.outcome();
+    assert_eq!(o.payer, Some(Payer::Phone("254708374149".parse().unwrap())));
+    assert_eq!(o.defect, None);
+    for (name, receiver) in [
+        (
+            "2547****4149 - John Doe",
+            Some(Payer::Masked("2547****4149".into())),
+        ),
+        ("Safaricom PLC", None),
+        (" - John Doe", None),
+    ] {
+        let r = result_edited("b2c-result-success.json", |b| {
+            set_parameter(b, "ReceiverPartyPublicName", name)
+        });
+        assert_eq!(r.outcome().payer, receiver, "{name}");
+    }
+    let other = result_edited("b2c-result-success.json", |b| {
+        b["Result"]["TransactionID"] = "QKX1AB23CD".into()
+    });
+    let defect = other.outcome().defect.expect("two transactions");
+    assert!(
+        defect.contains("QKX1AB23CD") && defect.contains("NLJ41HAY6Q"),
+        "{defect}"
+    );
+    // A blank TransactionID says nothing against the receipt.
+    let blank = result_edited("b2c-result-success.json", |b| {
+        b["Result"]["TransactionID"] = " ".into()
+    });
+    assert_eq!(blank.outcome().defect, None);
+}
+
+#[test]
+fn an_stk_item_given_twice_differently_is_a_defect_and_a_masked_phone_is_kept() {
+    use malipo_core::Payer;
+
+    let stk = |edit: &dyn Fn(&mut Value)| {
+        let mut body = fixture("stk-callback-paid.json");
+        edit(&mut body);
+        match parse_callback(CallbackKind::Stk, &serde_json::to_vec(&body).unwrap()).unwrap() {
+            Callback::Stk(s) => s,
+            other => panic!("{other:?}"),
+        }
+    };
+    fn items(b: &mut Value) -> &mut Vec<Value> {
+        b["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
+            .as_array_mut()
+            .unwrap()
+    }
+    let plain = stk(&|_| {});
+    assert_eq!(plain.conflicting_item(), None);
+    assert_eq!(plain.outcome().defect, None);
+    // The same item twice with the same value is only repeated.
+    let same = stk(&|b| {
+        let first = items(b)[0].clone();
+        items(b).push(first);
+    });
+    assert_eq!(same.conflicting_item(), None);
+    let twice = stk(&|b| items(b).push(json!({"Name": "Amount", "Value": 99})));
+    assert_eq!(twice.conflicting_item(), Some("Amount"));
+    assert!(twice.outcome().defect.unwrap().contains("\"Amount\" twice"));
+    let masked = stk(&|b| {
+        for item in items(b).iter_mut() {
+            if item["Name"] == "PhoneNumber" {
+                item["Value"] = "2547***4149".into();
+            }
+        }
+    });
+    assert_eq!(masked.outcome().payer, Some(Payer::Masked("2547***4149".into())));
+}
+
+#[test]
 fn every_callback_gives_its_result_code_as_text() {
     let parse = |kind, name: &str| {
         let body = serde_json::to_vec(&fixture(name)).unwrap();

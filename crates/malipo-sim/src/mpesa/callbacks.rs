@@ -50,13 +50,24 @@ pub(crate) fn result(
     params: Vec<(&str, Value)>,
     queue: &str,
 ) -> Value {
+    // Daraja's TransactionID is the transaction's receipt, which a B2C result repeats as its
+    // TransactionReceipt parameter.
+    let receipt_param = params
+        .iter()
+        .find(|(k, _)| *k == "TransactionReceipt")
+        .and_then(|(_, v)| v.as_str().map(str::to_string));
+    let transaction_id = match (outcome.is_paid(), receipt_param) {
+        (true, Some(r)) => r,
+        (true, None) => receipt(),
+        (false, _) => "SKL0000000".to_string(),
+    };
     let mut result = json!({
         "ResultType": 0,
         "ResultCode": outcome.result_code(),
         "ResultDesc": outcome.result_desc(),
         "OriginatorConversationID": originator,
         "ConversationID": conversation,
-        "TransactionID": if outcome.is_paid() { receipt() } else { "SKL0000000".to_string() },
+        "TransactionID": transaction_id,
         "ReferenceData": {"ReferenceItem": {
             "Key": "QueueTimeoutURL",
             "Value": format!("https://internalsandbox.safaricom.co.ke/mpesa/{queue}/v1/submit"),
