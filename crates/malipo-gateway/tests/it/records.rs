@@ -155,14 +155,20 @@ async fn a_sync_copies_every_resource_and_resumes_where_it_was_stopped() {
         _ = interrupted => panic!("the sync finished before it was stopped"),
         _ = stopped => {}
     }
+    // A page whose write reached the database writer before the drop is still committed,
+    // records and checkpoint together (seen in CI: 40 customers after a checkpoint read of
+    // 30). A write queued behind it waits for it, so what is read next is settled.
+    store.release_leases("a-barrier-after-the-drop").await.unwrap();
     let checkpoint = store
         .sync_checkpoint(Provider::Paystack, &account, "customer")
         .await
         .unwrap()
         .expect("a checkpoint");
+    let resume_at = checkpoint.next_page;
+    assert!(matches!(resume_at, 4 | 5), "{checkpoint:?}");
     assert_eq!(
-        (checkpoint.next_page, checkpoint.synced, checkpoint.done),
-        (4, 30, false)
+        (checkpoint.synced, checkpoint.done),
+        (u64::from(resume_at - 1) * 10, false)
     );
     assert_eq!(checkpoint.total, Some(137));
     assert_eq!(
@@ -170,10 +176,11 @@ async fn a_sync_copies_every_resource_and_resumes_where_it_was_stopped() {
             .count_records(Provider::Paystack, "customer", None)
             .await
             .unwrap(),
-        30
+        checkpoint.synced,
+        "the records and their checkpoint are kept together"
     );
 
-    // The next run resumes at page 4 and finishes every kind.
+    // The next run resumes at the page after the last one stored, and finishes every kind.
     let mut pages = Vec::new();
     let summaries = sync(&client, &*store, &account, &options, |p| {
         pages.push((p.kind, p.page))
@@ -182,11 +189,11 @@ async fn a_sync_copies_every_resource_and_resumes_where_it_was_stopped() {
     .expect("synced");
     assert_eq!(
         pages.first(),
-        Some(&(RecordKind::Customer, 4)),
+        Some(&(RecordKind::Customer, resume_at)),
         "resumed, not restarted"
     );
     let by_kind: BTreeMap<_, _> = summaries.iter().map(|s| (s.kind, s)).collect();
-    assert_eq!(by_kind[&RecordKind::Customer].resumed_from_page, Some(4));
+    assert_eq!(by_kind[&RecordKind::Customer].resumed_from_page, Some(resume_at));
     assert_eq!(by_kind[&RecordKind::Customer].synced, 137);
     assert_eq!(by_kind[&RecordKind::Customer].kept, 137);
     assert_eq!(by_kind[&RecordKind::Plan].kept, 23);
