@@ -6,7 +6,9 @@
 //! progress, and stores the answer. A duplicate that finds the key in progress waits for that
 //! answer (a bounded wait, then 409 `idempotency_in_progress`); one that finds it finished gets
 //! the stored status and body byte for byte; one with another body is 422
-//! `idempotency_key_reused`. Keys are scoped to the API key and kept [`RETENTION`].
+//! `idempotency_key_reused`. A key in progress past [`INTERRUPTED_AFTER`] belongs to a request
+//! whose gateway died while it ran: 409 `idempotency_interrupted` at once, and never run again
+//! (it may have reached the provider). Keys are scoped to the API key and kept [`RETENTION`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,6 +31,11 @@ pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// How long a duplicate waits for the first request's answer before 409: longer than a
 /// provider call may take (the clients' default timeout is 30 s).
 pub const WAIT: Duration = Duration::from_secs(40);
+
+/// A key in progress for longer than this was claimed by a request that never finished (its
+/// gateway stopped while it ran, by `kill -9` or a crash): no request runs this long (a
+/// provider call is bounded by the clients' timeout).
+pub const INTERRUPTED_AFTER: Duration = Duration::from_secs(120);
 
 /// The longest key accepted.
 const MAX_KEY_LEN: usize = 255;
@@ -151,6 +158,22 @@ pub(crate) fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_string()))
 }
 
+/// How long a duplicate waits for the first request's answer ([`WAIT`]), and after how long in
+/// progress the first request is known to be dead ([`INTERRUPTED_AFTER`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Waits {
+    pub(crate) answer: Duration,
+    pub(crate) interrupted_after: Duration,
+}
+
+impl Waits {
+    /// The API's.
+    pub(crate) const API: Waits = Waits {
+        answer: WAIT,
+        interrupted_after: INTERRUPTED_AFTER,
+    };
+}
+
 /// Runs `work` at most once per (`caller`, `key`): see the module documentation. Without a key
 /// it simply runs.
 pub(crate) async fn run<Fut>(
@@ -158,7 +181,7 @@ pub(crate) async fn run<Fut>(
     caller: Caller,
     key: Option<String>,
     fingerprint: [u8; REQUEST_HASH_LEN],
-    wait: Duration,
+    waits: Waits,
     work: Fut,
 ) -> Answer
 where
@@ -168,7 +191,7 @@ where
         return work.await.answer;
     };
     let scope = caller.key_id.to_string();
-    let deadline = tokio::time::Instant::now() + wait;
+    let deadline = tokio::time::Instant::now() + waits.answer;
     let mut work = Some(work);
     loop {
         let claim = match state
@@ -196,13 +219,16 @@ where
                 )
                 .with_field("Idempotency-Key"),
             ),
-            IdempotencyClaim::InProgress => match wait_for(state, &scope, &key, deadline).await {
-                Waited::Answer(stored) => return replay(stored),
-                // The first request did nothing and freed the key: claim it again.
-                Waited::Released => continue,
-                Waited::TimedOut => return Answer::error(&in_progress()),
-                Waited::Failed(e) => return Answer::error(&e),
-            },
+            IdempotencyClaim::InProgress => {
+                match wait_for(state, &scope, &key, deadline, waits.interrupted_after).await {
+                    Waited::Answer(stored) => return replay(stored),
+                    // The first request did nothing and freed the key: claim it again.
+                    Waited::Released => continue,
+                    Waited::TimedOut => return Answer::error(&in_progress()),
+                    Waited::Interrupted(since) => return Answer::error(&interrupted(since)),
+                    Waited::Failed(e) => return Answer::error(&e),
+                }
+            }
         }
     }
 }
@@ -212,6 +238,23 @@ fn in_progress() -> ApiError {
         StatusCode::CONFLICT,
         "idempotency_in_progress",
         "a request with this Idempotency-Key is still running; retry with the same key shortly",
+    )
+    .with_field("Idempotency-Key")
+}
+
+/// The first request with this key never finished, and never will. Running it again could
+/// reach the provider twice (a second push to the customer, a second payout), so it is not
+/// retried: the client is told what to look for instead, at once rather than after a wait.
+fn interrupted(since: chrono::DateTime<chrono::Utc>) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_interrupted",
+        format!(
+            "the request with this Idempotency-Key started at {} and never finished (the gateway stopped while it ran); \
+             it may have created a payment and reached the provider: look for it (GET /v1/payments?merchant_reference=…) \
+             before sending it again with a new key",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
     )
     .with_field("Idempotency-Key")
 }
@@ -265,10 +308,18 @@ enum Waited {
     Answer(StoredResponse),
     Released,
     TimedOut,
+    /// In progress since then, longer than the first request could run.
+    Interrupted(chrono::DateTime<chrono::Utc>),
     Failed(ApiError),
 }
 
-async fn wait_for(state: &AppState, scope: &str, key: &str, deadline: tokio::time::Instant) -> Waited {
+async fn wait_for(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    deadline: tokio::time::Instant,
+    interrupted_after: Duration,
+) -> Waited {
     let mut pause = Duration::from_millis(10);
     loop {
         if tokio::time::Instant::now() >= deadline {
@@ -280,6 +331,10 @@ async fn wait_for(state: &AppState, scope: &str, key: &str, deadline: tokio::tim
             Ok(Some(record)) => {
                 if let Some(stored) = record.response {
                     return Waited::Answer(stored);
+                }
+                let age = chrono::Utc::now() - record.created_at;
+                if age.to_std().is_ok_and(|age| age > interrupted_after) {
+                    return Waited::Interrupted(record.created_at);
                 }
             }
             Ok(None) => return Waited::Released,
@@ -356,7 +411,10 @@ mod tests {
             who,
             Some("k".into()),
             fp,
-            Duration::from_millis(150),
+            Waits {
+                answer: Duration::from_millis(150),
+                interrupted_after: INTERRUPTED_AFTER,
+            },
             async { panic!("a duplicate must never run the work") },
         )
         .await;
@@ -364,6 +422,35 @@ mod tests {
         assert!(String::from_utf8_lossy(&answer.body).contains("idempotency_in_progress"));
         assert!(started.elapsed() >= Duration::from_millis(150));
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// Regression: after a `kill -9` mid-request, every retry of its key waited 40 s and got
+    /// "still running; retry shortly", for the key's whole day.
+    #[tokio::test]
+    async fn a_key_whose_request_died_is_said_to_be_interrupted_at_once() {
+        let state = state();
+        let who = caller();
+        let fp = [3; REQUEST_HASH_LEN];
+        let scope = who.key_id.to_string();
+        state.store.claim_idempotency_key(&scope, "k", &fp).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let started = tokio::time::Instant::now();
+        let waits = Waits {
+            answer: Duration::from_secs(30),
+            interrupted_after: Duration::from_millis(50),
+        };
+        let answer = run(&state, who, Some("k".into()), fp, waits, async {
+            panic!("an interrupted request is never run again: it may have reached the provider")
+        })
+        .await;
+        assert_eq!(answer.status, StatusCode::CONFLICT);
+        let body = String::from_utf8_lossy(&answer.body).into_owned();
+        assert!(body.contains("idempotency_interrupted"), "{body}");
+        assert!(body.contains("never finished"), "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no wait for an answer that cannot come"
+        );
     }
 
     #[tokio::test]
@@ -385,7 +472,7 @@ mod tests {
                 store.complete_idempotency_key(&scope, "k", stored).await.unwrap();
             }
         });
-        let answer = run(&state, who, Some("k".into()), fp, Duration::from_secs(5), async {
+        let answer = run(&state, who, Some("k".into()), fp, Waits::API, async {
             panic!("a duplicate must never run the work")
         })
         .await;
@@ -407,14 +494,9 @@ mod tests {
                 store.release_idempotency_key(&scope, "k2").await.unwrap();
             }
         });
-        let answer = run(
-            &state,
-            who,
-            Some("k2".into()),
-            fp,
-            Duration::from_secs(5),
-            async { created() },
-        )
+        let answer = run(&state, who, Some("k2".into()), fp, Waits::API, async {
+            created()
+        })
         .await;
         releaser.await.unwrap();
         assert_eq!((answer.status, answer.replayed), (StatusCode::CREATED, false));

@@ -307,7 +307,7 @@ async fn create(
     };
     let work_state = state.clone();
     let work = async move { create_payment(&work_state, request).await };
-    idempotency::run(&state, caller, key, fingerprint, idempotency::WAIT, work).await
+    idempotency::run(&state, caller, key, fingerprint, idempotency::Waits::API, work).await
 }
 
 /// A `POST /v1/payments/{id}/refund` request; an empty object refunds what is left.
@@ -375,7 +375,7 @@ async fn refund(
     };
     let work_state = state.clone();
     let work = async move { refund_payment(&work_state, parsed, request).await };
-    idempotency::run(&state, caller, key, fingerprint, idempotency::WAIT, work).await
+    idempotency::run(&state, caller, key, fingerprint, idempotency::Waits::API, work).await
 }
 
 async fn refund_payment(state: &AppState, id: PaymentId, request: CreateRefund) -> Outcome {
@@ -481,7 +481,7 @@ async fn payout(
     };
     let work_state = state.clone();
     let work = async move { send_payout(&work_state, request).await };
-    idempotency::run(&state, caller, key, fingerprint, idempotency::WAIT, work).await
+    idempotency::run(&state, caller, key, fingerprint, idempotency::Waits::API, work).await
 }
 
 fn required<T>(value: Option<T>, field: &'static str, what: &str) -> Result<T, ApiError> {
