@@ -181,6 +181,7 @@ pub struct CreateStkPush {
     pub phone: String,
     /// Minor units; M-Pesa takes whole shillings, so a multiple of 100 (KES 100 is 10000).
     #[schema(example = 10000)]
+    #[serde(deserialize_with = "minor_units")]
     pub amount: u64,
     /// `KES` (the only currency M-Pesa takes; the default).
     pub currency: Option<String>,
@@ -211,6 +212,7 @@ pub struct CreateCheckout {
     pub email: String,
     /// Minor units (kobo, cents), positive.
     #[schema(example = 500000)]
+    #[serde(deserialize_with = "minor_units")]
     pub amount: u64,
     /// ISO 4217: KES, NGN, GHS, ZAR, USD or XOF.
     #[schema(example = "NGN")]
@@ -316,6 +318,7 @@ async fn create(
 pub struct CreateRefund {
     /// Minor units to give back, in the payment's currency; absent: all that is left.
     #[schema(example = 5000)]
+    #[serde(default, deserialize_with = "some_minor_units")]
     pub amount: Option<u64>,
     /// Why (shown to the customer by Paystack; Daraja's `Remarks`).
     pub reason: Option<String>,
@@ -416,6 +419,7 @@ pub struct CreatePayout {
     pub recipient: Option<String>,
     /// Minor units (M-Pesa: whole shillings, so a multiple of 100).
     #[schema(example = 100000)]
+    #[serde(deserialize_with = "minor_units")]
     pub amount: u64,
     /// Paystack: the currency (M-Pesa pays in KES).
     pub currency: Option<String>,
@@ -484,6 +488,24 @@ async fn payout(
     idempotency::run(&state, caller, key, fingerprint, idempotency::Waits::API, work).await
 }
 
+/// The most minor units an amount may have: what the database holds (2^63 − 1). A larger one
+/// is the request's fault (422), not the database's (503, which a client would retry for ever).
+const MAX_MINOR_UNITS: u64 = i64::MAX as u64;
+
+fn minor_units<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let minor = u64::deserialize(d)?;
+    if minor > MAX_MINOR_UNITS {
+        return Err(serde::de::Error::custom(format!(
+            "{minor} minor units is too large: at most {MAX_MINOR_UNITS}"
+        )));
+    }
+    Ok(minor)
+}
+
+fn some_minor_units<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    minor_units(d).map(Some)
+}
+
 fn required<T>(value: Option<T>, field: &'static str, what: &str) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError::invalid_field(field, format!("missing field `{field}`: {what}")))
 }
@@ -492,6 +514,24 @@ async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
     let started = match r.provider.as_str() {
         "mpesa" => {
             let checked = (|| {
+                if let Some(c) = r.currency.as_deref() {
+                    if parse_currency(c)? != Currency::Kes {
+                        return Err(ApiError::invalid_field("currency", "M-Pesa pays in KES only"));
+                    }
+                }
+                // A Paystack field on an M-Pesa payout would be dropped without a word.
+                for (field, given) in [
+                    ("recipient", r.recipient.is_some()),
+                    ("reason", r.reason.is_some()),
+                    ("reference", r.reference.is_some()),
+                ] {
+                    if given {
+                        return Err(ApiError::invalid_field(
+                            field,
+                            format!("`{field}` is for a Paystack transfer; an M-Pesa payout takes phone, amount, remarks and occasion"),
+                        ));
+                    }
+                }
                 let phone: Msisdn = required(r.phone, "phone", "the receiving phone, like 0708374149")?
                     .parse()
                     .map_err(|e: malipo_core::MsisdnError| ApiError::invalid_field("phone", e.to_string()))?;
@@ -528,6 +568,18 @@ async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
         }
         "paystack" => {
             let checked = (|| {
+                for (field, given) in [
+                    ("phone", r.phone.is_some()),
+                    ("remarks", r.remarks.is_some()),
+                    ("occasion", r.occasion.is_some()),
+                ] {
+                    if given {
+                        return Err(ApiError::invalid_field(
+                            field,
+                            format!("`{field}` is for an M-Pesa payout; a Paystack transfer takes recipient, amount, currency, reason and reference"),
+                        ));
+                    }
+                }
                 let recipient = required(r.recipient, "recipient", "the transfer recipient code (RCP_…)")?;
                 let currency = parse_currency(&required(r.currency, "currency", "such as NGN or KES")?)?;
                 if r.amount == 0 {
@@ -1067,6 +1119,16 @@ mod tests {
             ),
             Some("account_reference".into())
         );
+        // Regression: an amount the database cannot hold was a 503 "retry later".
+        for huge in [9_223_372_036_854_775_808u64, u64::MAX] {
+            let body =
+                serde_json::json!({"provider":"paystack","email":"a@b.c","amount":huge,"currency":"NGN"});
+            let err = parse_create(&body).unwrap_err();
+            assert_eq!(err.field, Some("amount".into()), "{huge}");
+            assert!(err.message.contains("too large"), "{}", err.message);
+        }
+        let most = serde_json::json!({"provider":"paystack","email":"a@b.c","amount":9_223_372_036_854_775_807u64,"currency":"NGN"});
+        assert!(parse_create(&most).is_ok());
         assert_eq!(
             field(
                 serde_json::json!({"provider":"mpesa","phone":"0708374149","amount":100,"account_reference":"a","description":"b","currency":"NGN"})

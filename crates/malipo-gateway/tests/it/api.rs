@@ -751,6 +751,24 @@ async fn a_b2c_payout_through_the_api_is_settled_by_its_result() {
             "recipient",
         ),
         (json!({"provider": "cash", "amount": 100}), "provider"),
+        // Regression: an M-Pesa payout in USD was sent as KES, and another provider's fields
+        // were dropped without a word.
+        (
+            json!({"provider": "mpesa", "phone": "0708374149", "amount": 10000, "remarks": "x1", "currency": "USD"}),
+            "currency",
+        ),
+        (
+            json!({"provider": "mpesa", "phone": "0708374149", "amount": 10000, "remarks": "x1", "recipient": "RCP_1"}),
+            "recipient",
+        ),
+        (
+            json!({"provider": "paystack", "recipient": "RCP_1", "amount": 100, "currency": "NGN", "phone": "0708374149"}),
+            "phone",
+        ),
+        (
+            json!({"provider": "paystack", "recipient": "RCP_1", "amount": 9_223_372_036_854_775_900u64, "currency": "NGN"}),
+            "amount",
+        ),
     ] {
         let (status, text) = w.post("/v1/payouts", &bad, None).await;
         assert_eq!(status, 422, "{bad}: {text}");
