@@ -46,6 +46,7 @@ pub struct DeliveryPage {
 /// Filters of `GET /v1/deliveries`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListDeliveries {
     /// Only in this status: `pending`, `delivered` or `dead_letter`.
     pub status: Option<String>,

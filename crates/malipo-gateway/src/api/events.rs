@@ -83,6 +83,7 @@ pub struct EventPage {
 /// Filters of `GET /v1/events`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListEvents {
     /// Only this provider's: `mpesa` or `paystack`.
     pub provider: Option<String>,

@@ -244,6 +244,7 @@ pub struct PaymentPage {
 /// Filters of `GET /v1/payments`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListPayments {
     /// Only in this state.
     pub state: Option<String>,

@@ -70,6 +70,7 @@ pub struct RecordPage {
 /// Filters of `GET /v1/paystack/{kind}`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListRecords {
     /// Only this account's (`default`, or a `[paystack.accounts.NAME]`).
     pub account: Option<String>,
@@ -84,6 +85,7 @@ pub struct ListRecords {
 /// The account query parameter of the show route.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct RecordAccount {
     /// The account it belongs to (default `default`).
     pub account: Option<String>,

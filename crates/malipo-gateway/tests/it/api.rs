@@ -353,6 +353,24 @@ async fn every_error_is_json_with_a_code_and_validation_names_the_field() {
     assert_eq!(r.status(), 413);
     assert!(error_of(&r.text().await.unwrap())["code"].is_string());
 
+    // Regression: a misspelt filter (`status` for `state`) was ignored, listing every payment.
+    for path in [
+        "/v1/payments?status=succeeded",
+        "/v1/events?state=failed",
+        "/v1/deliveries?limt=5",
+        "/v1/paystack/customers?serach=ada",
+    ] {
+        let (status, body) = w.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field"),
+            "{path}: {body}"
+        );
+    }
+
     // Unknown ids, ids that do not parse and unknown routes are 404 in the same shape.
     for path in [
         "/v1/payments/pay_01JD3W8Q6M2K4X7V9B5N1R0T2Y",
