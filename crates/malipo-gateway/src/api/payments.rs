@@ -691,9 +691,17 @@ pub fn parse_create(value: &serde_json::Value) -> Result<PaymentRequest, ApiErro
             let callback_url = b
                 .callback_url
                 .map(|u| {
-                    u.parse::<reqwest::Url>().map_err(|e| {
+                    let url = u.parse::<reqwest::Url>().map_err(|e| {
                         ApiError::invalid_field("callback_url", format!("not an absolute URL: {e}"))
-                    })
+                    })?;
+                    // Paystack sends the customer's browser there.
+                    if !matches!(url.scheme(), "https" | "http") {
+                        return Err(ApiError::invalid_field(
+                            "callback_url",
+                            "expected an http:// or https:// URL (the customer's browser is sent there)",
+                        ));
+                    }
+                    Ok(url)
                 })
                 .transpose()?;
             Ok(PaymentRequest::Paystack(CheckoutStart {
@@ -1143,6 +1151,12 @@ mod tests {
         assert_eq!(
             field(
                 serde_json::json!({"provider":"paystack","email":"a@b.c","amount":100,"currency":"NGN","callback_url":"not a url"})
+            ),
+            Some("callback_url".into())
+        );
+        assert_eq!(
+            field(
+                serde_json::json!({"provider":"paystack","email":"a@b.c","amount":100,"currency":"NGN","callback_url":"javascript:alert(1)"})
             ),
             Some("callback_url".into())
         );

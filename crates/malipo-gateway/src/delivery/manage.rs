@@ -173,6 +173,21 @@ impl From<&DeliveryRecord> for DeliveryView {
 }
 
 fn check_new(req: &CreateEndpoint) -> Result<Secret<String>, DeliveryError> {
+    let name_ok = (1..=64).contains(&req.name.len())
+        && req
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !req.name.starts_with('.');
+    if !name_ok {
+        return Err(DeliveryError::Invalid {
+            field: "name",
+            message: format!(
+                "{:?} is not an endpoint name: expected 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'",
+                req.name.chars().take(64).collect::<String>()
+            ),
+        });
+    }
     let url = reqwest::Url::parse(&req.url).map_err(|e| DeliveryError::Invalid {
         field: "url",
         message: format!("{:?} is not a URL ({e}): expected https://host/path", req.url),
@@ -181,6 +196,14 @@ fn check_new(req: &CreateEndpoint) -> Result<Secret<String>, DeliveryError> {
         return Err(DeliveryError::Invalid {
             field: "url",
             message: format!("{:?} is not an http(s) URL with a host", req.url),
+        });
+    }
+    // Listings and logs show an endpoint's URL; a password in it would be shown with it. The
+    // signature is what authenticates a delivery.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(DeliveryError::Invalid {
+            field: "url",
+            message: "the URL holds a user name or password, which listings would show: verify deliveries by their signature instead".into(),
         });
     }
     // An internal IP literal can be refused now; names are checked when resolved, at send time.

@@ -312,6 +312,39 @@ async fn a_receiver_down_for_the_whole_run_gets_every_delivery_once_when_back() 
     gw.stop().await;
 }
 
+/// Regression: the API took the name `../x` and a URL with a password in it, which every
+/// listing then showed.
+#[tokio::test]
+async fn an_endpoint_needs_a_plain_name_and_a_url_without_credentials() {
+    let gw = TestGateway::start_delivering("", settings()).await;
+    let create = |name: &str, url: &str| {
+        delivery::create_endpoint(
+            &gw.state,
+            CreateEndpoint {
+                name: name.into(),
+                url: url.into(),
+                ..CreateEndpoint::default()
+            },
+        )
+    };
+    for name in ["../x", "a/b", ".hidden", "", "shop 1", &"x".repeat(65)] {
+        let refused = create(name, "https://shop.example/hook").await.unwrap_err();
+        assert!(refused.to_string().starts_with("name: "), "{name:?}: {refused}");
+    }
+    for url in ["https://user:pass@shop.example/h", "https://user@shop.example/h"] {
+        let refused = create("shop", url).await.unwrap_err().to_string();
+        assert!(
+            refused.starts_with("url: ") && refused.contains("password"),
+            "{refused}"
+        );
+        assert!(!refused.contains("pass@"), "the URL is not repeated: {refused}");
+    }
+    create("shop-1.main_v2", "https://shop.example/hook")
+        .await
+        .unwrap();
+    gw.stop().await;
+}
+
 #[tokio::test]
 async fn redirects_and_internal_targets_are_refused_and_recorded() {
     let gw = TestGateway::start_delivering("", settings()).await;

@@ -208,6 +208,9 @@ impl C2bPayment {
         let mut o = Outcome::new(Provider::Mpesa, self.trans_id.trim(), claim);
         o.reference = non_empty(&self.trans_id);
         o.amount = self.amount();
+        if confirmed && o.amount.is_some_and(|a| a.minor() == 0) {
+            o.flag("a C2B payment of nothing (TransAmount 0)");
+        }
         o.payer = payer(Some(self.msisdn.clone()));
         o.payee = Some(self.business_short_code.trim().to_string());
         if confirmed {

@@ -320,3 +320,29 @@ fn trailing_garbage_is_refused() {
     body.extend_from_slice(b" {}");
     assert!(parse_callback(CallbackKind::Stk, &body).is_err());
 }
+
+/// Regression: a confirmation of KES 0 recorded a succeeded payment and announced it.
+#[test]
+fn a_c2b_confirmation_of_nothing_is_a_defect_and_its_masked_payer_is_kept() {
+    use malipo_core::Payer;
+
+    let body = String::from_utf8(fixture("c2b-confirmation.json")).unwrap();
+    let Callback::C2bConfirmation(paid) =
+        parse_callback(CallbackKind::C2bConfirmation, body.as_bytes()).unwrap()
+    else {
+        panic!("not a confirmation")
+    };
+    let o = paid.outcome(true);
+    assert_eq!(o.defect, None);
+    assert_eq!(o.payer, Some(Payer::Masked("2547 ***** 126".into())));
+    let zero = body.replace("\"TransAmount\":\"10\"", "\"TransAmount\":\"0\"");
+    assert_ne!(zero, body, "the fixture's amount was replaced");
+    let Callback::C2bConfirmation(nothing) =
+        parse_callback(CallbackKind::C2bConfirmation, zero.as_bytes()).unwrap()
+    else {
+        panic!("not a confirmation")
+    };
+    assert!(nothing.outcome(true).defect.unwrap().contains("TransAmount 0"));
+    // A validation request of nothing is only a question.
+    assert_eq!(nothing.outcome(false).defect, None);
+}
