@@ -352,6 +352,21 @@ pub async fn retry_delivery_in<S: DeliveryStore + ?Sized>(
     store: &S,
     id: DeliveryId,
 ) -> Result<DeliveryView, DeliveryError> {
+    let current = get_delivery_in(store, id).await?;
+    if current.status == DeliveryStatus::Pending {
+        // Starting its schedule over would also forget the attempts it made.
+        let next = current.next_attempt_at.map_or_else(
+            || "soon".to_string(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        return Err(DeliveryError::Invalid {
+            field: "id",
+            message: format!(
+                "delivery {id} is still pending ({} attempt(s), the next at {next}): it goes out by itself; retry is for delivered or dead-lettered deliveries",
+                current.attempts
+            ),
+        });
+    }
     store.redeliver(id).await?;
     get_delivery_in(store, id).await
 }

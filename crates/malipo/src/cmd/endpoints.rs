@@ -77,8 +77,8 @@ struct KeyArgs {
 struct RotateArgs {
     /// The endpoint's id (ep_…) or name.
     endpoint: String,
-    /// How long the old secret keeps signing, in hours.
-    #[arg(long, default_value_t = 24)]
+    /// How long the old secret keeps signing, in hours (0 to 168, a week, as the API allows).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(0..=168))]
     overlap_hours: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
