@@ -554,18 +554,62 @@ fn no_literal_secrets(config: &Config) -> Vec<Finding> {
 
 fn secrets_resolve(config: &Config) -> Vec<Finding> {
     const RULE: &str = "secret-references-resolve";
+    let production = production(config);
     secret_refs(config)
         .into_iter()
         .filter(|(_, r)| !r.is_literal())
         .map(|(key, r)| match r.resolve() {
-            Ok(_) => Finding::pass(RULE, format!("{key} from {r} is set")),
-            Err(e) => Finding::fail(
-                RULE,
-                format!("{key}: {e}"),
-                format!("provide {r} (non-empty) wherever malipo runs"),
-            ),
+            Ok(_) => match (&r, world_readable(&r)) {
+                (SecretRef::File(path), Some(mode)) if production => Finding::warn(
+                    RULE,
+                    format!(
+                        "{key}: file {} can be read by every user of the machine (mode {mode:o})",
+                        path.display()
+                    ),
+                    format!(
+                        "chmod 600 {} (or 640, with malipo's user in the file's group)",
+                        path.display()
+                    ),
+                ),
+                _ => Finding::pass(RULE, format!("{key} from {r} is set")),
+            },
+            Err(e) => Finding::fail(RULE, format!("{key}: {e}"), resolve_fix(&r)),
         })
         .collect()
+}
+
+/// What to do about a reference that does not resolve, by its kind.
+fn resolve_fix(r: &SecretRef) -> String {
+    match r {
+        SecretRef::Env(var) => format!("set {var} (non-empty) wherever malipo runs"),
+        SecretRef::File(path) => format!(
+            "put the secret in {} (non-empty), readable by malipo's user (chmod 600, owned by it)",
+            path.display()
+        ),
+        SecretRef::Command(c) => format!(
+            "make {:?} print the secret and exit 0 where malipo runs (try it by hand as malipo's user)",
+            c.program()
+        ),
+        SecretRef::Literal(_) => "write the secret as a reference".to_string(),
+    }
+}
+
+/// The permission bits of a secret file every user can read, if it is one.
+fn world_readable(r: &SecretRef) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let SecretRef::File(path) = r else {
+            return None;
+        };
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o004 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = r;
+        None
+    }
 }
 
 fn load_certificate(path: &std::path::Path) -> Result<DarajaCertificate, String> {

@@ -7,9 +7,15 @@ use malipo_checklist::{check, CheckOptions, Finding, Level};
 use malipo_config::Config;
 
 /// A secret in a file, referenced as `{ file = "…" }`.
+/// A secret file only its owner reads, as a deployment's should be.
 fn secret_file(dir: &Path, name: &str, value: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     format!("{{ file = \"{}\" }}", path.display())
 }
 
@@ -167,6 +173,27 @@ fn secrets_are_references_that_resolve() {
         !format!("{literal:?}").contains("sk_live_literal_fake"),
         "a finding printed the secret"
     );
+    // Regression: a secret file every user could read passed without a word.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let pk = dir.path().join("pk");
+        std::fs::set_permissions(&pk, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let open = findings(&good);
+        has(
+            &open,
+            "secret-references-resolve",
+            Level::Warn,
+            "can be read by every user of the machine (mode 644)",
+        );
+        let fix = open
+            .iter()
+            .find(|f| f.level == Level::Warn && f.rule == "secret-references-resolve")
+            .and_then(|f| f.fix.clone())
+            .unwrap_or_default();
+        assert!(fix.starts_with("chmod 600 "), "{fix}");
+        std::fs::set_permissions(&pk, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     // Regression: the value set by a `MALIPO_*` variable was reported as written in the file.
     let from_env = Config::from_toml_with_env(
         &good,
@@ -194,6 +221,29 @@ fn secrets_are_references_that_resolve() {
         "secret-references-resolve",
         Level::Fail,
         "mpesa.passkey",
+    );
+    // The fix says what to do for its kind of reference.
+    let fix = missing
+        .iter()
+        .find(|f| f.level == Level::Fail && f.message.contains("mpesa.passkey"))
+        .and_then(|f| f.fix.clone())
+        .unwrap_or_default();
+    assert!(
+        fix.starts_with("put the secret in ") && fix.contains("chmod 600"),
+        "{fix}"
+    );
+    let env = findings(&good.replace(
+        &secret_file(dir.path(), "ck", "fake-consumer-key"),
+        "{ env = \"T_SURELY_UNSET_CONSUMER_KEY\" }",
+    ));
+    let fix = env
+        .iter()
+        .find(|f| f.level == Level::Fail && f.message.contains("consumer_key"))
+        .and_then(|f| f.fix.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        fix,
+        "set T_SURELY_UNSET_CONSUMER_KEY (non-empty) wherever malipo runs"
     );
 }
 
