@@ -146,7 +146,8 @@ pub struct DeliveryView {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
-    /// The body sent (parsed JSON).
+    /// The body sent (parsed JSON), phone numbers and email addresses masked as everywhere an
+    /// operator looks (the merchant's app received them in clear).
     pub payload: serde_json::Value,
 }
 
@@ -165,9 +166,13 @@ impl From<&DeliveryRecord> for DeliveryView {
             last_error: d.last_error.clone(),
             created_at: d.created_at,
             updated_at: d.updated_at,
-            payload: serde_json::from_slice(&d.payload).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&d.payload).into_owned())
-            }),
+            payload: {
+                let mut payload = serde_json::from_slice(&d.payload).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&d.payload).into_owned())
+                });
+                crate::api::mask_personal(&mut payload);
+                payload
+            },
         }
     }
 }

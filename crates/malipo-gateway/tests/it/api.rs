@@ -686,6 +686,10 @@ async fn endpoints_and_deliveries_are_listed_shown_and_retried() {
     let (status, shown) = w.get(&format!("/v1/deliveries/{dlv}")).await;
     assert_eq!(status, 200);
     assert_eq!(shown["delivery"]["id"], dlv);
+    // Regression: the payload showed the phone in clear where every other view masks it.
+    let payload = shown["delivery"]["payload"].to_string();
+    assert!(payload.contains("2547****4149"), "{payload}");
+    assert!(!payload.contains("254708374149"), "{payload}");
     // The endpoint does not answer, so the delivery waits for its next attempt: a retry would
     // start its schedule over and forget its attempts, so it is refused, saying why.
     let (status, retried) = w
