@@ -144,7 +144,9 @@ async fn handle(
             }
         }
         // Authentic (right source, right token) but unreadable: keep it for a person to look at,
-        // and acknowledge so Daraja does not resend garbage.
+        // and acknowledge so Daraja does not resend garbage. A validation request is a question,
+        // not a notice: one nobody can read (its account, its amount) is refused, never accepted
+        // unasked.
         Err(e) => (
             NewEvent {
                 status: EventStatus::Failed,
@@ -156,7 +158,12 @@ async fn handle(
                     body.clone(),
                 )
             },
-            callback_ack(),
+            match kind {
+                CallbackKind::C2bValidation => {
+                    C2bValidationResponse::Reject(C2bRejection::OtherError).to_json()
+                }
+                _ => callback_ack(),
+            },
         ),
     };
     let event = NewEvent {

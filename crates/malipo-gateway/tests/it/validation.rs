@@ -290,6 +290,36 @@ async fn an_app_that_is_down_gets_the_default_fallback_accept() {
     gw.stop().await;
 }
 
+/// Regression: a validation request nobody could read was answered Accepted (the callbacks'
+/// acknowledgement, with an integer code), without the app being asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_validation_request_is_refused_and_kept() {
+    let app = MerchantApp::start().await;
+    let gw = TestGateway::start(&validation_config(&app, "")).await;
+    for body in ["{\"x\":1}", "]"] {
+        let res = client_from("127.0.0.2")
+            .post(gw.url("/callbacks/daraja/c2b/validation"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{body}");
+        let answer: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            answer,
+            serde_json::json!({"ResultCode": "C2B00016", "ResultDesc": "Rejected"}),
+            "{body}"
+        );
+    }
+    assert!(app.questions().is_empty(), "nothing to ask the app about");
+    let kept = gw.events().await;
+    assert_eq!(kept.len(), 2);
+    assert!(kept
+        .iter()
+        .all(|e| e.kind == "c2b_validation_unparseable" && e.status == EventStatus::Failed));
+    gw.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_shortcode_is_refused_without_asking_the_app() {
     let app = MerchantApp::start().await;
