@@ -717,6 +717,8 @@ pub async fn run_sim(args: SimMpesaArgs) -> anyhow::Result<ExitCode> {
         c.consumer_secret
     );
     outln!("  passkey = \"{}\"", c.passkey);
+    // The simulator calls back from this machine, not from Safaricom's addresses.
+    outln!("  callback_ips = [\"127.0.0.0/8\"]   # the simulator's callbacks come from loopback");
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -495,7 +495,7 @@ pub async fn run_sim(args: SimPaystackArgs) -> anyhow::Result<ExitCode> {
     if args.otp {
         outln!("transfers wait for the OTP {TEST_OTP}");
     }
-    outln!("point malipo at it with:\n  [paystack]\n  base_url = \"{base}\"\n  secret_key = {{ env = \"PAYSTACK_SECRET_KEY\" }}");
+    outln!("point malipo at it with:\n  [paystack]\n  base_url = \"{base}\"\n  secret_key = {{ env = \"PAYSTACK_SECRET_KEY\" }}\n  webhook_ips = [\"127.0.0.0/8\"]   # the simulator's webhooks come from loopback");
     outln!("pay a checkout: open its authorization_url, or POST {base}sim/authorize/<reference>");
     outln!("webhook log: GET {base}sim/deliveries");
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
