@@ -207,7 +207,7 @@ fn complete(
         .transpose()?;
     let note = outcome.note_after(payment.as_ref());
     if let Some(e) = s.events.get_mut(&event) {
-        e.summary.status = outcome.event_status;
+        e.summary.status = outcome.status_after(payment.as_ref());
         e.summary.attempts += 1;
         e.summary.last_error = note.as_deref().map(|n| clip(n).to_owned());
         if e.summary.payment_id.is_none() {

@@ -46,6 +46,17 @@ impl JobOutcome {
         }
     }
 
+    /// The event's status once its payment change had `effect`: a change the store refused
+    /// (the payment moved since the worker looked: the reconciler settled it, another event
+    /// did) makes a processed event suspicious, as the same event arriving after that move is.
+    /// Every adapter completes a job by it.
+    pub(crate) fn status_after(&self, effect: Option<&PaymentEffect>) -> EventStatus {
+        match (self.event_status, effect) {
+            (EventStatus::Processed, Some(PaymentEffect::Refused { .. })) => EventStatus::Suspicious,
+            (status, _) => status,
+        }
+    }
+
     /// The delivery to queue once its payment change had `effect`: only with no change to make
     /// or one that took effect (see [`JobOutcome::delivery`]).
     pub(crate) fn delivery_after(&self, effect: Option<&PaymentEffect>) -> Option<&NewDelivery> {

@@ -143,6 +143,7 @@ async fn complete_all(
     let events = take_jobs(db, jobs, OP).await?;
     let mut payments = Vec::with_capacity(jobs.len());
     let mut notes = Vec::with_capacity(jobs.len());
+    let mut statuses = Vec::with_capacity(jobs.len());
     for run in runs(jobs, locked) {
         // All in flight at once: tokio-postgres pipelines them on the connection, and
         // `try_join_all` polls in order, so each statement reaches PostgreSQL in job order.
@@ -156,6 +157,7 @@ async fn complete_all(
         .await?;
         for ((_, outcome), payment) in run.iter().zip(effects) {
             let note = outcome.note_after(payment.as_ref());
+            statuses.push(outcome.status_after(payment.as_ref()));
             notes.push(note.as_deref().map(rows::clip).map(str::to_owned));
             payments.push(payment);
         }
@@ -164,21 +166,25 @@ async fn complete_all(
         .iter()
         .map(|p| p.as_ref().map(|p| p.payment().id.to_string()))
         .collect();
-    let statuses: Vec<i64> = jobs.iter().map(|(_, o)| o.event_status.code()).collect();
+    let codes: Vec<i64> = statuses.iter().map(|s| s.code()).collect();
     db.execute(
         "UPDATE events SET status = u.status, attempts = attempts + 1, last_error = u.note, \
          payment_id = COALESCE(events.payment_id, u.payment_id), updated_at = $5 \
          FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(id, status, note, payment_id) \
          WHERE events.id = u.id",
-        &[&events, &statuses, &notes, &payment_ids, &now],
+        &[&events, &codes, &notes, &payment_ids, &now],
         OP,
     )
     .await?;
     let mut done = Vec::with_capacity(jobs.len());
-    for ((((_, outcome), event), payment), payment_id) in
-        jobs.iter().zip(&events).zip(payments).zip(&payment_ids)
+    for (((((_, outcome), event), payment), payment_id), (status, note)) in jobs
+        .iter()
+        .zip(&events)
+        .zip(payments)
+        .zip(&payment_ids)
+        .zip(statuses.into_iter().zip(notes))
     {
-        super::outbox::event_completed(db, event, outcome, payment_id.as_deref(), now).await?;
+        super::outbox::event_completed(db, event, status, note, payment_id.as_deref(), now).await?;
         let delivery = match outcome.delivery_after(payment.as_ref()) {
             Some(d) => Some(deliveries::enqueue(db, d, now).await?),
             None => None,

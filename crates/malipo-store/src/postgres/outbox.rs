@@ -9,7 +9,8 @@ use super::{deliveries, endpoints};
 use crate::convert as rows;
 use crate::model::endpoint::EVENT_SUSPICIOUS;
 use crate::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
-use crate::{EndpointId, EndpointRecord, JobOutcome, PaymentRecord, StoreError};
+use crate::{EndpointId, EndpointRecord, PaymentRecord, StoreError};
+use malipo_core::EventStatus;
 
 /// Announces that `payment` (as changed) went from `previous` (`None`: just recorded) to `to`.
 pub(crate) async fn payment_changed(
@@ -49,11 +50,12 @@ pub(crate) async fn payment_changed(
 pub(crate) async fn event_completed(
     db: &Db<'_>,
     event_id: &str,
-    outcome: &JobOutcome,
+    status: EventStatus,
+    note: Option<String>,
     payment_id: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    if !is_suspicious(outcome.event_status) {
+    if !is_suspicious(status) {
         return Ok(());
     }
     let targets = subscribers(db, EVENT_SUSPICIOUS).await?;
@@ -67,7 +69,7 @@ pub(crate) async fn event_completed(
         event_id,
         summary.as_ref().map(|e| &e.summary),
         payment_id,
-        outcome.note.clone(),
+        note,
         now,
     )?;
     for endpoint in targets {

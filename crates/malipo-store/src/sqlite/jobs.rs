@@ -87,6 +87,7 @@ pub(crate) fn complete(
         .map(|change| payments::apply(conn, change, now))
         .transpose()?;
     let note = outcome.note_after(payment.as_ref());
+    let status = outcome.status_after(payment.as_ref());
     let payment_id = payment.as_ref().map(|p| p.payment().id.to_string());
     conn.prepare_cached(
         "UPDATE events SET status = ?1, attempts = attempts + 1, last_error = ?2, \
@@ -94,14 +95,14 @@ pub(crate) fn complete(
     )
     .during(OP)?
     .execute(params![
-        outcome.event_status.code(),
+        status.code(),
         note.as_deref().map(rows::clip),
         payment_id,
         now,
         event
     ])
     .during(OP)?;
-    super::outbox::event_completed(conn, &event, outcome, payment_id.as_deref(), now)?;
+    super::outbox::event_completed(conn, &event, status, note, payment_id.as_deref(), now)?;
     let delivery = outcome
         .delivery_after(payment.as_ref())
         .map(|d| deliveries::enqueue(conn, d, now))

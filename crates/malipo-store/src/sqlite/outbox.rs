@@ -12,7 +12,8 @@ use rusqlite::Connection;
 use super::{deliveries, endpoints, rows};
 use crate::model::endpoint::EVENT_SUSPICIOUS;
 use crate::outbox::{announce_payment, is_announced, is_suspicious, suspicious_payload};
-use crate::{JobOutcome, PaymentRecord, StoreError};
+use crate::{PaymentRecord, StoreError};
+use malipo_core::EventStatus;
 
 /// Announces that `payment` (as changed) went from `previous` (`None`: it was just recorded) to
 /// `to`. Called in the transaction that made the change; nothing happens when the state did not
@@ -54,11 +55,12 @@ pub(crate) fn payment_changed(
 pub(crate) fn event_completed(
     conn: &Connection,
     event_id: &str,
-    outcome: &JobOutcome,
+    status: EventStatus,
+    note: Option<String>,
     payment_id: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    if !is_suspicious(outcome.event_status) {
+    if !is_suspicious(status) {
         return Ok(());
     }
     let targets = subscribers(conn, EVENT_SUSPICIOUS)?;
@@ -72,7 +74,7 @@ pub(crate) fn event_completed(
         event_id,
         summary.as_ref().map(|e| &e.summary),
         payment_id,
-        outcome.note.clone(),
+        note,
         now,
     )?;
     for endpoint in targets {

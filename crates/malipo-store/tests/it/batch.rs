@@ -158,10 +158,11 @@ async fn a_later_job_sees_an_earlier_ones_move_of_the_same_payment(t: Adapter) {
     let stored = t.store.get_payment(payment.id).await.unwrap().unwrap();
     assert_eq!(stored.state, PaymentState::Succeeded);
     assert_eq!(status(&t, events[1]).await, (EventStatus::Processed, None));
+    // A move the store refused is suspicious, as the same event arriving after the move is.
     assert_eq!(
         status(&t, events[2]).await,
         (
-            EventStatus::Processed,
+            EventStatus::Suspicious,
             Some("a payment cannot go from succeeded to cancelled".into())
         )
     );

@@ -341,7 +341,7 @@ async fn a_batch_completes_each_job_on_its_own(store: Arc<dyn Store>) {
         Ok(c) if matches!(c.payment, Some(malipo_store::PaymentEffect::Unchanged(_)))
     ));
     let refused = store.get_event(jobs[1].event.id).await.unwrap().unwrap();
-    assert_eq!(refused.status, EventStatus::Processed);
+    assert_eq!(refused.status, EventStatus::Suspicious);
     assert!(refused.last_error.is_some(), "the refusal is kept on the event");
     assert_eq!(refused.payment_id, Some(p.id));
 }

@@ -209,8 +209,10 @@ async fn a_refused_transition_still_completes_the_job_and_notes_why(t: Adapter) 
         .unwrap();
     assert!(matches!(done.payment, Some(PaymentEffect::Refused { .. })));
     assert_eq!(done.delivery, None);
+    // Regression: the event stayed processed, so whether a contradiction raised an alert
+    // (event.suspicious) depended on whether the worker looked before or after the move.
     let ev = t.store.get_event(id).await.unwrap().unwrap();
-    assert_eq!(ev.status, EventStatus::Processed);
+    assert_eq!(ev.status, EventStatus::Suspicious);
     assert_eq!(
         ev.last_error.as_deref(),
         Some("a payment cannot go from succeeded to failed")
