@@ -214,3 +214,86 @@ impl MpesaError {
         self.error_code() == Some(INVALID_ACCESS_TOKEN)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str, request_id: Option<&str>) -> MpesaError {
+        MpesaError::Api {
+            operation: "stk_query",
+            status,
+            request_id: request_id.map(str::to_string),
+            error_code: code.to_string(),
+            error_message: "m".to_string(),
+        }
+    }
+
+    fn http(status: u16) -> MpesaError {
+        MpesaError::Http {
+            operation: "stk_query",
+            status,
+            body_excerpt: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_a_busy_or_unanswered_daraja_is_worth_asking_again() {
+        let timeout = MpesaError::Timeout {
+            operation: "stk_query",
+            timeout: std::time::Duration::from_secs(1),
+        };
+        assert!(timeout.is_transient());
+        for transient in [
+            api(500, SYSTEM_BUSY, None),
+            api(500, SPIKE_ARREST, None),
+            api(429, "400.002.02", None),
+            api(503, "400.002.02", None),
+            http(500),
+            http(502),
+            http(429),
+        ] {
+            assert!(transient.is_transient(), "{transient:?}");
+        }
+        for final_answer in [
+            api(400, "400.002.02", None),
+            api(500, STILL_PROCESSING, None),
+            api(404, INVALID_ACCESS_TOKEN, None),
+            http(400),
+            http(499),
+            MpesaError::Rejected {
+                operation: "stk_query",
+                response_code: "1".into(),
+                description: "d".into(),
+            },
+        ] {
+            assert!(!final_answer.is_transient(), "{final_answer:?}");
+        }
+    }
+
+    #[test]
+    fn darajas_request_id_and_code_are_kept_and_shown_when_sent() {
+        let with = api(400, "400.002.02", Some("29115-1-1"));
+        assert_eq!(with.request_id(), Some("29115-1-1"));
+        assert!(with.to_string().ends_with(" (requestId 29115-1-1)"), "{with}");
+        for without in [api(400, "400.002.02", None), api(400, "400.002.02", Some(""))] {
+            assert!(without.to_string().ends_with("400.002.02 m"), "{without}");
+        }
+        assert_eq!(api(400, "400.002.02", None).request_id(), None);
+        assert_eq!(http(500).request_id(), None);
+        let refused = MpesaError::PullNotAllowed {
+            operation: "pull",
+            shortcode: "600000".into(),
+            code: "400.001".into(),
+            message: "m".into(),
+        };
+        assert_eq!(refused.error_code(), Some("400.001"));
+        let failed = MpesaError::PullFailed {
+            operation: "pull",
+            status: 200,
+            code: "1".into(),
+            message: "m".into(),
+        };
+        assert_eq!(failed.error_code(), Some("1"));
+    }
+}

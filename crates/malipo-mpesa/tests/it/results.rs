@@ -250,6 +250,17 @@ fn an_stk_item_given_twice_differently_is_a_defect_and_a_masked_phone_is_kept() 
         }
     });
     assert_eq!(masked.outcome().payer, Some(Payer::Masked("2547***4149".into())));
+    // Text with stars but no digits, or with letters, names no phone at all.
+    for not_a_phone in ["****", "ab*cd", "2547***41x9"] {
+        let odd = stk(&|b| {
+            for item in items(b).iter_mut() {
+                if item["Name"] == "PhoneNumber" {
+                    item["Value"] = not_a_phone.into();
+                }
+            }
+        });
+        assert_eq!(odd.outcome().payer, None, "{not_a_phone}");
+    }
 }
 
 #[test]
