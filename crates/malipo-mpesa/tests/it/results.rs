@@ -174,6 +174,13 @@ fn only_a_failure_whose_operation_is_known_settles() {
         assert!(why.contains("names no operation"), "{why}");
         assert!(why.contains("ResultCode 2001"), "{why}");
     }
+    // A success naming no operation still claims one (and, without its receipt, is a defect).
+    let bare_success = result_edited("b2c-result-failed.json", |body| {
+        body["Result"]["ResultCode"] = 0.into();
+        body["Result"]["ReferenceData"]["ReferenceItem"][0]["Value"] = serde_json::Value::Null;
+    })
+    .outcome();
+    assert_eq!(bare_success.claim, Claim::Settled(PaymentState::Succeeded));
 }
 
 #[test]
