@@ -78,7 +78,11 @@ pub enum Format {
 pub enum Command {
     /// Run the whole flow locally: simulators, gateway, payments, callbacks, with no internet.
     Demo(cmd::demo::DemoArgs),
-    /// Run the gateway: callback endpoints, worker, health and metrics.
+    /// Run the gateway: callback endpoints, merchant API, worker, delivery sender, reconciler,
+    /// dashboard, health and metrics.
+    #[command(
+        after_help = "Examples:\n  malipo serve --config malipo.toml\n  malipo serve --config malipo.toml --bind 0.0.0.0:8080 --api-bind 10.0.0.5:8081\n\nIn production it refuses to start while `malipo check-config` has a FAIL."
+    )]
     Serve(cmd::serve::ServeArgs),
     /// Apply pending database migrations (serve also applies them at start-up).
     Migrate(cmd::serve::MigrateArgs),
@@ -89,11 +93,15 @@ pub enum Command {
     Events(cmd::events::EventsArgs),
     /// Queue a stored event for processing again (for example a failed one).
     Replay(cmd::events::ReplayArgs),
-    /// POST a realistic signed Paystack webhook or Daraja STK callback to a URL, for local testing.
+    /// POST a realistic signed Paystack webhook, Daraja STK callback or merchant delivery to a
+    /// URL, for local testing.
     SendTestWebhook(cmd::test_webhook::TestWebhookArgs),
     /// Write a commented sample malipo.toml.
     Init(cmd::config::InitArgs),
     /// Check a configuration against the production checklist; exit 1 on any FAIL.
+    #[command(
+        after_help = "Examples:\n  malipo check-config --config malipo.toml\n  malipo check-config --config malipo.toml --format json   # for CI: exit 0 pass, 1 FAIL, 2 unusable"
+    )]
     CheckConfig(cmd::config::CheckArgs),
     /// Encrypt the initiator password into Daraja's SecurityCredential.
     SecurityCredential(cmd::credential::CredentialArgs),
@@ -109,7 +117,10 @@ pub enum Command {
     ApiKey(cmd::api_key::ApiKeyArgs),
     /// List, show or retry deliveries to the merchant's endpoints.
     Deliveries(cmd::deliveries::DeliveriesArgs),
-    /// Add, list, disable or rotate the secret of the merchant's endpoints.
+    /// Add, list, enable, disable or rotate the secret of the merchant's endpoints.
+    #[command(
+        after_help = "Examples:\n  malipo endpoints add shop --url https://shop.example/webhooks/malipo\n  malipo endpoints rotate-secret shop --overlap-hours 48"
+    )]
     Endpoints(cmd::endpoints::EndpointsArgs),
 }
 

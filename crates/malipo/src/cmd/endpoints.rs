@@ -37,7 +37,7 @@ enum Action {
 
 #[derive(Debug, Args)]
 struct AddArgs {
-    /// A unique name (no spaces).
+    /// A unique name: letters, digits, `-`, `_` or `.` (up to 64).
     name: String,
     /// Where deliveries are POSTed (https://…).
     #[arg(long)]

@@ -26,7 +26,8 @@ mod pull;
 /// Arguments of `malipo mpesa`.
 #[derive(Debug, Args)]
 pub struct MpesaArgs {
-    /// Output format: a readable summary, or the JSON of Daraja's answer for scripts.
+    /// Output format: a readable summary, or JSON for scripts (Daraja's answer for calls to
+    /// Daraja; malipo's summary for token and pull).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     format: Format,
     #[command(subcommand)]

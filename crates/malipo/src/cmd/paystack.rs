@@ -19,7 +19,8 @@ use crate::Format;
 /// Arguments of `malipo paystack`.
 #[derive(Debug, Args)]
 pub struct PaystackArgs {
-    /// Output format: readable text, or the JSON of Paystack's answer for scripts.
+    /// Output format: readable text, or JSON for scripts (Paystack's answer for calls to
+    /// Paystack; malipo's summary for sync, records and sign).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     format: Format,
     #[command(subcommand)]

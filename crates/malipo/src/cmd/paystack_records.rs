@@ -28,7 +28,7 @@ pub struct SyncArgs {
     /// A sync with another --since than the interrupted one starts over.
     #[arg(long)]
     since: Option<String>,
-    /// The Paystack account (`[paystack.accounts.NAME]`) [default: the section's own].
+    /// The Paystack account (`[paystack.accounts.NAME]`); `default` is the section's own.
     #[arg(long, default_value = "default")]
     account: AccountName,
     /// Resources per API page (1 to 100).
