@@ -212,13 +212,9 @@ async fn a_b2c_payout_nobody_can_answer_for_is_held_at_the_deadline() {
     world.stop().await;
 }
 
-/// Regression: the webhook names the transfer's reference, but the transfer_code was stored in
-/// its place, so no webhook ever found its transfer and only the reconciler settled it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paystack_transfer_is_settled_by_its_webhook() {
-    // The reconciler would ask only after an hour.
-    let world = SimWorld::start(daraja(), true, "transfer = { after = \"1h\", deadline = \"2h\" }").await;
-    let recipient = world
+/// A transfer recipient the Paystack simulator knows.
+async fn recipient(world: &SimWorld) -> String {
+    world
         .paystack_client()
         .create_transfer_recipient(&malipo_paystack::CreateTransferRecipient::new(
             "nuban",
@@ -229,7 +225,16 @@ async fn a_paystack_transfer_is_settled_by_its_webhook() {
         .await
         .unwrap()
         .recipient_code
-        .unwrap();
+        .unwrap()
+}
+
+/// Regression: the webhook names the transfer's reference, but the transfer_code was stored in
+/// its place, so no webhook ever found its transfer and only the reconciler settled it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paystack_transfer_is_settled_by_its_webhook() {
+    // The reconciler would ask only after an hour.
+    let world = SimWorld::start(daraja(), true, "transfer = { after = \"1h\", deadline = \"2h\" }").await;
+    let recipient = recipient(&world).await;
     let started = start_paystack_transfer(
         &world.state,
         world.paystack_client(),
@@ -255,18 +260,7 @@ async fn a_paystack_transfer_is_settled_by_its_webhook() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paystack_transfer_is_verified_when_no_webhook_comes() {
     let world = SimWorld::start(daraja(), false, TIMINGS).await;
-    let recipient = world
-        .paystack_client()
-        .create_transfer_recipient(&malipo_paystack::CreateTransferRecipient::new(
-            "nuban",
-            "Wanjiru Kamau",
-            "0123456789",
-            "058",
-        ))
-        .await
-        .unwrap()
-        .recipient_code
-        .unwrap();
+    let recipient = recipient(&world).await;
     let mut transfer = TransferStart::new(recipient, ngn(150_000));
     transfer.reason = Some("Supplier invoice 17".into());
     let started = start_paystack_transfer(&world.state, world.paystack_client(), transfer)

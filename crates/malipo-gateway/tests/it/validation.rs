@@ -120,8 +120,8 @@ fn rand_suffix() -> u32 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// POSTs a validation request from Safaricom's (test) address; the answer and the stored event.
-async fn validate(gw: &TestGateway, body: String) -> (serde_json::Value, malipo_store::EventSummary) {
+/// POSTs a validation request from Safaricom's (test) address; Daraja's answer.
+async fn ask(gw: &TestGateway, body: String) -> serde_json::Value {
     let res = client_from("127.0.0.2")
         .post(gw.url("/callbacks/daraja/c2b/validation"))
         .body(body)
@@ -129,7 +129,12 @@ async fn validate(gw: &TestGateway, body: String) -> (serde_json::Value, malipo_
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let answer: serde_json::Value = res.json().await.unwrap();
+    res.json().await.unwrap()
+}
+
+/// POSTs a validation request from Safaricom's (test) address; the answer and the stored event.
+async fn validate(gw: &TestGateway, body: String) -> (serde_json::Value, malipo_store::EventSummary) {
+    let answer = ask(gw, body).await;
     let event = gw
         .events()
         .await
@@ -297,14 +302,7 @@ async fn an_unreadable_validation_request_is_refused_and_kept() {
     let app = MerchantApp::start().await;
     let gw = TestGateway::start(&validation_config(&app, "")).await;
     for body in ["{\"x\":1}", "]"] {
-        let res = client_from("127.0.0.2")
-            .post(gw.url("/callbacks/daraja/c2b/validation"))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{body}");
-        let answer: serde_json::Value = res.json().await.unwrap();
+        let answer = ask(&gw, body.to_string()).await;
         assert_eq!(
             answer,
             serde_json::json!({"ResultCode": "C2B00016", "ResultDesc": "Rejected"}),
