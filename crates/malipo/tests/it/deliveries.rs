@@ -222,3 +222,68 @@ fn send_test_webhook_merchant_is_correctly_signed() {
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("not-a-secret!"));
 }
+
+/// Regression: after a `kill -9`, the delivery sender's leases were never released at the
+/// restart (its lanes lease as `sender-PID@host/ep_…`, read as a host named `host/ep_…`), so a
+/// delivery it had claimed waited for its lease to run out. Here the lease would hold for an
+/// hour; the restarted gateway must send it at once.
+#[test]
+fn a_delivery_claimed_by_a_killed_sender_goes_out_at_the_restart() {
+    use malipo_store::{
+        DeliveryStore as _, NewDelivery, NewEndpoint, OpsStore as _, SqliteOptions, SqliteStore,
+    };
+
+    let (url, got) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("killed.db");
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let host = Command::new("uname").arg("-n").output().unwrap();
+    let host = String::from_utf8_lossy(&host.stdout).trim().to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let delivery = runtime.block_on(async {
+        let store = SqliteStore::open(&db, SqliteOptions::default()).unwrap();
+        let endpoint = store
+            .upsert_endpoint(
+                NewEndpoint {
+                    name: "shop".into(),
+                    url: url.clone(),
+                    secret: malipo_core::Secret::new(MERCHANT_SECRET.to_string()),
+                    event_types: vec![],
+                    enabled: true,
+                    allow_private: true,
+                },
+                Duration::ZERO,
+            )
+            .await
+            .unwrap();
+        store
+            .enqueue_delivery(NewDelivery {
+                event_type: "payment.succeeded".into(),
+                payload: br#"{"type":"payment.succeeded","data":{}}"#.to_vec().into(),
+                payment_id: None,
+                event_id: None,
+                first_attempt_at: None,
+            })
+            .await
+            .unwrap();
+        let owner = format!("sender-{pid}@{host}/{}", endpoint.id);
+        let claimed = store
+            .claim_endpoint_deliveries(endpoint.id, &owner, 10, Duration::from_secs(3_600))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "the killed sender holds the delivery");
+        store.close().await.unwrap();
+        claimed[0].id
+    });
+    let config = dir.path().join("malipo.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    let _instance = start_with(&config, &[], Stdio::null());
+    let sent = wait_for(&got, 1);
+    assert_eq!(header(&sent[0], "webhook-id"), delivery.to_string());
+}
