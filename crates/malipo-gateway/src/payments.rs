@@ -391,8 +391,7 @@ pub async fn start_paystack_checkout(
 
 /// Daraja's code and message for a refusal, for the failed payment's detail.
 pub(crate) fn mpesa_refusal(e: &MpesaError) -> (String, String) {
-    if e.operation() == Some("token") {
-        // The request itself never went out.
+    if e.failed_before_sending() {
         return ("not_sent".to_string(), e.to_string());
     }
     match e {

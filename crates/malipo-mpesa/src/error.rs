@@ -172,15 +172,21 @@ impl MpesaError {
     /// token (the payment request was never sent), or opening the connection (nothing was sent
     /// on it).
     pub fn outcome_unknown(&self) -> bool {
-        if self.operation() == Some(crate::client::TOKEN.name) {
+        if self.failed_before_sending() {
             return false;
         }
         match self {
-            MpesaError::Transport { source, .. } => !source.is_connect(),
-            MpesaError::Timeout { .. } | MpesaError::Decode { .. } => true,
+            MpesaError::Transport { .. } | MpesaError::Timeout { .. } | MpesaError::Decode { .. } => true,
             MpesaError::Http { status, .. } => *status >= 500,
             _ => false,
         }
+    }
+
+    /// True when the request itself never went out: the access token could not be had, or
+    /// the connection could not be opened.
+    pub fn failed_before_sending(&self) -> bool {
+        self.operation() == Some(crate::client::TOKEN.name)
+            || matches!(self, MpesaError::Transport { source, .. } if source.is_connect())
     }
 
     /// The Daraja operation that failed (`token`, `stk_push`, …), when a call was made.
