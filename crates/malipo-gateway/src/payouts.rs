@@ -209,7 +209,14 @@ pub async fn start_b2c_payout(
             let originator = accepted
                 .originator_conversation_id
                 .unwrap_or_else(|| id.to_string());
-            record_references(state, payment, accepted.conversation_id, originator).await
+            record_references(
+                state,
+                payment,
+                Provider::Mpesa,
+                accepted.conversation_id,
+                originator,
+            )
+            .await
         }
         Err(source) if source.outcome_unknown() => {
             tracing::warn!(payment = %id, error = %source, "B2C outcome unknown; left pending for reconciliation");
@@ -280,16 +287,7 @@ pub async fn start_paystack_transfer(
                 tracing::warn!(payment = %id, "Paystack accepted the transfer without a transfer_code");
                 return Ok(payment);
             };
-            state
-                .store
-                .set_payment_references(id, &reference, &code)
-                .await
-                .map_err(|source| PaymentStartError::ReferenceNotRecorded {
-                    provider: Provider::Paystack,
-                    payment_id: id,
-                    provider_reference: code,
-                    source,
-                })
+            record_references(state, payment, Provider::Paystack, Some(reference), code).await
         }
         Err(source) if paystack_outcome_unknown(&source) => {
             tracing::warn!(payment = %id, error = %source, "transfer outcome unknown; left pending for verification");
@@ -521,7 +519,14 @@ async fn mpesa_reversal(
             tracing::info!(payment = %id, parent = %parent.id, conversation = ?accepted.conversation_id, "M-Pesa reversal sent");
             match accepted.originator_conversation_id {
                 Some(originator) => {
-                    record_references(state, payment, accepted.conversation_id, originator).await
+                    record_references(
+                        state,
+                        payment,
+                        Provider::Mpesa,
+                        accepted.conversation_id,
+                        originator,
+                    )
+                    .await
                 }
                 None => record_reference(state, payment, Provider::Mpesa, accepted.conversation_id).await,
             }
@@ -568,25 +573,27 @@ async fn record_reference(
         })
 }
 
-/// Records Daraja's ConversationID and the request's OriginatorConversationID, both of which a
-/// result must repeat before it moves the payment.
+/// Records both ids a result must repeat before it moves the payment: the provider's reference
+/// (Daraja's ConversationID, a transfer's reference) and the request id (the
+/// OriginatorConversationID, a transfer's transfer_code).
 async fn record_references(
     state: &AppState,
     payment: PaymentRecord,
-    conversation: Option<String>,
-    originator: String,
+    provider: Provider,
+    reference: Option<String>,
+    request_id: String,
 ) -> Result<PaymentRecord, PaymentStartError> {
-    let Some(conversation) = conversation.filter(|c| !c.is_empty()) else {
-        return record_reference(state, payment, Provider::Mpesa, None).await;
+    let Some(reference) = reference.filter(|c| !c.is_empty()) else {
+        return record_reference(state, payment, provider, None).await;
     };
     state
         .store
-        .set_payment_references(payment.id, &conversation, &originator)
+        .set_payment_references(payment.id, &reference, &request_id)
         .await
         .map_err(|source| PaymentStartError::ReferenceNotRecorded {
-            provider: Provider::Mpesa,
+            provider,
             payment_id: payment.id,
-            provider_reference: conversation,
+            provider_reference: reference,
             source,
         })
 }
