@@ -95,8 +95,8 @@ pub use error::{Cause, StoreError};
 pub use model::api_key::{ApiKeyRecord, NewApiKey, KEY_HASH_LEN};
 pub use model::delivery::{DeliveryFilter, DeliveryRecord, DeliveryStatus, NewDelivery};
 pub use model::endpoint::{
-    check_event_type, EndpointId, EndpointKind, EndpointRecord, NewEndpoint, DEFAULT_EVENT_PREFIXES,
-    EVENT_SUSPICIOUS,
+    check_endpoint_name, check_event_type, EndpointId, EndpointKind, EndpointRecord, NewEndpoint,
+    DEFAULT_EVENT_PREFIXES, EVENT_SUSPICIOUS,
 };
 pub use model::event::{EventFilter, EventRecord, EventSummary, Ingested, NewEvent};
 pub use model::idempotency::{IdempotencyClaim, IdempotencyRecord, StoredResponse, REQUEST_HASH_LEN};

@@ -178,21 +178,10 @@ impl From<&DeliveryRecord> for DeliveryView {
 }
 
 fn check_new(req: &CreateEndpoint) -> Result<Secret<String>, DeliveryError> {
-    let name_ok = (1..=64).contains(&req.name.len())
-        && req
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && !req.name.starts_with('.');
-    if !name_ok {
-        return Err(DeliveryError::Invalid {
-            field: "name",
-            message: format!(
-                "{:?} is not an endpoint name: expected 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'",
-                req.name.chars().take(64).collect::<String>()
-            ),
-        });
-    }
+    malipo_store::check_endpoint_name(&req.name).map_err(|message| DeliveryError::Invalid {
+        field: "name",
+        message,
+    })?;
     let url = reqwest::Url::parse(&req.url).map_err(|e| DeliveryError::Invalid {
         field: "url",
         message: format!("{:?} is not a URL ({e}): expected https://host/path", req.url),

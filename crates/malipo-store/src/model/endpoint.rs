@@ -130,14 +130,26 @@ pub fn check_event_type(pattern: &str) -> Result<(), String> {
     ))
 }
 
+/// Checks an endpoint's name: 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.`
+/// (it is written in paths, commands and logs).
+pub fn check_endpoint_name(name: &str) -> Result<(), String> {
+    let plain = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.starts_with('.');
+    if plain {
+        return Ok(());
+    }
+    Err(format!(
+        "{:?} is not an endpoint name: expected 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'",
+        name.chars().take(64).collect::<String>()
+    ))
+}
+
 /// Refuses an endpoint that could never be delivered to, before anything is written.
 pub(crate) fn check(e: &NewEndpoint) -> Result<(), StoreError> {
-    if e.name.trim().is_empty() || e.name.len() > 64 || e.name.chars().any(char::is_whitespace) {
-        return Err(StoreError::Invalid(format!(
-            "endpoint name {:?} is not valid: expected 1 to 64 characters without spaces",
-            e.name
-        )));
-    }
+    check_endpoint_name(&e.name).map_err(StoreError::Invalid)?;
     let lower = e.url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) || e.url.len() > 2048 {
         return Err(StoreError::Invalid(format!(
