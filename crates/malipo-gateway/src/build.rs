@@ -73,7 +73,7 @@ async fn open_sqlite(config: &Config) -> Result<Arc<dyn Store>, GatewayError> {
                 },
                 ..SqliteOptions::default()
             };
-            refuse_vanished_database(&path)?;
+            refuse_vanished_database(&path).map_err(GatewayError::Config)?;
             let store = SqliteStore::open(&path, options)?;
             mark_database(&path);
             Ok(Arc::new(store))
@@ -92,15 +92,17 @@ pub fn database_marker_path(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-fn refuse_vanished_database(db: &Path) -> Result<(), GatewayError> {
+/// Refuses a SQLite database that is missing while its [`database_marker_path`] says one was
+/// created there, saying why.
+pub fn refuse_vanished_database(db: &Path) -> Result<(), String> {
     if !db.exists() && database_marker_path(db).exists() {
-        return Err(GatewayError::Config(format!(
+        return Err(format!(
             "the database {} is missing, but {} says one was created there: it was deleted or moved, \
              and the events acknowledged into it with it. Restore it; to start with an empty \
              database on purpose, run `malipo migrate`",
             db.display(),
             database_marker_path(db).display()
-        )));
+        ));
     }
     Ok(())
 }

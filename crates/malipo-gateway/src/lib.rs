@@ -45,7 +45,7 @@ use tokio::sync::Notify;
 pub use apply::{decide, parse, provider_reference, replay_refusal, settle, Lookup, Parsed, Payee};
 pub use build::{
     callback_key_path, callback_token_key, database_marker_path, listener_limits, mark_database,
-    mpesa_settings, open_store, paystack_client, postgres_url, providers,
+    mpesa_settings, open_store, paystack_client, postgres_url, providers, refuse_vanished_database,
 };
 pub use dashboard::DashboardSettings;
 pub use error::GatewayError;

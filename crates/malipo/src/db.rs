@@ -37,14 +37,7 @@ fn probe_sqlite(path: &std::path::Path) -> Result<String, String> {
         }
         return Ok(format!("SQLite database {} is writable", path.display()));
     }
-    let marker = malipo_gateway::database_marker_path(path);
-    if marker.exists() {
-        return Err(format!(
-            "{} is missing, but {} says one was created there: it was deleted or moved; restore it, or run `malipo migrate` to start with an empty database on purpose",
-            path.display(),
-            marker.display()
-        ));
-    }
+    malipo_gateway::refuse_vanished_database(path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
