@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use malipo_core::{EventId, EventStatus, Msisdn, Provider};
-use malipo_store::{EventFilter, EventSummary, Replayed};
+use malipo_store::{EventFilter, EventSummary, Replayed, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -227,22 +227,40 @@ async fn replay(State(state): State<AppState>, Path(id): Path<String>) -> Result
     replay_event(&state, &id).await.map(Json)
 }
 
+/// Why an event was not queued again.
+#[derive(Debug)]
+pub enum ReplayError {
+    /// No event has this id.
+    NotFound,
+    /// Processing it again would count money twice ([`crate::replay_refusal`]).
+    Refused(String),
+    /// The store failed.
+    Store(malipo_store::StoreError),
+}
+
+/// Queues a stored event for processing again, unless processing it again would count money
+/// twice. Every way to replay (API, dashboard, `malipo replay`) goes through here.
+pub async fn replay_checked(store: &dyn Store, id: EventId) -> Result<Replayed, ReplayError> {
+    let event = store
+        .get_event(id)
+        .await
+        .map_err(ReplayError::Store)?
+        .ok_or(ReplayError::NotFound)?;
+    if let Some(why) = crate::apply::replay_refusal(&event) {
+        return Err(ReplayError::Refused(why));
+    }
+    store.replay(id).await.map_err(ReplayError::Store)
+}
+
 /// Replays an event and wakes the worker.
 pub(crate) async fn replay_event(state: &AppState, id: &str) -> Result<ReplayBody, ApiError> {
     let parsed: EventId = id.parse().map_err(|_| ApiError::not_found("event", id))?;
-    let event = state
-        .store
-        .get_event(parsed)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event", id))?;
-    if let Some(why) = crate::apply::replay_refusal(&event) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "not_replayable",
-            why,
-        ));
-    }
-    let result = match state.store.replay(parsed).await? {
+    let replayed = replay_checked(&*state.store, parsed).await.map_err(|e| match e {
+        ReplayError::NotFound => ApiError::not_found("event", id),
+        ReplayError::Refused(why) => ApiError::new(axum::http::StatusCode::CONFLICT, "not_replayable", why),
+        ReplayError::Store(e) => ApiError::from(e),
+    })?;
+    let result = match replayed {
         Replayed::Queued => {
             state.worker_wakeup.notify_one();
             "queued"

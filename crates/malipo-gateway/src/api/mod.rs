@@ -41,6 +41,7 @@ pub use endpoints::{CreateEndpointBody, EndpointBody, EndpointList, EndpointSecr
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub(crate) use events::replay_event as replay;
 pub use events::{mask_email_text, mask_personal, mask_text, EventBody, EventPage, ReplayBody};
+pub use events::{replay_checked, ReplayError};
 pub use idempotency::{prune as prune_idempotency_keys, RETENTION as IDEMPOTENCY_RETENTION};
 pub use payments::{
     parse_create, AmountBody, CreateCheckout, CreatePayment, CreateStkPush, MpesaProvider, PaymentBody,

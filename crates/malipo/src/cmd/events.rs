@@ -210,20 +210,20 @@ async fn show(store: &dyn Store, args: ShowArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `malipo replay`.
 pub async fn replay(args: ReplayArgs, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    use malipo_gateway::api::ReplayError;
+
     let store = open(config_path).await?;
-    let event = store
-        .get_event(args.id)
-        .await
-        .with_context(|| format!("cannot read {}", args.id))?
-        .with_context(|| format!("there is no event {}", args.id))?;
-    if let Some(why) = malipo_gateway::replay_refusal(&event) {
-        store.close().await?;
-        anyhow::bail!("cannot replay: {why}");
-    }
-    let result = store
-        .replay(args.id)
-        .await
-        .with_context(|| format!("cannot replay {}", args.id))?;
+    let result = match malipo_gateway::api::replay_checked(&*store, args.id).await {
+        Ok(result) => result,
+        Err(e) => {
+            store.close().await?;
+            return Err(match e {
+                ReplayError::NotFound => anyhow::anyhow!("there is no event {}", args.id),
+                ReplayError::Refused(why) => anyhow::anyhow!("cannot replay: {why}"),
+                ReplayError::Store(e) => anyhow::Error::new(e).context(format!("cannot replay {}", args.id)),
+            });
+        }
+    };
     match result {
         Replayed::Queued => outln!(
             "{}: queued for processing again (a running `malipo serve` picks it up)",
