@@ -30,11 +30,16 @@ pub(crate) fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
         let ago = chrono::Duration::from_std(ago).map_err(|_| too_long())?;
         return Utc::now().checked_sub_signed(ago).ok_or_else(too_long);
     }
+    parse_time(s).map_err(|_| {
+        format!("{s:?} is neither an age (90m, 2h, 7d) nor an RFC 3339 time like 2026-12-04T08:00:00Z")
+    })
+}
+
+/// An RFC 3339 time (`--until`, and `--since` when it is not an age).
+pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            format!("{s:?} is neither an age (90m, 2h, 7d) nor an RFC 3339 time like 2026-12-04T08:00:00Z")
-        })
+        .map_err(|_| format!("{s:?} is not an RFC 3339 time like 2026-12-04T08:00:00Z"))
 }
 
 /// Runs the chosen command.

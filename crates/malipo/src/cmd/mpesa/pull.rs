@@ -25,7 +25,7 @@ pub(super) struct PullArgs {
     #[arg(long, value_parser = crate::cmd::parse_since, value_name = "AGO|TIME")]
     since: Option<DateTime<Utc>>,
     /// End of the window, an RFC 3339 time [default: now]
-    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    #[arg(long, value_parser = crate::cmd::parse_time, value_name = "TIME")]
     until: Option<DateTime<Utc>>,
     /// The shortcode or till pulled [default: the account's c2b_pull shortcode, else its
     /// shortcode]
@@ -51,12 +51,6 @@ pub(super) struct PullRegisterArgs {
     /// Daraja's required CallBackURL.
     #[arg(long, value_name = "URL")]
     callback_url: Url,
-}
-
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("{s:?} is not an RFC 3339 time like 2026-12-04T08:00:00Z"))
 }
 
 /// The account's Daraja section, as configured.
