@@ -3,6 +3,7 @@
 
 use malipo_core::{Claim, Outcome, Payer, PaymentState, Provider, Unsolicited};
 
+use super::values::phone_chars_only;
 use super::{C2bPayment, Callback, ResultCallback, ResultCode, ResultKind, StkCallback};
 
 /// Length of an M-Pesa receipt (transaction id), such as `NLJ7RT61SV`.
@@ -53,11 +54,7 @@ fn payer(text: Option<String>) -> Option<Payer> {
     if let Ok(phone) = text.parse() {
         return Some(Payer::Phone(phone));
     }
-    let masked = text.contains('*')
-        && text.chars().any(|c| c.is_ascii_digit())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '+' | ' '));
+    let masked = text.contains('*') && text.chars().any(|c| c.is_ascii_digit()) && phone_chars_only(text);
     masked.then(|| Payer::Masked(text.to_string()))
 }
 

@@ -3,7 +3,7 @@
 use malipo_core::{Currency, Money};
 use serde::{Deserialize, Serialize};
 
-use super::values::{opt_int_or_numeric_string, value_to_money, value_to_text, OneOrMany};
+use super::values::{opt_int_or_numeric_string, phone_chars_only, value_to_money, value_to_text, OneOrMany};
 use crate::de::opt_string_or_number;
 
 /// `{"Result":{…}}`.
@@ -156,11 +156,7 @@ impl ResultCallback {
     pub fn receiver_phone_text(&self) -> Option<String> {
         let name = self.parameter_text("ReceiverPartyPublicName")?;
         let phone = name.split(" - ").next()?.trim();
-        phone
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '+' | ' '))
-            .then(|| phone.to_string())
-            .filter(|p| !p.is_empty())
+        (!phone.is_empty() && phone_chars_only(phone)).then(|| phone.to_string())
     }
 
     /// The id to deduplicate on: ConversationID, else OriginatorConversationID.

@@ -105,6 +105,13 @@ pub(crate) fn opt_int_or_numeric_string<'de, D: Deserializer<'de>>(d: D) -> Resu
 }
 
 /// A string or a number as text (receipts, phone numbers, dates).
+/// Whether `text` is made only of what a phone number as Daraja sends it holds: digits, and
+/// `*`, `+` or spaces (`2547 ***** 126`).
+pub(crate) fn phone_chars_only(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '*' | '+' | ' '))
+}
+
 pub(crate) fn value_to_text(value: &serde_json::Value) -> Option<String> {
     match value {
         serde_json::Value::String(s) => Some(s.clone()),
