@@ -507,6 +507,18 @@ fn some_minor_units<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64
     minor_units(d).map(Some)
 }
 
+/// Refuses the first of `fields` that was given: another provider's field, which would be
+/// dropped without a word; `for_what` names what it is for and what this payout takes.
+fn refuse_given(fields: &[(&'static str, bool)], for_what: &str) -> Result<(), ApiError> {
+    match fields.iter().find(|(_, given)| *given) {
+        Some((field, _)) => Err(ApiError::invalid_field(
+            *field,
+            format!("`{field}` is for {for_what}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn required<T>(value: Option<T>, field: &'static str, what: &str) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError::invalid_field(field, format!("missing field `{field}`: {what}")))
 }
@@ -520,19 +532,14 @@ async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
                         return Err(ApiError::invalid_field("currency", "M-Pesa pays in KES only"));
                     }
                 }
-                // A Paystack field on an M-Pesa payout would be dropped without a word.
-                for (field, given) in [
-                    ("recipient", r.recipient.is_some()),
-                    ("reason", r.reason.is_some()),
-                    ("reference", r.reference.is_some()),
-                ] {
-                    if given {
-                        return Err(ApiError::invalid_field(
-                            field,
-                            format!("`{field}` is for a Paystack transfer; an M-Pesa payout takes phone, amount, remarks and occasion"),
-                        ));
-                    }
-                }
+                refuse_given(
+                    &[
+                        ("recipient", r.recipient.is_some()),
+                        ("reason", r.reason.is_some()),
+                        ("reference", r.reference.is_some()),
+                    ],
+                    "a Paystack transfer; an M-Pesa payout takes phone, amount, remarks and occasion",
+                )?;
                 let phone: Msisdn = required(r.phone, "phone", "the receiving phone, like 0708374149")?
                     .parse()
                     .map_err(|e: malipo_core::MsisdnError| ApiError::invalid_field("phone", e.to_string()))?;
@@ -569,18 +576,14 @@ async fn send_payout(state: &AppState, r: CreatePayout) -> Outcome {
         }
         "paystack" => {
             let checked = (|| {
-                for (field, given) in [
-                    ("phone", r.phone.is_some()),
-                    ("remarks", r.remarks.is_some()),
-                    ("occasion", r.occasion.is_some()),
-                ] {
-                    if given {
-                        return Err(ApiError::invalid_field(
-                            field,
-                            format!("`{field}` is for an M-Pesa payout; a Paystack transfer takes recipient, amount, currency, reason and reference"),
-                        ));
-                    }
-                }
+                refuse_given(
+                    &[
+                        ("phone", r.phone.is_some()),
+                        ("remarks", r.remarks.is_some()),
+                        ("occasion", r.occasion.is_some()),
+                    ],
+                    "an M-Pesa payout; a Paystack transfer takes recipient, amount, currency, reason and reference",
+                )?;
                 let recipient = required(r.recipient, "recipient", "the transfer recipient code (RCP_…)")?;
                 let currency = parse_currency(&required(r.currency, "currency", "such as NGN or KES")?)?;
                 if r.amount == 0 {
