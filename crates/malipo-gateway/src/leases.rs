@@ -11,9 +11,9 @@
 //! of process 1234 on `host`), `worker-1234-2@host`, `sender-1234@host` (whose delivery lanes
 //! lease as `sender-1234@host/ep_…`). A lease is ended only when its owner's host is this
 //! machine's hostname and no process with its id runs here (a zombie, killed and not yet
-//! reaped, does not count). A
-//! container sharing the file has a hostname of its own, and its processes are not visible
-//! here by id, so its leases are left to run out. An owner named otherwise is left alone too.
+//! reaped, does not count). A container sharing the file has a hostname of its own, and its
+//! processes are not visible here by id, so its leases are left to run out. An owner named
+//! otherwise is left alone too.
 
 use malipo_store::Store;
 
